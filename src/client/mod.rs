@@ -1,0 +1,354 @@
+//! The HTTP client: sends one request to an OpenAI-compatible endpoint and times it.
+//!
+//! Every timestamp comes from the monotonic clock (`Instant`). A streamed response is read chunk by
+//! chunk as bytes arrive; each network read is decoded incrementally and its content-bearing events are
+//! stamped with the time the read returned. The result is an `Exchange`: the timings of a success, or a
+//! failure of a named kind. Nothing here panics on what a server sends.
+
+pub mod openai;
+pub mod sse;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
+use crate::scenario::{ApiKind, Secret};
+use openai::Chunk;
+use sse::SseDecoder;
+
+/// Why a request did not succeed. Timeouts and cancellations are not failures; see `Exchange`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureKind {
+    /// The connection could not be made (refused, DNS, TLS handshake).
+    Connect,
+    /// HTTP 429.
+    RateLimited,
+    /// Any other non-2xx status.
+    HttpStatus(u16),
+    /// The connection broke after the response started.
+    StreamInterrupted,
+    /// The stream ended without `data: [DONE]`.
+    IncompleteStream,
+    /// A body or event that is not the JSON the API defines.
+    Malformed,
+    /// The server reported an error inside the stream or body.
+    ServerError,
+    /// A complete response with no generated content at all.
+    NoContent,
+    /// Anything else the HTTP stack reported.
+    Other,
+}
+
+impl FailureKind {
+    /// A stable label for reports (inference-perf's `failures.by_label`).
+    pub fn label(self) -> String {
+        match self {
+            FailureKind::Connect => "connect".into(),
+            FailureKind::RateLimited => "rate_limited".into(),
+            FailureKind::HttpStatus(code) => format!("http_{code}"),
+            FailureKind::StreamInterrupted => "stream_interrupted".into(),
+            FailureKind::IncompleteStream => "incomplete_stream".into(),
+            FailureKind::Malformed => "malformed_response".into(),
+            FailureKind::ServerError => "server_error".into(),
+            FailureKind::NoContent => "no_content".into(),
+            FailureKind::Other => "other".into(),
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+/// The timings and counts of a successful request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Success {
+    /// When the request was handed to the HTTP stack.
+    pub sent: Instant,
+    /// The first content-bearing chunk (streaming only).
+    pub first_content: Option<Instant>,
+    /// When the response ended (last byte read).
+    pub end: Instant,
+    /// Gaps between consecutive content-bearing chunks, microseconds (streaming only).
+    pub content_gaps_us: Vec<u64>,
+    /// Content-bearing chunks received (streaming) or 0.
+    pub content_chunks: u64,
+    /// `usage` as the server reported it, if it did.
+    pub usage: Option<openai::Usage>,
+    /// Output words of a non-streamed body (fallback count).
+    pub body_words: u64,
+}
+
+/// A request that did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+    pub sent: Instant,
+    pub end: Instant,
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Exchange {
+    Ok(Success),
+    Failed(Failure),
+    /// `load.request_timeout` passed before the response ended.
+    TimedOut { sent: Instant },
+}
+
+/// What a client needs to know about its endpoint.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub base_url: String,
+    pub api: ApiKind,
+    pub streaming: bool,
+    pub model: String,
+    pub ignore_eos: bool,
+    pub api_key: Option<Secret>,
+    pub headers: Vec<(String, String)>,
+    pub request_timeout: Duration,
+}
+
+/// A pooled HTTP client bound to one endpoint.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    endpoint: Endpoint,
+}
+
+/// Bodies of failed responses are kept up to this many bytes in messages.
+const MAX_ERROR_BODY: usize = 300;
+
+impl Client {
+    pub fn new(endpoint: Endpoint) -> Result<Client, String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in &endpoint.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("api.headers: `{name}` is not a valid header name"))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("api.headers: the value of `{name}` is not a valid header value"))?;
+            headers.insert(name, value);
+        }
+        if let Some(key) = &endpoint.api_key {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+                .map_err(|_| "server.api_key contains characters a header cannot carry".to_string())?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .no_proxy()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(usize::MAX)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let url = format!("{}{}", endpoint.base_url.trim_end_matches('/'), openai::path(endpoint.api));
+        Ok(Client { http, url, endpoint })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Sends one request and waits for its whole response (bounded by the request timeout).
+    pub async fn send(&self, prompt: &str, max_tokens: u32) -> Exchange {
+        let e = &self.endpoint;
+        let body = openai::request_body(e.api, &e.model, prompt, max_tokens, e.streaming, e.ignore_eos);
+        let sent = Instant::now();
+        let exchange = async {
+            let response = self.http.post(&self.url).body(body).send().await;
+            match response {
+                Err(err) => Err(transport_failure(&err, false)),
+                Ok(response) if !response.status().is_success() => Err(status_failure(response).await),
+                Ok(response) if e.streaming => read_stream(response, sent).await,
+                Ok(response) => read_body(response, sent).await,
+            }
+        };
+        match tokio::time::timeout(e.request_timeout, exchange).await {
+            Err(_) => Exchange::TimedOut { sent },
+            Ok(Ok(success)) => Exchange::Ok(success),
+            Ok(Err((kind, message))) => {
+                Exchange::Failed(Failure { kind, message, sent, end: Instant::now() })
+            }
+        }
+    }
+}
+
+type Fail = (FailureKind, String);
+
+fn transport_failure(err: &reqwest::Error, mid_stream: bool) -> Fail {
+    let kind = if err.is_connect() {
+        FailureKind::Connect
+    } else if mid_stream || err.is_body() || err.is_decode() {
+        FailureKind::StreamInterrupted
+    } else {
+        FailureKind::Other
+    };
+    // Never print the URL: a user may have put credentials in it.
+    let mut message = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+        source = e.source();
+    }
+    (kind, message.replace(err.url().map(|u| u.as_str()).unwrap_or("\u{0}"), "<url>"))
+}
+
+async fn status_failure(response: reqwest::Response) -> Fail {
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BODY)]).into_owned();
+    let kind = if status == 429 { FailureKind::RateLimited } else { FailureKind::HttpStatus(status) };
+    (kind, format!("HTTP {status}: {}", text.trim()))
+}
+
+async fn read_body(response: reqwest::Response, sent: Instant) -> Result<Success, Fail> {
+    let bytes = response.bytes().await.map_err(|e| transport_failure(&e, true))?;
+    let end = Instant::now();
+    let chunk: Chunk<'_> = serde_json::from_slice(&bytes).map_err(|e| {
+        (FailureKind::Malformed, format!("response body is not a completion: {e}"))
+    })?;
+    if let Some(error) = chunk.error {
+        return Err((FailureKind::ServerError, truncate(&error.to_string())));
+    }
+    if !chunk.has_content() {
+        return Err((FailureKind::NoContent, "the response has no generated text".into()));
+    }
+    Ok(Success {
+        sent,
+        first_content: None,
+        end,
+        content_gaps_us: Vec::new(),
+        content_chunks: 0,
+        usage: chunk.usage,
+        body_words: chunk.word_count(),
+    })
+}
+
+/// What a stream has shown so far.
+struct StreamState {
+    first_content: Option<Instant>,
+    last_content: Option<Instant>,
+    gaps_us: Vec<u64>,
+    content_chunks: u64,
+    usage: Option<openai::Usage>,
+    done: bool,
+    problem: Option<Fail>,
+}
+
+impl StreamState {
+    fn on_event(&mut self, data: &[u8], at: Instant) {
+        if self.problem.is_some() || self.done {
+            return;
+        }
+        if data == b"[DONE]" {
+            self.done = true;
+            return;
+        }
+        let chunk: Chunk<'_> = match serde_json::from_slice(data) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let shown = String::from_utf8_lossy(&data[..data.len().min(80)]).into_owned();
+                self.problem = Some((FailureKind::Malformed, format!("bad event `{shown}`: {e}")));
+                return;
+            }
+        };
+        if let Some(error) = chunk.error {
+            self.problem = Some((FailureKind::ServerError, truncate(&error.to_string())));
+            return;
+        }
+        if chunk.usage.is_some() {
+            self.usage = chunk.usage;
+        }
+        if chunk.has_content() {
+            if let Some(last) = self.last_content {
+                self.gaps_us.push(at.duration_since(last).as_micros() as u64);
+            } else {
+                self.first_content = Some(at);
+            }
+            self.last_content = Some(at);
+            self.content_chunks += 1;
+        }
+    }
+}
+
+async fn read_stream(mut response: reqwest::Response, sent: Instant) -> Result<Success, Fail> {
+    let mut decoder = SseDecoder::new();
+    let mut state = StreamState {
+        first_content: None,
+        last_content: None,
+        gaps_us: Vec::new(),
+        content_chunks: 0,
+        usage: None,
+        done: false,
+        problem: None,
+    };
+    let end = loop {
+        match response.chunk().await {
+            Ok(Some(bytes)) => {
+                let at = Instant::now();
+                decoder.feed(&bytes, |data| state.on_event(data, at));
+                if let Some(problem) = state.problem.take() {
+                    return Err(problem);
+                }
+            }
+            Ok(None) => {
+                let at = Instant::now();
+                if let Some(data) = decoder.finish() {
+                    state.on_event(&data, at);
+                }
+                break at;
+            }
+            Err(err) => {
+                let (kind, message) = transport_failure(&err, true);
+                let got = state.content_chunks;
+                return Err((kind, format!("{message} (after {got} content chunks)")));
+            }
+        }
+    };
+    if let Some(problem) = state.problem {
+        return Err(problem);
+    }
+    if !state.done {
+        return Err((
+            FailureKind::IncompleteStream,
+            format!("the stream ended without [DONE] after {} content chunks", state.content_chunks),
+        ));
+    }
+    if state.content_chunks == 0 {
+        return Err((FailureKind::NoContent, "the stream carried no generated text".into()));
+    }
+    Ok(Success {
+        sent,
+        first_content: state.first_content,
+        end,
+        content_gaps_us: state.gaps_us,
+        content_chunks: state.content_chunks,
+        usage: state.usage,
+        body_words: 0,
+    })
+}
+
+fn truncate(text: &str) -> String {
+    if text.len() <= MAX_ERROR_BODY {
+        return text.to_string();
+    }
+    let mut cut = MAX_ERROR_BODY;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &text[..cut])
+}

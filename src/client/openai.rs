@@ -1,0 +1,181 @@
+//! OpenAI wire types: request bodies for `/v1/completions` and `/v1/chat/completions`, and the parts of
+//! response chunks infergate reads (content, usage, errors).
+//!
+//! Chunks borrow from the received bytes where they can; a chunk is *content-bearing* when any choice
+//! carries non-empty text, delta content or reasoning content. Role-only, usage-only and empty-choice
+//! chunks are not.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::ApiKind;
+
+#[derive(Debug, Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ChatMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Input<'a> {
+    Prompt { prompt: &'a str },
+    Messages { messages: [ChatMessage<'a>; 1] },
+}
+
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    #[serde(flatten)]
+    input: Input<'a>,
+    max_tokens: u32,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ignore_eos: bool,
+}
+
+/// The path under the base URL for an API kind.
+pub fn path(api: ApiKind) -> &'static str {
+    match api {
+        ApiKind::Completion => "/v1/completions",
+        ApiKind::Chat => "/v1/chat/completions",
+    }
+}
+
+/// Serialises a request body. Streaming requests ask for usage in the last chunk.
+pub fn request_body(
+    api: ApiKind,
+    model: &str,
+    prompt: &str,
+    max_tokens: u32,
+    streaming: bool,
+    ignore_eos: bool,
+) -> Vec<u8> {
+    let input = match api {
+        ApiKind::Completion => Input::Prompt { prompt },
+        ApiKind::Chat => Input::Messages { messages: [ChatMessage { role: "user", content: prompt }] },
+    };
+    let body = Body {
+        model,
+        input,
+        max_tokens,
+        stream: streaming,
+        stream_options: streaming.then_some(StreamOptions { include_usage: true }),
+        ignore_eos,
+    };
+    serde_json::to_vec(&body).expect("request bodies always serialise")
+}
+
+/// Token counts reported by the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Text<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    delta: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    message: Option<Text<'a>>,
+}
+
+/// One streamed chunk or a whole non-streamed response.
+#[derive(Debug, Deserialize)]
+pub struct Chunk<'a> {
+    #[serde(borrow, default)]
+    choices: Vec<Choice<'a>>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+impl Chunk<'_> {
+    /// True when any choice carries generated text.
+    pub fn has_content(&self) -> bool {
+        self.choices.iter().any(|c| {
+            let non_empty = |t: &Option<Cow<'_, str>>| t.as_deref().is_some_and(|s| !s.is_empty());
+            let text_has = |t: &Option<Text<'_>>| {
+                t.as_ref().is_some_and(|t| {
+                    non_empty(&t.content) || non_empty(&t.reasoning_content) || non_empty(&t.reasoning)
+                })
+            };
+            non_empty(&c.text) || text_has(&c.delta) || text_has(&c.message)
+        })
+    }
+
+    /// Whitespace-separated words of generated text: the fallback output count when a server sends no
+    /// usage in a non-streamed response.
+    pub fn word_count(&self) -> u64 {
+        self.choices
+            .iter()
+            .map(|c| {
+                let t = c
+                    .text
+                    .as_deref()
+                    .or_else(|| c.message.as_ref().and_then(|m| m.content.as_deref()))
+                    .unwrap_or("");
+                t.split_whitespace().count() as u64
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_and_chat_bodies() {
+        let b = request_body(ApiKind::Completion, "m", "hi there", 16, true, true);
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"model":"m","prompt":"hi there","max_tokens":16,"stream":true,
+                "stream_options":{"include_usage":true},"ignore_eos":true})
+        );
+        let b = request_body(ApiKind::Chat, "m", "hi", 4, false, false);
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"stream":false})
+        );
+    }
+
+    #[test]
+    fn content_bearing_chunks() {
+        let parse = |s: &'static str| serde_json::from_str::<Chunk<'_>>(s).unwrap();
+        assert!(parse(r#"{"choices":[{"index":0,"text":" a"}]}"#).has_content());
+        assert!(parse(r#"{"choices":[{"delta":{"content":"x"}}]}"#).has_content());
+        assert!(parse(r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#).has_content());
+        assert!(!parse(r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#).has_content());
+        assert!(!parse(r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#).has_content());
+        assert!(!parse(r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#).has_content());
+        let u = parse(r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#);
+        assert_eq!(u.usage, Some(Usage { prompt_tokens: Some(5), completion_tokens: Some(7) }));
+        assert!(parse(r#"{"choices":[{"text":"esc\"aped"}]}"#).has_content());
+        assert_eq!(parse(r#"{"choices":[{"message":{"content":"one two  three"}}]}"#).word_count(), 3);
+    }
+}

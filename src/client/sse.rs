@@ -1,0 +1,115 @@
+//! An incremental Server-Sent Events decoder: bytes in, `data` payloads out.
+//!
+//! Pure and allocation-light: it keeps one buffer of unconsumed bytes and one for the event being
+//! assembled, handles `\n` and `\r\n`, multi-line `data:` fields, comments and events split across
+//! network reads at any byte. Field names other than `data` are ignored, as OpenAI streams use none.
+
+/// Decodes a byte stream into the `data` of each complete event.
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    pending: Vec<u8>,
+    data: Vec<u8>,
+    has_data: bool,
+}
+
+impl SseDecoder {
+    pub fn new() -> SseDecoder {
+        SseDecoder::default()
+    }
+
+    /// Feeds bytes from the network; calls `on_event` with the data of every event they complete.
+    pub fn feed(&mut self, bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
+        self.pending.extend_from_slice(bytes);
+        let mut consumed = 0;
+        while let Some(newline) = self.pending[consumed..].iter().position(|&b| b == b'\n') {
+            let end = consumed + newline;
+            let mut line = &self.pending[consumed..end];
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
+            }
+            if line.is_empty() {
+                if self.has_data {
+                    on_event(&self.data);
+                }
+                self.data.clear();
+                self.has_data = false;
+            } else if line[0] != b':' {
+                let (field, value) = match line.iter().position(|&b| b == b':') {
+                    Some(colon) => {
+                        let value = &line[colon + 1..];
+                        (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+                    }
+                    None => (line, &[][..]),
+                };
+                if field == b"data" {
+                    if self.has_data {
+                        self.data.push(b'\n');
+                    }
+                    self.data.extend_from_slice(value);
+                    self.has_data = true;
+                }
+            }
+            consumed = end + 1;
+        }
+        self.pending.drain(..consumed);
+    }
+
+    /// Ends the stream: returns the data of an event the stream left unterminated (no blank line after
+    /// it), which many servers do for their last event.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        if !self.pending.is_empty() {
+            let rest = std::mem::take(&mut self.pending);
+            self.feed(&rest, |_| {});
+            if !self.pending.is_empty() {
+                // A last line with no newline at all.
+                let mut line = std::mem::take(&mut self.pending);
+                line.extend_from_slice(b"\n");
+                self.feed(&line, |_| {});
+            }
+        }
+        self.has_data.then(|| {
+            self.has_data = false;
+            std::mem::take(&mut self.data)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_in_pieces(input: &[u8], piece: usize) -> (Vec<String>, Option<Vec<u8>>) {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        for chunk in input.chunks(piece) {
+            d.feed(chunk, |data| out.push(String::from_utf8(data.to_vec()).unwrap()));
+        }
+        (out, d.finish())
+    }
+
+    #[test]
+    fn decodes_events_split_at_every_byte() {
+        let input = b"data: {\"a\":1}\n\n: keep-alive\n\ndata: {\"b\":2}\r\n\r\nevent: x\ndata:line1\ndata: line2\n\ndata: [DONE]\n\n";
+        for piece in 1..input.len() {
+            let (events, rest) = decode_in_pieces(input, piece);
+            assert_eq!(events, ["{\"a\":1}", "{\"b\":2}", "line1\nline2", "[DONE]"], "piece {piece}");
+            assert_eq!(rest, None);
+        }
+    }
+
+    #[test]
+    fn an_unterminated_last_event_is_returned_by_finish() {
+        let (events, rest) = decode_in_pieces(b"data: one\n\ndata: two\n", 3);
+        assert_eq!(events, ["one"]);
+        assert_eq!(rest.as_deref(), Some(&b"two"[..]));
+        let (_, rest) = decode_in_pieces(b"data: three", 4);
+        assert_eq!(rest.as_deref(), Some(&b"three"[..]));
+    }
+
+    #[test]
+    fn ignores_fields_without_data_and_empty_events() {
+        let (events, rest) = decode_in_pieces(b"id: 1\nretry: 10\n\n\n\n", 5);
+        assert!(events.is_empty());
+        assert_eq!(rest, None);
+    }
+}

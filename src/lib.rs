@@ -1,0 +1,10 @@
+//! infergate: a performance gate for LLM inference endpoints.
+
+pub mod client;
+pub mod datagen;
+pub mod loadgen;
+pub mod plan;
+pub mod recorder;
+pub mod scenario;
+pub mod schedule;
+pub mod sim;

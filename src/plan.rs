@@ -1,0 +1,172 @@
+//! Pure planning: a validated `Scenario` (plus run options) becomes the list of stages to run.
+//!
+//! No I/O and no clocks. The only transformation is the *quick* mode used when infergate runs a suite
+//! against its embedded simulator: stages are shortened so a fresh clone finishes every suite in a few
+//! minutes, and every report says so.
+
+use std::time::Duration;
+
+use crate::scenario::{Arrival, Scenario, Stage};
+use crate::schedule::Process;
+
+/// How much to shorten stages when running against the embedded simulator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quick {
+    /// Open-loop stages run at most this long.
+    pub max_stage_duration: Duration,
+    /// Closed-loop stages send at most `requests_per_slot x concurrency` requests.
+    pub requests_per_slot: u64,
+    /// The pause between stages is at most this long.
+    pub max_interval: Duration,
+}
+
+impl Default for Quick {
+    fn default() -> Self {
+        Quick {
+            max_stage_duration: Duration::from_secs(4),
+            requests_per_slot: 3,
+            max_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What kind of load a planned stage produces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StageLoad {
+    /// Requests at scheduled offsets, never waiting for responses.
+    Open { process: Process, rate: f64, duration: Duration },
+    /// `concurrency` slots, each sending its next request when the previous one ends.
+    Closed { num_requests: u64, concurrency: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedStage {
+    pub index: usize,
+    pub load: StageLoad,
+    /// The stage as the file wrote it (differs from `load` in quick mode).
+    pub configured: Stage,
+    /// Seed for this stage's arrivals.
+    pub seed: u64,
+}
+
+impl PlannedStage {
+    /// The requested rate of an open-loop stage.
+    pub fn requested_rate(&self) -> Option<f64> {
+        match self.load {
+            StageLoad::Open { rate, .. } => Some(rate),
+            StageLoad::Closed { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub stages: Vec<PlannedStage>,
+    pub interval: Duration,
+    pub request_timeout: Option<Duration>,
+    pub max_in_flight: usize,
+    /// Seed for request contents.
+    pub data_seed: u64,
+    /// `Some(description)` when quick mode shortened anything.
+    pub shortened: Option<String>,
+}
+
+/// Builds the plan. `quick` shortens stages (embedded-simulator runs only).
+pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
+    let load = &scenario.load;
+    let mut shortened = false;
+    let stages = load
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(index, &configured)| {
+            let stage_load = match configured {
+                Stage::Rate { rate, duration } => {
+                    let process = match load.arrival {
+                        Arrival::Poisson => Process::Poisson,
+                        _ => Process::Constant,
+                    };
+                    let duration = match quick {
+                        Some(q) if duration > q.max_stage_duration => {
+                            shortened = true;
+                            q.max_stage_duration
+                        }
+                        _ => duration,
+                    };
+                    StageLoad::Open { process, rate, duration }
+                }
+                Stage::Concurrency { num_requests, concurrency } => {
+                    let cap = quick.map(|q| q.requests_per_slot.max(1) * concurrency as u64);
+                    let num_requests = match cap {
+                        Some(cap) if num_requests > cap => {
+                            shortened = true;
+                            cap
+                        }
+                        _ => num_requests,
+                    };
+                    StageLoad::Closed { num_requests, concurrency }
+                }
+            };
+            PlannedStage {
+                index,
+                load: stage_load,
+                configured,
+                seed: load.seed.wrapping_add(1 + index as u64),
+            }
+        })
+        .collect();
+    let interval = match quick {
+        Some(q) if load.interval > q.max_interval => q.max_interval,
+        _ => load.interval,
+    };
+    Plan {
+        stages,
+        interval,
+        request_timeout: load.request_timeout,
+        max_in_flight: load.max_in_flight,
+        data_seed: load.seed,
+        shortened: (shortened && quick.is_some()).then(|| {
+            let q = quick.unwrap_or_default();
+            format!(
+                "quick mode (embedded simulator): stages capped at {}s or {} requests per concurrency slot",
+                q.max_stage_duration.as_secs_f64(),
+                q.requests_per_slot
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario(yaml: &str) -> Scenario {
+        Scenario::from_source(Path::new("t.yaml"), yaml).unwrap()
+    }
+
+    #[test]
+    fn full_plans_keep_the_file_as_written() {
+        let s = scenario("load:\n  type: poisson\n  stages:\n    - {rate: 5, duration: 180}\n    - {rate: 10, duration: 180}\n");
+        let p = plan(&s, None);
+        assert_eq!(p.stages.len(), 2);
+        assert_eq!(
+            p.stages[1].load,
+            StageLoad::Open { process: Process::Poisson, rate: 10.0, duration: Duration::from_secs(180) }
+        );
+        assert_ne!(p.stages[0].seed, p.stages[1].seed);
+        assert_eq!(p.shortened, None);
+        assert_eq!(p.interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn quick_mode_shortens_and_says_so() {
+        let s = scenario("load:\n  type: concurrent\n  stages:\n    - {num_requests: 1000, concurrency_level: 200}\n    - {num_requests: 10, concurrency_level: 10}\n");
+        let p = plan(&s, Some(Quick::default()));
+        assert_eq!(p.stages[0].load, StageLoad::Closed { num_requests: 600, concurrency: 200 });
+        assert_eq!(p.stages[1].load, StageLoad::Closed { num_requests: 10, concurrency: 10 });
+        assert!(p.shortened.unwrap().contains("quick mode"));
+        let s = scenario("load:\n  stages:\n    - {rate: 1, duration: 2}\n");
+        assert_eq!(plan(&s, Some(Quick::default())).shortened, None, "nothing to shorten");
+    }
+}

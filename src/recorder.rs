@@ -1,0 +1,425 @@
+//! Records finished requests into HDR histograms and counters: one `Recorder` per stage, owned by a
+//! single task, merged into a scenario-wide one at the end.
+//!
+//! Memory does not grow with the number of requests: durations go into histograms (microseconds, three
+//! significant figures, up to one hour), failures into counters by kind with a few sample messages.
+//! Every scheduled request ends in exactly one bucket: ok, failed (by kind), timed out or cancelled.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::client::{Exchange, FailureKind, Success};
+use crate::scenario::{Aggregation, Metric, MetricKind};
+
+/// How many example messages are kept per failure kind.
+const SAMPLES_PER_KIND: usize = 3;
+
+/// One finished (or abandoned) request as the load generator hands it over.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// When the schedule wanted it sent.
+    pub intended: Instant,
+    /// The prompt length infergate asked for.
+    pub prompt_tokens: u32,
+    pub exchange: Outcome,
+}
+
+/// How a scheduled request ended, from the recorder's point of view.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent(Exchange),
+    /// Never sent, or abandoned, because the run was stopped.
+    Cancelled,
+}
+
+/// Failures of one kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FailureGroup {
+    pub count: u64,
+    /// Up to three messages, as received.
+    pub samples: Vec<String>,
+}
+
+fn duration_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static bounds are valid")
+}
+
+fn count_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 100_000_000, 3).expect("static bounds are valid")
+}
+
+/// Histograms and counters for one stage (or, merged, a whole scenario).
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub ttft: Histogram<u64>,
+    pub itl: Histogram<u64>,
+    pub tpot: Histogram<u64>,
+    pub ntpot: Histogram<u64>,
+    pub request_latency: Histogram<u64>,
+    /// End-to-end latency measured from the *intended* send time (coordinated omission corrected).
+    pub latency_from_intended: Histogram<u64>,
+    pub schedule_delay: Histogram<u64>,
+    pub prompt_tokens: Histogram<u64>,
+    pub output_tokens: Histogram<u64>,
+    pub scheduled: u64,
+    pub ok: u64,
+    pub failures: BTreeMap<FailureKind, FailureGroup>,
+    pub timed_out: u64,
+    pub cancelled: u64,
+    pub input_tokens_total: u64,
+    pub output_tokens_total: u64,
+    /// Successes whose output count came from the server's `usage` (the rest were counted by chunks).
+    pub output_tokens_from_usage: u64,
+    /// Successes where the server's `usage.prompt_tokens` differed from the length infergate aimed for.
+    pub prompt_token_mismatches: u64,
+    /// Sends that waited for a free in-flight slot (`load.worker_max_concurrency`).
+    pub in_flight_cap_waits: u64,
+    /// Time the stage was active: from its start to its last response. Summed when merging.
+    pub active: Duration,
+    first_sent: Option<Instant>,
+    last_sent: Option<Instant>,
+    first_intended: Option<Instant>,
+    last_intended: Option<Instant>,
+    /// Stages counted into this recorder.
+    pub stages: usize,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Recorder {
+        Recorder {
+            ttft: duration_histogram(),
+            itl: duration_histogram(),
+            tpot: duration_histogram(),
+            ntpot: duration_histogram(),
+            request_latency: duration_histogram(),
+            latency_from_intended: duration_histogram(),
+            schedule_delay: duration_histogram(),
+            prompt_tokens: count_histogram(),
+            output_tokens: count_histogram(),
+            scheduled: 0,
+            ok: 0,
+            failures: BTreeMap::new(),
+            timed_out: 0,
+            cancelled: 0,
+            input_tokens_total: 0,
+            output_tokens_total: 0,
+            output_tokens_from_usage: 0,
+            prompt_token_mismatches: 0,
+            in_flight_cap_waits: 0,
+            active: Duration::ZERO,
+            first_sent: None,
+            last_sent: None,
+            first_intended: None,
+            last_intended: None,
+            stages: 1,
+        }
+    }
+
+    /// Requests that failed (any kind).
+    pub fn failed(&self) -> u64 {
+        self.failures.values().map(|g| g.count).sum()
+    }
+
+    /// Requests that reached an end: ok + failed + timed out + cancelled. Equals `scheduled` after a run.
+    pub fn accounted(&self) -> u64 {
+        self.ok + self.failed() + self.timed_out + self.cancelled
+    }
+
+    /// Records one scheduled request's end.
+    pub fn record(&mut self, sample: &Sample) {
+        let intended = sample.intended;
+        self.first_intended = Some(self.first_intended.map_or(intended, |t| t.min(intended)));
+        self.last_intended = Some(self.last_intended.map_or(intended, |t| t.max(intended)));
+        let exchange = match &sample.exchange {
+            Outcome::Cancelled => {
+                self.cancelled += 1;
+                return;
+            }
+            Outcome::Sent(exchange) => exchange,
+        };
+        let sent = match exchange {
+            Exchange::Ok(s) => s.sent,
+            Exchange::Failed(f) => f.sent,
+            Exchange::TimedOut { sent } => *sent,
+        };
+        self.first_sent = Some(self.first_sent.map_or(sent, |t| t.min(sent)));
+        self.last_sent = Some(self.last_sent.map_or(sent, |t| t.max(sent)));
+        self.schedule_delay.saturating_record(micros(sent.saturating_duration_since(intended)));
+        match exchange {
+            Exchange::Ok(success) => self.record_success(success, intended, sample.prompt_tokens),
+            Exchange::Failed(failure) => {
+                let group = self.failures.entry(failure.kind).or_default();
+                group.count += 1;
+                if group.samples.len() < SAMPLES_PER_KIND {
+                    group.samples.push(failure.message.clone());
+                }
+            }
+            Exchange::TimedOut { .. } => self.timed_out += 1,
+        }
+    }
+
+    fn record_success(&mut self, s: &Success, intended: Instant, prompt_tokens: u32) {
+        self.ok += 1;
+        let e2e = s.end.saturating_duration_since(s.sent);
+        self.request_latency.saturating_record(micros(e2e));
+        self.latency_from_intended
+            .saturating_record(micros(s.end.saturating_duration_since(intended)));
+        let usage = s.usage.unwrap_or_default();
+        let output = match usage.completion_tokens {
+            Some(n) => {
+                self.output_tokens_from_usage += 1;
+                n
+            }
+            None if s.first_content.is_some() => s.content_chunks,
+            None => s.body_words,
+        };
+        let input = usage.prompt_tokens.unwrap_or(prompt_tokens as u64);
+        if usage.prompt_tokens.is_some_and(|p| p != prompt_tokens as u64) {
+            self.prompt_token_mismatches += 1;
+        }
+        self.input_tokens_total += input;
+        self.output_tokens_total += output;
+        self.prompt_tokens.saturating_record(input);
+        self.output_tokens.saturating_record(output);
+        if output > 0 {
+            self.ntpot.saturating_record(micros(e2e) / output);
+        }
+        if let Some(first) = s.first_content {
+            let ttft = first.saturating_duration_since(s.sent);
+            self.ttft.saturating_record(micros(ttft));
+            for &gap in &s.content_gaps_us {
+                self.itl.saturating_record(gap);
+            }
+            if output > 1 {
+                self.tpot
+                    .saturating_record(micros(e2e.saturating_sub(ttft)) / (output - 1));
+            }
+        }
+    }
+
+    /// Closes a stage: `started` is when its schedule began; the active window ends at `ended`.
+    pub fn close(&mut self, started: Instant, ended: Instant) {
+        self.active = ended.saturating_duration_since(started);
+    }
+
+    /// A scenario-wide recorder from its stages' recorders.
+    pub fn merged<'a>(parts: impl IntoIterator<Item = &'a Recorder>) -> Recorder {
+        let mut all = Recorder::new();
+        all.stages = 0;
+        for part in parts {
+            all.merge(part);
+        }
+        all
+    }
+
+    /// Adds another recorder's observations (for the scenario-wide view).
+    pub fn merge(&mut self, other: &Recorder) {
+        for (mine, theirs) in [
+            (&mut self.ttft, &other.ttft),
+            (&mut self.itl, &other.itl),
+            (&mut self.tpot, &other.tpot),
+            (&mut self.ntpot, &other.ntpot),
+            (&mut self.request_latency, &other.request_latency),
+            (&mut self.latency_from_intended, &other.latency_from_intended),
+            (&mut self.schedule_delay, &other.schedule_delay),
+            (&mut self.prompt_tokens, &other.prompt_tokens),
+            (&mut self.output_tokens, &other.output_tokens),
+        ] {
+            mine.add(theirs).expect("histograms share bounds");
+        }
+        self.scheduled += other.scheduled;
+        self.ok += other.ok;
+        for (kind, group) in &other.failures {
+            let mine = self.failures.entry(*kind).or_default();
+            mine.count += group.count;
+            let room = SAMPLES_PER_KIND.saturating_sub(mine.samples.len());
+            mine.samples.extend(group.samples.iter().take(room).cloned());
+        }
+        self.timed_out += other.timed_out;
+        self.cancelled += other.cancelled;
+        self.input_tokens_total += other.input_tokens_total;
+        self.output_tokens_total += other.output_tokens_total;
+        self.output_tokens_from_usage += other.output_tokens_from_usage;
+        self.prompt_token_mismatches += other.prompt_token_mismatches;
+        self.in_flight_cap_waits += other.in_flight_cap_waits;
+        self.active += other.active;
+        self.stages += other.stages;
+        // Send windows are per stage; a merged recorder reports no send rate.
+        self.first_sent = None;
+        self.last_sent = None;
+        self.first_intended = None;
+        self.last_intended = None;
+    }
+
+    /// Requests sent per second between the first and the last send, when at least two were sent.
+    pub fn achieved_rate(&self) -> Option<f64> {
+        span_rate(self.sent(), self.first_sent?, self.last_sent?)
+    }
+
+    /// The rate the schedule asked for over the same requests (first to last intended send).
+    pub fn scheduled_rate(&self) -> Option<f64> {
+        span_rate(self.sent(), self.first_intended?, self.last_intended?)
+    }
+
+    /// Requests that were handed to the HTTP stack.
+    pub fn sent(&self) -> u64 {
+        self.ok + self.failed() + self.timed_out
+    }
+
+    /// Failed or timed-out requests as a fraction of those sent.
+    pub fn error_rate(&self) -> f64 {
+        let sent = self.sent();
+        if sent == 0 { 0.0 } else { (self.failed() + self.timed_out) as f64 / sent as f64 }
+    }
+
+    fn per_second(&self, count: u64) -> f64 {
+        let secs = self.active.as_secs_f64();
+        if secs > 0.0 { count as f64 / secs } else { 0.0 }
+    }
+
+    pub fn requests_per_sec(&self) -> f64 {
+        self.per_second(self.ok)
+    }
+    pub fn output_tokens_per_sec(&self) -> f64 {
+        self.per_second(self.output_tokens_total)
+    }
+    pub fn input_tokens_per_sec(&self) -> f64 {
+        self.per_second(self.input_tokens_total)
+    }
+
+    /// The histogram behind a trend metric.
+    pub fn trend(&self, metric: Metric) -> Option<&Histogram<u64>> {
+        Some(match metric {
+            Metric::Ttft => &self.ttft,
+            Metric::Itl => &self.itl,
+            Metric::Tpot => &self.tpot,
+            Metric::Ntpot => &self.ntpot,
+            Metric::RequestLatency => &self.request_latency,
+            Metric::ScheduleDelay => &self.schedule_delay,
+            _ => return None,
+        })
+    }
+
+    /// A metric reduced by an aggregation, in canonical units (µs, fraction, per second). `None` when
+    /// there is nothing to aggregate (e.g. the p99 of no observations).
+    pub fn value(&self, metric: Metric, aggregation: Aggregation) -> Option<f64> {
+        match metric.kind() {
+            MetricKind::Trend => {
+                let h = self.trend(metric)?;
+                if aggregation == Aggregation::Count {
+                    return Some(h.len() as f64);
+                }
+                if h.is_empty() {
+                    return None;
+                }
+                Some(match aggregation {
+                    Aggregation::Avg => h.mean(),
+                    Aggregation::Min => h.min() as f64,
+                    Aggregation::Max => h.max() as f64,
+                    Aggregation::Med => h.value_at_quantile(0.5) as f64,
+                    Aggregation::Percentile(p) => h.value_at_quantile(p / 100.0) as f64,
+                    _ => return None,
+                })
+            }
+            MetricKind::Rate => Some(match aggregation {
+                Aggregation::Count => (self.failed() + self.timed_out) as f64,
+                _ => self.error_rate(),
+            }),
+            MetricKind::Throughput => Some(match metric {
+                Metric::RequestsPerSec => self.requests_per_sec(),
+                Metric::OutputTokensPerSec => self.output_tokens_per_sec(),
+                _ => self.input_tokens_per_sec(),
+            }),
+        }
+    }
+}
+
+fn span_rate(count: u64, first: Instant, last: Instant) -> Option<f64> {
+    let span = last.saturating_duration_since(first).as_secs_f64();
+    (count >= 2 && span > 0.0).then(|| (count - 1) as f64 / span)
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Failure, openai::Usage};
+
+    fn success(t0: Instant, ttft_ms: u64, gaps_ms: &[u64], tokens: Option<u64>) -> Exchange {
+        let first = t0 + Duration::from_millis(ttft_ms);
+        let end = first + Duration::from_millis(gaps_ms.iter().sum());
+        Exchange::Ok(Success {
+            sent: t0,
+            first_content: Some(first),
+            end,
+            content_gaps_us: gaps_ms.iter().map(|g| g * 1000).collect(),
+            content_chunks: gaps_ms.len() as u64 + 1,
+            usage: tokens.map(|n| Usage { prompt_tokens: Some(10), completion_tokens: Some(n) }),
+            body_words: 0,
+        })
+    }
+
+    #[test]
+    fn definitions_of_the_per_request_metrics() {
+        let t0 = Instant::now();
+        let mut r = Recorder::new();
+        r.scheduled = 1;
+        r.record(&Sample {
+            intended: t0,
+            prompt_tokens: 10,
+            exchange: Outcome::Sent(success(t0, 100, &[10, 20, 30], Some(4))),
+        });
+        assert_eq!(r.value(Metric::Ttft, Aggregation::Max), Some(r.ttft.max() as f64));
+        assert!((r.ttft.max() as f64 - 100_000.0).abs() < 100.0);
+        assert!((r.request_latency.max() as f64 - 160_000.0).abs() < 200.0);
+        // TPOT = (e2e - ttft) / (N - 1) = 60 ms / 3; NTPOT = e2e / N = 160 ms / 4.
+        assert!((r.tpot.max() as f64 - 20_000.0).abs() < 50.0);
+        assert!((r.ntpot.max() as f64 - 40_000.0).abs() < 50.0);
+        assert_eq!(r.itl.len(), 3);
+        assert_eq!((r.output_tokens_total, r.output_tokens_from_usage), (4, 1));
+        assert_eq!(r.accounted(), r.scheduled);
+    }
+
+    #[test]
+    fn every_outcome_lands_in_one_bucket() {
+        let t0 = Instant::now();
+        let mut r = Recorder::new();
+        let failed = Exchange::Failed(Failure {
+            kind: FailureKind::HttpStatus(500),
+            message: "boom".into(),
+            sent: t0,
+            end: t0,
+        });
+        for exchange in [
+            Outcome::Sent(success(t0, 5, &[1], None)),
+            Outcome::Sent(failed.clone()),
+            Outcome::Sent(failed),
+            Outcome::Sent(Exchange::TimedOut { sent: t0 }),
+            Outcome::Cancelled,
+        ] {
+            r.scheduled += 1;
+            r.record(&Sample { intended: t0, prompt_tokens: 3, exchange });
+        }
+        assert_eq!((r.ok, r.failed(), r.timed_out, r.cancelled), (1, 2, 1, 1));
+        assert_eq!(r.accounted(), 5);
+        assert_eq!(r.error_rate(), 0.75);
+        assert_eq!(r.value(Metric::ErrorRate, Aggregation::Count), Some(3.0));
+        assert_eq!(r.failures[&FailureKind::HttpStatus(500)].samples.len(), 2);
+        // Without usage, output tokens are the content chunks.
+        assert_eq!(r.output_tokens_total, 2);
+        let all = Recorder::merged([&r, &r]);
+        assert_eq!((all.scheduled, all.accounted(), all.stages), (10, 10, 2));
+    }
+}

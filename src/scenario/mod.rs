@@ -1,0 +1,224 @@
+//! Scenario files: loading, validation and the validated `Scenario` the rest of infergate runs.
+//!
+//! `raw` mirrors the file (inference-perf's config plus `thresholds` and `validity`), `validate` turns it
+//! into a `Scenario` whose every field is honoured, `threshold` parses k6-style expressions and `locate`
+//! finds line numbers for errors found after parsing.
+
+pub mod locate;
+pub mod raw;
+pub mod threshold;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use threshold::{Aggregation, Metric, MetricKind, Op, Threshold};
+
+/// A scenario file that loaded and passed validation.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Where it was read from.
+    pub path: PathBuf,
+    pub api: Api,
+    pub data: Data,
+    pub load: Load,
+    pub server: Server,
+    pub storage: Storage,
+    pub thresholds: Vec<Threshold>,
+    pub validity: Validity,
+    /// Things the file asks for that infergate accepts but does not honour (yet); shown with every run.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKind {
+    /// `/v1/completions`
+    Completion,
+    /// `/v1/chat/completions`
+    Chat,
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub kind: ApiKind,
+    pub streaming: bool,
+    pub headers: Vec<(String, String)>,
+}
+
+/// How token lengths are drawn for each request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LengthDistribution {
+    /// Always this many tokens.
+    Fixed(u32),
+    /// Normal(mean, std_dev) rounded and clamped to [min, max] (inference-perf's behaviour).
+    Normal { mean: f64, std_dev: f64, min: u32, max: u32 },
+    /// Uniform over [min, max].
+    Uniform { min: u32, max: u32 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Data {
+    pub input: LengthDistribution,
+    pub output: LengthDistribution,
+}
+
+/// How requests arrive within a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Evenly spaced: rate 2 sends at 0 s, 0.5 s, 1 s, ...
+    Constant,
+    /// A Poisson process: exponential gaps with mean 1/rate, seeded.
+    Poisson,
+    /// Closed loop: a fixed number of requests in flight.
+    Concurrent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stage {
+    /// Open loop: `rate` requests per second for `duration`.
+    Rate { rate: f64, duration: Duration },
+    /// Closed loop: `num_requests` in total with `concurrency` in flight.
+    Concurrency { num_requests: u64, concurrency: u32 },
+}
+
+impl Stage {
+    /// A short description for tables and reports: `10 req/s x 180s` or `concurrency 20 x 100 req`.
+    pub fn describe(&self) -> String {
+        match self {
+            Stage::Rate { rate, duration } => format!("{rate} req/s x {}s", duration.as_secs_f64()),
+            Stage::Concurrency { num_requests, concurrency } => {
+                format!("concurrency {concurrency} x {num_requests} req")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub arrival: Arrival,
+    pub stages: Vec<Stage>,
+    /// Pause between stages.
+    pub interval: Duration,
+    /// Total time a request may take before it is counted as timed out.
+    pub request_timeout: Option<Duration>,
+    /// Requests in flight at most (`num_workers x worker_max_concurrency`); open-loop sends wait for a
+    /// free slot, and the wait shows up as schedule delay.
+    pub max_in_flight: usize,
+    /// Seed for arrivals and lengths; a fixed default keeps runs reproducible.
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub base_url: Option<String>,
+    pub model_name: Option<String>,
+    pub ignore_eos: bool,
+    /// Bearer token. Never printed: see `Secret`.
+    pub api_key: Option<Secret>,
+}
+
+/// Where reports go when the command line does not say.
+#[derive(Debug, Clone, Default)]
+pub struct Storage {
+    pub local_path: Option<PathBuf>,
+}
+
+/// Limits on the runner itself. A breach means infergate could not produce the load it was asked for,
+/// so its latency figures describe the runner as much as the target: the run is invalid, not failed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Validity {
+    /// Schedule delay p99 per stage must stay below this (microseconds). Seed 002: "<10ms".
+    pub max_schedule_delay_p99_us: f64,
+    /// Open-loop stages must send at no less than this fraction of their scheduled rate.
+    pub min_achieved_rate: f64,
+}
+
+impl Default for Validity {
+    fn default() -> Self {
+        Validity { max_schedule_delay_p99_us: 10_000.0, min_achieved_rate: 0.95 }
+    }
+}
+
+/// A value that must never reach logs, reports or JUnit. `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    /// The value itself, for the one place that sends it (the HTTP Authorization header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A problem with a scenario file, with its position where known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Dotted key path, e.g. `load.stages[1].rate`, where known.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "{key}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            key: None,
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Scenario::from_source(path, &source)
+    }
+
+    /// Validates scenario text; `path` is used in messages only.
+    pub fn from_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
+        validate::validate(path, source)
+    }
+
+    /// The scenario's name: its file name without the extension.
+    pub fn name(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".to_string())
+    }
+}

@@ -1,0 +1,330 @@
+//! The scenario file as written: a serde mirror of inference-perf's config plus infergate's own blocks.
+//!
+//! Every struct refuses unknown keys, so a misspelt key is an error naming its line and column.
+//! Fields that inference-perf knows but infergate does not honour yet are still declared here (as
+//! `Option<Value>` or typed), so that `validate` can refuse or warn about them *by name* instead of
+//! calling them unknown. Nothing here checks meaning; that is `validate`'s job.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_yaml::Value;
+
+/// A whole scenario file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    #[serde(default)]
+    pub api: RawApi,
+    #[serde(default)]
+    pub data: RawData,
+    #[serde(default)]
+    pub load: RawLoad,
+    pub server: Option<RawServer>,
+    pub tokenizer: Option<RawTokenizer>,
+    pub storage: Option<RawStorage>,
+    pub report: Option<RawReport>,
+    pub metrics: Option<Value>,
+    pub circuit_breakers: Option<Value>,
+    /// infergate: `metric[{stage:N}]: ["expression", ...]` (a single string is accepted too).
+    #[serde(default)]
+    pub thresholds: IndexMap<String, OneOrMany>,
+    /// infergate: limits on the runner itself; a breach means the numbers cannot be trusted.
+    pub validity: Option<RawValidity>,
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(s) => vec![s.as_str()],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    #[serde(rename = "type", default)]
+    pub kind: ApiType,
+    #[serde(default)]
+    pub streaming: bool,
+    pub headers: Option<IndexMap<String, String>>,
+    pub slo_unit: Option<Value>,
+    pub slo_tpot_header: Option<Value>,
+    pub slo_ttft_header: Option<Value>,
+    pub response_format: Option<Value>,
+    pub session_id_header_key: Option<Value>,
+    pub session_token_header_key: Option<Value>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiType {
+    #[default]
+    Completion,
+    Chat,
+    AnthropicMessages,
+    Embeddings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    #[serde(rename = "type", default)]
+    pub kind: DataType,
+    pub path: Option<String>,
+    pub input_distribution: Option<RawDistribution>,
+    pub output_distribution: Option<RawDistribution>,
+    pub shared_prefix: Option<Value>,
+    pub multimodal: Option<Value>,
+    pub trace: Option<Value>,
+    pub otel_trace_replay: Option<Value>,
+    pub conversation_replay: Option<Value>,
+    pub sharegpt4video: Option<Value>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum DataType {
+    #[default]
+    #[serde(rename = "mock")]
+    Mock,
+    #[serde(rename = "shareGPT")]
+    ShareGpt,
+    #[serde(rename = "synthetic")]
+    Synthetic,
+    #[serde(rename = "random")]
+    Random,
+    #[serde(rename = "shared_prefix")]
+    SharedPrefix,
+    #[serde(rename = "cnn_dailymail")]
+    CnnDailymail,
+    #[serde(rename = "infinity_instruct")]
+    InfinityInstruct,
+    #[serde(rename = "billsum_conversations")]
+    BillsumConversations,
+    #[serde(rename = "otel_trace_replay")]
+    OtelTraceReplay,
+    #[serde(rename = "conversation_replay")]
+    ConversationReplay,
+    #[serde(rename = "sharegpt4video")]
+    ShareGpt4Video,
+}
+
+/// inference-perf's `Distribution` with its defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDistribution {
+    #[serde(default = "default_min")]
+    pub min: u32,
+    #[serde(default = "default_max")]
+    pub max: u32,
+    #[serde(default = "default_mean")]
+    pub mean: f64,
+    /// inference-perf's default is 200; `None` lets `validate` tell it apart from an explicit value.
+    pub std_dev: Option<f64>,
+    pub total_count: Option<u64>,
+    #[serde(rename = "type", default)]
+    pub kind: DistributionType,
+    pub variance: Option<f64>,
+    #[serde(default)]
+    pub skew: f64,
+}
+
+fn default_min() -> u32 {
+    10
+}
+fn default_max() -> u32 {
+    1024
+}
+fn default_mean() -> f64 {
+    512.0
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistributionType {
+    #[default]
+    Normal,
+    SkewNormal,
+    Lognormal,
+    Uniform,
+    Poisson,
+    Fixed,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    #[serde(rename = "type", default)]
+    pub kind: LoadType,
+    #[serde(default = "default_interval")]
+    pub interval: f64,
+    #[serde(default)]
+    pub stages: Vec<RawStage>,
+    pub sweep: Option<Value>,
+    pub num_workers: Option<u32>,
+    #[serde(default = "default_worker_max_concurrency")]
+    pub worker_max_concurrency: u32,
+    pub worker_max_tcp_connections: Option<u32>,
+    pub trace: Option<Value>,
+    pub circuit_breakers: Option<Vec<String>>,
+    pub request_timeout: Option<f64>,
+    pub request_retries: Option<u32>,
+    pub request_retry_backoff_sec: Option<f64>,
+    pub stage_teardown_grace_seconds: Option<f64>,
+    pub lora_traffic_split: Option<Value>,
+    pub base_seed: Option<u64>,
+}
+
+impl Default for RawLoad {
+    fn default() -> Self {
+        RawLoad {
+            kind: LoadType::default(),
+            interval: default_interval(),
+            stages: Vec::new(),
+            sweep: None,
+            num_workers: None,
+            worker_max_concurrency: default_worker_max_concurrency(),
+            worker_max_tcp_connections: None,
+            trace: None,
+            circuit_breakers: None,
+            request_timeout: None,
+            request_retries: None,
+            request_retry_backoff_sec: None,
+            stage_teardown_grace_seconds: None,
+            lora_traffic_split: None,
+            base_seed: None,
+        }
+    }
+}
+
+fn default_interval() -> f64 {
+    1.0
+}
+fn default_worker_max_concurrency() -> u32 {
+    100
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadType {
+    #[default]
+    Constant,
+    Poisson,
+    Concurrent,
+    TraceReplay,
+    TraceSessionReplay,
+}
+
+/// One stage; which fields are required depends on `load.type` (checked in `validate`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub rate: Option<f64>,
+    pub duration: Option<f64>,
+    pub num_requests: Option<u64>,
+    pub concurrency_level: Option<u32>,
+    pub concurrent_sessions: Option<Value>,
+    pub session_rate: Option<Value>,
+    pub num_sessions: Option<Value>,
+    pub timeout: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    #[serde(rename = "type", default)]
+    pub kind: ServerType,
+    pub model_name: Option<String>,
+    pub base_url: Option<String>,
+    #[serde(default = "default_true")]
+    pub ignore_eos: bool,
+    pub api_key: Option<String>,
+    pub cert_path: Option<String>,
+    pub key_path: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerType {
+    #[default]
+    Vllm,
+    Sglang,
+    Tgi,
+    Mock,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenizer {
+    pub pretrained_model_name_or_path: Option<String>,
+    pub trust_remote_code: Option<bool>,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub local_storage: Option<RawLocalStorage>,
+    pub google_cloud_storage: Option<Value>,
+    pub simple_storage_service: Option<RawS3Storage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocalStorage {
+    pub path: Option<String>,
+    pub report_file_prefix: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3Storage {
+    pub bucket_name: String,
+    pub path: Option<String>,
+    pub report_file_prefix: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub region_name: Option<String>,
+    pub addressing_style: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    pub request_lifecycle: Option<RawRequestLifecycle>,
+    pub prometheus: Option<Value>,
+    pub goodput: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequestLifecycle {
+    pub summary: Option<bool>,
+    pub per_stage: Option<bool>,
+    pub per_request: Option<bool>,
+    pub percentiles: Option<Vec<f64>>,
+    pub use_server_output_tokens: Option<bool>,
+    pub metrics_only: Option<bool>,
+}
+
+/// infergate's runner-validity limits; see `Validity` for the defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidity {
+    /// e.g. `10ms`: every stage's schedule delay p99 must stay below it.
+    pub max_schedule_delay_p99: Option<String>,
+    /// e.g. `95%`: every open-loop stage must send at no less than this share of its scheduled rate.
+    pub min_achieved_rate: Option<String>,
+}

@@ -1,0 +1,440 @@
+//! k6-style thresholds: `ttft: ["p(99) < 1200ms", "avg < 400ms"]`.
+//!
+//! A threshold keeps its source text, is parsed when the scenario file loads (never after a run), and is
+//! checked against the metric's kind: durations take `us`, `ms` or `s` (no unit means milliseconds, as in
+//! k6), rates take a fraction or `%`, throughputs take a plain number per second. Every parse error says
+//! what is allowed.
+
+use std::fmt;
+
+/// What a metric measures, which decides the aggregations and units it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A distribution of durations, kept in an HDR histogram (microseconds).
+    Trend,
+    /// A fraction of requests (0..1).
+    Rate,
+    /// A per-second figure over the stage or scenario window.
+    Throughput,
+}
+
+/// The metrics a threshold may name. Definitions live in the README ("Metric definitions").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    Ttft,
+    Itl,
+    Tpot,
+    Ntpot,
+    RequestLatency,
+    ScheduleDelay,
+    ErrorRate,
+    RequestsPerSec,
+    OutputTokensPerSec,
+    InputTokensPerSec,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 10] = [
+        Metric::Ttft,
+        Metric::Itl,
+        Metric::Tpot,
+        Metric::Ntpot,
+        Metric::RequestLatency,
+        Metric::ScheduleDelay,
+        Metric::ErrorRate,
+        Metric::RequestsPerSec,
+        Metric::OutputTokensPerSec,
+        Metric::InputTokensPerSec,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Ttft => "ttft",
+            Metric::Itl => "itl",
+            Metric::Tpot => "tpot",
+            Metric::Ntpot => "ntpot",
+            Metric::RequestLatency => "request_latency",
+            Metric::ScheduleDelay => "schedule_delay",
+            Metric::ErrorRate => "error_rate",
+            Metric::RequestsPerSec => "requests_per_sec",
+            Metric::OutputTokensPerSec => "output_tokens_per_sec",
+            Metric::InputTokensPerSec => "input_tokens_per_sec",
+        }
+    }
+
+    pub fn kind(self) -> MetricKind {
+        match self {
+            Metric::Ttft
+            | Metric::Itl
+            | Metric::Tpot
+            | Metric::Ntpot
+            | Metric::RequestLatency
+            | Metric::ScheduleDelay => MetricKind::Trend,
+            Metric::ErrorRate => MetricKind::Rate,
+            Metric::RequestsPerSec | Metric::OutputTokensPerSec | Metric::InputTokensPerSec => {
+                MetricKind::Throughput
+            }
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Metric, String> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown metric `{name}`; allowed: {}",
+                    Metric::ALL.map(Metric::name).join(", ")
+                )
+            })
+    }
+}
+
+/// How a metric's observations are reduced to one number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aggregation {
+    Avg,
+    Min,
+    Max,
+    Med,
+    /// `p(N)`, N in (0, 100].
+    Percentile(f64),
+    /// Number of observations (trend) or of failed requests (rate).
+    Count,
+    /// The fraction (rate metrics) or the per-second figure (throughput metrics).
+    Rate,
+    /// The per-second figure of a throughput metric (same as `rate`).
+    Value,
+}
+
+impl Aggregation {
+    fn allowed_for(kind: MetricKind) -> &'static str {
+        match kind {
+            MetricKind::Trend => "avg, min, max, med, p(N), count",
+            MetricKind::Rate => "rate, count",
+            MetricKind::Throughput => "rate, value",
+        }
+    }
+
+    fn fits(self, kind: MetricKind) -> bool {
+        use Aggregation::*;
+        match kind {
+            MetricKind::Trend => matches!(self, Avg | Min | Max | Med | Percentile(_) | Count),
+            MetricKind::Rate => matches!(self, Rate | Count),
+            MetricKind::Throughput => matches!(self, Rate | Value),
+        }
+    }
+}
+
+impl fmt::Display for Aggregation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Aggregation::Avg => f.write_str("avg"),
+            Aggregation::Min => f.write_str("min"),
+            Aggregation::Max => f.write_str("max"),
+            Aggregation::Med => f.write_str("med"),
+            Aggregation::Percentile(p) => write!(f, "p({p})"),
+            Aggregation::Count => f.write_str("count"),
+            Aggregation::Rate => f.write_str("rate"),
+            Aggregation::Value => f.write_str("value"),
+        }
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Op {
+    pub fn holds(self, observed: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => observed < limit,
+            Op::Le => observed <= limit,
+            Op::Gt => observed > limit,
+            Op::Ge => observed >= limit,
+            Op::Eq => observed == limit,
+            Op::Ne => observed != limit,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+            Op::Ne => "!=",
+        }
+    }
+}
+
+/// One parsed threshold. `limit` is in canonical units: microseconds for trends (except `count`),
+/// a fraction for rates, per second for throughputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The key as written, e.g. `ttft{stage:0}`.
+    pub key: String,
+    /// The expression as written, e.g. `p(99) < 1200ms`.
+    pub expression: String,
+    pub metric: Metric,
+    /// `Some(i)` scopes the threshold to stage `i` (0-based); `None` means the whole scenario.
+    pub stage: Option<usize>,
+    pub aggregation: Aggregation,
+    pub op: Op,
+    pub limit: f64,
+}
+
+impl Threshold {
+    /// Parses one threshold from its key (`metric` or `metric{stage:N}`) and expression.
+    pub fn parse(key: &str, expression: &str) -> Result<Threshold, String> {
+        let (metric, stage) = parse_key(key)?;
+        let (aggregation, op, limit_text) = split_expression(expression)?;
+        if !aggregation.fits(metric.kind()) {
+            return Err(format!(
+                "`{aggregation}` does not apply to `{}`; allowed: {}",
+                metric.name(),
+                Aggregation::allowed_for(metric.kind())
+            ));
+        }
+        let limit = parse_limit(metric.kind(), aggregation, limit_text)?;
+        Ok(Threshold {
+            key: key.to_string(),
+            expression: expression.trim().to_string(),
+            metric,
+            stage,
+            aggregation,
+            op,
+            limit,
+        })
+    }
+
+    /// The threshold as a user would write it: `ttft{stage:0}: p(99) < 1200ms`.
+    pub fn label(&self) -> String {
+        format!("{}: {}", self.key, self.expression)
+    }
+
+    /// Formats a value of this threshold's metric and aggregation in human units.
+    pub fn format_value(&self, value: f64) -> String {
+        format_metric_value(self.metric.kind(), self.aggregation, value)
+    }
+}
+
+/// Formats a canonical value (µs, fraction, per-second) for people.
+pub fn format_metric_value(kind: MetricKind, aggregation: Aggregation, value: f64) -> String {
+    if aggregation == Aggregation::Count {
+        return format!("{value:.0}");
+    }
+    match kind {
+        MetricKind::Trend => format_micros(value),
+        MetricKind::Rate => format!("{:.2}%", value * 100.0),
+        MetricKind::Throughput => format!("{value:.2}/s"),
+    }
+}
+
+/// Formats microseconds with a unit that keeps three significant figures readable.
+pub fn format_micros(us: f64) -> String {
+    if us.is_nan() {
+        "n/a".to_string()
+    } else if us < 1_000.0 {
+        format!("{us:.0}us")
+    } else if us < 1_000_000.0 {
+        format!("{:.2}ms", us / 1_000.0)
+    } else {
+        format!("{:.3}s", us / 1_000_000.0)
+    }
+}
+
+fn parse_key(key: &str) -> Result<(Metric, Option<usize>), String> {
+    let key = key.trim();
+    let Some(open) = key.find('{') else {
+        return Ok((Metric::parse(key)?, None));
+    };
+    let metric = Metric::parse(key[..open].trim())?;
+    let scope = key[open + 1..]
+        .strip_suffix('}')
+        .ok_or_else(|| format!("`{key}`: a scope must close with `}}`, e.g. `ttft{{stage:0}}`"))?;
+    let (tag, value) = scope
+        .split_once(':')
+        .ok_or_else(|| format!("`{key}`: a scope is `{{stage:N}}`"))?;
+    if tag.trim() != "stage" {
+        return Err(format!(
+            "`{key}`: unknown scope `{}`; allowed: stage",
+            tag.trim()
+        ));
+    }
+    let stage = value
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| format!("`{key}`: the stage must be a whole number from 0, e.g. `{{stage:0}}`"))?;
+    Ok((metric, Some(stage)))
+}
+
+fn split_expression(expression: &str) -> Result<(Aggregation, Op, &str), String> {
+    let text = expression.trim();
+    let op_at = text.find(['<', '>', '=', '!']).ok_or_else(|| {
+        format!("`{text}` has no comparison; write e.g. `p(99) < 1200ms` (operators: < <= > >= == !=)")
+    })?;
+    let (agg_text, rest) = text.split_at(op_at);
+    let (op, limit) = [
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ]
+    .into_iter()
+    .find_map(|(sym, op)| rest.strip_prefix(sym).map(|limit| (op, limit)))
+    .ok_or_else(|| format!("`{text}`: unknown operator; allowed: < <= > >= == !="))?;
+    Ok((parse_aggregation(agg_text.trim())?, op, limit.trim()))
+}
+
+fn parse_aggregation(text: &str) -> Result<Aggregation, String> {
+    let allowed = "allowed: avg, min, max, med, p(N), count, rate, value";
+    Ok(match text {
+        "avg" => Aggregation::Avg,
+        "min" => Aggregation::Min,
+        "max" => Aggregation::Max,
+        "med" => Aggregation::Med,
+        "count" => Aggregation::Count,
+        "rate" => Aggregation::Rate,
+        "value" => Aggregation::Value,
+        "" => return Err(format!("missing aggregation before the operator; {allowed}")),
+        _ => {
+            let inner = text
+                .strip_prefix("p(")
+                .and_then(|t| t.strip_suffix(')'))
+                .ok_or_else(|| format!("unknown aggregation `{text}`; {allowed}"))?;
+            let p: f64 = inner
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{text}`: the percentile must be a number, e.g. p(99)"))?;
+            if !(p > 0.0 && p <= 100.0) {
+                return Err(format!("`{text}`: the percentile must be in (0, 100]"));
+            }
+            Aggregation::Percentile(p)
+        }
+    })
+}
+
+fn parse_limit(kind: MetricKind, aggregation: Aggregation, text: &str) -> Result<f64, String> {
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(number_end);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number with an optional unit"))?;
+    let unit = unit.trim();
+    if aggregation == Aggregation::Count {
+        return if unit.is_empty() {
+            Ok(number)
+        } else {
+            Err(format!("a count takes no unit, found `{unit}`"))
+        };
+    }
+    match kind {
+        MetricKind::Trend => duration_unit_micros(unit)
+            .map(|scale| number * scale)
+            .ok_or_else(|| format!("unknown unit `{unit}` for a duration; allowed: us, ms, s (none = ms)")),
+        MetricKind::Rate => match unit {
+            "%" => Ok(number / 100.0),
+            "" => Ok(number),
+            _ => Err(format!("unknown unit `{unit}` for a rate; allowed: % or a fraction with no unit")),
+        },
+        MetricKind::Throughput => match unit {
+            "" | "/s" => Ok(number),
+            _ => Err(format!("unknown unit `{unit}` for a per-second figure; allowed: none or /s")),
+        },
+    }
+}
+
+fn duration_unit_micros(unit: &str) -> Option<f64> {
+    match unit {
+        "us" | "µs" => Some(1.0),
+        "" | "ms" => Some(1_000.0),
+        "s" => Some(1_000_000.0),
+        _ => None,
+    }
+}
+
+/// Parses a duration such as `10ms`, `1.5s` or `250us` (no unit means milliseconds) into microseconds.
+pub fn parse_duration_micros(text: &str) -> Result<f64, String> {
+    parse_limit(MetricKind::Trend, Aggregation::Avg, text.trim())
+}
+
+/// Parses a percentage such as `95%` or a fraction such as `0.95` into a fraction.
+pub fn parse_fraction(text: &str) -> Result<f64, String> {
+    parse_limit(MetricKind::Rate, Aggregation::Rate, text.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_k6_style_percentiles_with_units() {
+        let t = Threshold::parse("ttft", "p(99) < 1200ms").unwrap();
+        assert_eq!(t.metric, Metric::Ttft);
+        assert_eq!(t.aggregation, Aggregation::Percentile(99.0));
+        assert_eq!(t.op, Op::Lt);
+        assert_eq!(t.limit, 1_200_000.0);
+        assert_eq!(Threshold::parse("itl", "avg<2s").unwrap().limit, 2_000_000.0);
+        assert_eq!(Threshold::parse("itl", "med <= 250us").unwrap().limit, 250.0);
+        assert_eq!(Threshold::parse("itl", "max < 40").unwrap().limit, 40_000.0);
+        assert_eq!(Threshold::parse("ttft", "p(99.9) < 1s").unwrap().aggregation, Aggregation::Percentile(99.9));
+    }
+
+    #[test]
+    fn parses_rates_throughputs_and_stage_scopes() {
+        let t = Threshold::parse("error_rate", "rate < 1%").unwrap();
+        assert!((t.limit - 0.01).abs() < 1e-12);
+        assert_eq!(Threshold::parse("error_rate", "rate < 0.05").unwrap().limit, 0.05);
+        assert_eq!(Threshold::parse("error_rate", "count == 0").unwrap().aggregation, Aggregation::Count);
+        let t = Threshold::parse("requests_per_sec{stage:2}", "value >= 4.5").unwrap();
+        assert_eq!(t.stage, Some(2));
+        assert_eq!(t.op, Op::Ge);
+        assert_eq!(t.label(), "requests_per_sec{stage:2}: value >= 4.5");
+    }
+
+    #[test]
+    fn errors_say_what_is_allowed() {
+        let err = Threshold::parse("ttfx", "p(99) < 1s").unwrap_err();
+        assert!(err.contains("allowed: ttft, itl"), "{err}");
+        let err = Threshold::parse("ttft", "rate < 1%").unwrap_err();
+        assert!(err.contains("avg, min, max, med, p(N), count"), "{err}");
+        let err = Threshold::parse("ttft", "p(99) < 1 minute").unwrap_err();
+        assert!(err.contains("us, ms, s"), "{err}");
+        let err = Threshold::parse("ttft", "p(99) 1s").unwrap_err();
+        assert!(err.contains("no comparison"), "{err}");
+        let err = Threshold::parse("ttft{node:1}", "p(99) < 1s").unwrap_err();
+        assert!(err.contains("allowed: stage"), "{err}");
+        let err = Threshold::parse("ttft", "p(0) < 1s").unwrap_err();
+        assert!(err.contains("(0, 100]"), "{err}");
+        let err = Threshold::parse("ttft", "p99 < 1s").unwrap_err();
+        assert!(err.contains("unknown aggregation"), "{err}");
+    }
+
+    #[test]
+    fn operators_compare_as_written() {
+        assert!(Op::Lt.holds(1.0, 2.0) && !Op::Lt.holds(2.0, 2.0));
+        assert!(Op::Le.holds(2.0, 2.0) && Op::Ge.holds(2.0, 2.0));
+        assert!(Op::Gt.holds(3.0, 2.0) && Op::Ne.holds(3.0, 2.0) && Op::Eq.holds(2.0, 2.0));
+    }
+
+    #[test]
+    fn formats_values_for_people() {
+        assert_eq!(format_micros(850.0), "850us");
+        assert_eq!(format_micros(12_345.0), "12.35ms");
+        assert_eq!(format_micros(2_500_000.0), "2.500s");
+        assert_eq!(format_metric_value(MetricKind::Rate, Aggregation::Rate, 0.0125), "1.25%");
+    }
+}

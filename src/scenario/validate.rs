@@ -1,0 +1,532 @@
+//! Turns a `RawScenario` into a `Scenario`: checks meaning, applies defaults, parses thresholds, and
+//! refuses (or warns about, when harmless) every inference-perf option infergate does not honour.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::locate::{Step, locate};
+use super::raw::{
+    ApiType, DataType, DistributionType, LoadType, RawDistribution, RawScenario, RawStage,
+};
+use super::threshold::{Threshold, parse_duration_micros, parse_fraction};
+use super::{
+    Api, ApiKind, Arrival, Data, LengthDistribution, Load, Scenario, ScenarioError, Secret, Server,
+    Stage, Storage, Validity,
+};
+
+/// The seed used when `load.base_seed` is absent, so that two runs of one file draw the same requests.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// Collects the file's path and source so errors can be placed.
+struct Checker<'a> {
+    path: &'a Path,
+    source: &'a str,
+    warnings: Vec<String>,
+}
+
+impl Checker<'_> {
+    fn error(&self, path: &[Step<'_>], message: impl Into<String>) -> ScenarioError {
+        let position = locate(self.source, path);
+        ScenarioError {
+            path: self.path.to_path_buf(),
+            line: position.map(|p| p.0),
+            column: position.map(|p| p.1),
+            key: Some(dotted(path)),
+            message: message.into(),
+        }
+    }
+
+    fn unsupported(&self, path: &[Step<'_>], what: &str) -> ScenarioError {
+        self.error(
+            path,
+            format!("{what} is an inference-perf option infergate does not support yet; remove it"),
+        )
+    }
+
+    fn warn(&mut self, path: &[Step<'_>], message: &str) {
+        let at = locate(self.source, path)
+            .map(|(line, _)| format!(":{line}"))
+            .unwrap_or_default();
+        self.warnings
+            .push(format!("{}{at}: {}: {message}", self.path.display(), dotted(path)));
+    }
+}
+
+fn dotted(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Step::Item(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
+    if source.trim().is_empty() {
+        return Err(ScenarioError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            key: None,
+            message: "the file is empty; a scenario needs at least `load.stages`".to_string(),
+        });
+    }
+    let raw: RawScenario = serde_yaml::from_str(source).map_err(|e| yaml_error(path, &e))?;
+    let mut c = Checker { path, source, warnings: Vec::new() };
+    let api = check_api(&c, &raw)?;
+    let data = check_data(&mut c, &raw)?;
+    let load = check_load(&mut c, &raw)?;
+    let server = check_server(&c, &raw)?;
+    let storage = check_storage(&mut c, &raw)?;
+    check_other_sections(&mut c, &raw)?;
+    let thresholds = check_thresholds(&c, &raw, load.stages.len())?;
+    let validity = check_validity(&c, &raw)?;
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        api,
+        data,
+        load,
+        server,
+        storage,
+        thresholds,
+        validity,
+        warnings: c.warnings,
+    })
+}
+
+fn yaml_error(path: &Path, e: &serde_yaml::Error) -> ScenarioError {
+    let text = e.to_string();
+    // serde_yaml appends " at line L column C"; we print the position in front instead.
+    let message = match text.rfind(" at line ") {
+        Some(at) if e.location().is_some() => text[..at].to_string(),
+        _ => text,
+    };
+    ScenarioError {
+        path: path.to_path_buf(),
+        line: e.location().map(|l| l.line()),
+        column: e.location().map(|l| l.column()),
+        key: None,
+        message,
+    }
+}
+
+fn check_api(c: &Checker<'_>, raw: &RawScenario) -> Result<Api, ScenarioError> {
+    let api = &raw.api;
+    let kind = match api.kind {
+        ApiType::Completion => ApiKind::Completion,
+        ApiType::Chat => ApiKind::Chat,
+        ApiType::AnthropicMessages | ApiType::Embeddings => {
+            return Err(c.error(
+                &[Step::Key("api"), Step::Key("type")],
+                "infergate supports `completion` and `chat`",
+            ));
+        }
+    };
+    for (key, value) in [
+        ("slo_unit", &api.slo_unit),
+        ("slo_tpot_header", &api.slo_tpot_header),
+        ("slo_ttft_header", &api.slo_ttft_header),
+        ("response_format", &api.response_format),
+        ("session_id_header_key", &api.session_id_header_key),
+        ("session_token_header_key", &api.session_token_header_key),
+    ] {
+        if value.is_some() {
+            return Err(c.unsupported(&[Step::Key("api"), Step::Key(key)], key));
+        }
+    }
+    Ok(Api {
+        kind,
+        streaming: api.streaming,
+        headers: api
+            .headers
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    })
+}
+
+fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data, ScenarioError> {
+    let data = &raw.data;
+    match data.kind {
+        DataType::Synthetic | DataType::Random | DataType::Mock => {}
+        _ => {
+            return Err(c.error(
+                &[Step::Key("data"), Step::Key("type")],
+                "infergate generates `synthetic`, `random` and `mock` data; other data sources are not supported yet",
+            ));
+        }
+    }
+    for (key, value) in [
+        ("shared_prefix", &data.shared_prefix),
+        ("multimodal", &data.multimodal),
+        ("trace", &data.trace),
+        ("otel_trace_replay", &data.otel_trace_replay),
+        ("conversation_replay", &data.conversation_replay),
+        ("sharegpt4video", &data.sharegpt4video),
+    ] {
+        if value.is_some() {
+            return Err(c.unsupported(&[Step::Key("data"), Step::Key(key)], key));
+        }
+    }
+    if data.path.is_some() {
+        return Err(c.unsupported(&[Step::Key("data"), Step::Key("path")], "a dataset file"));
+    }
+    if data.kind == DataType::Mock && (data.input_distribution.is_some() || data.output_distribution.is_some()) {
+        c.warn(
+            &[Step::Key("data"), Step::Key("type")],
+            "`mock` data takes its lengths from input_distribution/output_distribution like `synthetic`",
+        );
+    }
+    let input = distribution(c, "input_distribution", data.input_distribution.as_ref())?;
+    let output = distribution(c, "output_distribution", data.output_distribution.as_ref())?;
+    Ok(Data { input, output })
+}
+
+fn distribution(
+    c: &mut Checker<'_>,
+    key: &str,
+    raw: Option<&RawDistribution>,
+) -> Result<LengthDistribution, ScenarioError> {
+    let default = RawDistribution {
+        min: 10,
+        max: 1024,
+        mean: 512.0,
+        std_dev: None,
+        total_count: None,
+        kind: DistributionType::Normal,
+        variance: None,
+        skew: 0.0,
+    };
+    let d = raw.unwrap_or(&default);
+    let at = |field: &'static str| [Step::Key("data"), Step::Key(key), Step::Key(field)];
+    if d.min > d.max {
+        return Err(c.error(&at("min"), format!("min ({}) is greater than max ({})", d.min, d.max)));
+    }
+    if d.max == 0 {
+        return Err(c.error(&at("max"), "max must be at least 1 token"));
+    }
+    let std_dev = match (d.variance, d.std_dev) {
+        (Some(_), Some(sd)) if sd > 0.0 => {
+            return Err(c.error(&at("variance"), "give either std_dev or variance, not both"));
+        }
+        (Some(v), _) if v < 0.0 => return Err(c.error(&at("variance"), "variance cannot be negative")),
+        (Some(v), _) => v.sqrt(),
+        (None, sd) => sd.unwrap_or(200.0),
+    };
+    if std_dev < 0.0 {
+        return Err(c.error(&at("std_dev"), "std_dev cannot be negative"));
+    }
+    if d.total_count.is_some() {
+        c.warn(&at("total_count"), "ignored: infergate draws a fresh length for every request");
+    }
+    Ok(match d.kind {
+        DistributionType::Fixed => LengthDistribution::Fixed((d.mean.round() as u32).clamp(d.min.max(1), d.max)),
+        DistributionType::Normal if std_dev == 0.0 => {
+            LengthDistribution::Fixed((d.mean.round() as u32).clamp(d.min.max(1), d.max))
+        }
+        DistributionType::Normal => LengthDistribution::Normal {
+            mean: d.mean,
+            std_dev,
+            min: d.min.max(1),
+            max: d.max,
+        },
+        DistributionType::Uniform => LengthDistribution::Uniform { min: d.min.max(1), max: d.max },
+        DistributionType::SkewNormal | DistributionType::Lognormal | DistributionType::Poisson => {
+            return Err(c.error(
+                &at("type"),
+                "infergate supports the length distributions normal, uniform and fixed",
+            ));
+        }
+    })
+}
+
+fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioError> {
+    let load = &raw.load;
+    let arrival = match load.kind {
+        LoadType::Constant => Arrival::Constant,
+        LoadType::Poisson => Arrival::Poisson,
+        LoadType::Concurrent => Arrival::Concurrent,
+        LoadType::TraceReplay | LoadType::TraceSessionReplay => {
+            return Err(c.error(
+                &[Step::Key("load"), Step::Key("type")],
+                "infergate supports the load types constant, poisson and concurrent",
+            ));
+        }
+    };
+    if load.sweep.is_some() {
+        return Err(c.unsupported(&[Step::Key("load"), Step::Key("sweep")], "an automatic sweep"));
+    }
+    for (key, present) in [
+        ("trace", load.trace.is_some()),
+        ("lora_traffic_split", load.lora_traffic_split.is_some()),
+        ("circuit_breakers", load.circuit_breakers.as_ref().is_some_and(|v| !v.is_empty())),
+        ("request_retries", load.request_retries.is_some_and(|n| n > 0)),
+    ] {
+        if present {
+            return Err(c.unsupported(&[Step::Key("load"), Step::Key(key)], key));
+        }
+    }
+    for (key, present, why) in [
+        (
+            "worker_max_tcp_connections",
+            load.worker_max_tcp_connections.is_some(),
+            "ignored: connections are pooled and opened as needed",
+        ),
+        (
+            "request_retry_backoff_sec",
+            load.request_retry_backoff_sec.is_some(),
+            "ignored: infergate never retries a request",
+        ),
+        (
+            "stage_teardown_grace_seconds",
+            load.stage_teardown_grace_seconds.is_some(),
+            "ignored: a stage waits for every request it sent (bounded by load.request_timeout)",
+        ),
+    ] {
+        if present {
+            c.warn(&[Step::Key("load"), Step::Key(key)], why);
+        }
+    }
+    if load.stages.is_empty() {
+        return Err(c.error(&[Step::Key("load")], "`load.stages` needs at least one stage"));
+    }
+    let stages = load
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| check_stage(c, arrival, i, s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !(load.interval >= 0.0 && load.interval.is_finite()) {
+        return Err(c.error(&[Step::Key("load"), Step::Key("interval")], "must be 0 or more seconds"));
+    }
+    let request_timeout = match load.request_timeout {
+        None => None,
+        Some(t) if t > 0.0 && t.is_finite() => Some(Duration::from_secs_f64(t)),
+        Some(_) => {
+            return Err(c.error(
+                &[Step::Key("load"), Step::Key("request_timeout")],
+                "must be more than 0 seconds",
+            ));
+        }
+    };
+    let workers = load.num_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+    });
+    if workers == 0 || load.worker_max_concurrency == 0 {
+        return Err(c.error(
+            &[Step::Key("load"), Step::Key("worker_max_concurrency")],
+            "num_workers and worker_max_concurrency must be at least 1",
+        ));
+    }
+    Ok(Load {
+        arrival,
+        stages,
+        interval: Duration::from_secs_f64(load.interval),
+        request_timeout,
+        max_in_flight: workers as usize * load.worker_max_concurrency as usize,
+        seed: load.base_seed.unwrap_or(DEFAULT_SEED),
+    })
+}
+
+fn check_stage(
+    c: &Checker<'_>,
+    arrival: Arrival,
+    i: usize,
+    s: &RawStage,
+) -> Result<Stage, ScenarioError> {
+    let at = |field: &'static str| {
+        [Step::Key("load"), Step::Key("stages"), Step::Item(i), Step::Key(field)]
+    };
+    let here = [Step::Key("load"), Step::Key("stages"), Step::Item(i)];
+    for (key, present) in [
+        ("concurrent_sessions", s.concurrent_sessions.is_some()),
+        ("session_rate", s.session_rate.is_some()),
+        ("num_sessions", s.num_sessions.is_some()),
+        ("timeout", s.timeout.is_some()),
+    ] {
+        if present {
+            return Err(c.unsupported(&at(key), key));
+        }
+    }
+    match arrival {
+        Arrival::Constant | Arrival::Poisson => {
+            if s.num_requests.is_some() || s.concurrency_level.is_some() {
+                return Err(c.error(
+                    &here,
+                    "num_requests and concurrency_level belong to `load.type: concurrent`; constant and poisson stages take rate and duration",
+                ));
+            }
+            let rate = s.rate.ok_or_else(|| c.error(&here, "missing `rate` (requests per second)"))?;
+            let duration = s
+                .duration
+                .ok_or_else(|| c.error(&here, "missing `duration` (seconds)"))?;
+            if !(rate > 0.0 && rate.is_finite()) {
+                return Err(c.error(&at("rate"), "must be more than 0 requests per second"));
+            }
+            if !(duration > 0.0 && duration.is_finite()) {
+                return Err(c.error(&at("duration"), "must be more than 0 seconds"));
+            }
+            Ok(Stage::Rate { rate, duration: Duration::from_secs_f64(duration) })
+        }
+        Arrival::Concurrent => {
+            if s.rate.is_some() || s.duration.is_some() {
+                return Err(c.error(
+                    &here,
+                    "rate and duration belong to constant and poisson loads; concurrent stages take num_requests and concurrency_level",
+                ));
+            }
+            let num_requests = s
+                .num_requests
+                .ok_or_else(|| c.error(&here, "missing `num_requests`"))?;
+            let concurrency = s
+                .concurrency_level
+                .ok_or_else(|| c.error(&here, "missing `concurrency_level`"))?;
+            if num_requests == 0 {
+                return Err(c.error(&at("num_requests"), "must be at least 1"));
+            }
+            if concurrency == 0 {
+                return Err(c.error(&at("concurrency_level"), "must be at least 1"));
+            }
+            Ok(Stage::Concurrency { num_requests, concurrency })
+        }
+    }
+}
+
+fn check_server(c: &Checker<'_>, raw: &RawScenario) -> Result<Server, ScenarioError> {
+    let Some(server) = &raw.server else {
+        return Ok(Server { base_url: None, model_name: None, ignore_eos: true, api_key: None });
+    };
+    for (key, present) in [("cert_path", server.cert_path.is_some()), ("key_path", server.key_path.is_some())] {
+        if present {
+            return Err(c.unsupported(&[Step::Key("server"), Step::Key(key)], "a client certificate"));
+        }
+    }
+    if let Some(url) = &server.base_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(c.error(
+            &[Step::Key("server"), Step::Key("base_url")],
+            format!("`{url}` must start with http:// or https://"),
+        ));
+    }
+    Ok(Server {
+        base_url: server.base_url.clone(),
+        model_name: server.model_name.clone(),
+        ignore_eos: server.ignore_eos,
+        api_key: server.api_key.clone().map(Secret::new),
+    })
+}
+
+fn check_storage(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Storage, ScenarioError> {
+    let Some(storage) = &raw.storage else {
+        return Ok(Storage::default());
+    };
+    if storage.google_cloud_storage.is_some() {
+        return Err(c.unsupported(
+            &[Step::Key("storage"), Step::Key("google_cloud_storage")],
+            "google_cloud_storage",
+        ));
+    }
+    if storage.simple_storage_service.is_some() {
+        c.warn(
+            &[Step::Key("storage"), Step::Key("simple_storage_service")],
+            "not uploaded yet: reports stay in the local run directory",
+        );
+    }
+    let local = storage.local_storage.as_ref();
+    if local.is_some_and(|l| l.report_file_prefix.is_some()) {
+        c.warn(
+            &[Step::Key("storage"), Step::Key("local_storage"), Step::Key("report_file_prefix")],
+            "ignored: report files keep inference-perf's default names",
+        );
+    }
+    Ok(Storage { local_path: local.and_then(|l| l.path.clone()).map(Into::into) })
+}
+
+fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
+    if raw.circuit_breakers.is_some() {
+        return Err(c.unsupported(&[Step::Key("circuit_breakers")], "circuit_breakers"));
+    }
+    if raw.metrics.is_some() {
+        c.warn(&[Step::Key("metrics")], "server-side metrics are not collected yet");
+    }
+    if raw.tokenizer.as_ref().is_some_and(|t| t.pretrained_model_name_or_path.is_some()) {
+        c.warn(
+            &[Step::Key("tokenizer"), Step::Key("pretrained_model_name_or_path")],
+            "not loaded yet: prompts are built from words counted as one token each, and the server's \
+             usage.prompt_tokens is what reports show",
+        );
+    }
+    if let Some(report) = &raw.report {
+        if report.prometheus.is_some() || report.goodput.is_some() {
+            c.warn(&[Step::Key("report")], "prometheus and goodput reports are not produced yet");
+        }
+        if report
+            .request_lifecycle
+            .as_ref()
+            .is_some_and(|r| r.per_request == Some(true) || r.percentiles.is_some())
+        {
+            c.warn(
+                &[Step::Key("report"), Step::Key("request_lifecycle")],
+                "per_request reports and custom percentiles are not produced yet",
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_thresholds(
+    c: &Checker<'_>,
+    raw: &RawScenario,
+    stage_count: usize,
+) -> Result<Vec<Threshold>, ScenarioError> {
+    let mut out = Vec::new();
+    for (key, expressions) in &raw.thresholds {
+        let here = [Step::Key("thresholds"), Step::Key(key.as_str())];
+        let items = expressions.items();
+        if items.is_empty() {
+            return Err(c.error(&here, "give at least one expression, e.g. [\"p(99) < 1200ms\"]"));
+        }
+        for expression in items {
+            let threshold = Threshold::parse(key, expression).map_err(|m| c.error(&here, m))?;
+            if let Some(stage) = threshold.stage
+                && stage >= stage_count
+            {
+                return Err(c.error(
+                    &here,
+                    format!("stage {stage} does not exist; this scenario has stages 0 to {}", stage_count - 1),
+                ));
+            }
+            out.push(threshold);
+        }
+    }
+    Ok(out)
+}
+
+fn check_validity(c: &Checker<'_>, raw: &RawScenario) -> Result<Validity, ScenarioError> {
+    let mut validity = Validity::default();
+    let Some(v) = &raw.validity else {
+        return Ok(validity);
+    };
+    if let Some(text) = &v.max_schedule_delay_p99 {
+        let at = [Step::Key("validity"), Step::Key("max_schedule_delay_p99")];
+        validity.max_schedule_delay_p99_us = parse_duration_micros(text).map_err(|m| c.error(&at, m))?;
+    }
+    if let Some(text) = &v.min_achieved_rate {
+        let at = [Step::Key("validity"), Step::Key("min_achieved_rate")];
+        let fraction = parse_fraction(text).map_err(|m| c.error(&at, m))?;
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(c.error(&at, "must be between 0% and 100%"));
+        }
+        validity.min_achieved_rate = fraction;
+    }
+    Ok(validity)
+}

@@ -1,0 +1,92 @@
+//! The embedded engine simulator: an OpenAI-compatible HTTP server on 127.0.0.1 backed by a
+//! continuous-batching timing model (`engine`). The default run and the tests talk to it over real
+//! HTTP, exactly as they would to vLLM; `infergate sim` serves it on a port of your choice.
+
+pub mod engine;
+mod server;
+
+use std::net::SocketAddr;
+use std::thread;
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use engine::EngineConfig;
+
+/// Everything the simulator can be told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// The model name it serves and expects in requests.
+    pub model: String,
+    pub engine: EngineConfig,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig { model: "infergate-sim".to_string(), engine: EngineConfig::default() }
+    }
+}
+
+/// A simulator running on its own thread and runtime, so its work never delays the load generator's
+/// timers. Dropping the handle stops it.
+pub struct SimHandle {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// Starts a simulator on `addr` (use port 0 for any free port).
+    pub fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let thread = thread::Builder::new().name("infergate-sim".into()).spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the simulator runtime starts");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener converts");
+                serve(config, listener, async {
+                    let _ = shutdown_rx.await;
+                })
+                .await;
+            });
+        })?;
+        Ok(SimHandle { addr, shutdown: Some(shutdown_tx), thread: Some(thread) })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Serves the simulator on `listener` until `shutdown` completes.
+pub async fn serve(
+    config: SimConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+    let engine = tokio::spawn(engine::run(config.engine.clone(), jobs_rx));
+    let app = server::router(config.model, jobs_tx);
+    let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    engine.abort();
+}

@@ -1,0 +1,240 @@
+//! The simulator's HTTP face: `/v1/models`, `/v1/completions`, `/v1/chat/completions` and `/health`,
+//! in vLLM's wire format (streamed chunks, a role-only first chunk for chat, a usage-only chunk when
+//! `stream_options.include_usage` is set, then `data: [DONE]`).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::engine::{Event, Job};
+
+/// Words the simulator "generates", cycled by token index.
+const OUTPUT_WORDS: &[&str] = &[" the", " quick", " model", " answers", " with", " simulated", " tokens", " and"];
+
+struct AppState {
+    model: String,
+    /// The model name as a JSON string literal, spliced into every chunk.
+    model_json: String,
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Completion,
+    Chat,
+}
+
+pub fn router(model: String, jobs: mpsc::UnboundedSender<Job>) -> Router {
+    let model_json = serde_json::to_string(&model).expect("a string serialises");
+    let state = Arc::new(AppState { model, model_json, jobs });
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/models", get(models))
+        .route("/v1/completions", post(|s: State<Arc<AppState>>, b: Bytes| handle(s, Api::Completion, b)))
+        .route("/v1/chat/completions", post(|s: State<Arc<AppState>>, b: Bytes| handle(s, Api::Chat, b)))
+        .with_state(state)
+}
+
+async fn models(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(json!({
+        "object": "list",
+        "data": [{"id": state.model, "object": "model", "owned_by": "infergate"}]
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Request {
+    model: Option<String>,
+    prompt: Option<serde_json::Value>,
+    messages: Option<Vec<Message>>,
+    max_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+    #[serde(default)]
+    stream: bool,
+    stream_options: Option<StreamOptions>,
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"message": message, "type": "BadRequestError", "code": status.as_u16()}})),
+    )
+        .into_response()
+}
+
+/// Counts whitespace-separated words: the simulator's tokenizer.
+fn count_words(value: &serde_json::Value) -> u32 {
+    match value {
+        serde_json::Value::String(s) => s.split_whitespace().count() as u32,
+        serde_json::Value::Array(items) => items.iter().map(count_words).sum(),
+        serde_json::Value::Object(map) => map.get("text").map_or(0, count_words),
+        _ => 0,
+    }
+}
+
+async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Response {
+    let request: Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")),
+    };
+    if let Some(model) = &request.model
+        && *model != state.model
+    {
+        return error(StatusCode::NOT_FOUND, &format!("The model `{model}` does not exist."));
+    }
+    let prompt_tokens = match (api, &request.prompt, &request.messages) {
+        (Api::Completion, Some(prompt), _) => count_words(prompt),
+        (Api::Chat, _, Some(messages)) => messages.iter().map(|m| count_words(&m.content)).sum(),
+        (Api::Completion, None, _) => return error(StatusCode::BAD_REQUEST, "`prompt` is required"),
+        (Api::Chat, _, None) => return error(StatusCode::BAD_REQUEST, "`messages` is required"),
+    };
+    let output_tokens = request.max_completion_tokens.or(request.max_tokens).unwrap_or(16);
+    if output_tokens == 0 {
+        return error(StatusCode::BAD_REQUEST, "max_tokens must be at least 1");
+    }
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let job = Job { prompt_tokens, output_tokens, events: events_tx };
+    if state.jobs.send(job).is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the engine has stopped");
+    }
+    let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
+    let chunks = Chunks { state: Arc::clone(&state), api, prompt_tokens, output_tokens };
+    if request.stream {
+        stream_response(chunks, events_rx, include_usage)
+    } else {
+        whole_response(chunks, events_rx).await
+    }
+}
+
+/// Formats the pieces of one response.
+struct Chunks {
+    state: Arc<AppState>,
+    api: Api,
+    prompt_tokens: u32,
+    output_tokens: u32,
+}
+
+impl Chunks {
+    fn object(&self, streaming: bool) -> &'static str {
+        match (self.api, streaming) {
+            (Api::Completion, _) => "text_completion",
+            (Api::Chat, true) => "chat.completion.chunk",
+            (Api::Chat, false) => "chat.completion",
+        }
+    }
+
+    fn usage(&self, produced: u32) -> String {
+        format!(
+            r#"{{"prompt_tokens":{},"completion_tokens":{},"total_tokens":{}}}"#,
+            self.prompt_tokens,
+            produced,
+            self.prompt_tokens + produced
+        )
+    }
+
+    fn event(&self, choices: &str, usage: Option<String>) -> Bytes {
+        let usage = usage.map(|u| format!(r#","usage":{u}"#)).unwrap_or_default();
+        Bytes::from(format!(
+            "data: {{\"id\":\"sim\",\"object\":\"{}\",\"created\":0,\"model\":{},\"choices\":[{choices}]{usage}}}\n\n",
+            self.object(true),
+            self.state.model_json
+        ))
+    }
+
+    fn token_event(&self, index: u32) -> Bytes {
+        let word = OUTPUT_WORDS[index as usize % OUTPUT_WORDS.len()];
+        let finish = if index + 1 == self.output_tokens { r#""length""# } else { "null" };
+        let choice = match self.api {
+            Api::Completion => format!(r#"{{"index":0,"text":"{word}","logprobs":null,"finish_reason":{finish}}}"#),
+            Api::Chat => format!(r#"{{"index":0,"delta":{{"content":"{word}"}},"logprobs":null,"finish_reason":{finish}}}"#),
+        };
+        self.event(&choice, None)
+    }
+}
+
+fn stream_response(
+    chunks: Chunks,
+    events: mpsc::UnboundedReceiver<Event>,
+    include_usage: bool,
+) -> Response {
+    enum Phase {
+        Start,
+        Tokens,
+        Done,
+    }
+    let state = (chunks, events, Phase::Start, 0u32);
+    let stream = futures_util::stream::unfold(state, move |(chunks, mut events, phase, produced)| async move {
+        match phase {
+            Phase::Start if chunks.api == Api::Chat => {
+                let role = chunks.event(r#"{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}"#, None);
+                Some((Ok::<_, Infallible>(role), (chunks, events, Phase::Tokens, produced)))
+            }
+            Phase::Start | Phase::Tokens => match events.recv().await {
+                Some(Event::Token { index }) => {
+                    let bytes = chunks.token_event(index);
+                    Some((Ok(bytes), (chunks, events, Phase::Tokens, produced + 1)))
+                }
+                None => {
+                    let mut tail = Vec::new();
+                    if include_usage {
+                        tail.extend_from_slice(&chunks.event("", Some(chunks.usage(produced))));
+                    }
+                    tail.extend_from_slice(b"data: [DONE]\n\n");
+                    Some((Ok(Bytes::from(tail)), (chunks, events, Phase::Done, produced)))
+                }
+            },
+            Phase::Done => None,
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .expect("static response parts are valid")
+}
+
+async fn whole_response(chunks: Chunks, mut events: mpsc::UnboundedReceiver<Event>) -> Response {
+    let mut text = String::new();
+    let mut produced = 0;
+    while let Some(Event::Token { index }) = events.recv().await {
+        text.push_str(OUTPUT_WORDS[index as usize % OUTPUT_WORDS.len()]);
+        produced += 1;
+    }
+    let choice = match chunks.api {
+        Api::Completion => json!({"index": 0, "text": text, "finish_reason": "length"}),
+        Api::Chat => json!({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}),
+    };
+    let usage: serde_json::Value = serde_json::from_str(&chunks.usage(produced)).expect("usage is JSON");
+    axum::Json(json!({
+        "id": "sim",
+        "object": chunks.object(false),
+        "created": 0,
+        "model": chunks.state.model,
+        "choices": [choice],
+        "usage": usage,
+    }))
+    .into_response()
+}
