@@ -8,3 +8,8 @@ pub mod recorder;
 pub mod scenario;
 pub mod schedule;
 pub mod sim;
+pub mod execute;
+pub mod gate;
+pub mod harness;
+pub mod outputs;
+pub mod run;

@@ -1,1 +1,253 @@
-fn main(){}
+//! The `infergate` command line: `run`, `validate` and `sim`, thin doors onto the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use infergate::gate::{ErrorCause, ScenarioOutcome, Status};
+use infergate::harness::scenario_files;
+use infergate::plan::Quick;
+use infergate::run::{RunOptions, Target};
+use infergate::scenario::Scenario;
+use infergate::sim::{EngineConfig, SimConfig};
+use infergate::{execute, outputs};
+
+/// Exit codes, also listed in the README.
+mod exit {
+    pub const PASSED: u8 = 0;
+    pub const THRESHOLD_FAILED: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const RUNNER_INVALID: u8 = 3;
+    pub const RUN_ERROR: u8 = 4;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "infergate",
+    version,
+    about = "A performance gate for LLM inference endpoints",
+    long_about = "Runs inference-perf style scenario files against an OpenAI-compatible endpoint, checks \
+                  k6-style thresholds, and exits non-zero when one fails.\n\n\
+                  Exit codes: 0 passed, 1 a threshold failed, 2 bad input, 3 the runner could not keep up \
+                  (results invalid), 4 the run could not happen (target unreachable)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenario files and judge them.
+    #[command(after_help = "Examples:\n  infergate run suites/baseline.yaml --target http://localhost:8000\n  \
+                            infergate run suites/ --out reports/\n  infergate run suites/smoke.yaml   \
+                            # no target: the embedded simulator, stages shortened")]
+    Run {
+        /// Scenario files or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Endpoint root, e.g. http://localhost:8000 (overrides server.base_url). Without it, each
+        /// file's server.base_url is used, or the embedded simulator when a file has none.
+        #[arg(long, env = "INFERGATE_TARGET", conflicts_with = "sim")]
+        target: Option<String>,
+        /// Run against the embedded simulator even when a file sets server.base_url.
+        #[arg(long)]
+        sim: bool,
+        /// Directory for reports (one subdirectory per scenario) and junit.xml.
+        #[arg(long, env = "INFERGATE_OUT")]
+        out: Option<PathBuf>,
+        /// Against the embedded simulator, run stages at full length instead of shortening them.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Check scenario files without running them; lists every file's error with line and key.
+    #[command(after_help = "Example:\n  infergate validate suites/")]
+    Validate {
+        /// Scenario files or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Serve the engine simulator (OpenAI-compatible, continuous batching model).
+    #[command(after_help = "Example:\n  infergate sim --port 8000 --max-batch 32\n  \
+                            curl -N localhost:8000/v1/completions -d '{\"prompt\":\"hi\",\"max_tokens\":5,\"stream\":true}'")]
+    Sim {
+        /// Address to listen on; only loopback makes sense for a simulator.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        /// Model name served by /v1/models and expected in requests.
+        #[arg(long, default_value = "infergate-sim")]
+        model: String,
+        /// Sequences decoded together at most; the rest queue.
+        #[arg(long, default_value_t = EngineConfig::default().max_batch)]
+        max_batch: usize,
+        /// Fixed time of one decode step, milliseconds.
+        #[arg(long, default_value_t = EngineConfig::default().decode_step_base.as_secs_f64() * 1e3)]
+        step_ms: f64,
+        /// Added to each step per running sequence, microseconds.
+        #[arg(long, default_value_t = EngineConfig::default().decode_step_per_seq.as_secs_f64() * 1e6)]
+        per_seq_us: f64,
+        /// Prefill time per prompt token, microseconds.
+        #[arg(long, default_value_t = EngineConfig::default().prefill_per_token.as_secs_f64() * 1e6)]
+        prefill_us: f64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { paths, target, sim, out, full } => {
+            let target = match (target, sim) {
+                (_, true) => Target::Simulator,
+                (Some(url), false) if url != "scenario" => Target::Url(url),
+                _ => Target::Scenario,
+            };
+            run(paths, target, out, full)
+        }
+        Command::Validate { paths } => validate(paths),
+        Command::Sim { host, port, model, max_batch, step_ms, per_seq_us, prefill_us } => {
+            let engine = EngineConfig {
+                max_batch: max_batch.max(1),
+                decode_step_base: Duration::from_secs_f64(step_ms.max(0.0) / 1e3),
+                decode_step_per_seq: Duration::from_secs_f64(per_seq_us.max(0.0) / 1e6),
+                prefill_per_token: Duration::from_secs_f64(prefill_us.max(0.0) / 1e6),
+            };
+            sim(&host, port, SimConfig { model, engine })
+        }
+    }
+}
+
+/// Files named directly, plus every scenario file under named directories.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let found = scenario_files(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if found.is_empty() {
+                return Err(format!("{}: no scenario files (*.yaml, *.yml)", path.display()));
+            }
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn run(paths: Vec<PathBuf>, target: Target, out: Option<PathBuf>, full: bool) -> ExitCode {
+    let files = match expand(&paths) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    let options = RunOptions {
+        target,
+        quick: (!full).then(Quick::default),
+        progress: true,
+        ..RunOptions::default()
+    };
+    let mut outcomes = Vec::new();
+    for file in &files {
+        let name = file.file_stem().map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+        let out_root = out.clone().unwrap_or_else(|| default_out(file));
+        outcomes.push(execute::scenario_file(file, &name, &options, &out_root.join(&name)));
+        if let Err(e) = outputs::write_junit(&out_root.join("junit.xml"), &outcomes) {
+            eprintln!("error: {e}");
+        }
+    }
+    ExitCode::from(exit_code(&outcomes))
+}
+
+/// `storage.local_storage.path` when the file sets it, else `reports/`.
+fn default_out(file: &std::path::Path) -> PathBuf {
+    Scenario::load(file)
+        .ok()
+        .and_then(|s| s.storage.local_path)
+        .unwrap_or_else(|| PathBuf::from("reports"))
+}
+
+/// The most serious outcome decides: run error > bad input > invalid > failed > passed.
+fn exit_code(outcomes: &[ScenarioOutcome]) -> u8 {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            ScenarioOutcome::Error { cause: ErrorCause::BadInput, .. } => exit::BAD_INPUT,
+            ScenarioOutcome::Error { cause: ErrorCause::Run, .. } => exit::RUN_ERROR,
+            ScenarioOutcome::Judged { gate, .. } => match gate.status {
+                Status::Passed => exit::PASSED,
+                Status::Failed => exit::THRESHOLD_FAILED,
+                Status::Invalid => exit::RUNNER_INVALID,
+            },
+        })
+        .max_by_key(|code| match *code {
+            exit::RUN_ERROR => 4,
+            exit::BAD_INPUT => 3,
+            exit::RUNNER_INVALID => 2,
+            exit::THRESHOLD_FAILED => 1,
+            _ => 0,
+        })
+        .unwrap_or(exit::PASSED)
+}
+
+fn validate(paths: Vec<PathBuf>) -> ExitCode {
+    let files = match expand(&paths) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    let mut bad = 0;
+    for file in &files {
+        match Scenario::load(file) {
+            Ok(scenario) => {
+                println!("ok: {} ({} stages, {} thresholds)", file.display(), scenario.load.stages.len(), scenario.thresholds.len());
+                for warning in &scenario.warnings {
+                    println!("  warning: {warning}");
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!("{bad} of {} scenario files have errors", files.len());
+        ExitCode::from(exit::BAD_INPUT)
+    } else {
+        ExitCode::from(exit::PASSED)
+    }
+}
+
+fn sim(host: &str, port: u16, config: SimConfig) -> ExitCode {
+    let addr: SocketAddr = match format!("{host}:{port}").parse() {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("error: `{host}:{port}` is not an address: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime starts");
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return ExitCode::from(exit::RUN_ERROR);
+            }
+        };
+        eprintln!("infergate sim: serving model `{}` on http://{addr} (Ctrl-C stops)", config.model);
+        infergate::sim::serve(config, listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        ExitCode::from(exit::PASSED)
+    })
+}

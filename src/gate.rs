@@ -1,0 +1,202 @@
+//! The verdict: thresholds and runner-validity limits checked against a run's recorders.
+//!
+//! Two kinds of check, kept apart on purpose. A *threshold* failing means the target missed its SLO.
+//! A *validity* limit failing means infergate could not produce the load it was asked for (schedule
+//! delay too high, send rate too low, or requests unaccounted for): the numbers then describe the runner
+//! as much as the target, so the run is *invalid*, never passed, and reported as an error rather than a
+//! failure.
+
+use crate::recorder::Recorder;
+use crate::run::RunResult;
+use crate::scenario::threshold::format_micros;
+use crate::scenario::{Aggregation, Metric, Threshold, Validity};
+
+/// What a check concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// The target missed a threshold.
+    Fail,
+    /// The runner broke a validity limit.
+    Invalid,
+}
+
+/// Which family a check belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    Threshold,
+    Validity,
+}
+
+/// One evaluated check, ready for people and for JUnit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub kind: CheckKind,
+    /// e.g. `ttft: p(99) < 1200ms` or `runner: stage 0 schedule_delay p(99) < 10ms`.
+    pub name: String,
+    pub verdict: Verdict,
+    /// The observed value, formatted (`n/a` when there was nothing to measure).
+    pub observed: String,
+    /// The observed value in canonical units, when there was one.
+    pub observed_value: Option<f64>,
+    /// Why, in one sentence, e.g. `observed 1.52s, limit < 1.20s`.
+    pub message: String,
+}
+
+/// The overall result of one scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Passed,
+    /// At least one threshold failed (and the run was valid).
+    Failed,
+    /// The runner could not keep up; thresholds were not judged.
+    Invalid,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateReport {
+    pub checks: Vec<Check>,
+    pub status: Status,
+}
+
+impl GateReport {
+    pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.verdict != Verdict::Pass)
+    }
+}
+
+/// Checks every validity limit, then every threshold.
+pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) -> GateReport {
+    let mut checks = validity_checks(validity, run);
+    let invalid = checks.iter().any(|c| c.verdict == Verdict::Invalid);
+    for threshold in thresholds {
+        let recorder = match threshold.stage {
+            Some(i) => &run.stages[i].recorder,
+            None => &run.total,
+        };
+        checks.push(threshold_check(threshold, recorder));
+    }
+    let failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
+    let status = if invalid {
+        Status::Invalid
+    } else if failed {
+        Status::Failed
+    } else {
+        Status::Passed
+    };
+    GateReport { checks, status }
+}
+
+fn threshold_check(threshold: &Threshold, recorder: &Recorder) -> Check {
+    let observed = recorder.value(threshold.metric, threshold.aggregation);
+    let limit = format!("{} {}", threshold.op.symbol(), threshold.format_value(threshold.limit));
+    let (verdict, observed_text, message) = match observed {
+        Some(v) => {
+            let text = threshold.format_value(v);
+            let verdict = if threshold.op.holds(v, threshold.limit) { Verdict::Pass } else { Verdict::Fail };
+            (verdict, text.clone(), format!("observed {text}, limit {limit}"))
+        }
+        None => (
+            Verdict::Fail,
+            "n/a".to_string(),
+            format!(
+                "no observations of {} (no successful requests measured it), limit {limit}",
+                threshold.metric.name()
+            ),
+        ),
+    };
+    Check {
+        kind: CheckKind::Threshold,
+        name: threshold.label(),
+        verdict,
+        observed: observed_text,
+        observed_value: observed,
+        message,
+    }
+}
+
+fn validity_checks(validity: &Validity, run: &RunResult) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (i, stage) in run.stages.iter().enumerate() {
+        let r = &stage.recorder;
+        let limit = validity.max_schedule_delay_p99_us;
+        let p99 = r.value(Metric::ScheduleDelay, Aggregation::Percentile(99.0));
+        let mut message = match p99 {
+            Some(v) => format!("observed {}, limit < {}", format_micros(v), format_micros(limit)),
+            None => "no requests were sent".to_string(),
+        };
+        if r.in_flight_cap_waits > 0 {
+            message.push_str(&format!(
+                "; {} sends waited for an in-flight slot (load.num_workers x load.worker_max_concurrency)",
+                r.in_flight_cap_waits
+            ));
+        }
+        let ok = p99.is_none_or(|v| v < limit);
+        checks.push(Check {
+            kind: CheckKind::Validity,
+            name: format!("runner: stage {i} schedule_delay p(99) < {}", format_micros(limit)),
+            verdict: if ok { Verdict::Pass } else { Verdict::Invalid },
+            observed: p99.map_or("n/a".into(), format_micros),
+            observed_value: p99,
+            message: if ok { message } else { format!("the runner could not keep up: {message}") },
+        });
+        if let (Some(achieved), Some(scheduled)) = (r.achieved_rate(), r.scheduled_rate()) {
+            let ratio = achieved / scheduled;
+            let ok = ratio >= validity.min_achieved_rate;
+            let message = format!(
+                "sent at {achieved:.2} req/s of the {scheduled:.2} req/s scheduled ({:.1}%), limit >= {:.0}%",
+                ratio * 100.0,
+                validity.min_achieved_rate * 100.0
+            );
+            checks.push(Check {
+                kind: CheckKind::Validity,
+                name: format!("runner: stage {i} achieved rate >= {:.0}%", validity.min_achieved_rate * 100.0),
+                verdict: if ok { Verdict::Pass } else { Verdict::Invalid },
+                observed: format!("{:.1}%", ratio * 100.0),
+                observed_value: Some(ratio),
+                message: if ok { message } else { format!("the runner could not keep up: {message}") },
+            });
+        }
+        let accounted = r.accounted();
+        if accounted != r.scheduled {
+            checks.push(Check {
+                kind: CheckKind::Validity,
+                name: format!("runner: stage {i} every request accounted for"),
+                verdict: Verdict::Invalid,
+                observed: format!("{accounted} of {}", r.scheduled),
+                observed_value: Some(accounted as f64),
+                message: format!(
+                    "{} requests scheduled but {accounted} ended (ok + failed + timed out + cancelled)",
+                    r.scheduled
+                ),
+            });
+        }
+    }
+    checks
+}
+
+/// What happened to one scenario file: it ran and was judged, or it could not run at all.
+#[derive(Debug, Clone)]
+pub enum ScenarioOutcome {
+    Judged { run: Box<crate::run::RunResult>, gate: GateReport },
+    /// A bad file, an unreachable target, a setup problem: no numbers to judge.
+    Error { scenario: String, message: String, cause: ErrorCause },
+}
+
+/// Why a scenario could not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCause {
+    /// The scenario file is wrong.
+    BadInput,
+    /// The target or the machine would not cooperate.
+    Run,
+}
+
+impl ScenarioOutcome {
+    pub fn scenario(&self) -> &str {
+        match self {
+            ScenarioOutcome::Judged { run, .. } => &run.scenario,
+            ScenarioOutcome::Error { scenario, .. } => scenario,
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The `cargo test --test perf-suites` front door: every scenario file becomes a libtest-mimic trial.
+//!
+//! Trials are named by their path under the suites directory (`baseline`, `team/chat-smoke`), sorted,
+//! and run one at a time unless `--test-threads` says otherwise (parallel load tests would measure each
+//! other). `--list` and filters work as with any test binary and `--list` runs nothing. After the run,
+//! `junit.xml` is written beside the per-scenario reports. Environment:
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `INFERGATE_SUITES` | directory of scenario files | the directory passed to `main` |
+//! | `INFERGATE_TARGET` | endpoint URL for every scenario (overrides `server.base_url`); `scenario` uses each file's own `server.base_url` | the embedded simulator |
+//! | `INFERGATE_OUT` | where reports and `junit.xml` go | `$CARGO_TARGET_DIR/infergate` or `target/infergate` |
+//! | `INFERGATE_FULL` | `1` runs full stage lengths even against the simulator | quick mode |
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::execute;
+use crate::gate::{ScenarioOutcome, Status};
+use crate::outputs;
+use crate::plan::Quick;
+use crate::run::{RunOptions, Target};
+
+/// Runs every scenario under `suites_dir` (or `$INFERGATE_SUITES`) as a test; returns the exit code.
+pub fn main(suites_dir: &str) -> ExitCode {
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(1);
+    }
+    let dir = std::env::var_os("INFERGATE_SUITES").map_or_else(|| PathBuf::from(suites_dir), PathBuf::from);
+    let files = match scenario_files(&dir) {
+        Ok(files) if files.is_empty() => {
+            eprintln!("error: no scenario files (*.yaml, *.yml) under {}", dir.display());
+            return ExitCode::from(2);
+        }
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: cannot read suites directory {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    let out_root = out_root();
+    let options = options_from_env();
+    let outcomes: Arc<Mutex<Vec<ScenarioOutcome>>> = Arc::default();
+    let trials = files
+        .into_iter()
+        .map(|path| {
+            let name = trial_name(&dir, &path);
+            let options = options.clone();
+            let out_dir = out_root.join(&name);
+            let outcomes = Arc::clone(&outcomes);
+            Trial::test(name.clone(), move || {
+                let outcome = execute::scenario_file(&path, &name, &options, &out_dir);
+                let verdict = trial_verdict(&outcome);
+                outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
+                verdict
+            })
+        })
+        .collect();
+    let listing = args.list;
+    let conclusion = libtest_mimic::run(&args, trials);
+    if !listing {
+        let mut outcomes = outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        if !outcomes.is_empty() {
+            outcomes.sort_by(|a, b| a.scenario().cmp(b.scenario()));
+            let path = out_root.join("junit.xml");
+            match outputs::write_junit(&path, &outcomes) {
+                Ok(()) => eprintln!("JUnit report: {}", path.display()),
+                Err(e) => eprintln!("error: {e}"),
+            }
+        }
+    }
+    conclusion.exit_code()
+}
+
+fn trial_verdict(outcome: &ScenarioOutcome) -> Result<(), Failed> {
+    match outcome {
+        ScenarioOutcome::Error { message, .. } => Err(format!("could not run: {message}").into()),
+        ScenarioOutcome::Judged { gate, .. } => {
+            let reasons: Vec<String> =
+                gate.failed_checks().map(|c| format!("{}: {}", c.name, c.message)).collect();
+            match gate.status {
+                Status::Passed => Ok(()),
+                Status::Failed => Err(format!("thresholds failed:\n  {}", reasons.join("\n  ")).into()),
+                Status::Invalid => Err(format!(
+                    "invalid run, the runner could not keep up (not a verdict on the target):\n  {}",
+                    reasons.join("\n  ")
+                )
+                .into()),
+            }
+        }
+    }
+}
+
+/// Run options from the environment (see the module docs).
+pub fn options_from_env() -> RunOptions {
+    let full = std::env::var("INFERGATE_FULL").is_ok_and(|v| v == "1" || v == "true");
+    RunOptions {
+        target: match std::env::var("INFERGATE_TARGET").ok().filter(|t| !t.is_empty()) {
+            None => Target::Simulator,
+            Some(t) if t == "scenario" => Target::Scenario,
+            Some(url) => Target::Url(url),
+        },
+        quick: (!full).then(Quick::default),
+        progress: true,
+        ..RunOptions::default()
+    }
+}
+
+fn out_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("INFERGATE_OUT") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    target.join("infergate")
+}
+
+/// Every `*.yaml` / `*.yml` file under `dir`, recursively, sorted.
+pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// `suites/team/chat.yaml` under `suites` is `team/chat`.
+fn trial_name(dir: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(dir).unwrap_or(path).with_extension("");
+    relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}

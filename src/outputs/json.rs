@@ -1,0 +1,114 @@
+//! Lifecycle reports in inference-perf's layout and units (seconds): `summary_lifecycle_metrics.json`
+//! for the whole scenario and `stage_{i}_lifecycle_metrics.json` per stage, plus `verdicts.json` with
+//! the run's metadata and every check.
+
+use hdrhistogram::Histogram;
+use serde_json::{Map, Value, json};
+
+use crate::gate::{CheckKind, GateReport, Verdict};
+use crate::recorder::Recorder;
+use crate::run::{RunResult, describe};
+
+/// The percentiles written for every distribution (inference-perf's default list).
+const PERCENTILES: [f64; 11] = [0.1, 1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9];
+
+/// A distribution as `{mean, min, max, p0.1, ..., median, ..., p99.9}`, values divided by `scale`
+/// (1e6 turns microseconds into seconds). `null` when empty.
+pub fn distribution(h: &Histogram<u64>, scale: f64) -> Value {
+    if h.is_empty() {
+        return Value::Null;
+    }
+    let mut out = Map::new();
+    out.insert("mean".into(), json!(h.mean() / scale));
+    out.insert("min".into(), json!(h.min() as f64 / scale));
+    out.insert("max".into(), json!(h.max() as f64 / scale));
+    for p in PERCENTILES {
+        let key = if p == 50.0 { "median".to_string() } else { format!("p{p}") };
+        out.insert(key, json!(h.value_at_quantile(p / 100.0) as f64 / scale));
+    }
+    Value::Object(out)
+}
+
+/// One lifecycle report. `requested_rate` is the stage's configured rate, if it had one.
+pub fn lifecycle(r: &Recorder, requested_rate: Option<f64>) -> Value {
+    const S: f64 = 1e6;
+    let by_label: Map<String, Value> = r
+        .failures
+        .iter()
+        .map(|(kind, group)| (kind.label(), json!({"count": group.count, "samples": group.samples})))
+        .collect();
+    json!({
+        "load_summary": {
+            "count": r.scheduled,
+            "schedule_delay": distribution(&r.schedule_delay, S),
+            "send_duration": r.active.as_secs_f64(),
+            "requested_rate": requested_rate,
+            "achieved_rate": r.achieved_rate(),
+            "scheduled_rate": r.scheduled_rate(),
+            "in_flight_cap_waits": r.in_flight_cap_waits,
+        },
+        "successes": {
+            "count": r.ok,
+            "latency": {
+                "request_latency": distribution(&r.request_latency, S),
+                "request_latency_from_intended_send": distribution(&r.latency_from_intended, S),
+                "time_to_first_token": distribution(&r.ttft, S),
+                "inter_token_latency": distribution(&r.itl, S),
+                "time_per_output_token": distribution(&r.tpot, S),
+                "normalized_time_per_output_token": distribution(&r.ntpot, S),
+            },
+            "throughput": {
+                "input_tokens_per_sec": r.input_tokens_per_sec(),
+                "output_tokens_per_sec": r.output_tokens_per_sec(),
+                "total_tokens_per_sec": r.input_tokens_per_sec() + r.output_tokens_per_sec(),
+                "requests_per_sec": r.requests_per_sec(),
+            },
+            "prompt_tokens": distribution(&r.prompt_tokens, 1.0),
+            "output_len": distribution(&r.output_tokens, 1.0),
+            "output_tokens_from_server_usage": r.output_tokens_from_usage,
+            "prompt_token_mismatches": r.prompt_token_mismatches,
+        },
+        "failures": {
+            "count": r.failed() + r.timed_out,
+            "timed_out": r.timed_out,
+            "by_label": by_label,
+        },
+        "cancelled": r.cancelled,
+    })
+}
+
+/// The run's metadata and every check, for machines.
+pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
+    let started = run
+        .started_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    let checks: Vec<Value> = gate
+        .checks
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "kind": match c.kind { CheckKind::Threshold => "threshold", CheckKind::Validity => "validity" },
+                "verdict": match c.verdict { Verdict::Pass => "pass", Verdict::Fail => "fail", Verdict::Invalid => "invalid" },
+                "observed": c.observed,
+                "message": c.message,
+            })
+        })
+        .collect();
+    json!({
+        "infergate_version": env!("CARGO_PKG_VERSION"),
+        "scenario": run.scenario,
+        "status": format!("{:?}", gate.status).to_lowercase(),
+        "target": run.target,
+        "model": run.model,
+        "simulated": run.simulated,
+        "shortened": run.shortened,
+        "started_at_unix": started,
+        "elapsed_seconds": run.elapsed.as_secs_f64(),
+        "stages": run.stages.iter().map(|s| describe(&s.stage)).collect::<Vec<_>>(),
+        "warnings": run.warnings,
+        "checks": checks,
+    })
+}

@@ -1,0 +1,260 @@
+//! Runs one scenario end to end: resolve the target (or start the embedded simulator), check it answers,
+//! plan, drive every stage, and hand back the recorders. The harness and the CLI are thin doors onto
+//! `run_scenario`; reports and verdicts are built from its `RunResult`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::client::{Client, Endpoint};
+use crate::datagen::Generator;
+use crate::loadgen::run_stage;
+use crate::plan::{PlannedStage, Quick, plan};
+use crate::recorder::Recorder;
+use crate::scenario::threshold::format_micros;
+use crate::scenario::{Aggregation, Metric, Scenario};
+use crate::sim::{SimConfig, SimHandle};
+
+/// The request timeout used when `load.request_timeout` is not set, so no run can hang forever.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Which endpoint a run talks to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Target {
+    /// The embedded simulator, whatever the file says (the harness default: suites copied from a
+    /// cluster keep their in-cluster `server.base_url`, which a fresh clone cannot reach).
+    #[default]
+    Simulator,
+    /// The file's `server.base_url`, or the simulator when it has none.
+    Scenario,
+    /// This URL, overriding `server.base_url`.
+    Url(String),
+}
+
+/// How to run a scenario, beyond what its file says.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub target: Target,
+    /// With no target at all, run against the embedded simulator with these stage limits; `None` runs
+    /// the stages in full even then.
+    pub quick: Option<Quick>,
+    /// Simulator settings for runs without a target.
+    pub sim: SimConfig,
+    /// Print a line per stage to stderr.
+    pub progress: bool,
+}
+
+/// One stage's plan and what it recorded.
+#[derive(Debug, Clone)]
+pub struct StageResult {
+    pub stage: PlannedStage,
+    pub recorder: Recorder,
+}
+
+/// Everything a run produced, before judging.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub scenario: String,
+    /// The endpoint, without credentials.
+    pub target: String,
+    pub model: String,
+    /// True when the embedded simulator was the target.
+    pub simulated: bool,
+    /// Set when quick mode shortened stages.
+    pub shortened: Option<String>,
+    pub stages: Vec<StageResult>,
+    /// All stages merged.
+    pub total: Recorder,
+    pub started_at: SystemTime,
+    pub elapsed: Duration,
+    pub warnings: Vec<String>,
+}
+
+/// Why a run could not produce results at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("target {target} is not usable: {reason}")]
+    Target { target: String, reason: String },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Runs a scenario to completion.
+pub async fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<RunResult, RunError> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    let configured = match &options.target {
+        Target::Simulator => None,
+        Target::Scenario => scenario.server.base_url.clone(),
+        Target::Url(url) => Some(url.clone()),
+    };
+    let simulated = configured.is_none();
+    let mut sim_config = options.sim.clone();
+    if let Some(model) = &scenario.server.model_name {
+        sim_config.model = model.clone();
+    }
+    let _sim; // keeps the simulator alive for the whole run
+    let base_url = match configured {
+        Some(url) => url,
+        None => {
+            let handle = SimHandle::start(sim_config, ([127, 0, 0, 1], 0).into())
+                .map_err(|e| RunError::Setup(format!("cannot start the embedded simulator: {e}")))?;
+            let url = handle.base_url();
+            _sim = handle;
+            url
+        }
+    };
+    let target = redact_url(&base_url);
+    let model = preflight(&base_url, &target, scenario).await?;
+    let plan = plan(scenario, if simulated { options.quick } else { None });
+    let client = Client::new(Endpoint {
+        base_url: base_url.clone(),
+        api: scenario.api.kind,
+        streaming: scenario.api.streaming,
+        model: model.clone(),
+        ignore_eos: scenario.server.ignore_eos,
+        api_key: scenario.server.api_key.clone(),
+        headers: scenario.api.headers.clone(),
+        request_timeout: plan.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+    })
+    .map_err(RunError::Setup)?;
+    let client = Arc::new(client);
+    let mut generator = Generator::new(scenario.data.input, scenario.data.output, plan.data_seed);
+    let mut stages = Vec::with_capacity(plan.stages.len());
+    for (i, stage) in plan.stages.iter().enumerate() {
+        if i > 0 && !plan.interval.is_zero() {
+            tokio::time::sleep(plan.interval).await;
+        }
+        let recorder = run_stage(&client, stage, &mut generator, plan.max_in_flight).await;
+        if options.progress {
+            eprintln!("{}", stage_line(&scenario.name(), stage, plan.stages.len(), &recorder));
+        }
+        stages.push(StageResult { stage: stage.clone(), recorder });
+    }
+    let total = Recorder::merged(stages.iter().map(|s| &s.recorder));
+    Ok(RunResult {
+        scenario: scenario.name(),
+        target,
+        model,
+        simulated,
+        shortened: plan.shortened,
+        stages,
+        total,
+        started_at,
+        elapsed: clock.elapsed(),
+        warnings: scenario.warnings.clone(),
+    })
+}
+
+/// One line of progress for a finished stage.
+fn stage_line(scenario: &str, stage: &PlannedStage, count: usize, r: &Recorder) -> String {
+    let p = |m: Metric, q: f64| r.value(m, Aggregation::Percentile(q)).map_or("n/a".into(), format_micros);
+    format!(
+        "[{scenario}] stage {}/{count} ({}): {} sent, {} ok, {} failed, {} timed out in {:.1}s; ttft p99 {}, schedule delay p99 {}",
+        stage.index + 1,
+        describe(stage),
+        r.sent(),
+        r.ok,
+        r.failed(),
+        r.timed_out,
+        r.active.as_secs_f64(),
+        p(Metric::Ttft, 99.0),
+        p(Metric::ScheduleDelay, 99.0),
+    )
+}
+
+/// The stage as run, e.g. `10 req/s x 4s (constant)` or `concurrency 20 x 60 req`.
+pub fn describe(stage: &PlannedStage) -> String {
+    match stage.load {
+        crate::plan::StageLoad::Open { process, rate, duration } => {
+            let kind = match process {
+                crate::schedule::Process::Constant => "constant",
+                crate::schedule::Process::Poisson => "poisson",
+            };
+            format!("{rate} req/s x {}s ({kind})", duration.as_secs_f64())
+        }
+        crate::plan::StageLoad::Closed { num_requests, concurrency } => {
+            format!("concurrency {concurrency} x {num_requests} req")
+        }
+    }
+}
+
+/// Checks that the target answers `/v1/models` and serves the model; returns the model to request.
+async fn preflight(base_url: &str, target: &str, scenario: &Scenario) -> Result<String, RunError> {
+    let fail = |reason: String| RunError::Target { target: target.to_string(), reason };
+    let mut request = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| RunError::Setup(e.to_string()))?
+        .get(format!("{}/v1/models", base_url.trim_end_matches('/')));
+    if let Some(key) = &scenario.server.api_key {
+        request = request.bearer_auth(key.expose());
+    }
+    let response = request.send().await.map_err(|e| {
+        let reason = if e.is_connect() {
+            "nothing answers there (connection failed)".to_string()
+        } else if e.is_timeout() {
+            "GET /v1/models did not answer within 10 s".to_string()
+        } else {
+            e.without_url().to_string()
+        };
+        fail(reason)
+    })?;
+    let status = response.status();
+    let configured = scenario.server.model_name.clone();
+    if !status.is_success() {
+        return match configured {
+            // Some servers have no model list; with a configured model we can still go on.
+            Some(model) if status.as_u16() == 404 => Ok(model),
+            _ => Err(fail(format!("GET /v1/models answered HTTP {}", status.as_u16()))),
+        };
+    }
+    #[derive(serde::Deserialize)]
+    struct Models {
+        data: Vec<ModelEntry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ModelEntry {
+        id: String,
+    }
+    let models: Models = response
+        .json()
+        .await
+        .map_err(|e| fail(format!("GET /v1/models did not return a model list: {e}")))?;
+    let ids: Vec<String> = models.data.into_iter().map(|m| m.id).collect();
+    match configured {
+        Some(model) if ids.iter().any(|id| *id == model) => Ok(model),
+        Some(model) => Err(fail(format!(
+            "it does not serve model `{model}` (server.model_name); it serves: {}",
+            ids.join(", ")
+        ))),
+        None => ids
+            .into_iter()
+            .next()
+            .ok_or_else(|| fail("GET /v1/models lists no model; set server.model_name".into())),
+    }
+}
+
+/// The URL without user name or password.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.as_str().trim_end_matches('/').to_string()
+        }
+        Err(_) => "<invalid url>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials_in_urls() {
+        assert_eq!(redact_url("https://user:hunter2@example.com:8000/"), "https://example.com:8000");
+        assert_eq!(redact_url("http://127.0.0.1:8000"), "http://127.0.0.1:8000");
+        assert_eq!(redact_url("not a url"), "<invalid url>");
+    }
+}
