@@ -15,18 +15,150 @@ use crate::scenario::LengthDistribution;
 
 /// Common words that are single tokens with a leading space in the usual BPE vocabularies.
 const WORDS: &[&str] = &[
-    "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on",
-    "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "had", "they",
-    "you", "were", "their", "one", "all", "we", "can", "her", "has", "there", "been", "if", "more",
-    "when", "will", "would", "who", "so", "no", "time", "people", "year", "way", "day", "man", "thing",
-    "world", "life", "hand", "part", "child", "eye", "woman", "place", "work", "week", "case", "point",
-    "number", "group", "problem", "fact", "water", "house", "city", "river", "light", "music", "paper",
-    "story", "market", "table", "garden", "window", "road", "train", "stone", "green", "blue", "red",
-    "small", "large", "long", "great", "little", "old", "new", "good", "high", "early", "young",
-    "important", "public", "bad", "same", "able", "open", "close", "walk", "read", "write", "think",
-    "know", "find", "give", "tell", "call", "keep", "begin", "show", "hear", "play", "run", "move",
-    "live", "bring", "happen", "sit", "stand", "lose", "pay", "meet", "learn", "change", "lead",
-    "watch", "follow", "stop", "speak", "grow", "offer", "remember", "consider", "appear", "buy",
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "he",
+    "this",
+    "are",
+    "or",
+    "his",
+    "from",
+    "at",
+    "which",
+    "but",
+    "have",
+    "an",
+    "had",
+    "they",
+    "you",
+    "were",
+    "their",
+    "one",
+    "all",
+    "we",
+    "can",
+    "her",
+    "has",
+    "there",
+    "been",
+    "if",
+    "more",
+    "when",
+    "will",
+    "would",
+    "who",
+    "so",
+    "no",
+    "time",
+    "people",
+    "year",
+    "way",
+    "day",
+    "man",
+    "thing",
+    "world",
+    "life",
+    "hand",
+    "part",
+    "child",
+    "eye",
+    "woman",
+    "place",
+    "work",
+    "week",
+    "case",
+    "point",
+    "number",
+    "group",
+    "problem",
+    "fact",
+    "water",
+    "house",
+    "city",
+    "river",
+    "light",
+    "music",
+    "paper",
+    "story",
+    "market",
+    "table",
+    "garden",
+    "window",
+    "road",
+    "train",
+    "stone",
+    "green",
+    "blue",
+    "red",
+    "small",
+    "large",
+    "long",
+    "great",
+    "little",
+    "old",
+    "new",
+    "good",
+    "high",
+    "early",
+    "young",
+    "important",
+    "public",
+    "bad",
+    "same",
+    "able",
+    "open",
+    "close",
+    "walk",
+    "read",
+    "write",
+    "think",
+    "know",
+    "find",
+    "give",
+    "tell",
+    "call",
+    "keep",
+    "begin",
+    "show",
+    "hear",
+    "play",
+    "run",
+    "move",
+    "live",
+    "bring",
+    "happen",
+    "sit",
+    "stand",
+    "lose",
+    "pay",
+    "meet",
+    "learn",
+    "change",
+    "lead",
+    "watch",
+    "follow",
+    "stop",
+    "speak",
+    "grow",
+    "offer",
+    "remember",
+    "consider",
+    "appear",
+    "buy",
 ];
 
 /// One request's contents.
@@ -48,7 +180,11 @@ pub struct Generator {
 
 impl Generator {
     pub fn new(input: LengthDistribution, output: LengthDistribution, seed: u64) -> Generator {
-        Generator { input, output, rng: StdRng::seed_from_u64(seed) }
+        Generator {
+            input,
+            output,
+            rng: StdRng::seed_from_u64(seed),
+        }
     }
 
     pub fn next_request(&mut self) -> RequestSpec {
@@ -61,7 +197,11 @@ impl Generator {
             }
             prompt.push_str(WORDS[self.rng.random_range(0..WORDS.len())]);
         }
-        RequestSpec { prompt, prompt_tokens, max_tokens }
+        RequestSpec {
+            prompt,
+            prompt_tokens,
+            max_tokens,
+        }
     }
 }
 
@@ -70,7 +210,12 @@ pub fn sample_length(distribution: LengthDistribution, rng: &mut StdRng) -> u32 
     match distribution {
         LengthDistribution::Fixed(n) => n,
         LengthDistribution::Uniform { min, max } => rng.random_range(min..=max),
-        LengthDistribution::Normal { mean, std_dev, min, max } => {
+        LengthDistribution::Normal {
+            mean,
+            std_dev,
+            min,
+            max,
+        } => {
             let normal = Normal::new(mean, std_dev).expect("std_dev is finite and positive");
             let x: f64 = normal.sample(rng);
             (x.round().max(0.0) as u32).clamp(min, max)
@@ -84,7 +229,11 @@ mod tests {
 
     #[test]
     fn fixed_lengths_give_that_many_words() {
-        let mut g = Generator::new(LengthDistribution::Fixed(512), LengthDistribution::Fixed(128), 1);
+        let mut g = Generator::new(
+            LengthDistribution::Fixed(512),
+            LengthDistribution::Fixed(128),
+            1,
+        );
         let r = g.next_request();
         assert_eq!(r.prompt.split(' ').count(), 512);
         assert_eq!((r.prompt_tokens, r.max_tokens), (512, 128));
@@ -92,7 +241,12 @@ mod tests {
 
     #[test]
     fn normal_lengths_are_clamped_and_centred() {
-        let d = LengthDistribution::Normal { mean: 200.0, std_dev: 20.0, min: 190, max: 260 };
+        let d = LengthDistribution::Normal {
+            mean: 200.0,
+            std_dev: 20.0,
+            min: 190,
+            max: 260,
+        };
         let mut rng = StdRng::seed_from_u64(3);
         let xs: Vec<u32> = (0..10_000).map(|_| sample_length(d, &mut rng)).collect();
         assert!(xs.iter().all(|&x| (190..=260).contains(&x)));

@@ -9,7 +9,12 @@ use crate::run::{RunOptions, run_scenario};
 use crate::scenario::Scenario;
 
 /// Runs the file at `path` as the scenario `name`, writing reports under `out_dir`.
-pub fn scenario_file(path: &Path, name: &str, options: &RunOptions, out_dir: &Path) -> ScenarioOutcome {
+pub fn scenario_file(
+    path: &Path,
+    name: &str,
+    options: &RunOptions,
+    out_dir: &Path,
+) -> ScenarioOutcome {
     let outcome = match Scenario::load(path) {
         Err(e) => ScenarioOutcome::Error {
             scenario: name.to_string(),
@@ -32,7 +37,10 @@ pub fn scenario_file(path: &Path, name: &str, options: &RunOptions, out_dir: &Pa
 }
 
 fn judge(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutcome {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             return ScenarioOutcome::Error {
@@ -46,7 +54,10 @@ fn judge(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutco
         Ok(mut run) => {
             run.scenario = name.to_string();
             let gate = evaluate(&scenario.thresholds, &scenario.validity, &run);
-            ScenarioOutcome::Judged { run: Box::new(run), gate }
+            ScenarioOutcome::Judged {
+                run: Box::new(run),
+                gate,
+            }
         }
         Err(e) => ScenarioOutcome::Error {
             scenario: name.to_string(),

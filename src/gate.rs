@@ -89,12 +89,24 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
 
 fn threshold_check(threshold: &Threshold, recorder: &Recorder) -> Check {
     let observed = recorder.value(threshold.metric, threshold.aggregation);
-    let limit = format!("{} {}", threshold.op.symbol(), threshold.format_value(threshold.limit));
+    let limit = format!(
+        "{} {}",
+        threshold.op.symbol(),
+        threshold.format_value(threshold.limit)
+    );
     let (verdict, observed_text, message) = match observed {
         Some(v) => {
             let text = threshold.format_value(v);
-            let verdict = if threshold.op.holds(v, threshold.limit) { Verdict::Pass } else { Verdict::Fail };
-            (verdict, text.clone(), format!("observed {text}, limit {limit}"))
+            let verdict = if threshold.op.holds(v, threshold.limit) {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            };
+            (
+                verdict,
+                text.clone(),
+                format!("observed {text}, limit {limit}"),
+            )
         }
         None => (
             Verdict::Fail,
@@ -122,7 +134,11 @@ fn validity_checks(validity: &Validity, run: &RunResult) -> Vec<Check> {
         let limit = validity.max_schedule_delay_p99_us;
         let p99 = r.value(Metric::ScheduleDelay, Aggregation::Percentile(99.0));
         let mut message = match p99 {
-            Some(v) => format!("observed {}, limit < {}", format_micros(v), format_micros(limit)),
+            Some(v) => format!(
+                "observed {}, limit < {}",
+                format_micros(v),
+                format_micros(limit)
+            ),
             None => "no requests were sent".to_string(),
         };
         if r.in_flight_cap_waits > 0 {
@@ -134,11 +150,18 @@ fn validity_checks(validity: &Validity, run: &RunResult) -> Vec<Check> {
         let ok = p99.is_none_or(|v| v < limit);
         checks.push(Check {
             kind: CheckKind::Validity,
-            name: format!("runner: stage {i} schedule_delay p(99) < {}", format_micros(limit)),
+            name: format!(
+                "runner: stage {i} schedule_delay p(99) < {}",
+                format_micros(limit)
+            ),
             verdict: if ok { Verdict::Pass } else { Verdict::Invalid },
             observed: p99.map_or("n/a".into(), format_micros),
             observed_value: p99,
-            message: if ok { message } else { format!("the runner could not keep up: {message}") },
+            message: if ok {
+                message
+            } else {
+                format!("the runner could not keep up: {message}")
+            },
         });
         if let (Some(achieved), Some(scheduled)) = (r.achieved_rate(), r.scheduled_rate()) {
             let ratio = achieved / scheduled;
@@ -150,11 +173,18 @@ fn validity_checks(validity: &Validity, run: &RunResult) -> Vec<Check> {
             );
             checks.push(Check {
                 kind: CheckKind::Validity,
-                name: format!("runner: stage {i} achieved rate >= {:.0}%", validity.min_achieved_rate * 100.0),
+                name: format!(
+                    "runner: stage {i} achieved rate >= {:.0}%",
+                    validity.min_achieved_rate * 100.0
+                ),
                 verdict: if ok { Verdict::Pass } else { Verdict::Invalid },
                 observed: format!("{:.1}%", ratio * 100.0),
                 observed_value: Some(ratio),
-                message: if ok { message } else { format!("the runner could not keep up: {message}") },
+                message: if ok {
+                    message
+                } else {
+                    format!("the runner could not keep up: {message}")
+                },
             });
         }
         let accounted = r.accounted();
@@ -178,9 +208,16 @@ fn validity_checks(validity: &Validity, run: &RunResult) -> Vec<Check> {
 /// What happened to one scenario file: it ran and was judged, or it could not run at all.
 #[derive(Debug, Clone)]
 pub enum ScenarioOutcome {
-    Judged { run: Box<crate::run::RunResult>, gate: GateReport },
+    Judged {
+        run: Box<crate::run::RunResult>,
+        gate: GateReport,
+    },
     /// A bad file, an unreachable target, a setup problem: no numbers to judge.
-    Error { scenario: String, message: String, cause: ErrorCause },
+    Error {
+        scenario: String,
+        message: String,
+        cause: ErrorCause,
+    },
 }
 
 /// Why a scenario could not run.

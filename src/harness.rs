@@ -30,10 +30,14 @@ pub fn main(suites_dir: &str) -> ExitCode {
     if args.test_threads.is_none() {
         args.test_threads = Some(1);
     }
-    let dir = std::env::var_os("INFERGATE_SUITES").map_or_else(|| PathBuf::from(suites_dir), PathBuf::from);
+    let dir = std::env::var_os("INFERGATE_SUITES")
+        .map_or_else(|| PathBuf::from(suites_dir), PathBuf::from);
     let files = match scenario_files(&dir) {
         Ok(files) if files.is_empty() => {
-            eprintln!("error: no scenario files (*.yaml, *.yml) under {}", dir.display());
+            eprintln!(
+                "error: no scenario files (*.yaml, *.yml) under {}",
+                dir.display()
+            );
             return ExitCode::from(2);
         }
         Ok(files) => files,
@@ -55,7 +59,10 @@ pub fn main(suites_dir: &str) -> ExitCode {
             Trial::test(name.clone(), move || {
                 let outcome = execute::scenario_file(&path, &name, &options, &out_dir);
                 let verdict = trial_verdict(&outcome);
-                outcomes.lock().unwrap_or_else(|e| e.into_inner()).push(outcome);
+                outcomes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(outcome);
                 verdict
             })
         })
@@ -80,8 +87,10 @@ fn trial_verdict(outcome: &ScenarioOutcome) -> Result<(), Failed> {
     match outcome {
         ScenarioOutcome::Error { message, .. } => Err(format!("could not run: {message}").into()),
         ScenarioOutcome::Judged { gate, .. } => {
-            let reasons: Vec<String> =
-                gate.failed_checks().map(|c| format!("{}: {}", c.name, c.message)).collect();
+            let reasons: Vec<String> = gate
+                .failed_checks()
+                .map(|c| format!("{}: {}", c.name, c.message))
+                .collect();
             match gate.status {
                 Status::Passed => Ok(()),
                 Status::Failed => Err(format!("thresholds failed:\n  {}", reasons.join("\n  ")).into()),
@@ -99,7 +108,10 @@ fn trial_verdict(outcome: &ScenarioOutcome) -> Result<(), Failed> {
 pub fn options_from_env() -> RunOptions {
     let full = std::env::var("INFERGATE_FULL").is_ok_and(|v| v == "1" || v == "true");
     RunOptions {
-        target: match std::env::var("INFERGATE_TARGET").ok().filter(|t| !t.is_empty()) {
+        target: match std::env::var("INFERGATE_TARGET")
+            .ok()
+            .filter(|t| !t.is_empty())
+        {
             None => Target::Simulator,
             Some(t) if t == "scenario" => Target::Scenario,
             Some(url) => Target::Url(url),
@@ -114,7 +126,8 @@ fn out_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("INFERGATE_OUT") {
         return PathBuf::from(dir);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     target.join("infergate")
 }
 
@@ -139,5 +152,9 @@ pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// `suites/team/chat.yaml` under `suites` is `team/chat`.
 fn trial_name(dir: &Path, path: &Path) -> String {
     let relative = path.strip_prefix(dir).unwrap_or(path).with_extension("");
-    relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }

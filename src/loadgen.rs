@@ -1,14 +1,16 @@
 //! Drives one stage against a `Client`: owns the timing, knows nothing of HTTP.
 //!
 //! Open-loop stages send each request at its absolute deadline (`stage start + offset`), whether or not
-//! earlier ones have answered; closed-loop stages keep `concurrency` requests in flight. Either way every
+//! earlier ones have answered; closed-loop stages keep `concurrency` requests in flight, one task per slot. Either way every
 //! request records when it was *intended* to go and when it actually went (schedule delay), nothing
 //! scheduled is ever dropped, and the stage ends when every request it sent has ended. Completed
 //! requests are recorded by this one task, so the `Recorder` has a single owner.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::client::{Client, Exchange, Failure, FailureKind};
@@ -27,7 +29,7 @@ struct Finished {
 pub async fn run_stage(
     client: &Arc<Client>,
     stage: &PlannedStage,
-    generator: &mut Generator,
+    generator: &SharedGenerator,
     max_in_flight: usize,
 ) -> Recorder {
     let mut driver = Driver {
@@ -38,12 +40,23 @@ pub async fn run_stage(
     };
     let started = Instant::now();
     match stage.load {
-        StageLoad::Open { process, rate, duration } => {
+        StageLoad::Open {
+            process,
+            rate,
+            duration,
+        } => {
             let arrivals = Arrivals::new(process, rate, duration, stage.seed);
-            driver.open_loop(started, arrivals, generator, max_in_flight.max(1)).await;
+            driver
+                .open_loop(started, arrivals, generator, max_in_flight.max(1))
+                .await;
         }
-        StageLoad::Closed { num_requests, concurrency } => {
-            driver.closed_loop(started, num_requests, concurrency as usize, generator).await;
+        StageLoad::Closed {
+            num_requests,
+            concurrency,
+        } => {
+            driver
+                .closed_loop(started, num_requests, concurrency as usize, generator)
+                .await;
         }
     }
     while let Some(joined) = driver.in_flight.join_next().await {
@@ -52,6 +65,28 @@ pub async fn run_stage(
     let ended = driver.last_end.unwrap_or_else(Instant::now);
     driver.recorder.close(started, ended);
     driver.recorder
+}
+
+/// The request generator, shared by a stage's slots and kept across stages.
+pub type SharedGenerator = Arc<Mutex<Generator>>;
+
+fn next_request(generator: &SharedGenerator) -> RequestSpec {
+    generator
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .next_request()
+}
+
+async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished {
+    let exchange = client.send(&spec.prompt, spec.max_tokens).await;
+    Finished {
+        sample: Sample {
+            intended,
+            prompt_tokens: spec.prompt_tokens,
+            exchange: Outcome::Sent(exchange),
+        },
+        ended: Instant::now(),
+    }
 }
 
 struct Driver<'a> {
@@ -66,12 +101,12 @@ impl Driver<'_> {
         &mut self,
         started: Instant,
         arrivals: Arrivals,
-        generator: &mut Generator,
+        generator: &SharedGenerator,
         max_in_flight: usize,
     ) {
         for offset in arrivals {
             // Prepare the request before its deadline, so building it never delays the send.
-            let spec = generator.next_request();
+            let spec = next_request(generator);
             let intended = started + offset;
             tokio::time::sleep_until(intended.into()).await;
             self.reap_ready();
@@ -85,39 +120,58 @@ impl Driver<'_> {
         }
     }
 
+    /// Runs `concurrency` slots, each its own task: a slot's next request is due the moment its previous
+    /// one ended, with no hop through a dispatcher, and finished requests come back over a channel.
     async fn closed_loop(
         &mut self,
         started: Instant,
         num_requests: u64,
         concurrency: usize,
-        generator: &mut Generator,
+        generator: &SharedGenerator,
     ) {
-        for _ in 0..num_requests {
-            let spec = generator.next_request();
-            // A slot's next request is due the moment its previous one ended.
-            let intended = if self.in_flight.len() < concurrency {
-                started
-            } else {
-                self.wait_for_one().await.unwrap_or_else(Instant::now)
-            };
-            self.launch(intended, spec);
+        let unclaimed = Arc::new(AtomicU64::new(num_requests));
+        let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
+        let mut slots = JoinSet::new();
+        for _ in 0..(concurrency as u64).min(num_requests) {
+            let (client, generator, unclaimed, tx) = (
+                Arc::clone(self.client),
+                Arc::clone(generator),
+                Arc::clone(&unclaimed),
+                tx.clone(),
+            );
+            slots.spawn(async move {
+                let mut intended = started;
+                while unclaimed
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    let spec = next_request(&generator);
+                    let finished = send(&client, intended, spec).await;
+                    intended = finished.ended;
+                    if tx.send(finished).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        while let Some(finished) = rx.recv().await {
+            self.finish(Ok(finished));
+        }
+        self.recorder.scheduled += num_requests - unclaimed.load(Ordering::Acquire);
+        while let Some(joined) = slots.join_next().await {
+            if let Err(e) = joined {
+                // The slot's request in flight is lost with it: count it as failed, never drop it.
+                self.finish(Err(e));
+            }
         }
     }
 
     fn launch(&mut self, intended: Instant, spec: RequestSpec) {
         self.recorder.scheduled += 1;
         let client = Arc::clone(self.client);
-        self.in_flight.spawn(async move {
-            let exchange = client.send(&spec.prompt, spec.max_tokens).await;
-            Finished {
-                sample: Sample {
-                    intended,
-                    prompt_tokens: spec.prompt_tokens,
-                    exchange: Outcome::Sent(exchange),
-                },
-                ended: Instant::now(),
-            }
-        });
+        self.in_flight
+            .spawn(async move { send(&client, intended, spec).await });
     }
 
     /// Records every request that has already finished, without waiting.
@@ -127,13 +181,14 @@ impl Driver<'_> {
         }
     }
 
-    /// Waits for one request to finish and records it; returns when it ended.
-    async fn wait_for_one(&mut self) -> Option<Instant> {
-        let joined = self.in_flight.join_next().await?;
-        Some(self.finish(joined))
+    /// Waits for one request to finish and records it.
+    async fn wait_for_one(&mut self) {
+        if let Some(joined) = self.in_flight.join_next().await {
+            self.finish(joined);
+        }
     }
 
-    fn finish(&mut self, joined: Result<Finished, tokio::task::JoinError>) -> Instant {
+    fn finish(&mut self, joined: Result<Finished, tokio::task::JoinError>) {
         let finished = joined.unwrap_or_else(|e| {
             // A request task that panicked is still a request: count it, never lose it.
             let now = Instant::now();
@@ -152,7 +207,9 @@ impl Driver<'_> {
             }
         });
         self.recorder.record(&finished.sample);
-        self.last_end = Some(self.last_end.map_or(finished.ended, |t| t.max(finished.ended)));
-        finished.ended
+        self.last_end = Some(
+            self.last_end
+                .map_or(finished.ended, |t| t.max(finished.ended)),
+        );
     }
 }

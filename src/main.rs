@@ -42,9 +42,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run scenario files and judge them.
-    #[command(after_help = "Examples:\n  infergate run suites/baseline.yaml --target http://localhost:8000\n  \
+    #[command(
+        after_help = "Examples:\n  infergate run suites/baseline.yaml --target http://localhost:8000\n  \
                             infergate run suites/ --out reports/\n  infergate run suites/smoke.yaml   \
-                            # no target: the embedded simulator, stages shortened")]
+                            # no target: the embedded simulator, stages shortened"
+    )]
     Run {
         /// Scenario files or directories of them.
         #[arg(required = true)]
@@ -71,8 +73,10 @@ enum Command {
         paths: Vec<PathBuf>,
     },
     /// Serve the engine simulator (OpenAI-compatible, continuous batching model).
-    #[command(after_help = "Example:\n  infergate sim --port 8000 --max-batch 32\n  \
-                            curl -N localhost:8000/v1/completions -d '{\"prompt\":\"hi\",\"max_tokens\":5,\"stream\":true}'")]
+    #[command(
+        after_help = "Example:\n  infergate sim --port 8000 --max-batch 32\n  \
+                            curl -N localhost:8000/v1/completions -d '{\"prompt\":\"hi\",\"max_tokens\":5,\"stream\":true}'"
+    )]
     Sim {
         /// Address to listen on; only loopback makes sense for a simulator.
         #[arg(long, default_value = "127.0.0.1")]
@@ -100,7 +104,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { paths, target, sim, out, full } => {
+        Command::Run {
+            paths,
+            target,
+            sim,
+            out,
+            full,
+        } => {
             let target = match (target, sim) {
                 (_, true) => Target::Simulator,
                 (Some(url), false) if url != "scenario" => Target::Url(url),
@@ -109,7 +119,15 @@ fn main() -> ExitCode {
             run(paths, target, out, full)
         }
         Command::Validate { paths } => validate(paths),
-        Command::Sim { host, port, model, max_batch, step_ms, per_seq_us, prefill_us } => {
+        Command::Sim {
+            host,
+            port,
+            model,
+            max_batch,
+            step_ms,
+            per_seq_us,
+            prefill_us,
+        } => {
             let engine = EngineConfig {
                 max_batch: max_batch.max(1),
                 decode_step_base: Duration::from_secs_f64(step_ms.max(0.0) / 1e3),
@@ -128,7 +146,10 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         if path.is_dir() {
             let found = scenario_files(path).map_err(|e| format!("{}: {e}", path.display()))?;
             if found.is_empty() {
-                return Err(format!("{}: no scenario files (*.yaml, *.yml)", path.display()));
+                return Err(format!(
+                    "{}: no scenario files (*.yaml, *.yml)",
+                    path.display()
+                ));
             }
             files.extend(found);
         } else {
@@ -154,9 +175,16 @@ fn run(paths: Vec<PathBuf>, target: Target, out: Option<PathBuf>, full: bool) ->
     };
     let mut outcomes = Vec::new();
     for file in &files {
-        let name = file.file_stem().map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+        let name = file
+            .file_stem()
+            .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
         let out_root = out.clone().unwrap_or_else(|| default_out(file));
-        outcomes.push(execute::scenario_file(file, &name, &options, &out_root.join(&name)));
+        outcomes.push(execute::scenario_file(
+            file,
+            &name,
+            &options,
+            &out_root.join(&name),
+        ));
         if let Err(e) = outputs::write_junit(&out_root.join("junit.xml"), &outcomes) {
             eprintln!("error: {e}");
         }
@@ -177,8 +205,14 @@ fn exit_code(outcomes: &[ScenarioOutcome]) -> u8 {
     outcomes
         .iter()
         .map(|o| match o {
-            ScenarioOutcome::Error { cause: ErrorCause::BadInput, .. } => exit::BAD_INPUT,
-            ScenarioOutcome::Error { cause: ErrorCause::Run, .. } => exit::RUN_ERROR,
+            ScenarioOutcome::Error {
+                cause: ErrorCause::BadInput,
+                ..
+            } => exit::BAD_INPUT,
+            ScenarioOutcome::Error {
+                cause: ErrorCause::Run,
+                ..
+            } => exit::RUN_ERROR,
             ScenarioOutcome::Judged { gate, .. } => match gate.status {
                 Status::Passed => exit::PASSED,
                 Status::Failed => exit::THRESHOLD_FAILED,
@@ -207,7 +241,12 @@ fn validate(paths: Vec<PathBuf>) -> ExitCode {
     for file in &files {
         match Scenario::load(file) {
             Ok(scenario) => {
-                println!("ok: {} ({} stages, {} thresholds)", file.display(), scenario.load.stages.len(), scenario.thresholds.len());
+                println!(
+                    "ok: {} ({} stages, {} thresholds)",
+                    file.display(),
+                    scenario.load.stages.len(),
+                    scenario.thresholds.len()
+                );
                 for warning in &scenario.warnings {
                     println!("  warning: {warning}");
                 }
@@ -234,7 +273,10 @@ fn sim(host: &str, port: u16, config: SimConfig) -> ExitCode {
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime starts");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime starts");
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
@@ -243,7 +285,10 @@ fn sim(host: &str, port: u16, config: SimConfig) -> ExitCode {
                 return ExitCode::from(exit::RUN_ERROR);
             }
         };
-        eprintln!("infergate sim: serving model `{}` on http://{addr} (Ctrl-C stops)", config.model);
+        eprintln!(
+            "infergate sim: serving model `{}` on http://{addr} (Ctrl-C stops)",
+            config.model
+        );
         infergate::sim::serve(config, listener, async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -34,7 +34,11 @@ impl Default for Quick {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StageLoad {
     /// Requests at scheduled offsets, never waiting for responses.
-    Open { process: Process, rate: f64, duration: Duration },
+    Open {
+        process: Process,
+        rate: f64,
+        duration: Duration,
+    },
     /// `concurrency` slots, each sending its next request when the previous one ends.
     Closed { num_requests: u64, concurrency: u32 },
 }
@@ -93,9 +97,16 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
                         }
                         _ => duration,
                     };
-                    StageLoad::Open { process, rate, duration }
+                    StageLoad::Open {
+                        process,
+                        rate,
+                        duration,
+                    }
                 }
-                Stage::Concurrency { num_requests, concurrency } => {
+                Stage::Concurrency {
+                    num_requests,
+                    concurrency,
+                } => {
                     let cap = quick.map(|q| q.requests_per_slot.max(1) * concurrency as u64);
                     let num_requests = match cap {
                         Some(cap) if num_requests > cap => {
@@ -104,7 +115,10 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
                         }
                         _ => num_requests,
                     };
-                    StageLoad::Closed { num_requests, concurrency }
+                    StageLoad::Closed {
+                        num_requests,
+                        concurrency,
+                    }
                 }
             };
             PlannedStage {
@@ -147,12 +161,18 @@ mod tests {
 
     #[test]
     fn full_plans_keep_the_file_as_written() {
-        let s = scenario("load:\n  type: poisson\n  stages:\n    - {rate: 5, duration: 180}\n    - {rate: 10, duration: 180}\n");
+        let s = scenario(
+            "load:\n  type: poisson\n  stages:\n    - {rate: 5, duration: 180}\n    - {rate: 10, duration: 180}\n",
+        );
         let p = plan(&s, None);
         assert_eq!(p.stages.len(), 2);
         assert_eq!(
             p.stages[1].load,
-            StageLoad::Open { process: Process::Poisson, rate: 10.0, duration: Duration::from_secs(180) }
+            StageLoad::Open {
+                process: Process::Poisson,
+                rate: 10.0,
+                duration: Duration::from_secs(180)
+            }
         );
         assert_ne!(p.stages[0].seed, p.stages[1].seed);
         assert_eq!(p.shortened, None);
@@ -161,12 +181,30 @@ mod tests {
 
     #[test]
     fn quick_mode_shortens_and_says_so() {
-        let s = scenario("load:\n  type: concurrent\n  stages:\n    - {num_requests: 1000, concurrency_level: 200}\n    - {num_requests: 10, concurrency_level: 10}\n");
+        let s = scenario(
+            "load:\n  type: concurrent\n  stages:\n    - {num_requests: 1000, concurrency_level: 200}\n    - {num_requests: 10, concurrency_level: 10}\n",
+        );
         let p = plan(&s, Some(Quick::default()));
-        assert_eq!(p.stages[0].load, StageLoad::Closed { num_requests: 600, concurrency: 200 });
-        assert_eq!(p.stages[1].load, StageLoad::Closed { num_requests: 10, concurrency: 10 });
+        assert_eq!(
+            p.stages[0].load,
+            StageLoad::Closed {
+                num_requests: 600,
+                concurrency: 200
+            }
+        );
+        assert_eq!(
+            p.stages[1].load,
+            StageLoad::Closed {
+                num_requests: 10,
+                concurrency: 10
+            }
+        );
         assert!(p.shortened.unwrap().contains("quick mode"));
         let s = scenario("load:\n  stages:\n    - {rate: 1, duration: 2}\n");
-        assert_eq!(plan(&s, Some(Quick::default())).shortened, None, "nothing to shorten");
+        assert_eq!(
+            plan(&s, Some(Quick::default())).shortened,
+            None,
+            "nothing to shorten"
+        );
     }
 }

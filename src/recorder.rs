@@ -153,7 +153,8 @@ impl Recorder {
         };
         self.first_sent = Some(self.first_sent.map_or(sent, |t| t.min(sent)));
         self.last_sent = Some(self.last_sent.map_or(sent, |t| t.max(sent)));
-        self.schedule_delay.saturating_record(micros(sent.saturating_duration_since(intended)));
+        self.schedule_delay
+            .saturating_record(micros(sent.saturating_duration_since(intended)));
         match exchange {
             Exchange::Ok(success) => self.record_success(success, intended, sample.prompt_tokens),
             Exchange::Failed(failure) => {
@@ -183,15 +184,18 @@ impl Recorder {
             None => s.body_words,
         };
         let input = usage.prompt_tokens.unwrap_or(prompt_tokens as u64);
-        if usage.prompt_tokens.is_some_and(|p| p != prompt_tokens as u64) {
+        if usage
+            .prompt_tokens
+            .is_some_and(|p| p != prompt_tokens as u64)
+        {
             self.prompt_token_mismatches += 1;
         }
         self.input_tokens_total += input;
         self.output_tokens_total += output;
         self.prompt_tokens.saturating_record(input);
         self.output_tokens.saturating_record(output);
-        if output > 0 {
-            self.ntpot.saturating_record(micros(e2e) / output);
+        if let Some(ntpot) = micros(e2e).checked_div(output) {
+            self.ntpot.saturating_record(ntpot);
         }
         if let Some(first) = s.first_content {
             let ttft = first.saturating_duration_since(s.sent);
@@ -229,7 +233,10 @@ impl Recorder {
             (&mut self.tpot, &other.tpot),
             (&mut self.ntpot, &other.ntpot),
             (&mut self.request_latency, &other.request_latency),
-            (&mut self.latency_from_intended, &other.latency_from_intended),
+            (
+                &mut self.latency_from_intended,
+                &other.latency_from_intended,
+            ),
             (&mut self.schedule_delay, &other.schedule_delay),
             (&mut self.prompt_tokens, &other.prompt_tokens),
             (&mut self.output_tokens, &other.output_tokens),
@@ -242,7 +249,8 @@ impl Recorder {
             let mine = self.failures.entry(*kind).or_default();
             mine.count += group.count;
             let room = SAMPLES_PER_KIND.saturating_sub(mine.samples.len());
-            mine.samples.extend(group.samples.iter().take(room).cloned());
+            mine.samples
+                .extend(group.samples.iter().take(room).cloned());
         }
         self.timed_out += other.timed_out;
         self.cancelled += other.cancelled;
@@ -278,7 +286,11 @@ impl Recorder {
     /// Failed or timed-out requests as a fraction of those sent.
     pub fn error_rate(&self) -> f64 {
         let sent = self.sent();
-        if sent == 0 { 0.0 } else { (self.failed() + self.timed_out) as f64 / sent as f64 }
+        if sent == 0 {
+            0.0
+        } else {
+            (self.failed() + self.timed_out) as f64 / sent as f64
+        }
     }
 
     fn per_second(&self, count: u64) -> f64 {
@@ -366,7 +378,10 @@ mod tests {
             end,
             content_gaps_us: gaps_ms.iter().map(|g| g * 1000).collect(),
             content_chunks: gaps_ms.len() as u64 + 1,
-            usage: tokens.map(|n| Usage { prompt_tokens: Some(10), completion_tokens: Some(n) }),
+            usage: tokens.map(|n| Usage {
+                prompt_tokens: Some(10),
+                completion_tokens: Some(n),
+            }),
             body_words: 0,
         })
     }
@@ -381,7 +396,10 @@ mod tests {
             prompt_tokens: 10,
             exchange: Outcome::Sent(success(t0, 100, &[10, 20, 30], Some(4))),
         });
-        assert_eq!(r.value(Metric::Ttft, Aggregation::Max), Some(r.ttft.max() as f64));
+        assert_eq!(
+            r.value(Metric::Ttft, Aggregation::Max),
+            Some(r.ttft.max() as f64)
+        );
         assert!((r.ttft.max() as f64 - 100_000.0).abs() < 100.0);
         assert!((r.request_latency.max() as f64 - 160_000.0).abs() < 200.0);
         // TPOT = (e2e - ttft) / (N - 1) = 60 ms / 3; NTPOT = e2e / N = 160 ms / 4.
@@ -410,7 +428,11 @@ mod tests {
             Outcome::Cancelled,
         ] {
             r.scheduled += 1;
-            r.record(&Sample { intended: t0, prompt_tokens: 3, exchange });
+            r.record(&Sample {
+                intended: t0,
+                prompt_tokens: 3,
+                exchange,
+            });
         }
         assert_eq!((r.ok, r.failed(), r.timed_out, r.cancelled), (1, 2, 1, 1));
         assert_eq!(r.accounted(), 5);

@@ -2,7 +2,7 @@
 //! plan, drive every stage, and hand back the recorders. The harness and the CLI are thin doors onto
 //! `run_scenario`; reports and verdicts are built from its `RunResult`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::client::{Client, Endpoint};
@@ -79,7 +79,10 @@ pub enum RunError {
 }
 
 /// Runs a scenario to completion.
-pub async fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<RunResult, RunError> {
+pub async fn run_scenario(
+    scenario: &Scenario,
+    options: &RunOptions,
+) -> Result<RunResult, RunError> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let configured = match &options.target {
@@ -96,8 +99,9 @@ pub async fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<R
     let base_url = match configured {
         Some(url) => url,
         None => {
-            let handle = SimHandle::start(sim_config, ([127, 0, 0, 1], 0).into())
-                .map_err(|e| RunError::Setup(format!("cannot start the embedded simulator: {e}")))?;
+            let handle = SimHandle::start(sim_config, ([127, 0, 0, 1], 0).into()).map_err(|e| {
+                RunError::Setup(format!("cannot start the embedded simulator: {e}"))
+            })?;
             let url = handle.base_url();
             _sim = handle;
             url
@@ -118,17 +122,27 @@ pub async fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<R
     })
     .map_err(RunError::Setup)?;
     let client = Arc::new(client);
-    let mut generator = Generator::new(scenario.data.input, scenario.data.output, plan.data_seed);
+    let generator = Arc::new(Mutex::new(Generator::new(
+        scenario.data.input,
+        scenario.data.output,
+        plan.data_seed,
+    )));
     let mut stages = Vec::with_capacity(plan.stages.len());
     for (i, stage) in plan.stages.iter().enumerate() {
         if i > 0 && !plan.interval.is_zero() {
             tokio::time::sleep(plan.interval).await;
         }
-        let recorder = run_stage(&client, stage, &mut generator, plan.max_in_flight).await;
+        let recorder = run_stage(&client, stage, &generator, plan.max_in_flight).await;
         if options.progress {
-            eprintln!("{}", stage_line(&scenario.name(), stage, plan.stages.len(), &recorder));
+            eprintln!(
+                "{}",
+                stage_line(&scenario.name(), stage, plan.stages.len(), &recorder)
+            );
         }
-        stages.push(StageResult { stage: stage.clone(), recorder });
+        stages.push(StageResult {
+            stage: stage.clone(),
+            recorder,
+        });
     }
     let total = Recorder::merged(stages.iter().map(|s| &s.recorder));
     Ok(RunResult {
@@ -147,7 +161,10 @@ pub async fn run_scenario(scenario: &Scenario, options: &RunOptions) -> Result<R
 
 /// One line of progress for a finished stage.
 fn stage_line(scenario: &str, stage: &PlannedStage, count: usize, r: &Recorder) -> String {
-    let p = |m: Metric, q: f64| r.value(m, Aggregation::Percentile(q)).map_or("n/a".into(), format_micros);
+    let p = |m: Metric, q: f64| {
+        r.value(m, Aggregation::Percentile(q))
+            .map_or("n/a".into(), format_micros)
+    };
     format!(
         "[{scenario}] stage {}/{count} ({}): {} sent, {} ok, {} failed, {} timed out in {:.1}s; ttft p99 {}, schedule delay p99 {}",
         stage.index + 1,
@@ -165,14 +182,21 @@ fn stage_line(scenario: &str, stage: &PlannedStage, count: usize, r: &Recorder) 
 /// The stage as run, e.g. `10 req/s x 4s (constant)` or `concurrency 20 x 60 req`.
 pub fn describe(stage: &PlannedStage) -> String {
     match stage.load {
-        crate::plan::StageLoad::Open { process, rate, duration } => {
+        crate::plan::StageLoad::Open {
+            process,
+            rate,
+            duration,
+        } => {
             let kind = match process {
                 crate::schedule::Process::Constant => "constant",
                 crate::schedule::Process::Poisson => "poisson",
             };
             format!("{rate} req/s x {}s ({kind})", duration.as_secs_f64())
         }
-        crate::plan::StageLoad::Closed { num_requests, concurrency } => {
+        crate::plan::StageLoad::Closed {
+            num_requests,
+            concurrency,
+        } => {
             format!("concurrency {concurrency} x {num_requests} req")
         }
     }
@@ -180,7 +204,10 @@ pub fn describe(stage: &PlannedStage) -> String {
 
 /// Checks that the target answers `/v1/models` and serves the model; returns the model to request.
 async fn preflight(base_url: &str, target: &str, scenario: &Scenario) -> Result<String, RunError> {
-    let fail = |reason: String| RunError::Target { target: target.to_string(), reason };
+    let fail = |reason: String| RunError::Target {
+        target: target.to_string(),
+        reason,
+    };
     let mut request = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
@@ -206,7 +233,10 @@ async fn preflight(base_url: &str, target: &str, scenario: &Scenario) -> Result<
         return match configured {
             // Some servers have no model list; with a configured model we can still go on.
             Some(model) if status.as_u16() == 404 => Ok(model),
-            _ => Err(fail(format!("GET /v1/models answered HTTP {}", status.as_u16()))),
+            _ => Err(fail(format!(
+                "GET /v1/models answered HTTP {}",
+                status.as_u16()
+            ))),
         };
     }
     #[derive(serde::Deserialize)]
@@ -223,7 +253,7 @@ async fn preflight(base_url: &str, target: &str, scenario: &Scenario) -> Result<
         .map_err(|e| fail(format!("GET /v1/models did not return a model list: {e}")))?;
     let ids: Vec<String> = models.data.into_iter().map(|m| m.id).collect();
     match configured {
-        Some(model) if ids.iter().any(|id| *id == model) => Ok(model),
+        Some(model) if ids.contains(&model) => Ok(model),
         Some(model) => Err(fail(format!(
             "it does not serve model `{model}` (server.model_name); it serves: {}",
             ids.join(", ")
@@ -253,7 +283,10 @@ mod tests {
 
     #[test]
     fn redacts_credentials_in_urls() {
-        assert_eq!(redact_url("https://user:hunter2@example.com:8000/"), "https://example.com:8000");
+        assert_eq!(
+            redact_url("https://user:hunter2@example.com:8000/"),
+            "https://example.com:8000"
+        );
         assert_eq!(redact_url("http://127.0.0.1:8000"), "http://127.0.0.1:8000");
         assert_eq!(redact_url("not a url"), "<invalid url>");
     }

@@ -70,7 +70,8 @@ mod tests {
 
     #[test]
     fn constant_is_evenly_spaced_and_ends_before_the_duration() {
-        let offsets: Vec<_> = Arrivals::new(Process::Constant, 4.0, Duration::from_secs(2), 1).collect();
+        let offsets: Vec<_> =
+            Arrivals::new(Process::Constant, 4.0, Duration::from_secs(2), 1).collect();
         assert_eq!(offsets.len(), 8);
         assert_eq!(offsets[0], Duration::ZERO);
         assert_eq!(offsets[1], Duration::from_millis(250));
@@ -79,8 +80,10 @@ mod tests {
 
     #[test]
     fn poisson_is_seeded_and_has_the_requested_mean_rate() {
-        let a: Vec<_> = Arrivals::new(Process::Poisson, 50.0, Duration::from_secs(200), 7).collect();
-        let b: Vec<_> = Arrivals::new(Process::Poisson, 50.0, Duration::from_secs(200), 7).collect();
+        let a: Vec<_> =
+            Arrivals::new(Process::Poisson, 50.0, Duration::from_secs(200), 7).collect();
+        let b: Vec<_> =
+            Arrivals::new(Process::Poisson, 50.0, Duration::from_secs(200), 7).collect();
         assert_eq!(a, b, "same seed, same schedule");
         let rate = a.len() as f64 / 200.0;
         assert!((rate - 50.0).abs() < 2.0, "mean rate {rate}");
@@ -90,7 +93,8 @@ mod tests {
         let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
         let cv = var.sqrt() / mean;
         assert!((cv - 1.0).abs() < 0.05, "coefficient of variation {cv}");
-        let c: Vec<_> = Arrivals::new(Process::Poisson, 50.0, Duration::from_secs(200), 8).collect();
+        let c: Vec<_> =
+            Arrivals::new(Process::Poisson, 50.0, Duration::from_secs(200), 8).collect();
         assert_ne!(a, c, "another seed, another schedule");
     }
 }

@@ -97,7 +97,9 @@ pub enum Exchange {
     Ok(Success),
     Failed(Failure),
     /// `load.request_timeout` passed before the response ended.
-    TimedOut { sent: Instant },
+    TimedOut {
+        sent: Instant,
+    },
 }
 
 /// What a client needs to know about its endpoint.
@@ -131,13 +133,16 @@ impl Client {
         for (name, value) in &endpoint.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("api.headers: `{name}` is not a valid header name"))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| format!("api.headers: the value of `{name}` is not a valid header value"))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                format!("api.headers: the value of `{name}` is not a valid header value")
+            })?;
             headers.insert(name, value);
         }
         if let Some(key) = &endpoint.api_key {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                .map_err(|_| "server.api_key contains characters a header cannot carry".to_string())?;
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                    "server.api_key contains characters a header cannot carry".to_string()
+                })?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
@@ -149,8 +154,16 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let url = format!("{}{}", endpoint.base_url.trim_end_matches('/'), openai::path(endpoint.api));
-        Ok(Client { http, url, endpoint })
+        let url = format!(
+            "{}{}",
+            endpoint.base_url.trim_end_matches('/'),
+            openai::path(endpoint.api)
+        );
+        Ok(Client {
+            http,
+            url,
+            endpoint,
+        })
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -160,13 +173,22 @@ impl Client {
     /// Sends one request and waits for its whole response (bounded by the request timeout).
     pub async fn send(&self, prompt: &str, max_tokens: u32) -> Exchange {
         let e = &self.endpoint;
-        let body = openai::request_body(e.api, &e.model, prompt, max_tokens, e.streaming, e.ignore_eos);
+        let body = openai::request_body(
+            e.api,
+            &e.model,
+            prompt,
+            max_tokens,
+            e.streaming,
+            e.ignore_eos,
+        );
         let sent = Instant::now();
         let exchange = async {
             let response = self.http.post(&self.url).body(body).send().await;
             match response {
                 Err(err) => Err(transport_failure(&err, false)),
-                Ok(response) if !response.status().is_success() => Err(status_failure(response).await),
+                Ok(response) if !response.status().is_success() => {
+                    Err(status_failure(response).await)
+                }
                 Ok(response) if e.streaming => read_stream(response, sent).await,
                 Ok(response) => read_body(response, sent).await,
             }
@@ -174,9 +196,12 @@ impl Client {
         match tokio::time::timeout(e.request_timeout, exchange).await {
             Err(_) => Exchange::TimedOut { sent },
             Ok(Ok(success)) => Exchange::Ok(success),
-            Ok(Err((kind, message))) => {
-                Exchange::Failed(Failure { kind, message, sent, end: Instant::now() })
-            }
+            Ok(Err((kind, message))) => Exchange::Failed(Failure {
+                kind,
+                message,
+                sent,
+                end: Instant::now(),
+            }),
         }
     }
 }
@@ -204,28 +229,44 @@ fn transport_failure(err: &reqwest::Error, mid_stream: bool) -> Fail {
         }
         source = e.source();
     }
-    (kind, message.replace(err.url().map(|u| u.as_str()).unwrap_or("\u{0}"), "<url>"))
+    (
+        kind,
+        message.replace(err.url().map(|u| u.as_str()).unwrap_or("\u{0}"), "<url>"),
+    )
 }
 
 async fn status_failure(response: reqwest::Response) -> Fail {
     let status = response.status().as_u16();
     let body = response.bytes().await.unwrap_or_default();
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BODY)]).into_owned();
-    let kind = if status == 429 { FailureKind::RateLimited } else { FailureKind::HttpStatus(status) };
+    let kind = if status == 429 {
+        FailureKind::RateLimited
+    } else {
+        FailureKind::HttpStatus(status)
+    };
     (kind, format!("HTTP {status}: {}", text.trim()))
 }
 
 async fn read_body(response: reqwest::Response, sent: Instant) -> Result<Success, Fail> {
-    let bytes = response.bytes().await.map_err(|e| transport_failure(&e, true))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| transport_failure(&e, true))?;
     let end = Instant::now();
     let chunk: Chunk<'_> = serde_json::from_slice(&bytes).map_err(|e| {
-        (FailureKind::Malformed, format!("response body is not a completion: {e}"))
+        (
+            FailureKind::Malformed,
+            format!("response body is not a completion: {e}"),
+        )
     })?;
     if let Some(error) = chunk.error {
         return Err((FailureKind::ServerError, truncate(&error.to_string())));
     }
     if !chunk.has_content() {
-        return Err((FailureKind::NoContent, "the response has no generated text".into()));
+        return Err((
+            FailureKind::NoContent,
+            "the response has no generated text".into(),
+        ));
     }
     Ok(Success {
         sent,
@@ -275,7 +316,8 @@ impl StreamState {
         }
         if chunk.has_content() {
             if let Some(last) = self.last_content {
-                self.gaps_us.push(at.duration_since(last).as_micros() as u64);
+                self.gaps_us
+                    .push(at.duration_since(last).as_micros() as u64);
             } else {
                 self.first_content = Some(at);
             }
@@ -325,11 +367,17 @@ async fn read_stream(mut response: reqwest::Response, sent: Instant) -> Result<S
     if !state.done {
         return Err((
             FailureKind::IncompleteStream,
-            format!("the stream ended without [DONE] after {} content chunks", state.content_chunks),
+            format!(
+                "the stream ended without [DONE] after {} content chunks",
+                state.content_chunks
+            ),
         ));
     }
     if state.content_chunks == 0 {
-        return Err((FailureKind::NoContent, "the stream carried no generated text".into()));
+        return Err((
+            FailureKind::NoContent,
+            "the stream carried no generated text".into(),
+        ));
     }
     Ok(Success {
         sent,

@@ -61,14 +61,21 @@ pub fn request_body(
 ) -> Vec<u8> {
     let input = match api {
         ApiKind::Completion => Input::Prompt { prompt },
-        ApiKind::Chat => Input::Messages { messages: [ChatMessage { role: "user", content: prompt }] },
+        ApiKind::Chat => Input::Messages {
+            messages: [ChatMessage {
+                role: "user",
+                content: prompt,
+            }],
+        },
     };
     let body = Body {
         model,
         input,
         max_tokens,
         stream: streaming,
-        stream_options: streaming.then_some(StreamOptions { include_usage: true }),
+        stream_options: streaming.then_some(StreamOptions {
+            include_usage: true,
+        }),
         ignore_eos,
     };
     serde_json::to_vec(&body).expect("request bodies always serialise")
@@ -119,7 +126,9 @@ impl Chunk<'_> {
             let non_empty = |t: &Option<Cow<'_, str>>| t.as_deref().is_some_and(|s| !s.is_empty());
             let text_has = |t: &Option<Text<'_>>| {
                 t.as_ref().is_some_and(|t| {
-                    non_empty(&t.content) || non_empty(&t.reasoning_content) || non_empty(&t.reasoning)
+                    non_empty(&t.content)
+                        || non_empty(&t.reasoning_content)
+                        || non_empty(&t.reasoning)
                 })
             };
             non_empty(&c.text) || text_has(&c.delta) || text_has(&c.message)
@@ -170,12 +179,28 @@ mod tests {
         assert!(parse(r#"{"choices":[{"index":0,"text":" a"}]}"#).has_content());
         assert!(parse(r#"{"choices":[{"delta":{"content":"x"}}]}"#).has_content());
         assert!(parse(r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#).has_content());
-        assert!(!parse(r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#).has_content());
-        assert!(!parse(r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#).has_content());
+        assert!(
+            !parse(r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#).has_content()
+        );
+        assert!(
+            !parse(r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#)
+                .has_content()
+        );
         assert!(!parse(r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#).has_content());
-        let u = parse(r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#);
-        assert_eq!(u.usage, Some(Usage { prompt_tokens: Some(5), completion_tokens: Some(7) }));
+        let u = parse(
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#,
+        );
+        assert_eq!(
+            u.usage,
+            Some(Usage {
+                prompt_tokens: Some(5),
+                completion_tokens: Some(7)
+            })
+        );
         assert!(parse(r#"{"choices":[{"text":"esc\"aped"}]}"#).has_content());
-        assert_eq!(parse(r#"{"choices":[{"message":{"content":"one two  three"}}]}"#).word_count(), 3);
+        assert_eq!(
+            parse(r#"{"choices":[{"message":{"content":"one two  three"}}]}"#).word_count(),
+            3
+        );
     }
 }

@@ -82,7 +82,9 @@ mod tests {
         let mut d = SseDecoder::new();
         let mut out = Vec::new();
         for chunk in input.chunks(piece) {
-            d.feed(chunk, |data| out.push(String::from_utf8(data.to_vec()).unwrap()));
+            d.feed(chunk, |data| {
+                out.push(String::from_utf8(data.to_vec()).unwrap())
+            });
         }
         (out, d.finish())
     }
@@ -92,7 +94,11 @@ mod tests {
         let input = b"data: {\"a\":1}\n\n: keep-alive\n\ndata: {\"b\":2}\r\n\r\nevent: x\ndata:line1\ndata: line2\n\ndata: [DONE]\n\n";
         for piece in 1..input.len() {
             let (events, rest) = decode_in_pieces(input, piece);
-            assert_eq!(events, ["{\"a\":1}", "{\"b\":2}", "line1\nline2", "[DONE]"], "piece {piece}");
+            assert_eq!(
+                events,
+                ["{\"a\":1}", "{\"b\":2}", "line1\nline2", "[DONE]"],
+                "piece {piece}"
+            );
             assert_eq!(rest, None);
         }
     }

@@ -10,7 +10,9 @@ use crate::recorder::Recorder;
 use crate::run::{RunResult, describe};
 
 /// The percentiles written for every distribution (inference-perf's default list).
-const PERCENTILES: [f64; 11] = [0.1, 1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9];
+const PERCENTILES: [f64; 11] = [
+    0.1, 1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9,
+];
 
 /// A distribution as `{mean, min, max, p0.1, ..., median, ..., p99.9}`, values divided by `scale`
 /// (1e6 turns microseconds into seconds). `null` when empty.
@@ -23,7 +25,11 @@ pub fn distribution(h: &Histogram<u64>, scale: f64) -> Value {
     out.insert("min".into(), json!(h.min() as f64 / scale));
     out.insert("max".into(), json!(h.max() as f64 / scale));
     for p in PERCENTILES {
-        let key = if p == 50.0 { "median".to_string() } else { format!("p{p}") };
+        let key = if p == 50.0 {
+            "median".to_string()
+        } else {
+            format!("p{p}")
+        };
         out.insert(key, json!(h.value_at_quantile(p / 100.0) as f64 / scale));
     }
     Value::Object(out)
@@ -35,7 +41,12 @@ pub fn lifecycle(r: &Recorder, requested_rate: Option<f64>) -> Value {
     let by_label: Map<String, Value> = r
         .failures
         .iter()
-        .map(|(kind, group)| (kind.label(), json!({"count": group.count, "samples": group.samples})))
+        .map(|(kind, group)| {
+            (
+                kind.label(),
+                json!({"count": group.count, "samples": group.samples}),
+            )
+        })
         .collect();
     json!({
         "load_summary": {

@@ -14,7 +14,9 @@ pub fn render(outcomes: &[ScenarioOutcome]) -> String {
         report.add_testsuite(suite(outcome));
     }
     let mut out = Vec::new();
-    report.write_xml(&mut out).expect("writing XML to memory cannot fail");
+    report
+        .write_xml(&mut out)
+        .expect("writing XML to memory cannot fail");
     String::from_utf8(out).expect("junit-report writes UTF-8")
 }
 
@@ -39,9 +41,12 @@ fn suite(outcome: &ScenarioOutcome) -> TestSuite {
                     Verdict::Fail => {
                         TestCase::failure(&check.name, Duration::ZERO, "threshold", &check.message)
                     }
-                    Verdict::Invalid => {
-                        TestCase::error(&check.name, Duration::ZERO, "runner_invalid", &check.message)
-                    }
+                    Verdict::Invalid => TestCase::error(
+                        &check.name,
+                        Duration::ZERO,
+                        "runner_invalid",
+                        &check.message,
+                    ),
                 };
                 case.set_classname(name);
                 if check.verdict == Verdict::Pass {

@@ -19,14 +19,22 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
     };
     match outcome {
         ScenarioOutcome::Judged { run, gate } => {
-            write("summary_lifecycle_metrics.json", &json::lifecycle(&run.total, None))?;
+            write(
+                "summary_lifecycle_metrics.json",
+                &json::lifecycle(&run.total, None),
+            )?;
             for s in &run.stages {
                 let value = json::lifecycle(&s.recorder, s.stage.requested_rate());
-                write(&format!("stage_{}_lifecycle_metrics.json", s.stage.index), &value)?;
+                write(
+                    &format!("stage_{}_lifecycle_metrics.json", s.stage.index),
+                    &value,
+                )?;
             }
             write("verdicts.json", &json::verdicts(run, gate))
         }
-        ScenarioOutcome::Error { scenario, message, .. } => write(
+        ScenarioOutcome::Error {
+            scenario, message, ..
+        } => write(
             "verdicts.json",
             &serde_json::json!({"scenario": scenario, "status": "error", "error": message}),
         ),
@@ -36,7 +44,9 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
 /// Writes the JUnit document for all outcomes to `path`.
 pub fn write_junit(path: &Path, outcomes: &[ScenarioOutcome]) -> Result<(), String> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
-    std::fs::write(path, junit::render(outcomes)).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    std::fs::write(path, junit::render(outcomes))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -10,7 +10,17 @@ use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric};
 
 const COLUMNS: [&str; 11] = [
-    "stage", "load", "sent", "ok", "err", "req/s", "out tok/s", "ttft p50", "ttft p99", "itl p99", "e2e p99",
+    "stage",
+    "load",
+    "sent",
+    "ok",
+    "err",
+    "req/s",
+    "out tok/s",
+    "ttft p50",
+    "ttft p99",
+    "itl p99",
+    "e2e p99",
 ];
 
 /// Renders the stage table and the checks as plain text.
@@ -24,7 +34,13 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         rows.push(row("all", "", &run.total));
     }
     let widths: Vec<usize> = (0..COLUMNS.len())
-        .map(|i| rows.iter().map(|r| r[i].len()).chain([COLUMNS[i].len()]).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([COLUMNS[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     let _ = writeln!(
@@ -33,7 +49,11 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         run.scenario,
         run.target,
         run.model,
-        if run.simulated { ", embedded simulator" } else { "" }
+        if run.simulated {
+            ", embedded simulator"
+        } else {
+            ""
+        }
     );
     if let Some(note) = &run.shortened {
         let _ = writeln!(out, "note: {note}");
@@ -46,7 +66,13 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(i, (c, w))| if i == 1 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+            .map(|(i, (c, w))| {
+                if i == 1 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
             .collect::<Vec<_>>()
             .join("  ")
     };
@@ -72,7 +98,10 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
 }
 
 fn row(stage: &str, load: &str, r: &Recorder) -> Vec<String> {
-    let p = |m: Metric, q: f64| r.value(m, Aggregation::Percentile(q)).map_or("n/a".into(), format_micros);
+    let p = |m: Metric, q: f64| {
+        r.value(m, Aggregation::Percentile(q))
+            .map_or("n/a".into(), format_micros)
+    };
     vec![
         stage.to_string(),
         load.to_string(),

@@ -76,13 +76,23 @@ fn entries(source: &str) -> Vec<Entry<'_>> {
             continue;
         }
         while text == "-" || text.starts_with("- ") {
-            out.push(Entry { line, col, text, is_dash: true });
+            out.push(Entry {
+                line,
+                col,
+                text,
+                is_dash: true,
+            });
             let rest = text[1..].trim_start();
             col += text.len() - rest.len();
             text = rest;
         }
         if !text.is_empty() {
-            out.push(Entry { line, col, text, is_dash: false });
+            out.push(Entry {
+                line,
+                col,
+                text,
+                is_dash: false,
+            });
         }
     }
     out
@@ -115,27 +125,47 @@ thresholds:
 
     #[test]
     fn finds_nested_keys_and_sequence_items() {
-        assert_eq!(locate(SOURCE, &[Step::Key("load"), Step::Key("type")]), Some((4, 3)));
         assert_eq!(
-            locate(SOURCE, &[Step::Key("load"), Step::Key("stages"), Step::Item(1)]),
+            locate(SOURCE, &[Step::Key("load"), Step::Key("type")]),
+            Some((4, 3))
+        );
+        assert_eq!(
+            locate(
+                SOURCE,
+                &[Step::Key("load"), Step::Key("stages"), Step::Item(1)]
+            ),
             Some((8, 5))
         );
         assert_eq!(
             locate(
                 SOURCE,
-                &[Step::Key("load"), Step::Key("stages"), Step::Item(1), Step::Key("duration")]
+                &[
+                    Step::Key("load"),
+                    Step::Key("stages"),
+                    Step::Item(1),
+                    Step::Key("duration")
+                ]
             ),
             Some((9, 7))
         );
-        assert_eq!(locate(SOURCE, &[Step::Key("thresholds"), Step::Key("ttft")]), Some((11, 3)));
+        assert_eq!(
+            locate(SOURCE, &[Step::Key("thresholds"), Step::Key("ttft")]),
+            Some((11, 3))
+        );
     }
 
     #[test]
     fn missing_paths_are_none() {
         assert_eq!(locate(SOURCE, &[Step::Key("server")]), None);
-        assert_eq!(locate(SOURCE, &[Step::Key("api"), Step::Key("stages")]), None);
         assert_eq!(
-            locate(SOURCE, &[Step::Key("load"), Step::Key("stages"), Step::Item(5)]),
+            locate(SOURCE, &[Step::Key("api"), Step::Key("stages")]),
+            None
+        );
+        assert_eq!(
+            locate(
+                SOURCE,
+                &[Step::Key("load"), Step::Key("stages"), Step::Item(5)]
+            ),
             None
         );
     }

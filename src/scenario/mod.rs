@@ -52,7 +52,12 @@ pub enum LengthDistribution {
     /// Always this many tokens.
     Fixed(u32),
     /// Normal(mean, std_dev) rounded and clamped to [min, max] (inference-perf's behaviour).
-    Normal { mean: f64, std_dev: f64, min: u32, max: u32 },
+    Normal {
+        mean: f64,
+        std_dev: f64,
+        min: u32,
+        max: u32,
+    },
     /// Uniform over [min, max].
     Uniform { min: u32, max: u32 },
 }
@@ -87,7 +92,10 @@ impl Stage {
     pub fn describe(&self) -> String {
         match self {
             Stage::Rate { rate, duration } => format!("{rate} req/s x {}s", duration.as_secs_f64()),
-            Stage::Concurrency { num_requests, concurrency } => {
+            Stage::Concurrency {
+                num_requests,
+                concurrency,
+            } => {
                 format!("concurrency {concurrency} x {num_requests} req")
             }
         }
@@ -136,7 +144,10 @@ pub struct Validity {
 
 impl Default for Validity {
     fn default() -> Self {
-        Validity { max_schedule_delay_p99_us: 10_000.0, min_achieved_rate: 0.95 }
+        Validity {
+            max_schedule_delay_p99_us: 10_000.0,
+            min_achieved_rate: 0.95,
+        }
     }
 }
 

@@ -270,17 +270,18 @@ fn parse_key(key: &str) -> Result<(Metric, Option<usize>), String> {
             tag.trim()
         ));
     }
-    let stage = value
-        .trim()
-        .parse::<usize>()
-        .map_err(|_| format!("`{key}`: the stage must be a whole number from 0, e.g. `{{stage:0}}`"))?;
+    let stage = value.trim().parse::<usize>().map_err(|_| {
+        format!("`{key}`: the stage must be a whole number from 0, e.g. `{{stage:0}}`")
+    })?;
     Ok((metric, Some(stage)))
 }
 
 fn split_expression(expression: &str) -> Result<(Aggregation, Op, &str), String> {
     let text = expression.trim();
     let op_at = text.find(['<', '>', '=', '!']).ok_or_else(|| {
-        format!("`{text}` has no comparison; write e.g. `p(99) < 1200ms` (operators: < <= > >= == !=)")
+        format!(
+            "`{text}` has no comparison; write e.g. `p(99) < 1200ms` (operators: < <= > >= == !=)"
+        )
     })?;
     let (agg_text, rest) = text.split_at(op_at);
     let (op, limit) = [
@@ -307,7 +308,11 @@ fn parse_aggregation(text: &str) -> Result<Aggregation, String> {
         "count" => Aggregation::Count,
         "rate" => Aggregation::Rate,
         "value" => Aggregation::Value,
-        "" => return Err(format!("missing aggregation before the operator; {allowed}")),
+        "" => {
+            return Err(format!(
+                "missing aggregation before the operator; {allowed}"
+            ));
+        }
         _ => {
             let inner = text
                 .strip_prefix("p(")
@@ -344,15 +349,21 @@ fn parse_limit(kind: MetricKind, aggregation: Aggregation, text: &str) -> Result
     match kind {
         MetricKind::Trend => duration_unit_micros(unit)
             .map(|scale| number * scale)
-            .ok_or_else(|| format!("unknown unit `{unit}` for a duration; allowed: us, ms, s (none = ms)")),
+            .ok_or_else(|| {
+                format!("unknown unit `{unit}` for a duration; allowed: us, ms, s (none = ms)")
+            }),
         MetricKind::Rate => match unit {
             "%" => Ok(number / 100.0),
             "" => Ok(number),
-            _ => Err(format!("unknown unit `{unit}` for a rate; allowed: % or a fraction with no unit")),
+            _ => Err(format!(
+                "unknown unit `{unit}` for a rate; allowed: % or a fraction with no unit"
+            )),
         },
         MetricKind::Throughput => match unit {
             "" | "/s" => Ok(number),
-            _ => Err(format!("unknown unit `{unit}` for a per-second figure; allowed: none or /s")),
+            _ => Err(format!(
+                "unknown unit `{unit}` for a per-second figure; allowed: none or /s"
+            )),
         },
     }
 }
@@ -387,18 +398,37 @@ mod tests {
         assert_eq!(t.aggregation, Aggregation::Percentile(99.0));
         assert_eq!(t.op, Op::Lt);
         assert_eq!(t.limit, 1_200_000.0);
-        assert_eq!(Threshold::parse("itl", "avg<2s").unwrap().limit, 2_000_000.0);
-        assert_eq!(Threshold::parse("itl", "med <= 250us").unwrap().limit, 250.0);
+        assert_eq!(
+            Threshold::parse("itl", "avg<2s").unwrap().limit,
+            2_000_000.0
+        );
+        assert_eq!(
+            Threshold::parse("itl", "med <= 250us").unwrap().limit,
+            250.0
+        );
         assert_eq!(Threshold::parse("itl", "max < 40").unwrap().limit, 40_000.0);
-        assert_eq!(Threshold::parse("ttft", "p(99.9) < 1s").unwrap().aggregation, Aggregation::Percentile(99.9));
+        assert_eq!(
+            Threshold::parse("ttft", "p(99.9) < 1s")
+                .unwrap()
+                .aggregation,
+            Aggregation::Percentile(99.9)
+        );
     }
 
     #[test]
     fn parses_rates_throughputs_and_stage_scopes() {
         let t = Threshold::parse("error_rate", "rate < 1%").unwrap();
         assert!((t.limit - 0.01).abs() < 1e-12);
-        assert_eq!(Threshold::parse("error_rate", "rate < 0.05").unwrap().limit, 0.05);
-        assert_eq!(Threshold::parse("error_rate", "count == 0").unwrap().aggregation, Aggregation::Count);
+        assert_eq!(
+            Threshold::parse("error_rate", "rate < 0.05").unwrap().limit,
+            0.05
+        );
+        assert_eq!(
+            Threshold::parse("error_rate", "count == 0")
+                .unwrap()
+                .aggregation,
+            Aggregation::Count
+        );
         let t = Threshold::parse("requests_per_sec{stage:2}", "value >= 4.5").unwrap();
         assert_eq!(t.stage, Some(2));
         assert_eq!(t.op, Op::Ge);
@@ -435,6 +465,9 @@ mod tests {
         assert_eq!(format_micros(850.0), "850us");
         assert_eq!(format_micros(12_345.0), "12.35ms");
         assert_eq!(format_micros(2_500_000.0), "2.500s");
-        assert_eq!(format_metric_value(MetricKind::Rate, Aggregation::Rate, 0.0125), "1.25%");
+        assert_eq!(
+            format_metric_value(MetricKind::Rate, Aggregation::Rate, 0.0125),
+            "1.25%"
+        );
     }
 }

@@ -47,8 +47,11 @@ impl Checker<'_> {
         let at = locate(self.source, path)
             .map(|(line, _)| format!(":{line}"))
             .unwrap_or_default();
-        self.warnings
-            .push(format!("{}{at}: {}: {message}", self.path.display(), dotted(path)));
+        self.warnings.push(format!(
+            "{}{at}: {}: {message}",
+            self.path.display(),
+            dotted(path)
+        ));
     }
 }
 
@@ -79,7 +82,11 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
         });
     }
     let raw: RawScenario = serde_yaml::from_str(source).map_err(|e| yaml_error(path, &e))?;
-    let mut c = Checker { path, source, warnings: Vec::new() };
+    let mut c = Checker {
+        path,
+        source,
+        warnings: Vec::new(),
+    };
     let api = check_api(&c, &raw)?;
     let data = check_data(&mut c, &raw)?;
     let load = check_load(&mut c, &raw)?;
@@ -179,7 +186,9 @@ fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data, ScenarioEr
     if data.path.is_some() {
         return Err(c.unsupported(&[Step::Key("data"), Step::Key("path")], "a dataset file"));
     }
-    if data.kind == DataType::Mock && (data.input_distribution.is_some() || data.output_distribution.is_some()) {
+    if data.kind == DataType::Mock
+        && (data.input_distribution.is_some() || data.output_distribution.is_some())
+    {
         c.warn(
             &[Step::Key("data"), Step::Key("type")],
             "`mock` data takes its lengths from input_distribution/output_distribution like `synthetic`",
@@ -208,7 +217,10 @@ fn distribution(
     let d = raw.unwrap_or(&default);
     let at = |field: &'static str| [Step::Key("data"), Step::Key(key), Step::Key(field)];
     if d.min > d.max {
-        return Err(c.error(&at("min"), format!("min ({}) is greater than max ({})", d.min, d.max)));
+        return Err(c.error(
+            &at("min"),
+            format!("min ({}) is greater than max ({})", d.min, d.max),
+        ));
     }
     if d.max == 0 {
         return Err(c.error(&at("max"), "max must be at least 1 token"));
@@ -217,7 +229,9 @@ fn distribution(
         (Some(_), Some(sd)) if sd > 0.0 => {
             return Err(c.error(&at("variance"), "give either std_dev or variance, not both"));
         }
-        (Some(v), _) if v < 0.0 => return Err(c.error(&at("variance"), "variance cannot be negative")),
+        (Some(v), _) if v < 0.0 => {
+            return Err(c.error(&at("variance"), "variance cannot be negative"));
+        }
         (Some(v), _) => v.sqrt(),
         (None, sd) => sd.unwrap_or(200.0),
     };
@@ -225,10 +239,15 @@ fn distribution(
         return Err(c.error(&at("std_dev"), "std_dev cannot be negative"));
     }
     if d.total_count.is_some() {
-        c.warn(&at("total_count"), "ignored: infergate draws a fresh length for every request");
+        c.warn(
+            &at("total_count"),
+            "ignored: infergate draws a fresh length for every request",
+        );
     }
     Ok(match d.kind {
-        DistributionType::Fixed => LengthDistribution::Fixed((d.mean.round() as u32).clamp(d.min.max(1), d.max)),
+        DistributionType::Fixed => {
+            LengthDistribution::Fixed((d.mean.round() as u32).clamp(d.min.max(1), d.max))
+        }
         DistributionType::Normal if std_dev == 0.0 => {
             LengthDistribution::Fixed((d.mean.round() as u32).clamp(d.min.max(1), d.max))
         }
@@ -238,7 +257,10 @@ fn distribution(
             min: d.min.max(1),
             max: d.max,
         },
-        DistributionType::Uniform => LengthDistribution::Uniform { min: d.min.max(1), max: d.max },
+        DistributionType::Uniform => LengthDistribution::Uniform {
+            min: d.min.max(1),
+            max: d.max,
+        },
         DistributionType::SkewNormal | DistributionType::Lognormal | DistributionType::Poisson => {
             return Err(c.error(
                 &at("type"),
@@ -262,13 +284,24 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
         }
     };
     if load.sweep.is_some() {
-        return Err(c.unsupported(&[Step::Key("load"), Step::Key("sweep")], "an automatic sweep"));
+        return Err(c.unsupported(
+            &[Step::Key("load"), Step::Key("sweep")],
+            "an automatic sweep",
+        ));
     }
     for (key, present) in [
         ("trace", load.trace.is_some()),
         ("lora_traffic_split", load.lora_traffic_split.is_some()),
-        ("circuit_breakers", load.circuit_breakers.as_ref().is_some_and(|v| !v.is_empty())),
-        ("request_retries", load.request_retries.is_some_and(|n| n > 0)),
+        (
+            "circuit_breakers",
+            load.circuit_breakers
+                .as_ref()
+                .is_some_and(|v| !v.is_empty()),
+        ),
+        (
+            "request_retries",
+            load.request_retries.is_some_and(|n| n > 0),
+        ),
     ] {
         if present {
             return Err(c.unsupported(&[Step::Key("load"), Step::Key(key)], key));
@@ -296,7 +329,10 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
         }
     }
     if load.stages.is_empty() {
-        return Err(c.error(&[Step::Key("load")], "`load.stages` needs at least one stage"));
+        return Err(c.error(
+            &[Step::Key("load")],
+            "`load.stages` needs at least one stage",
+        ));
     }
     let stages = load
         .stages
@@ -305,7 +341,10 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
         .map(|(i, s)| check_stage(c, arrival, i, s))
         .collect::<Result<Vec<_>, _>>()?;
     if !(load.interval >= 0.0 && load.interval.is_finite()) {
-        return Err(c.error(&[Step::Key("load"), Step::Key("interval")], "must be 0 or more seconds"));
+        return Err(c.error(
+            &[Step::Key("load"), Step::Key("interval")],
+            "must be 0 or more seconds",
+        ));
     }
     let request_timeout = match load.request_timeout {
         None => None,
@@ -317,9 +356,9 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
             ));
         }
     };
-    let workers = load.num_workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
-    });
+    let workers = load
+        .num_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
     if workers == 0 || load.worker_max_concurrency == 0 {
         return Err(c.error(
             &[Step::Key("load"), Step::Key("worker_max_concurrency")],
@@ -343,7 +382,12 @@ fn check_stage(
     s: &RawStage,
 ) -> Result<Stage, ScenarioError> {
     let at = |field: &'static str| {
-        [Step::Key("load"), Step::Key("stages"), Step::Item(i), Step::Key(field)]
+        [
+            Step::Key("load"),
+            Step::Key("stages"),
+            Step::Item(i),
+            Step::Key(field),
+        ]
     };
     let here = [Step::Key("load"), Step::Key("stages"), Step::Item(i)];
     for (key, present) in [
@@ -364,7 +408,9 @@ fn check_stage(
                     "num_requests and concurrency_level belong to `load.type: concurrent`; constant and poisson stages take rate and duration",
                 ));
             }
-            let rate = s.rate.ok_or_else(|| c.error(&here, "missing `rate` (requests per second)"))?;
+            let rate = s
+                .rate
+                .ok_or_else(|| c.error(&here, "missing `rate` (requests per second)"))?;
             let duration = s
                 .duration
                 .ok_or_else(|| c.error(&here, "missing `duration` (seconds)"))?;
@@ -374,7 +420,10 @@ fn check_stage(
             if !(duration > 0.0 && duration.is_finite()) {
                 return Err(c.error(&at("duration"), "must be more than 0 seconds"));
             }
-            Ok(Stage::Rate { rate, duration: Duration::from_secs_f64(duration) })
+            Ok(Stage::Rate {
+                rate,
+                duration: Duration::from_secs_f64(duration),
+            })
         }
         Arrival::Concurrent => {
             if s.rate.is_some() || s.duration.is_some() {
@@ -395,18 +444,32 @@ fn check_stage(
             if concurrency == 0 {
                 return Err(c.error(&at("concurrency_level"), "must be at least 1"));
             }
-            Ok(Stage::Concurrency { num_requests, concurrency })
+            Ok(Stage::Concurrency {
+                num_requests,
+                concurrency,
+            })
         }
     }
 }
 
 fn check_server(c: &Checker<'_>, raw: &RawScenario) -> Result<Server, ScenarioError> {
     let Some(server) = &raw.server else {
-        return Ok(Server { base_url: None, model_name: None, ignore_eos: true, api_key: None });
+        return Ok(Server {
+            base_url: None,
+            model_name: None,
+            ignore_eos: true,
+            api_key: None,
+        });
     };
-    for (key, present) in [("cert_path", server.cert_path.is_some()), ("key_path", server.key_path.is_some())] {
+    for (key, present) in [
+        ("cert_path", server.cert_path.is_some()),
+        ("key_path", server.key_path.is_some()),
+    ] {
         if present {
-            return Err(c.unsupported(&[Step::Key("server"), Step::Key(key)], "a client certificate"));
+            return Err(c.unsupported(
+                &[Step::Key("server"), Step::Key(key)],
+                "a client certificate",
+            ));
         }
     }
     if let Some(url) = &server.base_url
@@ -444,11 +507,17 @@ fn check_storage(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Storage, Scen
     let local = storage.local_storage.as_ref();
     if local.is_some_and(|l| l.report_file_prefix.is_some()) {
         c.warn(
-            &[Step::Key("storage"), Step::Key("local_storage"), Step::Key("report_file_prefix")],
+            &[
+                Step::Key("storage"),
+                Step::Key("local_storage"),
+                Step::Key("report_file_prefix"),
+            ],
             "ignored: report files keep inference-perf's default names",
         );
     }
-    Ok(Storage { local_path: local.and_then(|l| l.path.clone()).map(Into::into) })
+    Ok(Storage {
+        local_path: local.and_then(|l| l.path.clone()).map(Into::into),
+    })
 }
 
 fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
@@ -456,9 +525,16 @@ fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), Sc
         return Err(c.unsupported(&[Step::Key("circuit_breakers")], "circuit_breakers"));
     }
     if raw.metrics.is_some() {
-        c.warn(&[Step::Key("metrics")], "server-side metrics are not collected yet");
+        c.warn(
+            &[Step::Key("metrics")],
+            "server-side metrics are not collected yet",
+        );
     }
-    if raw.tokenizer.as_ref().is_some_and(|t| t.pretrained_model_name_or_path.is_some()) {
+    if raw
+        .tokenizer
+        .as_ref()
+        .is_some_and(|t| t.pretrained_model_name_or_path.is_some())
+    {
         c.warn(
             &[Step::Key("tokenizer"), Step::Key("pretrained_model_name_or_path")],
             "not loaded yet: prompts are built from words counted as one token each, and the server's \
@@ -467,7 +543,10 @@ fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), Sc
     }
     if let Some(report) = &raw.report {
         if report.prometheus.is_some() || report.goodput.is_some() {
-            c.warn(&[Step::Key("report")], "prometheus and goodput reports are not produced yet");
+            c.warn(
+                &[Step::Key("report")],
+                "prometheus and goodput reports are not produced yet",
+            );
         }
         if report
             .request_lifecycle
@@ -493,7 +572,10 @@ fn check_thresholds(
         let here = [Step::Key("thresholds"), Step::Key(key.as_str())];
         let items = expressions.items();
         if items.is_empty() {
-            return Err(c.error(&here, "give at least one expression, e.g. [\"p(99) < 1200ms\"]"));
+            return Err(c.error(
+                &here,
+                "give at least one expression, e.g. [\"p(99) < 1200ms\"]",
+            ));
         }
         for expression in items {
             let threshold = Threshold::parse(key, expression).map_err(|m| c.error(&here, m))?;
@@ -502,7 +584,10 @@ fn check_thresholds(
             {
                 return Err(c.error(
                     &here,
-                    format!("stage {stage} does not exist; this scenario has stages 0 to {}", stage_count - 1),
+                    format!(
+                        "stage {stage} does not exist; this scenario has stages 0 to {}",
+                        stage_count - 1
+                    ),
                 ));
             }
             out.push(threshold);
@@ -518,7 +603,8 @@ fn check_validity(c: &Checker<'_>, raw: &RawScenario) -> Result<Validity, Scenar
     };
     if let Some(text) = &v.max_schedule_delay_p99 {
         let at = [Step::Key("validity"), Step::Key("max_schedule_delay_p99")];
-        validity.max_schedule_delay_p99_us = parse_duration_micros(text).map_err(|m| c.error(&at, m))?;
+        validity.max_schedule_delay_p99_us =
+            parse_duration_micros(text).map_err(|m| c.error(&at, m))?;
     }
     if let Some(text) = &v.min_achieved_rate {
         let at = [Step::Key("validity"), Step::Key("min_achieved_rate")];

@@ -80,7 +80,9 @@ pub async fn run(config: EngineConfig, mut jobs: mpsc::UnboundedReceiver<Job>) {
         }
         let mut prefill_tokens = 0u64;
         while running.len() < config.max_batch {
-            let Some(job) = waiting.pop_front() else { break };
+            let Some(job) = waiting.pop_front() else {
+                break;
+            };
             if job.events.is_closed() {
                 continue;
             }
@@ -93,7 +95,13 @@ pub async fn run(config: EngineConfig, mut jobs: mpsc::UnboundedReceiver<Job>) {
         next_step = next_step.max(Instant::now() - step) + step;
         tokio::time::sleep_until(next_step).await;
         running.retain_mut(|seq| {
-            let sent = seq.job.events.send(Event::Token { index: seq.produced }).is_ok();
+            let sent = seq
+                .job
+                .events
+                .send(Event::Token {
+                    index: seq.produced,
+                })
+                .is_ok();
             seq.produced += 1;
             sent && seq.produced < seq.job.output_tokens
         });

@@ -22,7 +22,10 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        SimConfig { model: "infergate-sim".to_string(), engine: EngineConfig::default() }
+        SimConfig {
+            model: "infergate-sim".to_string(),
+            engine: EngineConfig::default(),
+        }
     }
 }
 
@@ -41,20 +44,27 @@ impl SimHandle {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
-        let thread = thread::Builder::new().name("infergate-sim".into()).spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("the simulator runtime starts");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener converts");
-                serve(config, listener, async {
-                    let _ = shutdown_rx.await;
-                })
-                .await;
-            });
-        })?;
-        Ok(SimHandle { addr, shutdown: Some(shutdown_tx), thread: Some(thread) })
+        let thread = thread::Builder::new()
+            .name("infergate-sim".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("the simulator runtime starts");
+                runtime.block_on(async move {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("listener converts");
+                    serve(config, listener, async {
+                        let _ = shutdown_rx.await;
+                    })
+                    .await;
+                });
+            })?;
+        Ok(SimHandle {
+            addr,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -87,6 +97,8 @@ pub async fn serve(
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let engine = tokio::spawn(engine::run(config.engine.clone(), jobs_rx));
     let app = server::router(config.model, jobs_tx);
-    let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let _ = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     engine.abort();
 }

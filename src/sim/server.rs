@@ -18,7 +18,16 @@ use tokio::sync::mpsc;
 use super::engine::{Event, Job};
 
 /// Words the simulator "generates", cycled by token index.
-const OUTPUT_WORDS: &[&str] = &[" the", " quick", " model", " answers", " with", " simulated", " tokens", " and"];
+const OUTPUT_WORDS: &[&str] = &[
+    " the",
+    " quick",
+    " model",
+    " answers",
+    " with",
+    " simulated",
+    " tokens",
+    " and",
+];
 
 struct AppState {
     model: String,
@@ -35,12 +44,22 @@ enum Api {
 
 pub fn router(model: String, jobs: mpsc::UnboundedSender<Job>) -> Router {
     let model_json = serde_json::to_string(&model).expect("a string serialises");
-    let state = Arc::new(AppState { model, model_json, jobs });
+    let state = Arc::new(AppState {
+        model,
+        model_json,
+        jobs,
+    });
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/v1/models", get(models))
-        .route("/v1/completions", post(|s: State<Arc<AppState>>, b: Bytes| handle(s, Api::Completion, b)))
-        .route("/v1/chat/completions", post(|s: State<Arc<AppState>>, b: Bytes| handle(s, Api::Chat, b)))
+        .route(
+            "/v1/completions",
+            post(|s: State<Arc<AppState>>, b: Bytes| handle(s, Api::Completion, b)),
+        )
+        .route(
+            "/v1/chat/completions",
+            post(|s: State<Arc<AppState>>, b: Bytes| handle(s, Api::Chat, b)),
+        )
         .with_state(state)
 }
 
@@ -102,25 +121,42 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
     if let Some(model) = &request.model
         && *model != state.model
     {
-        return error(StatusCode::NOT_FOUND, &format!("The model `{model}` does not exist."));
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("The model `{model}` does not exist."),
+        );
     }
     let prompt_tokens = match (api, &request.prompt, &request.messages) {
         (Api::Completion, Some(prompt), _) => count_words(prompt),
         (Api::Chat, _, Some(messages)) => messages.iter().map(|m| count_words(&m.content)).sum(),
-        (Api::Completion, None, _) => return error(StatusCode::BAD_REQUEST, "`prompt` is required"),
+        (Api::Completion, None, _) => {
+            return error(StatusCode::BAD_REQUEST, "`prompt` is required");
+        }
         (Api::Chat, _, None) => return error(StatusCode::BAD_REQUEST, "`messages` is required"),
     };
-    let output_tokens = request.max_completion_tokens.or(request.max_tokens).unwrap_or(16);
+    let output_tokens = request
+        .max_completion_tokens
+        .or(request.max_tokens)
+        .unwrap_or(16);
     if output_tokens == 0 {
         return error(StatusCode::BAD_REQUEST, "max_tokens must be at least 1");
     }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let job = Job { prompt_tokens, output_tokens, events: events_tx };
+    let job = Job {
+        prompt_tokens,
+        output_tokens,
+        events: events_tx,
+    };
     if state.jobs.send(job).is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the engine has stopped");
     }
     let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
-    let chunks = Chunks { state: Arc::clone(&state), api, prompt_tokens, output_tokens };
+    let chunks = Chunks {
+        state: Arc::clone(&state),
+        api,
+        prompt_tokens,
+        output_tokens,
+    };
     if request.stream {
         stream_response(chunks, events_rx, include_usage)
     } else {
@@ -155,7 +191,9 @@ impl Chunks {
     }
 
     fn event(&self, choices: &str, usage: Option<String>) -> Bytes {
-        let usage = usage.map(|u| format!(r#","usage":{u}"#)).unwrap_or_default();
+        let usage = usage
+            .map(|u| format!(r#","usage":{u}"#))
+            .unwrap_or_default();
         Bytes::from(format!(
             "data: {{\"id\":\"sim\",\"object\":\"{}\",\"created\":0,\"model\":{},\"choices\":[{choices}]{usage}}}\n\n",
             self.object(true),
@@ -165,10 +203,18 @@ impl Chunks {
 
     fn token_event(&self, index: u32) -> Bytes {
         let word = OUTPUT_WORDS[index as usize % OUTPUT_WORDS.len()];
-        let finish = if index + 1 == self.output_tokens { r#""length""# } else { "null" };
+        let finish = if index + 1 == self.output_tokens {
+            r#""length""#
+        } else {
+            "null"
+        };
         let choice = match self.api {
-            Api::Completion => format!(r#"{{"index":0,"text":"{word}","logprobs":null,"finish_reason":{finish}}}"#),
-            Api::Chat => format!(r#"{{"index":0,"delta":{{"content":"{word}"}},"logprobs":null,"finish_reason":{finish}}}"#),
+            Api::Completion => {
+                format!(r#"{{"index":0,"text":"{word}","logprobs":null,"finish_reason":{finish}}}"#)
+            }
+            Api::Chat => format!(
+                r#"{{"index":0,"delta":{{"content":"{word}"}},"logprobs":null,"finish_reason":{finish}}}"#
+            ),
         };
         self.event(&choice, None)
     }
@@ -185,29 +231,38 @@ fn stream_response(
         Done,
     }
     let state = (chunks, events, Phase::Start, 0u32);
-    let stream = futures_util::stream::unfold(state, move |(chunks, mut events, phase, produced)| async move {
-        match phase {
-            Phase::Start if chunks.api == Api::Chat => {
-                let role = chunks.event(r#"{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}"#, None);
-                Some((Ok::<_, Infallible>(role), (chunks, events, Phase::Tokens, produced)))
-            }
-            Phase::Start | Phase::Tokens => match events.recv().await {
-                Some(Event::Token { index }) => {
-                    let bytes = chunks.token_event(index);
-                    Some((Ok(bytes), (chunks, events, Phase::Tokens, produced + 1)))
+    let stream = futures_util::stream::unfold(
+        state,
+        move |(chunks, mut events, phase, produced)| async move {
+            match phase {
+                Phase::Start if chunks.api == Api::Chat => {
+                    let role = chunks.event(r#"{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}"#, None);
+                    Some((
+                        Ok::<_, Infallible>(role),
+                        (chunks, events, Phase::Tokens, produced),
+                    ))
                 }
-                None => {
-                    let mut tail = Vec::new();
-                    if include_usage {
-                        tail.extend_from_slice(&chunks.event("", Some(chunks.usage(produced))));
+                Phase::Start | Phase::Tokens => match events.recv().await {
+                    Some(Event::Token { index }) => {
+                        let bytes = chunks.token_event(index);
+                        Some((Ok(bytes), (chunks, events, Phase::Tokens, produced + 1)))
                     }
-                    tail.extend_from_slice(b"data: [DONE]\n\n");
-                    Some((Ok(Bytes::from(tail)), (chunks, events, Phase::Done, produced)))
-                }
-            },
-            Phase::Done => None,
-        }
-    });
+                    None => {
+                        let mut tail = Vec::new();
+                        if include_usage {
+                            tail.extend_from_slice(&chunks.event("", Some(chunks.usage(produced))));
+                        }
+                        tail.extend_from_slice(b"data: [DONE]\n\n");
+                        Some((
+                            Ok(Bytes::from(tail)),
+                            (chunks, events, Phase::Done, produced),
+                        ))
+                    }
+                },
+                Phase::Done => None,
+            }
+        },
+    );
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")
@@ -225,9 +280,12 @@ async fn whole_response(chunks: Chunks, mut events: mpsc::UnboundedReceiver<Even
     }
     let choice = match chunks.api {
         Api::Completion => json!({"index": 0, "text": text, "finish_reason": "length"}),
-        Api::Chat => json!({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}),
+        Api::Chat => {
+            json!({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"})
+        }
     };
-    let usage: serde_json::Value = serde_json::from_str(&chunks.usage(produced)).expect("usage is JSON");
+    let usage: serde_json::Value =
+        serde_json::from_str(&chunks.usage(produced)).expect("usage is JSON");
     axum::Json(json!({
         "id": "sim",
         "object": chunks.object(false),
