@@ -186,14 +186,6 @@ fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data, ScenarioEr
     if data.path.is_some() {
         return Err(c.unsupported(&[Step::Key("data"), Step::Key("path")], "a dataset file"));
     }
-    if data.kind == DataType::Mock
-        && (data.input_distribution.is_some() || data.output_distribution.is_some())
-    {
-        c.warn(
-            &[Step::Key("data"), Step::Key("type")],
-            "`mock` data takes its lengths from input_distribution/output_distribution like `synthetic`",
-        );
-    }
     let input = distribution(c, "input_distribution", data.input_distribution.as_ref())?;
     let output = distribution(c, "output_distribution", data.output_distribution.as_ref())?;
     Ok(Data { input, output })

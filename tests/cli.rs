@@ -1,0 +1,165 @@
+//! The `infergate` binary: exit codes, error messages and the files a run leaves behind.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn infergate(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infergate"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("INFERGATE_TARGET")
+        .env_remove("INFERGATE_OUT")
+        .output()
+        .unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+const QUICK: &str = "api: {streaming: true}
+data:
+  input_distribution: {mean: 16, std_dev: 0, min: 16, max: 16}
+  output_distribution: {mean: 4, std_dev: 0, min: 4, max: 4}
+load:
+  stages: [{rate: 10, duration: 0.5}]
+";
+
+#[test]
+fn validate_lists_every_bad_file_with_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "good.yaml", QUICK);
+    write(
+        dir.path(),
+        "bad.yml",
+        "load:\n  stages: [{rate: 1, duration: 1}]\n  num_worker: 3\n",
+    );
+    write(
+        dir.path(),
+        "worse.yaml",
+        "thresholds:\n  ttft: [\"p(99) <\"]\nload:\n  stages: [{rate: 1, duration: 1}]\n",
+    );
+    let out = infergate(&["validate", "."], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stdout.contains("ok: ./good.yaml"), "{stdout}");
+    assert!(
+        stderr.contains("./bad.yml:3:3: load: unknown field `num_worker`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`num_workers`"),
+        "suggests what is allowed: {stderr}"
+    );
+    assert!(
+        stderr.contains("./worse.yaml:2:3: thresholds.ttft:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 of 3 scenario files have errors"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_exit_codes_tell_pass_failure_invalid_and_error_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pass.yaml",
+        &format!("{QUICK}thresholds:\n  error_rate: [\"rate == 0\"]\n"),
+    );
+    write(
+        dir.path(),
+        "fail.yaml",
+        &format!("{QUICK}thresholds:\n  ttft: [\"p(99) < 1us\"]\n"),
+    );
+    write(
+        dir.path(),
+        "invalid.yaml",
+        &format!("{QUICK}validity:\n  max_schedule_delay_p99: 0us\n"),
+    );
+
+    let out = infergate(&["run", "pass.yaml", "--out", "reports"], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("result: PASSED"), "{stdout}");
+    for file in [
+        "summary_lifecycle_metrics.json",
+        "stage_0_lifecycle_metrics.json",
+        "verdicts.json",
+    ] {
+        let path = dir.path().join("reports/pass").join(file);
+        let value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(value.is_object(), "{}", path.display());
+    }
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            dir.path()
+                .join("reports/pass/summary_lifecycle_metrics.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["load_summary"]["count"], 5);
+    assert_eq!(summary["successes"]["count"], 5);
+    assert!(
+        summary["successes"]["latency"]["time_to_first_token"]["p99"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let junit = std::fs::read_to_string(dir.path().join("reports/junit.xml")).unwrap();
+    assert!(junit.contains("error_rate: rate == 0"), "{junit}");
+
+    assert_eq!(
+        infergate(&["run", "fail.yaml", "--out", "r"], dir.path())
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        infergate(&["run", "invalid.yaml", "--out", "r"], dir.path())
+            .status
+            .code(),
+        Some(3)
+    );
+    let out = infergate(
+        &[
+            "run",
+            "pass.yaml",
+            "--target",
+            "http://127.0.0.1:9",
+            "--out",
+            "r",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not usable"));
+    assert_eq!(
+        infergate(&["run", "missing.yaml", "--out", "r"], dir.path())
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn help_explains_commands_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = infergate(&["--help"], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in ["run", "validate", "sim", "Exit codes"] {
+        assert!(text.contains(word), "{text}");
+    }
+    let out = infergate(&["run", "--help"], dir.path());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"));
+}

@@ -1,0 +1,207 @@
+//! End to end against the embedded simulator over real HTTP on 127.0.0.1: timing (loose bounds only),
+//! accounting, the knee, and verdicts from thresholds and from the runner's own limits.
+
+use std::path::Path;
+use std::time::Duration;
+
+use infergate::gate::{ScenarioOutcome, Status, evaluate};
+use infergate::outputs::junit;
+use infergate::run::{RunOptions, RunResult, Target, run_scenario};
+use infergate::scenario::{Aggregation, Metric, Scenario};
+use infergate::sim::{EngineConfig, SimConfig};
+
+fn scenario(yaml: &str) -> Scenario {
+    Scenario::from_source(Path::new("test.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn engine(step_ms: u64, max_batch: usize) -> EngineConfig {
+    EngineConfig {
+        max_batch,
+        decode_step_base: Duration::from_millis(step_ms),
+        decode_step_per_seq: Duration::ZERO,
+        prefill_per_token: Duration::ZERO,
+    }
+}
+
+async fn run(yaml: &str, engine: EngineConfig) -> (Scenario, RunResult) {
+    let s = scenario(yaml);
+    let options = RunOptions {
+        target: Target::Simulator,
+        sim: SimConfig {
+            engine,
+            ..SimConfig::default()
+        },
+        ..RunOptions::default()
+    };
+    let result = run_scenario(&s, &options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (s, result)
+}
+
+fn ms(r: &infergate::recorder::Recorder, metric: Metric, p: f64) -> f64 {
+    r.value(metric, Aggregation::Percentile(p)).unwrap() / 1000.0
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn timings_match_the_simulated_engine_within_loose_bounds() {
+    let yaml = "api: {type: completion, streaming: true}
+data:
+  input_distribution: {mean: 20, std_dev: 0, min: 20, max: 20}
+  output_distribution: {mean: 10, std_dev: 0, min: 10, max: 10}
+load:
+  type: concurrent
+  stages: [{num_requests: 6, concurrency_level: 1}]
+";
+    let (_, r) = run(yaml, engine(10, 8)).await;
+    let t = &r.total;
+    assert_eq!((t.scheduled, t.ok, t.accounted()), (6, 6, 6));
+    // One request alone: the first token after one 10 ms step (plus up to one step of waiting for the
+    // engine's step boundary), then one token per step.
+    let itl = ms(t, Metric::Itl, 50.0);
+    assert!((7.0..30.0).contains(&itl), "itl p50 {itl} ms");
+    let ttft = ms(t, Metric::Ttft, 50.0);
+    assert!((7.0..80.0).contains(&ttft), "ttft p50 {ttft} ms");
+    let e2e = ms(t, Metric::RequestLatency, 50.0);
+    assert!((80.0..400.0).contains(&e2e), "e2e p50 {e2e} ms");
+    assert_eq!(
+        t.output_tokens_total, 60,
+        "server usage: 6 requests x 10 tokens"
+    );
+    assert_eq!(t.output_tokens_from_usage, 6);
+    assert_eq!(t.input_tokens_total, 120);
+    assert_eq!(t.prompt_token_mismatches, 0);
+    assert_eq!(
+        t.itl.len(),
+        6 * 9,
+        "nine gaps between ten content chunks, per request"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn queueing_beyond_the_batch_shows_as_a_knee() {
+    let stages = "load:
+  type: concurrent
+  stages:
+    - {num_requests: 4, concurrency_level: 1}
+    - {num_requests: 16, concurrency_level: 8}
+data:
+  input_distribution: {mean: 10, std_dev: 0, min: 10, max: 10}
+  output_distribution: {mean: 10, std_dev: 0, min: 10, max: 10}
+api: {streaming: true}
+";
+    let (_, r) = run(stages, engine(5, 2)).await;
+    let alone = ms(&r.stages[0].recorder, Metric::Ttft, 50.0);
+    let queued = ms(&r.stages[1].recorder, Metric::Ttft, 50.0);
+    assert!(
+        queued > alone * 2.0,
+        "ttft p50 alone {alone} ms, with 8 in flight on a batch of 2 {queued} ms"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn open_loop_stages_send_every_scheduled_request() {
+    let yaml = "load:
+  type: constant
+  interval: 0
+  stages: [{rate: 20, duration: 1}, {rate: 10, duration: 0.5}]
+data:
+  output_distribution: {mean: 4, std_dev: 0, min: 4, max: 4}
+api: {type: chat, streaming: false}
+";
+    let (_, r) = run(yaml, engine(2, 64)).await;
+    assert_eq!(r.stages[0].recorder.scheduled, 20);
+    assert_eq!(r.stages[1].recorder.scheduled, 5);
+    assert_eq!((r.total.ok, r.total.accounted()), (25, 25));
+    let achieved = r.stages[0].recorder.achieved_rate().unwrap();
+    assert!((15.0..25.0).contains(&achieved), "achieved {achieved}/s");
+    assert_eq!(r.total.ttft.len(), 0, "no TTFT without streaming");
+    assert_eq!(r.total.output_tokens_total, 100);
+}
+
+fn junit_of(run: RunResult, status_wanted: Status, thresholds_yaml: &Scenario) -> String {
+    let gate = evaluate(&thresholds_yaml.thresholds, &thresholds_yaml.validity, &run);
+    assert_eq!(gate.status, status_wanted, "{:#?}", gate.checks);
+    junit::render(&[ScenarioOutcome::Judged {
+        run: Box::new(run),
+        gate,
+    }])
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_impossible_threshold_fails_with_observed_and_limit() {
+    let yaml = "api: {streaming: true}
+load:
+  stages: [{rate: 10, duration: 0.5}]
+data:
+  output_distribution: {mean: 4, std_dev: 0, min: 4, max: 4}
+thresholds:
+  ttft: [\"p(99) < 1ms\", \"p(50) < 10s\"]
+";
+    let (s, r) = run(yaml, engine(20, 64)).await;
+    let xml = junit_of(r, Status::Failed, &s);
+    assert!(xml.contains("<failure"), "{xml}");
+    assert!(xml.contains("ttft: p(99) &lt; 1ms"), "{xml}");
+    assert!(xml.contains("limit &lt; 1.00ms"), "{xml}");
+    assert!(xml.contains("observed "), "{xml}");
+    assert!(!xml.contains("<error"), "{xml}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_runner_that_cannot_keep_up_is_an_error_not_a_failure() {
+    // One in-flight slot for 20 req/s of requests that take ~10 x 20 ms: sends must wait for the slot,
+    // so the runner falls behind its schedule. The thresholds would pass; the run is invalid anyway.
+    let yaml = "api: {streaming: true}
+load:
+  stages: [{rate: 20, duration: 0.5}]
+  num_workers: 1
+  worker_max_concurrency: 1
+data:
+  output_distribution: {mean: 10, std_dev: 0, min: 10, max: 10}
+thresholds:
+  error_rate: [\"rate < 1%\"]
+";
+    let (s, r) = run(yaml, engine(20, 64)).await;
+    assert!(r.stages[0].recorder.in_flight_cap_waits > 0);
+    assert_eq!(r.total.accounted(), 10, "late, but every request was sent");
+    let xml = junit_of(r, Status::Invalid, &s);
+    assert!(xml.contains("<error"), "{xml}");
+    assert!(xml.contains("runner_invalid"), "{xml}");
+    assert!(xml.contains("the runner could not keep up"), "{xml}");
+    assert!(xml.contains("waited for an in-flight slot"), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreachable_target_is_one_clear_error() {
+    let s = scenario("load:\n  stages: [{rate: 1, duration: 1}]\n");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://user:secret@{}", listener.local_addr().unwrap());
+    drop(listener);
+    let options = RunOptions {
+        target: Target::Url(url),
+        ..RunOptions::default()
+    };
+    let message = run_scenario(&s, &options).await.unwrap_err().to_string();
+    assert!(message.contains("nothing answers there"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_model_the_target_does_not_serve_is_refused_before_any_load() {
+    let s = scenario(
+        "server: {model_name: other-model, base_url: \"http://127.0.0.1:1\"}\nload:\n  stages: [{rate: 1, duration: 1}]\n",
+    );
+    let sim =
+        infergate::sim::SimHandle::start(SimConfig::default(), ([127, 0, 0, 1], 0).into()).unwrap();
+    let options = RunOptions {
+        target: Target::Url(sim.base_url()),
+        ..RunOptions::default()
+    };
+    let message = run_scenario(&s, &options).await.unwrap_err().to_string();
+    assert!(
+        message.contains("does not serve model `other-model`"),
+        "{message}"
+    );
+    assert!(message.contains("infergate-sim"), "{message}");
+}
