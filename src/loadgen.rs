@@ -140,7 +140,10 @@ impl Driver<'_> {
                 tx.clone(),
             );
             slots.spawn(async move {
-                let mut intended = started;
+                // A slot's first request is due when the slot starts; how long it took to start every
+                // slot is the stage's ramp-up, reported on its own.
+                let slot_started = Instant::now();
+                let mut intended = slot_started;
                 while unclaimed
                     .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
                     .is_ok()
@@ -149,9 +152,10 @@ impl Driver<'_> {
                     let finished = send(&client, intended, spec).await;
                     intended = finished.ended;
                     if tx.send(finished).is_err() {
-                        return;
+                        break;
                     }
                 }
+                slot_started
             });
         }
         drop(tx);
@@ -160,9 +164,13 @@ impl Driver<'_> {
         }
         self.recorder.scheduled += num_requests - unclaimed.load(Ordering::Acquire);
         while let Some(joined) = slots.join_next().await {
-            if let Err(e) = joined {
+            match joined {
+                Ok(slot_started) => {
+                    let ramp = slot_started.saturating_duration_since(started);
+                    self.recorder.ramp_up = self.recorder.ramp_up.max(ramp);
+                }
                 // The slot's request in flight is lost with it: count it as failed, never drop it.
-                self.finish(Err(e));
+                Err(e) => self.finish(Err(e)),
             }
         }
     }

@@ -54,6 +54,29 @@ pub struct PlannedStage {
 }
 
 impl PlannedStage {
+    /// The stage as run, e.g. `10 req/s x 4s (constant)` or `concurrency 20 x 60 req`.
+    pub fn describe(&self) -> String {
+        match self.load {
+            StageLoad::Open {
+                process,
+                rate,
+                duration,
+            } => {
+                let kind = match process {
+                    Process::Constant => "constant",
+                    Process::Poisson => "poisson",
+                };
+                format!("{rate} req/s x {}s ({kind})", duration.as_secs_f64())
+            }
+            StageLoad::Closed {
+                num_requests,
+                concurrency,
+            } => {
+                format!("concurrency {concurrency} x {num_requests} req")
+            }
+        }
+    }
+
     /// The requested rate of an open-loop stage.
     pub fn requested_rate(&self) -> Option<f64> {
         match self.load {

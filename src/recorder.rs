@@ -77,6 +77,8 @@ pub struct Recorder {
     pub prompt_token_mismatches: u64,
     /// Sends that waited for a free in-flight slot (`load.worker_max_concurrency`).
     pub in_flight_cap_waits: u64,
+    /// Closed-loop stages: how long after the stage start the last slot began. Max when merging.
+    pub ramp_up: Duration,
     /// Time the stage was active: from its start to its last response. Summed when merging.
     pub active: Duration,
     first_sent: Option<Instant>,
@@ -115,6 +117,7 @@ impl Recorder {
             output_tokens_from_usage: 0,
             prompt_token_mismatches: 0,
             in_flight_cap_waits: 0,
+            ramp_up: Duration::ZERO,
             active: Duration::ZERO,
             first_sent: None,
             last_sent: None,
@@ -260,6 +263,7 @@ impl Recorder {
         self.prompt_token_mismatches += other.prompt_token_mismatches;
         self.in_flight_cap_waits += other.in_flight_cap_waits;
         self.active += other.active;
+        self.ramp_up = self.ramp_up.max(other.ramp_up);
         self.stages += other.stages;
         // Send windows are per stage; a merged recorder reports no send rate.
         self.first_sent = None;

@@ -168,7 +168,7 @@ fn stage_line(scenario: &str, stage: &PlannedStage, count: usize, r: &Recorder) 
     format!(
         "[{scenario}] stage {}/{count} ({}): {} sent, {} ok, {} failed, {} timed out in {:.1}s; ttft p99 {}, schedule delay p99 {}",
         stage.index + 1,
-        describe(stage),
+        stage.describe(),
         r.sent(),
         r.ok,
         r.failed(),
@@ -177,29 +177,6 @@ fn stage_line(scenario: &str, stage: &PlannedStage, count: usize, r: &Recorder) 
         p(Metric::Ttft, 99.0),
         p(Metric::ScheduleDelay, 99.0),
     )
-}
-
-/// The stage as run, e.g. `10 req/s x 4s (constant)` or `concurrency 20 x 60 req`.
-pub fn describe(stage: &PlannedStage) -> String {
-    match stage.load {
-        crate::plan::StageLoad::Open {
-            process,
-            rate,
-            duration,
-        } => {
-            let kind = match process {
-                crate::schedule::Process::Constant => "constant",
-                crate::schedule::Process::Poisson => "poisson",
-            };
-            format!("{rate} req/s x {}s ({kind})", duration.as_secs_f64())
-        }
-        crate::plan::StageLoad::Closed {
-            num_requests,
-            concurrency,
-        } => {
-            format!("concurrency {concurrency} x {num_requests} req")
-        }
-    }
 }
 
 /// Checks that the target answers `/v1/models` and serves the model; returns the model to request.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::gate::{CheckKind, GateReport, Verdict};
 use crate::recorder::Recorder;
-use crate::run::{RunResult, describe};
+use crate::run::RunResult;
 
 /// The percentiles written for every distribution (inference-perf's default list).
 const PERCENTILES: [f64; 11] = [
@@ -57,6 +57,7 @@ pub fn lifecycle(r: &Recorder, requested_rate: Option<f64>) -> Value {
             "achieved_rate": r.achieved_rate(),
             "scheduled_rate": r.scheduled_rate(),
             "in_flight_cap_waits": r.in_flight_cap_waits,
+            "ramp_up": r.ramp_up.as_secs_f64(),
         },
         "successes": {
             "count": r.ok,
@@ -118,7 +119,7 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
         "shortened": run.shortened,
         "started_at_unix": started,
         "elapsed_seconds": run.elapsed.as_secs_f64(),
-        "stages": run.stages.iter().map(|s| describe(&s.stage)).collect::<Vec<_>>(),
+        "stages": run.stages.iter().map(|s| s.stage.describe()).collect::<Vec<_>>(),
         "warnings": run.warnings,
         "checks": checks,
     })

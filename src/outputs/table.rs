@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::gate::{GateReport, Status, Verdict};
 use crate::recorder::Recorder;
-use crate::run::{RunResult, describe};
+use crate::run::RunResult;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric};
 
@@ -28,7 +28,7 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
     let mut rows: Vec<Vec<String>> = run
         .stages
         .iter()
-        .map(|s| row(&s.stage.index.to_string(), &describe(&s.stage), &s.recorder))
+        .map(|s| row(&s.stage.index.to_string(), &s.stage.describe(), &s.recorder))
         .collect();
     if run.stages.len() > 1 {
         rows.push(row("all", "", &run.total));

@@ -87,21 +87,6 @@ pub enum Stage {
     Concurrency { num_requests: u64, concurrency: u32 },
 }
 
-impl Stage {
-    /// A short description for tables and reports: `10 req/s x 180s` or `concurrency 20 x 100 req`.
-    pub fn describe(&self) -> String {
-        match self {
-            Stage::Rate { rate, duration } => format!("{rate} req/s x {}s", duration.as_secs_f64()),
-            Stage::Concurrency {
-                num_requests,
-                concurrency,
-            } => {
-                format!("concurrency {concurrency} x {num_requests} req")
-            }
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Load {
     pub arrival: Arrival,
