@@ -91,6 +91,7 @@ pub struct Plan {
     pub stages: Vec<PlannedStage>,
     pub interval: Duration,
     pub request_timeout: Option<Duration>,
+    pub idle_timeout: Duration,
     pub max_in_flight: usize,
     /// Seed for request contents.
     pub data_seed: u64,
@@ -160,6 +161,7 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
         stages,
         interval,
         request_timeout: load.request_timeout,
+        idle_timeout: load.idle_timeout,
         max_in_flight: load.max_in_flight,
         data_seed: load.seed,
         shortened: (shortened && quick.is_some()).then(|| {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::client::{Exchange, FailureKind, Success};
+use crate::client::{Exchange, FailureKind, Success, Timeout};
 use crate::scenario::{Aggregation, Metric, MetricKind};
 
 /// How many example messages are kept per failure kind.
@@ -68,6 +68,8 @@ pub struct Recorder {
     pub ok: u64,
     pub failures: BTreeMap<FailureKind, FailureGroup>,
     pub timed_out: u64,
+    /// Of `timed_out`, those whose stream went silent (`load.idle_timeout`).
+    pub idle_timeouts: u64,
     pub cancelled: u64,
     pub input_tokens_total: u64,
     pub output_tokens_total: u64,
@@ -111,6 +113,7 @@ impl Recorder {
             ok: 0,
             failures: BTreeMap::new(),
             timed_out: 0,
+            idle_timeouts: 0,
             cancelled: 0,
             input_tokens_total: 0,
             output_tokens_total: 0,
@@ -152,7 +155,7 @@ impl Recorder {
         let sent = match exchange {
             Exchange::Ok(s) => s.sent,
             Exchange::Failed(f) => f.sent,
-            Exchange::TimedOut { sent } => *sent,
+            Exchange::TimedOut { sent, .. } => *sent,
         };
         self.first_sent = Some(self.first_sent.map_or(sent, |t| t.min(sent)));
         self.last_sent = Some(self.last_sent.map_or(sent, |t| t.max(sent)));
@@ -167,7 +170,12 @@ impl Recorder {
                     group.samples.push(failure.message.clone());
                 }
             }
-            Exchange::TimedOut { .. } => self.timed_out += 1,
+            Exchange::TimedOut { timeout, .. } => {
+                self.timed_out += 1;
+                if *timeout == Timeout::Idle {
+                    self.idle_timeouts += 1;
+                }
+            }
         }
     }
 
@@ -256,6 +264,7 @@ impl Recorder {
                 .extend(group.samples.iter().take(room).cloned());
         }
         self.timed_out += other.timed_out;
+        self.idle_timeouts += other.idle_timeouts;
         self.cancelled += other.cancelled;
         self.input_tokens_total += other.input_tokens_total;
         self.output_tokens_total += other.output_tokens_total;
@@ -428,7 +437,10 @@ mod tests {
             Outcome::Sent(success(t0, 5, &[1], None)),
             Outcome::Sent(failed.clone()),
             Outcome::Sent(failed),
-            Outcome::Sent(Exchange::TimedOut { sent: t0 }),
+            Outcome::Sent(Exchange::TimedOut {
+                sent: t0,
+                timeout: Timeout::Idle,
+            }),
             Outcome::Cancelled,
         ] {
             r.scheduled += 1;

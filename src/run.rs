@@ -119,6 +119,7 @@ pub async fn run_scenario(
         api_key: scenario.server.api_key.clone(),
         headers: scenario.api.headers.clone(),
         request_timeout: plan.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+        idle_timeout: plan.idle_timeout,
     })
     .map_err(RunError::Setup)?;
     let client = Arc::new(client);

@@ -19,6 +19,7 @@ fn endpoint(base_url: String, api: ApiKind, streaming: bool) -> Endpoint {
         api_key: Some(Secret::new("sk-test".into())),
         headers: vec![("x-team".into(), "perf".into())],
         request_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(5),
     }
 }
 

@@ -96,10 +96,21 @@ pub struct Failure {
 pub enum Exchange {
     Ok(Success),
     Failed(Failure),
-    /// `load.request_timeout` passed before the response ended.
+    /// `load.request_timeout` passed before the response ended, or a started stream went quiet for
+    /// longer than `load.idle_timeout`.
     TimedOut {
+        timeout: Timeout,
         sent: Instant,
     },
+}
+
+/// Which limit a timed-out request hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// The whole request took longer than `load.request_timeout`.
+    Total,
+    /// No bytes for `load.idle_timeout` after the first content chunk.
+    Idle,
 }
 
 /// What a client needs to know about its endpoint.
@@ -113,6 +124,8 @@ pub struct Endpoint {
     pub api_key: Option<Secret>,
     pub headers: Vec<(String, String)>,
     pub request_timeout: Duration,
+    /// Longest silence allowed between reads once a stream has produced content.
+    pub idle_timeout: Duration,
 }
 
 /// A pooled HTTP client bound to one endpoint.
@@ -125,6 +138,9 @@ pub struct Client {
 
 /// Bodies of failed responses are kept up to this many bytes in messages.
 const MAX_ERROR_BODY: usize = 300;
+
+/// A non-streamed body, or one streamed event, larger than this is refused as malformed.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 impl Client {
     pub fn new(endpoint: Endpoint) -> Result<Client, String> {
@@ -185,18 +201,25 @@ impl Client {
         let exchange = async {
             let response = self.http.post(&self.url).body(body).send().await;
             match response {
-                Err(err) => Err(transport_failure(&err, false)),
+                Err(err) => Err(transport_failure(&err, false).into()),
                 Ok(response) if !response.status().is_success() => {
-                    Err(status_failure(response).await)
+                    Err(status_failure(response).await.into())
                 }
-                Ok(response) if e.streaming => read_stream(response, sent).await,
+                Ok(response) if e.streaming => read_stream(response, sent, e.idle_timeout).await,
                 Ok(response) => read_body(response, sent).await,
             }
         };
         match tokio::time::timeout(e.request_timeout, exchange).await {
-            Err(_) => Exchange::TimedOut { sent },
+            Err(_) => Exchange::TimedOut {
+                sent,
+                timeout: Timeout::Total,
+            },
             Ok(Ok(success)) => Exchange::Ok(success),
-            Ok(Err((kind, message))) => Exchange::Failed(Failure {
+            Ok(Err(Ended::Idle)) => Exchange::TimedOut {
+                sent,
+                timeout: Timeout::Idle,
+            },
+            Ok(Err(Ended::Failed((kind, message)))) => Exchange::Failed(Failure {
                 kind,
                 message,
                 sent,
@@ -207,6 +230,18 @@ impl Client {
 }
 
 type Fail = (FailureKind, String);
+
+/// How an exchange ended early.
+enum Ended {
+    Failed(Fail),
+    Idle,
+}
+
+impl From<Fail> for Ended {
+    fn from(fail: Fail) -> Ended {
+        Ended::Failed(fail)
+    }
+}
 
 fn transport_failure(err: &reqwest::Error, mid_stream: bool) -> Fail {
     let kind = if err.is_connect() {
@@ -247,11 +282,18 @@ async fn status_failure(response: reqwest::Response) -> Fail {
     (kind, format!("HTTP {status}: {}", text.trim()))
 }
 
-async fn read_body(response: reqwest::Response, sent: Instant) -> Result<Success, Fail> {
-    let bytes = response
-        .bytes()
+async fn read_body(mut response: reqwest::Response, sent: Instant) -> Result<Success, Ended> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| transport_failure(&e, true))?;
+        .map_err(|e| transport_failure(&e, true))?
+    {
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Err(too_large().into());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
     let end = Instant::now();
     let chunk: Chunk<'_> = serde_json::from_slice(&bytes).map_err(|e| {
         (
@@ -260,13 +302,11 @@ async fn read_body(response: reqwest::Response, sent: Instant) -> Result<Success
         )
     })?;
     if let Some(error) = chunk.error {
-        return Err((FailureKind::ServerError, truncate(&error.to_string())));
+        return Err((FailureKind::ServerError, truncate(&error.to_string())).into());
     }
     if !chunk.has_content() {
-        return Err((
-            FailureKind::NoContent,
-            "the response has no generated text".into(),
-        ));
+        let message = "the response has no generated text".to_string();
+        return Err((FailureKind::NoContent, message).into());
     }
     Ok(Success {
         sent,
@@ -327,7 +367,19 @@ impl StreamState {
     }
 }
 
-async fn read_stream(mut response: reqwest::Response, sent: Instant) -> Result<Success, Fail> {
+fn too_large() -> Fail {
+    let limit = MAX_BODY >> 20;
+    (
+        FailureKind::Malformed,
+        format!("more than {limit} MiB without an end"),
+    )
+}
+
+async fn read_stream(
+    mut response: reqwest::Response,
+    sent: Instant,
+    idle_timeout: Duration,
+) -> Result<Success, Ended> {
     let mut decoder = SseDecoder::new();
     let mut state = StreamState {
         first_content: None,
@@ -339,12 +391,24 @@ async fn read_stream(mut response: reqwest::Response, sent: Instant) -> Result<S
         problem: None,
     };
     let end = loop {
-        match response.chunk().await {
+        // Before the first content the engine may legitimately be queueing; after it, silence is a stall.
+        let read = if state.first_content.is_some() {
+            match tokio::time::timeout(idle_timeout, response.chunk()).await {
+                Ok(read) => read,
+                Err(_) => return Err(Ended::Idle),
+            }
+        } else {
+            response.chunk().await
+        };
+        match read {
             Ok(Some(bytes)) => {
                 let at = Instant::now();
                 decoder.feed(&bytes, |data| state.on_event(data, at));
                 if let Some(problem) = state.problem.take() {
-                    return Err(problem);
+                    return Err(problem.into());
+                }
+                if decoder.pending_len() > MAX_BODY {
+                    return Err(too_large().into());
                 }
             }
             Ok(None) => {
@@ -357,27 +421,21 @@ async fn read_stream(mut response: reqwest::Response, sent: Instant) -> Result<S
             Err(err) => {
                 let (kind, message) = transport_failure(&err, true);
                 let got = state.content_chunks;
-                return Err((kind, format!("{message} (after {got} content chunks)")));
+                return Err((kind, format!("{message} (after {got} content chunks)")).into());
             }
         }
     };
     if let Some(problem) = state.problem {
-        return Err(problem);
+        return Err(problem.into());
     }
     if !state.done {
-        return Err((
-            FailureKind::IncompleteStream,
-            format!(
-                "the stream ended without [DONE] after {} content chunks",
-                state.content_chunks
-            ),
-        ));
+        let got = state.content_chunks;
+        let message = format!("the stream ended without [DONE] after {got} content chunks");
+        return Err((FailureKind::IncompleteStream, message).into());
     }
     if state.content_chunks == 0 {
-        return Err((
-            FailureKind::NoContent,
-            "the stream carried no generated text".into(),
-        ));
+        let message = "the stream carried no generated text".to_string();
+        return Err((FailureKind::NoContent, message).into());
     }
     Ok(Success {
         sent,

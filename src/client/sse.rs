@@ -54,6 +54,12 @@ impl SseDecoder {
         self.pending.drain(..consumed);
     }
 
+    /// Bytes received but not yet part of a complete event: what a server that never ends a line or
+    /// an event makes grow.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len() + self.data.len()
+    }
+
     /// Ends the stream: returns the data of an event the stream left unterminated (no blank line after
     /// it), which many servers do for their last event.
     pub fn finish(&mut self) -> Option<Vec<u8>> {

@@ -83,6 +83,7 @@ pub fn lifecycle(r: &Recorder, requested_rate: Option<f64>) -> Value {
         "failures": {
             "count": r.failed() + r.timed_out,
             "timed_out": r.timed_out,
+            "timed_out_idle": r.idle_timeouts,
             "by_label": by_label,
         },
         "cancelled": r.cancelled,

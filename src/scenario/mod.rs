@@ -95,6 +95,8 @@ pub struct Load {
     pub interval: Duration,
     /// Total time a request may take before it is counted as timed out.
     pub request_timeout: Option<Duration>,
+    /// Longest silence between reads once a stream has produced content (default 30 s).
+    pub idle_timeout: Duration,
     /// Requests in flight at most (`num_workers x worker_max_concurrency`); open-loop sends wait for a
     /// free slot, and the wait shows up as schedule delay.
     pub max_in_flight: usize,

@@ -177,6 +177,8 @@ pub struct RawLoad {
     pub trace: Option<Value>,
     pub circuit_breakers: Option<Vec<String>>,
     pub request_timeout: Option<f64>,
+    /// infergate: seconds a started stream may stay silent before it counts as timed out.
+    pub idle_timeout: Option<f64>,
     pub request_retries: Option<u32>,
     pub request_retry_backoff_sec: Option<f64>,
     pub stage_teardown_grace_seconds: Option<f64>,
@@ -197,6 +199,7 @@ impl Default for RawLoad {
             trace: None,
             circuit_breakers: None,
             request_timeout: None,
+            idle_timeout: None,
             request_retries: None,
             request_retry_backoff_sec: None,
             stage_teardown_grace_seconds: None,

@@ -17,6 +17,9 @@ use super::{
 /// The seed used when `load.base_seed` is absent, so that two runs of one file draw the same requests.
 pub const DEFAULT_SEED: u64 = 42;
 
+/// How long a started stream may stay silent when `load.idle_timeout` is absent.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Collects the file's path and source so errors can be placed.
 struct Checker<'a> {
     path: &'a Path,
@@ -338,16 +341,16 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
             "must be 0 or more seconds",
         ));
     }
-    let request_timeout = match load.request_timeout {
-        None => None,
-        Some(t) if t > 0.0 && t.is_finite() => Some(Duration::from_secs_f64(t)),
-        Some(_) => {
-            return Err(c.error(
-                &[Step::Key("load"), Step::Key("request_timeout")],
-                "must be more than 0 seconds",
-            ));
-        }
+    let seconds = |key: &'static str, value: Option<f64>| match value {
+        None => Ok(None),
+        Some(t) if t > 0.0 && t.is_finite() => Ok(Some(Duration::from_secs_f64(t))),
+        Some(_) => Err(c.error(
+            &[Step::Key("load"), Step::Key(key)],
+            "must be more than 0 seconds",
+        )),
     };
+    let request_timeout = seconds("request_timeout", load.request_timeout)?;
+    let idle_timeout = seconds("idle_timeout", load.idle_timeout)?.unwrap_or(DEFAULT_IDLE_TIMEOUT);
     let workers = load
         .num_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
@@ -362,6 +365,7 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
         stages,
         interval: Duration::from_secs_f64(load.interval),
         request_timeout,
+        idle_timeout,
         max_in_flight: workers as usize * load.worker_max_concurrency as usize,
         seed: load.base_seed.unwrap_or(DEFAULT_SEED),
     })
