@@ -8,6 +8,8 @@
 #[derive(Debug, Default)]
 pub struct SseDecoder {
     pending: Vec<u8>,
+    /// How much of `pending` is known to hold no newline.
+    scanned: usize,
     data: Vec<u8>,
     has_data: bool,
 }
@@ -21,8 +23,10 @@ impl SseDecoder {
     pub fn feed(&mut self, bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
         self.pending.extend_from_slice(bytes);
         let mut consumed = 0;
-        while let Some(newline) = self.pending[consumed..].iter().position(|&b| b == b'\n') {
-            let end = consumed + newline;
+        // Resume the newline search where the last call stopped, so a long line costs linear time.
+        let mut search_from = self.scanned;
+        while let Some(newline) = self.pending[search_from..].iter().position(|&b| b == b'\n') {
+            let end = search_from + newline;
             let mut line = &self.pending[consumed..end];
             if let [rest @ .., b'\r'] = line {
                 line = rest;
@@ -50,8 +54,10 @@ impl SseDecoder {
                 }
             }
             consumed = end + 1;
+            search_from = consumed;
         }
         self.pending.drain(..consumed);
+        self.scanned = self.pending.len();
     }
 
     /// Bytes received but not yet part of a complete event: what a server that never ends a line or
@@ -65,10 +71,12 @@ impl SseDecoder {
     pub fn finish(&mut self) -> Option<Vec<u8>> {
         if !self.pending.is_empty() {
             let rest = std::mem::take(&mut self.pending);
+            self.scanned = 0;
             self.feed(&rest, |_| {});
             if !self.pending.is_empty() {
                 // A last line with no newline at all.
                 let mut line = std::mem::take(&mut self.pending);
+                self.scanned = 0;
                 line.extend_from_slice(b"\n");
                 self.feed(&line, |_| {});
             }
@@ -116,6 +124,21 @@ mod tests {
         assert_eq!(rest.as_deref(), Some(&b"two"[..]));
         let (_, rest) = decode_in_pieces(b"data: three", 4);
         assert_eq!(rest.as_deref(), Some(&b"three"[..]));
+    }
+
+    #[test]
+    fn a_long_line_fed_in_small_pieces_is_decoded_once() {
+        let mut input = b"data: ".to_vec();
+        input.resize(200_000, b'x');
+        input.extend_from_slice(b"\n\n");
+        let mut d = SseDecoder::new();
+        let mut lens = Vec::new();
+        for chunk in input.chunks(1000) {
+            d.feed(chunk, |data| lens.push(data.len()));
+            assert!(d.pending_len() <= input.len());
+        }
+        assert_eq!(lens, [200_000 - 6]);
+        assert_eq!(d.pending_len(), 0);
     }
 
     #[test]
