@@ -108,7 +108,7 @@ async fn serve(mut stream: TcpStream, fault: Fault, is_completion: bool) {
                 .write_all(format!("{HEADERS}{}", TOKEN.repeat(n)).as_bytes())
                 .await;
             tokio::time::sleep(Duration::from_millis(20)).await;
-            let _ = stream.set_linger(Some(Duration::ZERO));
+            let _ = stream.set_zero_linger();
             return; // dropped with linger 0: the peer sees a reset
         }
         Fault::StallAfterFirstToken => {
