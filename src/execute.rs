@@ -1,12 +1,18 @@
 //! One scenario file, start to finish: load it, run it, judge it, write its reports and print its
 //! table. The harness and the CLI both call `scenario_file`, so a suite behaves the same either way.
+//!
+//! Ctrl-C or SIGTERM during a run stops it gracefully: no new requests, a short grace for those in
+//! flight, partial reports and JUnit marked incomplete, and every later scenario skipped. A second
+//! signal exits at once.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::gate::{ErrorCause, ScenarioOutcome, evaluate};
 use crate::outputs;
 use crate::run::{RunOptions, run_scenario};
 use crate::scenario::Scenario;
+use crate::stop::stop_pair;
 
 /// Runs the file at `path` as the scenario `name`, writing reports under `out_dir`.
 pub fn scenario_file(
@@ -16,6 +22,11 @@ pub fn scenario_file(
     out_dir: &Path,
 ) -> ScenarioOutcome {
     let outcome = match Scenario::load(path) {
+        _ if INTERRUPTED.get().is_some() => ScenarioOutcome::Error {
+            scenario: name.to_string(),
+            message: format!("not run: {}", INTERRUPTED.get().map_or("", String::as_str)),
+            cause: ErrorCause::Run,
+        },
         Err(e) => ScenarioOutcome::Error {
             scenario: name.to_string(),
             message: e.to_string(),
@@ -53,7 +64,23 @@ fn judge(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutco
             };
         }
     };
-    match runtime.block_on(run_scenario(scenario, options)) {
+    let (handle, stop) = stop_pair();
+    let options = RunOptions {
+        stop,
+        ..options.clone()
+    };
+    runtime.spawn(async move {
+        let reason = next_signal().await;
+        eprintln!(
+            "{reason}: stopping; requests in flight get a few seconds (again to exit at once)"
+        );
+        let _ = INTERRUPTED.set(format!("the run was {reason}"));
+        handle.stop(format!("{reason}"));
+        next_signal().await;
+        eprintln!("second signal: exiting now");
+        std::process::exit(130);
+    });
+    match runtime.block_on(run_scenario(scenario, &options)) {
         Ok(mut run) => {
             run.scenario = name.to_string();
             let gate = evaluate(&scenario.thresholds, &scenario.validity, &run);
@@ -67,5 +94,32 @@ fn judge(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutco
             message: e.to_string(),
             cause: ErrorCause::Run,
         },
+    }
+}
+
+/// Set once a signal has interrupted a run; later scenarios are then skipped.
+static INTERRUPTED: OnceLock<String> = OnceLock::new();
+
+/// Waits for Ctrl-C or SIGTERM and names it.
+async fn next_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return "interrupted by Ctrl-C";
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "interrupted by Ctrl-C",
+            _ = term.recv() => "terminated by SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted by Ctrl-C"
     }
 }

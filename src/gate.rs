@@ -129,6 +129,20 @@ fn threshold_check(threshold: &Threshold, recorder: &Recorder) -> Check {
 
 fn validity_checks(validity: &Validity, run: &RunResult) -> Vec<Check> {
     let mut checks = Vec::new();
+    if let Some(reason) = &run.stopped {
+        let done = run.stages.len();
+        checks.push(Check {
+            kind: CheckKind::Validity,
+            name: "runner: the run completed".to_string(),
+            verdict: Verdict::Invalid,
+            observed: "incomplete".to_string(),
+            observed_value: None,
+            message: format!(
+                "incomplete: {reason}; {done} stage(s) ran, {} request(s) cancelled; partial results",
+                run.total.cancelled
+            ),
+        });
+    }
     for (i, stage) in run.stages.iter().enumerate() {
         let r = &stage.recorder;
         let limit = validity.max_schedule_delay_p99_us;

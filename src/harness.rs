@@ -93,9 +93,11 @@ fn trial_verdict(outcome: &ScenarioOutcome) -> Result<(), Failed> {
                 .collect();
             match gate.status {
                 Status::Passed => Ok(()),
-                Status::Failed => Err(format!("thresholds failed:\n  {}", reasons.join("\n  ")).into()),
+                Status::Failed => {
+                    Err(format!("thresholds failed:\n  {}", reasons.join("\n  ")).into())
+                }
                 Status::Invalid => Err(format!(
-                    "invalid run, the runner could not keep up (not a verdict on the target):\n  {}",
+                    "invalid run, not a verdict on the target:\n  {}",
                     reasons.join("\n  ")
                 )
                 .into()),

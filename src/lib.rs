@@ -35,3 +35,4 @@ pub mod run;
 pub mod scenario;
 pub mod schedule;
 pub mod sim;
+pub mod stop;

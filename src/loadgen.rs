@@ -1,23 +1,30 @@
 //! Drives one stage against a `Client`: owns the timing, knows nothing of HTTP.
 //!
-//! Open-loop stages send each request at its absolute deadline (`stage start + offset`), whether or not
-//! earlier ones have answered; closed-loop stages keep `concurrency` requests in flight, one task per slot. Either way every
-//! request records when it was *intended* to go and when it actually went (schedule delay), nothing
-//! scheduled is ever dropped, and the stage ends when every request it sent has ended. Completed
-//! requests are recorded by this one task, so the `Recorder` has a single owner.
+//! Open-loop stages send each request at its absolute deadline (`stage start + offset`), whether or
+//! not earlier ones have answered; closed-loop stages keep `concurrency` requests in flight, one task
+//! per slot. Either way every request records when it was *intended* to go and when it actually went
+//! (schedule delay), nothing scheduled is ever dropped, and the stage ends when every request it sent
+//! has ended. Completed requests are recorded by this one task, so the `Recorder` has a single owner.
+//!
+//! When the run is stopped, sending stops at once, requests in flight get `STOP_GRACE` to finish, and
+//! everything scheduled but not finished is counted as cancelled.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 
 use crate::client::{Client, Exchange, Failure, FailureKind};
 use crate::datagen::{Generator, RequestSpec};
 use crate::plan::{PlannedStage, StageLoad};
 use crate::recorder::{Outcome, Recorder, Sample};
 use crate::schedule::Arrivals;
+use crate::stop::Stop;
+
+/// The request generator, shared by a stage's slots and kept across stages.
+pub type SharedGenerator = Arc<Mutex<Generator>>;
 
 /// A finished request: its sample and when it ended (for the stage window and closed-loop slots).
 struct Finished {
@@ -25,15 +32,17 @@ struct Finished {
     ended: Instant,
 }
 
-/// Runs one stage to completion and returns what it recorded.
+/// Runs one stage to completion (or until `stop`) and returns what it recorded.
 pub async fn run_stage(
     client: &Arc<Client>,
     stage: &PlannedStage,
     generator: &SharedGenerator,
     max_in_flight: usize,
+    stop: &Stop,
 ) -> Recorder {
     let mut driver = Driver {
         client,
+        stop,
         recorder: Recorder::new(),
         in_flight: JoinSet::new(),
         last_end: None,
@@ -54,21 +63,17 @@ pub async fn run_stage(
             num_requests,
             concurrency,
         } => {
+            let slots = concurrency as usize;
             driver
-                .closed_loop(started, num_requests, concurrency as usize, generator)
+                .closed_loop(started, num_requests, slots, generator)
                 .await;
         }
     }
-    while let Some(joined) = driver.in_flight.join_next().await {
-        driver.finish(joined);
-    }
+    driver.drain().await;
     let ended = driver.last_end.unwrap_or_else(Instant::now);
     driver.recorder.close(started, ended);
     driver.recorder
 }
-
-/// The request generator, shared by a stage's slots and kept across stages.
-pub type SharedGenerator = Arc<Mutex<Generator>>;
 
 fn next_request(generator: &SharedGenerator) -> RequestSpec {
     generator
@@ -91,6 +96,7 @@ async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished
 
 struct Driver<'a> {
     client: &'a Arc<Client>,
+    stop: &'a Stop,
     recorder: Recorder,
     in_flight: JoinSet<Finished>,
     last_end: Option<Instant>,
@@ -100,15 +106,26 @@ impl Driver<'_> {
     async fn open_loop(
         &mut self,
         started: Instant,
-        arrivals: Arrivals,
+        mut arrivals: Arrivals,
         generator: &SharedGenerator,
         max_in_flight: usize,
     ) {
-        for offset in arrivals {
+        while let Some(offset) = arrivals.next() {
             // Prepare the request before its deadline, so building it never delays the send.
             let spec = next_request(generator);
             let intended = started + offset;
-            tokio::time::sleep_until(intended.into()).await;
+            let stopped = tokio::select! {
+                biased;
+                _ = self.stop.wait() => true,
+                _ = tokio::time::sleep_until(intended.into()) => false,
+            };
+            if stopped {
+                // This request and the rest of the schedule will never be sent.
+                let never_sent = 1 + arrivals.count() as u64;
+                self.recorder.scheduled += never_sent;
+                self.recorder.cancelled += never_sent;
+                return;
+            }
             self.reap_ready();
             if self.in_flight.len() >= max_in_flight {
                 self.recorder.in_flight_cap_waits += 1;
@@ -133,23 +150,20 @@ impl Driver<'_> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
         let mut slots = JoinSet::new();
         for _ in 0..(concurrency as u64).min(num_requests) {
-            let (client, generator, unclaimed, tx) = (
-                Arc::clone(self.client),
-                Arc::clone(generator),
-                Arc::clone(&unclaimed),
-                tx.clone(),
-            );
+            let client = Arc::clone(self.client);
+            let (generator, unclaimed) = (Arc::clone(generator), Arc::clone(&unclaimed));
+            let (tx, stop) = (tx.clone(), self.stop.clone());
             slots.spawn(async move {
                 // A slot's first request is due when the slot starts; how long it took to start every
                 // slot is the stage's ramp-up, reported on its own.
                 let slot_started = Instant::now();
                 let mut intended = slot_started;
-                while unclaimed
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                    .is_ok()
+                while !stop.is_set()
+                    && unclaimed
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                        .is_ok()
                 {
-                    let spec = next_request(&generator);
-                    let finished = send(&client, intended, spec).await;
+                    let finished = send(&client, intended, next_request(&generator)).await;
                     intended = finished.ended;
                     if tx.send(finished).is_err() {
                         break;
@@ -159,20 +173,42 @@ impl Driver<'_> {
             });
         }
         drop(tx);
-        while let Some(finished) = rx.recv().await {
-            self.finish(Ok(finished));
+        let mut received = 0;
+        loop {
+            tokio::select! {
+                biased;
+                finished = rx.recv() => match finished {
+                    Some(finished) => {
+                        received += 1;
+                        self.finish(Ok(finished));
+                    }
+                    None => break,
+                },
+                _ = self.stop.grace_over() => {
+                    slots.abort_all();
+                    break;
+                }
+            }
         }
-        self.recorder.scheduled += num_requests - unclaimed.load(Ordering::Acquire);
+        let claimed = num_requests - unclaimed.load(Ordering::Acquire);
+        self.recorder.scheduled += num_requests;
+        // Never claimed, because the run stopped first.
+        self.recorder.cancelled += num_requests - claimed;
         while let Some(joined) = slots.join_next().await {
             match joined {
                 Ok(slot_started) => {
                     let ramp = slot_started.saturating_duration_since(started);
                     self.recorder.ramp_up = self.recorder.ramp_up.max(ramp);
                 }
+                Err(e) if e.is_cancelled() => {}
                 // The slot's request in flight is lost with it: count it as failed, never drop it.
-                Err(e) => self.finish(Err(e)),
+                Err(e) => {
+                    received += 1;
+                    self.finish(Err(e));
+                }
             }
         }
+        self.recorder.cancelled += claimed.saturating_sub(received);
     }
 
     fn launch(&mut self, intended: Instant, spec: RequestSpec) {
@@ -196,24 +232,51 @@ impl Driver<'_> {
         }
     }
 
-    fn finish(&mut self, joined: Result<Finished, tokio::task::JoinError>) {
-        let finished = joined.unwrap_or_else(|e| {
-            // A request task that panicked is still a request: count it, never lose it.
-            let now = Instant::now();
-            Finished {
-                sample: Sample {
-                    intended: now,
-                    prompt_tokens: 0,
-                    exchange: Outcome::Sent(Exchange::Failed(Failure {
-                        kind: FailureKind::Other,
-                        message: format!("request task ended abnormally: {e}"),
-                        sent: now,
-                        end: now,
-                    })),
+    /// Waits for every open-loop request in flight; after a stop, only for `STOP_GRACE`.
+    async fn drain(&mut self) {
+        loop {
+            tokio::select! {
+                biased;
+                joined = self.in_flight.join_next() => match joined {
+                    Some(joined) => self.finish(joined),
+                    None => return,
                 },
-                ended: now,
+                _ = self.stop.grace_over() => {
+                    self.in_flight.abort_all();
+                    while let Some(joined) = self.in_flight.join_next().await {
+                        self.finish(joined);
+                    }
+                    return;
+                }
             }
-        });
+        }
+    }
+
+    fn finish(&mut self, joined: Result<Finished, JoinError>) {
+        let finished = match joined {
+            Ok(finished) => finished,
+            Err(e) if e.is_cancelled() => {
+                self.recorder.cancelled += 1;
+                return;
+            }
+            Err(e) => {
+                // A request task that panicked is still a request: count it, never lose it.
+                let now = Instant::now();
+                Finished {
+                    sample: Sample {
+                        intended: now,
+                        prompt_tokens: 0,
+                        exchange: Outcome::Sent(Exchange::Failed(Failure {
+                            kind: FailureKind::Other,
+                            message: format!("request task ended abnormally: {e}"),
+                            sent: now,
+                            end: now,
+                        })),
+                    },
+                    ended: now,
+                }
+            }
+        };
         self.recorder.record(&finished.sample);
         self.last_end = Some(
             self.last_end

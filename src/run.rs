@@ -13,6 +13,7 @@ use crate::recorder::Recorder;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric, Scenario};
 use crate::sim::{SimConfig, SimHandle};
+use crate::stop::Stop;
 
 /// The request timeout used when `load.request_timeout` is not set, so no run can hang forever.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
@@ -41,6 +42,8 @@ pub struct RunOptions {
     pub sim: SimConfig,
     /// Print a line per stage to stderr.
     pub progress: bool,
+    /// Stops the run early (signals); the default never fires.
+    pub stop: Stop,
 }
 
 /// One stage's plan and what it recorded.
@@ -67,6 +70,8 @@ pub struct RunResult {
     pub started_at: SystemTime,
     pub elapsed: Duration,
     pub warnings: Vec<String>,
+    /// Why the run stopped before its plan was done, if it did.
+    pub stopped: Option<String>,
 }
 
 /// Why a run could not produce results at all.
@@ -131,9 +136,22 @@ pub async fn run_scenario(
     let mut stages = Vec::with_capacity(plan.stages.len());
     for (i, stage) in plan.stages.iter().enumerate() {
         if i > 0 && !plan.interval.is_zero() {
-            tokio::time::sleep(plan.interval).await;
+            tokio::select! {
+                _ = options.stop.wait() => {}
+                _ = tokio::time::sleep(plan.interval) => {}
+            }
         }
-        let recorder = run_stage(&client, stage, &generator, plan.max_in_flight).await;
+        if options.stop.is_set() {
+            break;
+        }
+        let recorder = run_stage(
+            &client,
+            stage,
+            &generator,
+            plan.max_in_flight,
+            &options.stop,
+        )
+        .await;
         if options.progress {
             eprintln!(
                 "{}",
@@ -157,6 +175,7 @@ pub async fn run_scenario(
         started_at,
         elapsed: clock.elapsed(),
         warnings: scenario.warnings.clone(),
+        stopped: options.stop.reason(),
     })
 }
 

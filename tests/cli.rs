@@ -163,3 +163,56 @@ fn help_explains_commands_and_exit_codes() {
     let out = infergate(&["run", "--help"], dir.path());
     assert!(String::from_utf8_lossy(&out.stdout).contains("Examples:"));
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_gracefully_with_partial_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "long.yaml",
+        "api: {streaming: true}\nload:\n  stages: [{rate: 20, duration: 60}, {rate: 20, duration: 60}]\n\
+         data:\n  output_distribution: {mean: 8, std_dev: 0, min: 8, max: 8}\n",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_infergate"))
+        .args(["run", "long.yaml", "--full", "--out", "r"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "stopped within the grace"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("interrupted by Ctrl-C"), "{stderr}");
+    let junit = std::fs::read_to_string(dir.path().join("r/junit.xml")).unwrap();
+    assert!(
+        junit.contains("incomplete: interrupted by Ctrl-C"),
+        "{junit}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("r/long/summary_lifecycle_metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let scheduled = summary["load_summary"]["count"].as_u64().unwrap();
+    let ok = summary["successes"]["count"].as_u64().unwrap();
+    let failed = summary["failures"]["count"].as_u64().unwrap();
+    let cancelled = summary["cancelled"].as_u64().unwrap();
+    assert!(ok > 0 && cancelled > 0, "{summary}");
+    assert_eq!(scheduled, ok + failed + cancelled, "{summary}");
+    assert_eq!(
+        scheduled, 1200,
+        "the first stage's whole schedule; the second never started"
+    );
+}

@@ -91,7 +91,7 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
     let verdict = match gate.status {
         Status::Passed => "PASSED",
         Status::Failed => "FAILED: the target missed a threshold",
-        Status::Invalid => "INVALID: the runner could not keep up; thresholds not judged",
+        Status::Invalid => "INVALID: the runner's own checks failed, so thresholds were not judged",
     };
     let _ = writeln!(out, "result: {verdict}");
     out
