@@ -75,7 +75,7 @@ fn judge(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutco
             "{reason}: stopping; requests in flight get a few seconds (again to exit at once)"
         );
         let _ = INTERRUPTED.set(format!("the run was {reason}"));
-        handle.stop(format!("{reason}"));
+        handle.stop(reason);
         next_signal().await;
         eprintln!("second signal: exiting now");
         std::process::exit(130);
