@@ -251,9 +251,11 @@ fn validate(paths: Vec<PathBuf>) -> ExitCode {
                     println!("  warning: {warning}");
                 }
             }
-            Err(e) => {
+            Err(errors) => {
                 bad += 1;
-                eprintln!("error: {e}");
+                for e in errors.0 {
+                    eprintln!("error: {e}");
+                }
             }
         }
     }

@@ -133,6 +133,52 @@ fn a_misspelt_key_names_the_file_line_key_and_what_is_allowed() {
 }
 
 #[test]
+fn every_misspelling_is_listed_at_once_with_a_suggestion() {
+    let e = error_of(
+        "api:\n  streming: true\nload:\n  typ: constant\n  stages:\n    - rate: 1\n      duration: 2\n  \
+         num_worker: 3\nserver:\n  model: x\n  base_url: http://h\n",
+    );
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 4, "{e}");
+    assert!(
+        lines[0].starts_with("suites/bad.yaml:2:3: ")
+            && lines[0].ends_with("did you mean `streaming`?"),
+        "{e}"
+    );
+    assert!(
+        lines[1].starts_with("suites/bad.yaml:4:3: ") && lines[1].ends_with("did you mean `type`?"),
+        "{e}"
+    );
+    assert!(
+        lines[2].starts_with("suites/bad.yaml:8:3: ")
+            && lines[2].ends_with("did you mean `num_workers`?"),
+        "{e}"
+    );
+    assert!(
+        lines[3].starts_with("suites/bad.yaml:10:3: ")
+            && lines[3].contains("unknown field `model`"),
+        "{e}"
+    );
+    let e = error_of("load:\n  type: constnat\n  stages: [{rate: 1, duration: 1}]\n");
+    assert!(e.contains("did you mean `constant`?"), "{e}");
+}
+
+#[test]
+fn meaning_errors_in_different_places_are_listed_together() {
+    let e = error_of(
+        "api: {type: embeddings}\nload:\n  stages: [{rate: -1, duration: 1}]\nthresholds:\n  ttft: [\"p(99) < 1 hour\"]\n  itl: [\"pp < 1\"]\n",
+    );
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 4, "{e}");
+    assert!(lines[0].contains("api.type"), "{e}");
+    assert!(lines[1].contains("load.stages[0].rate"), "{e}");
+    assert!(
+        lines[2].contains("thresholds.ttft") && lines[3].contains("thresholds.itl"),
+        "{e}"
+    );
+}
+
+#[test]
 fn meaning_errors_are_placed_too() {
     let e = error_of("load:\n  type: concurrent\n  stages:\n    - rate: 1\n      duration: 5\n");
     assert!(

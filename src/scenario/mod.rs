@@ -194,21 +194,41 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+/// Every problem found in one scenario file, in file order where known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
 impl Scenario {
     /// Reads and validates a scenario file.
-    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            path: path.to_path_buf(),
-            line: None,
-            column: None,
-            key: None,
-            message: format!("cannot read the file: {e}"),
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            ScenarioErrors(vec![ScenarioError {
+                path: path.to_path_buf(),
+                line: None,
+                column: None,
+                key: None,
+                message: format!("cannot read the file: {e}"),
+            }])
         })?;
         Scenario::from_source(path, &source)
     }
 
     /// Validates scenario text; `path` is used in messages only.
-    pub fn from_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
+    pub fn from_source(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
         validate::validate(path, source)
     }
 

@@ -10,8 +10,8 @@ use super::raw::{
 };
 use super::threshold::{Threshold, parse_duration_micros, parse_fraction};
 use super::{
-    Api, ApiKind, Arrival, Data, LengthDistribution, Load, Scenario, ScenarioError, Secret, Server,
-    Stage, Storage, Validity,
+    Api, ApiKind, Arrival, Data, LengthDistribution, Load, Scenario, ScenarioError, ScenarioErrors,
+    Secret, Server, Stage, Storage, Validity,
 };
 
 /// The seed used when `load.base_seed` is absent, so that two runs of one file draw the same requests.
@@ -29,7 +29,7 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error(&self, path: &[Step<'_>], message: impl Into<String>) -> ScenarioError {
-        let position = locate(self.source, path);
+        let position = self.position(path);
         ScenarioError {
             path: self.path.to_path_buf(),
             line: position.map(|p| p.0),
@@ -37,6 +37,14 @@ impl Checker<'_> {
             key: Some(dotted(path)),
             message: message.into(),
         }
+    }
+
+    /// Where `path` is written, or the nearest enclosing key that can be found (flow-style values such
+    /// as `api: {type: chat}` are placed at their key).
+    fn position(&self, path: &[Step<'_>]) -> Option<(usize, usize)> {
+        (1..=path.len())
+            .rev()
+            .find_map(|n| locate(self.source, &path[..n]))
     }
 
     fn unsupported(&self, path: &[Step<'_>], what: &str) -> ScenarioError {
@@ -47,7 +55,8 @@ impl Checker<'_> {
     }
 
     fn warn(&mut self, path: &[Step<'_>], message: &str) {
-        let at = locate(self.source, path)
+        let at = self
+            .position(path)
             .map(|(line, _)| format!(":{line}"))
             .unwrap_or_default();
         self.warnings.push(format!(
@@ -74,50 +83,134 @@ fn dotted(path: &[Step<'_>]) -> String {
     out
 }
 
-pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
+pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     if source.trim().is_empty() {
-        return Err(ScenarioError {
+        return Err(ScenarioErrors(vec![ScenarioError {
             path: path.to_path_buf(),
             line: None,
             column: None,
             key: None,
             message: "the file is empty; a scenario needs at least `load.stages`".to_string(),
-        });
+        }]));
     }
-    let raw: RawScenario = serde_yaml::from_str(source).map_err(|e| yaml_error(path, &e))?;
+    let raw = parse_collecting_unknown_keys(path, source)?;
     let mut c = Checker {
         path,
         source,
         warnings: Vec::new(),
     };
-    let api = check_api(&c, &raw)?;
-    let data = check_data(&mut c, &raw)?;
-    let load = check_load(&mut c, &raw)?;
-    let server = check_server(&c, &raw)?;
-    let storage = check_storage(&mut c, &raw)?;
-    check_other_sections(&mut c, &raw)?;
-    let thresholds = check_thresholds(&c, &raw, load.stages.len())?;
-    let validity = check_validity(&c, &raw)?;
-    Ok(Scenario {
-        path: path.to_path_buf(),
-        api,
-        data,
-        load,
-        server,
-        storage,
-        thresholds,
-        validity,
-        warnings: c.warnings,
-    })
+    let mut errors = Vec::new();
+    let api = check_api(&c, &raw).map_err(|e| errors.push(e)).ok();
+    let data = check_data(&mut c, &raw).map_err(|e| errors.push(e)).ok();
+    let load = check_load(&mut c, &raw).map_err(|e| errors.push(e)).ok();
+    let server = check_server(&c, &raw).map_err(|e| errors.push(e)).ok();
+    let storage = check_storage(&mut c, &raw).map_err(|e| errors.push(e)).ok();
+    let _ = check_other_sections(&mut c, &raw).map_err(|e| errors.push(e));
+    let thresholds = check_thresholds(&c, &raw, raw.load.stages.len())
+        .map_err(|mut e| errors.append(&mut e))
+        .ok();
+    let validity = check_validity(&c, &raw).map_err(|e| errors.push(e)).ok();
+    match (api, data, load, server, storage, thresholds, validity) {
+        (
+            Some(api),
+            Some(data),
+            Some(load),
+            Some(server),
+            Some(storage),
+            Some(thresholds),
+            Some(validity),
+        ) if errors.is_empty() => Ok(Scenario {
+            path: path.to_path_buf(),
+            api,
+            data,
+            load,
+            server,
+            storage,
+            thresholds,
+            validity,
+            warnings: c.warnings,
+        }),
+        _ => {
+            errors.sort_by_key(|e| (e.line.is_none(), e.line));
+            Err(ScenarioErrors(errors))
+        }
+    }
+}
+
+/// Parses the file; on an unknown key, records it, blanks the key (and its block) and parses again, so
+/// every misspelt key is reported at once. Other syntax errors end the search.
+fn parse_collecting_unknown_keys(path: &Path, source: &str) -> Result<RawScenario, ScenarioErrors> {
+    let mut text = source.to_string();
+    let mut errors = Vec::new();
+    loop {
+        let e = match serde_yaml::from_str::<RawScenario>(&text) {
+            Ok(raw) if errors.is_empty() => return Ok(raw),
+            Ok(_) => return Err(ScenarioErrors(errors)),
+            Err(e) => e,
+        };
+        let unknown_key = e.to_string().contains("unknown field");
+        let location = e.location();
+        errors.push(yaml_error(path, &e));
+        let blanked = match location {
+            Some(at) if unknown_key && errors.len() < 50 => {
+                blank_block(&text, at.line(), at.column())
+            }
+            _ => None,
+        };
+        match blanked {
+            Some(next) => text = next,
+            None => return Err(ScenarioErrors(errors)),
+        }
+    }
+}
+
+/// Replaces the block-style key at (line, column) and the lines nested under it with empty lines,
+/// keeping every other line where it was. `None` when the key is not alone at the start of its line.
+fn blank_block(text: &str, line: usize, column: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let target = lines.get(line.checked_sub(1)?)?;
+    let indent = column.checked_sub(1)?;
+    if target.len() < indent || !target[..indent].trim().is_empty() {
+        return None;
+    }
+    let mut out: Vec<&str> = lines.clone();
+    out[line - 1] = "";
+    for (i, l) in lines.iter().enumerate().skip(line) {
+        let nested = l.trim().is_empty() || l.len() - l.trim_start().len() > indent;
+        if !nested {
+            break;
+        }
+        out[i] = "";
+    }
+    Some(out.join("\n"))
+}
+
+/// The suggestion for a misspelling: the allowed word closest to the one written, if close enough.
+fn nearest<'a>(written: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|a| (strsim::damerau_levenshtein(written, a), *a))
+        .filter(|(d, a)| *d <= (a.len().max(written.len()) / 3).max(1))
+        .min()
+        .map(|(_, a)| a)
 }
 
 fn yaml_error(path: &Path, e: &serde_yaml::Error) -> ScenarioError {
     let text = e.to_string();
     // serde_yaml appends " at line L column C"; we print the position in front instead.
-    let message = match text.rfind(" at line ") {
+    let mut message = match text.rfind(" at line ") {
         Some(at) if e.location().is_some() => text[..at].to_string(),
         _ => text,
     };
+    // "unknown field `streming`, expected one of `type`, `streaming`": suggest the nearest.
+    if message.contains("unknown field") || message.contains("unknown variant") {
+        let quoted: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+        if let Some((written, allowed)) = quoted.split_first()
+            && let Some(suggestion) = nearest(written, allowed)
+        {
+            message.push_str(&format!("; did you mean `{suggestion}`?"));
+        }
+    }
     ScenarioError {
         path: path.to_path_buf(),
         line: e.location().map(|l| l.line()),
@@ -562,34 +655,38 @@ fn check_thresholds(
     c: &Checker<'_>,
     raw: &RawScenario,
     stage_count: usize,
-) -> Result<Vec<Threshold>, ScenarioError> {
+) -> Result<Vec<Threshold>, Vec<ScenarioError>> {
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for (key, expressions) in &raw.thresholds {
         let here = [Step::Key("thresholds"), Step::Key(key.as_str())];
         let items = expressions.items();
         if items.is_empty() {
-            return Err(c.error(
+            errors.push(c.error(
                 &here,
                 "give at least one expression, e.g. [\"p(99) < 1200ms\"]",
             ));
         }
         for expression in items {
-            let threshold = Threshold::parse(key, expression).map_err(|m| c.error(&here, m))?;
-            if let Some(stage) = threshold.stage
-                && stage >= stage_count
-            {
-                return Err(c.error(
+            match Threshold::parse(key, expression) {
+                Err(m) => errors.push(c.error(&here, m)),
+                Ok(t) if t.stage.is_some_and(|s| s >= stage_count) => errors.push(c.error(
                     &here,
                     format!(
-                        "stage {stage} does not exist; this scenario has stages 0 to {}",
-                        stage_count - 1
+                        "stage {} does not exist; this scenario has stages 0 to {}",
+                        t.stage.unwrap_or_default(),
+                        stage_count.saturating_sub(1)
                     ),
-                ));
+                )),
+                Ok(t) => out.push(t),
             }
-            out.push(threshold);
         }
     }
-    Ok(out)
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn check_validity(c: &Checker<'_>, raw: &RawScenario) -> Result<Validity, ScenarioError> {
