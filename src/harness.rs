@@ -11,6 +11,7 @@
 //! | `INFERGATE_TARGET` | endpoint URL for every scenario (overrides `server.base_url`); `scenario` uses each file's own `server.base_url` | the embedded simulator |
 //! | `INFERGATE_OUT` | where reports and `junit.xml` go | `$CARGO_TARGET_DIR/infergate` or `target/infergate` |
 //! | `INFERGATE_FULL` | `1` runs full stage lengths even against the simulator | quick mode |
+//! | `INFERGATE_API_KEY` | bearer token for every scenario (overrides `server.api_key`) | the file's |
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ use crate::execute;
 use crate::gate::{ScenarioOutcome, Status};
 use crate::outputs;
 use crate::plan::Quick;
-use crate::run::{RunOptions, Target};
+use crate::run::{RunOptions, Target, api_key_from_env};
 
 /// Runs every scenario under `suites_dir` (or `$INFERGATE_SUITES`) as a test; returns the exit code.
 pub fn main(suites_dir: &str) -> ExitCode {
@@ -120,6 +121,7 @@ pub fn options_from_env() -> RunOptions {
         },
         quick: (!full).then(Quick::default),
         progress: true,
+        api_key: api_key_from_env(),
         ..RunOptions::default()
     }
 }

@@ -171,6 +171,7 @@ fn run(paths: Vec<PathBuf>, target: Target, out: Option<PathBuf>, full: bool) ->
         target,
         quick: (!full).then(Quick::default),
         progress: true,
+        api_key: infergate::run::api_key_from_env(),
         ..RunOptions::default()
     };
     let mut outcomes = Vec::new();

@@ -11,9 +11,17 @@ use crate::loadgen::run_stage;
 use crate::plan::{PlannedStage, Quick, plan};
 use crate::recorder::Recorder;
 use crate::scenario::threshold::format_micros;
-use crate::scenario::{Aggregation, Metric, Scenario};
+use crate::scenario::{Aggregation, Metric, Scenario, Secret};
 use crate::sim::{SimConfig, SimHandle};
 use crate::stop::Stop;
+
+/// The API key from `INFERGATE_API_KEY`, when set and not empty.
+pub fn api_key_from_env() -> Option<Secret> {
+    std::env::var("INFERGATE_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(Secret::new)
+}
 
 /// The request timeout used when `load.request_timeout` is not set, so no run can hang forever.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
@@ -44,6 +52,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Stops the run early (signals); the default never fires.
     pub stop: Stop,
+    /// Overrides `server.api_key` (`INFERGATE_API_KEY`).
+    pub api_key: Option<Secret>,
 }
 
 /// One stage's plan and what it recorded.
@@ -113,7 +123,11 @@ pub async fn run_scenario(
         }
     };
     let target = redact_url(&base_url);
-    let model = preflight(&base_url, &target, scenario).await?;
+    let api_key = options
+        .api_key
+        .clone()
+        .or_else(|| scenario.server.api_key.clone());
+    let model = preflight(&base_url, &target, scenario, api_key.as_ref()).await?;
     let plan = plan(scenario, if simulated { options.quick } else { None });
     let client = Client::new(Endpoint {
         base_url: base_url.clone(),
@@ -121,7 +135,7 @@ pub async fn run_scenario(
         streaming: scenario.api.streaming,
         model: model.clone(),
         ignore_eos: scenario.server.ignore_eos,
-        api_key: scenario.server.api_key.clone(),
+        api_key: api_key.clone(),
         headers: scenario.api.headers.clone(),
         request_timeout: plan.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
         idle_timeout: plan.idle_timeout,
@@ -200,7 +214,12 @@ fn stage_line(scenario: &str, stage: &PlannedStage, count: usize, r: &Recorder) 
 }
 
 /// Checks that the target answers `/v1/models` and serves the model; returns the model to request.
-async fn preflight(base_url: &str, target: &str, scenario: &Scenario) -> Result<String, RunError> {
+async fn preflight(
+    base_url: &str,
+    target: &str,
+    scenario: &Scenario,
+    api_key: Option<&Secret>,
+) -> Result<String, RunError> {
     let fail = |reason: String| RunError::Target {
         target: target.to_string(),
         reason,
@@ -211,7 +230,7 @@ async fn preflight(base_url: &str, target: &str, scenario: &Scenario) -> Result<
         .build()
         .map_err(|e| RunError::Setup(e.to_string()))?
         .get(format!("{}/v1/models", base_url.trim_end_matches('/')));
-    if let Some(key) = &scenario.server.api_key {
+    if let Some(key) = api_key {
         request = request.bearer_auth(key.expose());
     }
     let response = request.send().await.map_err(|e| {

@@ -216,3 +216,85 @@ fn ctrl_c_stops_gracefully_with_partial_reports() {
         "the first stage's whole schedule; the second never started"
     );
 }
+
+/// Every file under `dir`, read as text.
+fn all_text(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.push_str(&all_text(&path));
+        } else {
+            out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn api_keys_come_from_the_environment_and_never_reach_output() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    const KEY: &str = "sk-leak-check-42";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/models"))
+            .and(header("authorization", format!("Bearer {KEY}").as_str()))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"data": [{"id": "m"}]})),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(header("authorization", format!("Bearer {KEY}").as_str()))
+            .respond_with(ResponseTemplate::new(401).set_body_string(format!("invalid key {KEY}")))
+            .mount(&server)
+            .await;
+        server
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "from-file.yaml",
+        &format!("{QUICK}server:\n  api_key: \"${{MY_KEY}}\"\n"),
+    );
+    write(dir.path(), "from-env.yaml", QUICK);
+    for (file, var) in [
+        ("from-file.yaml", "MY_KEY"),
+        ("from-env.yaml", "INFERGATE_API_KEY"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_infergate"))
+            .args(["run", file, "--target", &server.uri(), "--out", "r"])
+            .current_dir(dir.path())
+            .env_remove("INFERGATE_API_KEY")
+            .env(var, KEY)
+            .output()
+            .unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "no thresholds, so a valid run passes: {printed}"
+        );
+        assert!(!printed.contains(KEY), "{printed}");
+    }
+    let written = all_text(&dir.path().join("r"));
+    assert!(
+        written.contains("http_401") && written.contains("invalid key ***"),
+        "{written}"
+    );
+    assert!(!written.contains(KEY));
+    let missing = infergate(&["validate", "from-file.yaml"], dir.path());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("server.api_key: environment variable MY_KEY is not set"),
+        "{stderr}"
+    );
+}

@@ -182,6 +182,16 @@ impl Client {
         })
     }
 
+    /// Removes the API key from text a server sent back (some echo the Authorization header).
+    fn redact(&self, message: String) -> String {
+        match &self.endpoint.api_key {
+            Some(key) if !key.expose().is_empty() && message.contains(key.expose()) => {
+                message.replace(key.expose(), "***")
+            }
+            _ => message,
+        }
+    }
+
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -221,7 +231,7 @@ impl Client {
             },
             Ok(Err(Ended::Failed((kind, message)))) => Exchange::Failed(Failure {
                 kind,
-                message,
+                message: self.redact(message),
                 sent,
                 end: Instant::now(),
             }),

@@ -4,6 +4,7 @@
 //! into a `Scenario` whose every field is honoured, `threshold` parses k6-style expressions and `locate`
 //! finds line numbers for errors found after parsing.
 
+pub mod env;
 pub mod locate;
 pub mod raw;
 pub mod threshold;

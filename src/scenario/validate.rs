@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::env;
 use super::locate::{Step, locate};
 use super::raw::{
     ApiType, DataType, DistributionType, LoadType, RawDistribution, RawScenario, RawStage,
@@ -251,8 +252,15 @@ fn check_api(c: &Checker<'_>, raw: &RawScenario) -> Result<Api, ScenarioError> {
             .headers
             .iter()
             .flatten()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+            .map(|(k, v)| {
+                let at = [
+                    Step::Key("api"),
+                    Step::Key("headers"),
+                    Step::Key(k.as_str()),
+                ];
+                Ok((k.clone(), env::expand(v).map_err(|m| c.error(&at, m))?))
+            })
+            .collect::<Result<_, ScenarioError>>()?,
     })
 }
 
@@ -561,7 +569,16 @@ fn check_server(c: &Checker<'_>, raw: &RawScenario) -> Result<Server, ScenarioEr
             ));
         }
     }
-    if let Some(url) = &server.base_url
+    let expanded = |key: &'static str,
+                    value: &Option<String>|
+     -> Result<Option<String>, ScenarioError> {
+        value
+            .as_deref()
+            .map(|v| env::expand(v).map_err(|m| c.error(&[Step::Key("server"), Step::Key(key)], m)))
+            .transpose()
+    };
+    let base_url = expanded("base_url", &server.base_url)?;
+    if let Some(url) = &base_url
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
         return Err(c.error(
@@ -570,10 +587,10 @@ fn check_server(c: &Checker<'_>, raw: &RawScenario) -> Result<Server, ScenarioEr
         ));
     }
     Ok(Server {
-        base_url: server.base_url.clone(),
+        base_url,
         model_name: server.model_name.clone(),
         ignore_eos: server.ignore_eos,
-        api_key: server.api_key.clone().map(Secret::new),
+        api_key: expanded("api_key", &server.api_key)?.map(Secret::new),
     })
 }
 
