@@ -11,6 +11,7 @@
 //! | `INFERGATE_TARGET` | endpoint URL for every scenario (overrides `server.base_url`); `scenario` uses each file's own `server.base_url` | the embedded simulator |
 //! | `INFERGATE_OUT` | where reports and `junit.xml` go | `$CARGO_TARGET_DIR/infergate` or `target/infergate` |
 //! | `INFERGATE_FULL` | `1` runs full stage lengths even against the simulator | quick mode |
+//! | `INFERGATE_WAIT_READY` | seconds to keep polling a target that is down or starting | no wait |
 //! | `INFERGATE_API_KEY` | bearer token for every scenario (overrides `server.api_key`) | the file's |
 
 use std::path::{Path, PathBuf};
@@ -122,6 +123,11 @@ pub fn options_from_env() -> RunOptions {
         quick: (!full).then(Quick::default),
         progress: true,
         api_key: api_key_from_env(),
+        wait_ready: std::env::var("INFERGATE_WAIT_READY")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(std::time::Duration::from_secs_f64),
         ..RunOptions::default()
     }
 }

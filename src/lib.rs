@@ -30,6 +30,7 @@ pub mod harness;
 pub mod loadgen;
 pub mod outputs;
 pub mod plan;
+pub mod preflight;
 pub mod recorder;
 pub mod run;
 pub mod scenario;

@@ -64,6 +64,9 @@ enum Command {
         /// Against the embedded simulator, run stages at full length instead of shortening them.
         #[arg(long)]
         full: bool,
+        /// Seconds to keep polling a target that is down or still starting before giving up.
+        #[arg(long, env = "INFERGATE_WAIT_READY", value_name = "SECONDS")]
+        wait_ready: Option<f64>,
     },
     /// Check scenario files without running them; lists every file's error with line and key.
     #[command(after_help = "Example:\n  infergate validate suites/")]
@@ -110,13 +113,17 @@ fn main() -> ExitCode {
             sim,
             out,
             full,
+            wait_ready,
         } => {
             let target = match (target, sim) {
                 (_, true) => Target::Simulator,
                 (Some(url), false) if url != "scenario" => Target::Url(url),
                 _ => Target::Scenario,
             };
-            run(paths, target, out, full)
+            let wait_ready = wait_ready
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map(Duration::from_secs_f64);
+            run(paths, target, out, full, wait_ready)
         }
         Command::Validate { paths } => validate(paths),
         Command::Sim {
@@ -159,7 +166,13 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-fn run(paths: Vec<PathBuf>, target: Target, out: Option<PathBuf>, full: bool) -> ExitCode {
+fn run(
+    paths: Vec<PathBuf>,
+    target: Target,
+    out: Option<PathBuf>,
+    full: bool,
+    wait_ready: Option<Duration>,
+) -> ExitCode {
     let files = match expand(&paths) {
         Ok(files) => files,
         Err(e) => {
@@ -172,6 +185,7 @@ fn run(paths: Vec<PathBuf>, target: Target, out: Option<PathBuf>, full: bool) ->
         quick: (!full).then(Quick::default),
         progress: true,
         api_key: infergate::run::api_key_from_env(),
+        wait_ready,
         ..RunOptions::default()
     };
     let mut outcomes = Vec::new();

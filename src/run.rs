@@ -9,6 +9,7 @@ use crate::client::{Client, Endpoint};
 use crate::datagen::Generator;
 use crate::loadgen::run_stage;
 use crate::plan::{PlannedStage, Quick, plan};
+use crate::preflight;
 use crate::recorder::Recorder;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric, Scenario, Secret};
@@ -54,6 +55,8 @@ pub struct RunOptions {
     pub stop: Stop,
     /// Overrides `server.api_key` (`INFERGATE_API_KEY`).
     pub api_key: Option<Secret>,
+    /// Keep retrying the pre-flight check this long while the target is down or starting.
+    pub wait_ready: Option<Duration>,
 }
 
 /// One stage's plan and what it recorded.
@@ -127,7 +130,14 @@ pub async fn run_scenario(
         .api_key
         .clone()
         .or_else(|| scenario.server.api_key.clone());
-    let model = preflight(&base_url, &target, scenario, api_key.as_ref()).await?;
+    let model = preflight::check(
+        &base_url,
+        &target,
+        scenario.server.model_name.as_deref(),
+        api_key.as_ref(),
+        options.wait_ready,
+    )
+    .await?;
     let plan = plan(scenario, if simulated { options.quick } else { None });
     let client = Client::new(Endpoint {
         base_url: base_url.clone(),
@@ -211,74 +221,6 @@ fn stage_line(scenario: &str, stage: &PlannedStage, count: usize, r: &Recorder) 
         p(Metric::Ttft, 99.0),
         p(Metric::ScheduleDelay, 99.0),
     )
-}
-
-/// Checks that the target answers `/v1/models` and serves the model; returns the model to request.
-async fn preflight(
-    base_url: &str,
-    target: &str,
-    scenario: &Scenario,
-    api_key: Option<&Secret>,
-) -> Result<String, RunError> {
-    let fail = |reason: String| RunError::Target {
-        target: target.to_string(),
-        reason,
-    };
-    let mut request = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| RunError::Setup(e.to_string()))?
-        .get(format!("{}/v1/models", base_url.trim_end_matches('/')));
-    if let Some(key) = api_key {
-        request = request.bearer_auth(key.expose());
-    }
-    let response = request.send().await.map_err(|e| {
-        let reason = if e.is_connect() {
-            "nothing answers there (connection failed)".to_string()
-        } else if e.is_timeout() {
-            "GET /v1/models did not answer within 10 s".to_string()
-        } else {
-            e.without_url().to_string()
-        };
-        fail(reason)
-    })?;
-    let status = response.status();
-    let configured = scenario.server.model_name.clone();
-    if !status.is_success() {
-        return match configured {
-            // Some servers have no model list; with a configured model we can still go on.
-            Some(model) if status.as_u16() == 404 => Ok(model),
-            _ => Err(fail(format!(
-                "GET /v1/models answered HTTP {}",
-                status.as_u16()
-            ))),
-        };
-    }
-    #[derive(serde::Deserialize)]
-    struct Models {
-        data: Vec<ModelEntry>,
-    }
-    #[derive(serde::Deserialize)]
-    struct ModelEntry {
-        id: String,
-    }
-    let models: Models = response
-        .json()
-        .await
-        .map_err(|e| fail(format!("GET /v1/models did not return a model list: {e}")))?;
-    let ids: Vec<String> = models.data.into_iter().map(|m| m.id).collect();
-    match configured {
-        Some(model) if ids.contains(&model) => Ok(model),
-        Some(model) => Err(fail(format!(
-            "it does not serve model `{model}` (server.model_name); it serves: {}",
-            ids.join(", ")
-        ))),
-        None => ids
-            .into_iter()
-            .next()
-            .ok_or_else(|| fail("GET /v1/models lists no model; set server.model_name".into())),
-    }
 }
 
 /// The URL without user name or password.

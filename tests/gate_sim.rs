@@ -205,3 +205,34 @@ async fn a_model_the_target_does_not_serve_is_refused_before_any_load() {
     );
     assert!(message.contains("infergate-sim"), "{message}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_starting_target_is_waited_for_when_asked() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = probe.local_addr().unwrap();
+    drop(probe);
+    let starter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1200));
+        infergate::sim::SimHandle::start(SimConfig::default(), addr).unwrap()
+    });
+    let s = scenario("load:\n  stages: [{rate: 4, duration: 0.5}]\n");
+    let options = RunOptions {
+        target: Target::Url(format!("http://{addr}")),
+        wait_ready: Some(Duration::from_secs(20)),
+        ..RunOptions::default()
+    };
+    let run = run_scenario(&s, &options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.total.ok, 2);
+    drop(starter.join().unwrap());
+    let impatient = RunOptions {
+        wait_ready: Some(Duration::from_millis(600)),
+        ..options
+    };
+    let message = run_scenario(&s, &impatient).await.unwrap_err().to_string();
+    assert!(
+        message.contains("nothing answers there") && message.contains("after waiting 0.6s"),
+        "{message}"
+    );
+}
