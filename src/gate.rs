@@ -69,6 +69,16 @@ impl GateReport {
 pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) -> GateReport {
     let mut checks = validity_checks(validity, run);
     let invalid = checks.iter().any(|c| c.verdict == Verdict::Invalid);
+    if let Some(reason) = &run.aborted {
+        checks.push(Check {
+            kind: CheckKind::Threshold,
+            name: "run: not aborted by a threshold".to_string(),
+            verdict: Verdict::Fail,
+            observed: "aborted".to_string(),
+            observed_value: None,
+            message: format!("{reason}; the remaining requests were cancelled"),
+        });
+    }
     for threshold in thresholds {
         let recorder = match threshold.stage {
             Some(i) => &run.stages[i].recorder,
@@ -85,6 +95,37 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
         Status::Passed
     };
     GateReport { checks, status }
+}
+
+/// For `abortOnFail` thresholds while a run is under way: the reason to stop, if one of them, past its
+/// `delayAbortEval`, fails on what has been measured so far (stage-scoped ones on their own stage only).
+pub fn abort_reason(
+    thresholds: &[Threshold],
+    stage: usize,
+    earlier: &Recorder,
+    current: &Recorder,
+    elapsed: std::time::Duration,
+) -> Option<String> {
+    let mut whole_run: Option<Recorder> = None;
+    for t in thresholds
+        .iter()
+        .filter(|t| t.abort_on_fail && elapsed >= t.delay_abort_eval)
+    {
+        let recorder = match t.stage {
+            Some(s) if s == stage => current,
+            Some(_) => continue,
+            None => whole_run.get_or_insert_with(|| Recorder::merged([earlier, current])),
+        };
+        let check = threshold_check(t, recorder);
+        if check.verdict == Verdict::Fail && check.observed_value.is_some() {
+            return Some(format!(
+                "aborted by `{}` (abortOnFail): {}",
+                t.label(),
+                check.message
+            ));
+        }
+    }
+    None
 }
 
 fn threshold_check(threshold: &Threshold, recorder: &Recorder) -> Check {

@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
@@ -21,7 +21,7 @@ use crate::datagen::{Generator, RequestSpec};
 use crate::plan::{PlannedStage, StageLoad};
 use crate::recorder::{Outcome, Recorder, Sample};
 use crate::schedule::Arrivals;
-use crate::stop::Stop;
+use crate::stop::{Stop, StopHandle};
 
 /// The request generator, shared by a stage's slots and kept across stages.
 pub type SharedGenerator = Arc<Mutex<Generator>>;
@@ -32,6 +32,16 @@ struct Finished {
     ended: Instant,
 }
 
+/// How often a running stage's recorder is shown to its `Abort` check.
+const ABORT_CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// A check that may stop the run while a stage is under way (k6's `abortOnFail`): it sees the stage's
+/// recorder every `ABORT_CHECK_EVERY` and returns a reason to stop.
+pub struct Abort<'a> {
+    pub handle: &'a StopHandle,
+    pub check: &'a mut dyn FnMut(&Recorder) -> Option<String>,
+}
+
 /// Runs one stage to completion (or until `stop`) and returns what it recorded.
 pub async fn run_stage(
     client: &Arc<Client>,
@@ -39,10 +49,13 @@ pub async fn run_stage(
     generator: &SharedGenerator,
     max_in_flight: usize,
     stop: &Stop,
+    abort: Option<Abort<'_>>,
 ) -> Recorder {
     let mut driver = Driver {
         client,
         stop,
+        abort,
+        last_abort_check: Instant::now(),
         recorder: Recorder::new(),
         in_flight: JoinSet::new(),
         last_end: None,
@@ -94,15 +107,17 @@ async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished
     }
 }
 
-struct Driver<'a> {
+struct Driver<'a, 'b> {
     client: &'a Arc<Client>,
     stop: &'a Stop,
+    abort: Option<Abort<'b>>,
+    last_abort_check: Instant,
     recorder: Recorder,
     in_flight: JoinSet<Finished>,
     last_end: Option<Instant>,
 }
 
-impl Driver<'_> {
+impl Driver<'_, '_> {
     async fn open_loop(
         &mut self,
         started: Instant,
@@ -282,5 +297,13 @@ impl Driver<'_> {
             self.last_end
                 .map_or(finished.ended, |t| t.max(finished.ended)),
         );
+        if let Some(abort) = &mut self.abort
+            && self.last_abort_check.elapsed() >= ABORT_CHECK_EVERY
+        {
+            self.last_abort_check = Instant::now();
+            if let Some(reason) = (abort.check)(&self.recorder) {
+                abort.handle.stop(reason);
+            }
+        }
     }
 }

@@ -2,19 +2,21 @@
 //! plan, drive every stage, and hand back the recorders. The harness and the CLI are thin doors onto
 //! `run_scenario`; reports and verdicts are built from its `RunResult`.
 
+use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::client::{Client, Endpoint};
 use crate::datagen::Generator;
-use crate::loadgen::run_stage;
+use crate::gate;
+use crate::loadgen::{Abort, run_stage};
 use crate::plan::{PlannedStage, Quick, plan};
 use crate::preflight;
 use crate::recorder::Recorder;
 use crate::scenario::threshold::format_micros;
-use crate::scenario::{Aggregation, Metric, Scenario, Secret};
+use crate::scenario::{Aggregation, Metric, Scenario, Secret, Threshold};
 use crate::sim::{SimConfig, SimHandle};
-use crate::stop::Stop;
+use crate::stop::{Stop, stop_pair};
 
 /// The API key from `INFERGATE_API_KEY`, when set and not empty.
 pub fn api_key_from_env() -> Option<Secret> {
@@ -83,8 +85,10 @@ pub struct RunResult {
     pub started_at: SystemTime,
     pub elapsed: Duration,
     pub warnings: Vec<String>,
-    /// Why the run stopped before its plan was done, if it did.
+    /// Why a signal stopped the run before its plan was done, if one did.
     pub stopped: Option<String>,
+    /// Why an `abortOnFail` threshold stopped the run, if one did.
+    pub aborted: Option<String>,
 }
 
 /// Why a run could not produce results at all.
@@ -157,25 +161,52 @@ pub async fn run_scenario(
         scenario.data.output,
         plan.data_seed,
     )));
+    // One stop for the run, set by a signal (forwarded from `options.stop`) or by an abort threshold.
+    let (handle, stop) = stop_pair();
+    let handle = Arc::new(handle);
+    let forward = tokio::spawn({
+        let (handle, signal) = (Arc::clone(&handle), options.stop.clone());
+        async move {
+            signal.wait().await;
+            handle.stop(signal.reason().unwrap_or_default());
+        }
+    });
+    let aborting: Vec<Threshold> = scenario
+        .thresholds
+        .iter()
+        .filter(|t| t.abort_on_fail)
+        .cloned()
+        .collect();
+    let aborted: Cell<Option<String>> = Cell::new(None);
     let mut stages = Vec::with_capacity(plan.stages.len());
     for (i, stage) in plan.stages.iter().enumerate() {
         if i > 0 && !plan.interval.is_zero() {
             tokio::select! {
-                _ = options.stop.wait() => {}
+                _ = stop.wait() => {}
                 _ = tokio::time::sleep(plan.interval) => {}
             }
         }
-        if options.stop.is_set() {
+        if stop.is_set() {
             break;
         }
-        let recorder = run_stage(
-            &client,
-            stage,
-            &generator,
-            plan.max_in_flight,
-            &options.stop,
-        )
-        .await;
+        let earlier = if aborting.is_empty() {
+            Recorder::new()
+        } else {
+            Recorder::merged(stages.iter().map(|s: &StageResult| &s.recorder))
+        };
+        let mut check = |current: &Recorder| {
+            let reason = gate::abort_reason(&aborting, i, &earlier, current, clock.elapsed());
+            if reason.is_some() {
+                aborted.set(reason.clone());
+            }
+            reason
+        };
+        let abort = (!aborting.is_empty()).then_some(Abort {
+            handle: &handle,
+            check: &mut check,
+        });
+        let recorder =
+            run_stage(&client, stage, &generator, plan.max_in_flight, &stop, abort).await;
         if options.progress {
             eprintln!(
                 "{}",
@@ -187,6 +218,7 @@ pub async fn run_scenario(
             recorder,
         });
     }
+    forward.abort();
     let total = Recorder::merged(stages.iter().map(|s| &s.recorder));
     Ok(RunResult {
         scenario: scenario.name(),
@@ -200,6 +232,7 @@ pub async fn run_scenario(
         elapsed: clock.elapsed(),
         warnings: scenario.warnings.clone(),
         stopped: options.stop.reason(),
+        aborted: aborted.take(),
     })
 }
 

@@ -236,3 +236,46 @@ async fn a_starting_target_is_waited_for_when_asked() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_abort_on_fail_threshold_stops_the_run_early_as_a_failure() {
+    let yaml = "api: {streaming: true}
+load:
+  stages: [{rate: 10, duration: 20}, {rate: 10, duration: 20}]
+data:
+  output_distribution: {mean: 4, std_dev: 0, min: 4, max: 4}
+thresholds:
+  ttft:
+    - threshold: \"p(99) < 1ms\"
+      abortOnFail: true
+      delayAbortEval: 500ms
+    - \"p(50) < 10s\"
+";
+    let started = std::time::Instant::now();
+    let (s, r) = run(yaml, engine(10, 64)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped long before the 40 s plan"
+    );
+    assert_eq!(r.stages.len(), 1, "the second stage never started");
+    let reason = r.aborted.clone().unwrap();
+    assert!(
+        reason.contains("aborted by `ttft: p(99) < 1ms` (abortOnFail)"),
+        "{reason}"
+    );
+    assert_eq!(r.stopped, None, "an abort is not a signal");
+    let t = &r.total;
+    assert_eq!(
+        t.scheduled, 200,
+        "the whole first-stage schedule is accounted for"
+    );
+    assert_eq!(t.accounted(), t.scheduled);
+    assert!(
+        t.cancelled > 150 && t.ok >= 5,
+        "ok {} cancelled {}",
+        t.ok,
+        t.cancelled
+    );
+    let xml = junit_of(r, Status::Failed, &s);
+    assert!(xml.contains("run: not aborted by a threshold"), "{xml}");
+}

@@ -25,28 +25,46 @@ pub struct RawScenario {
     pub report: Option<RawReport>,
     pub metrics: Option<Value>,
     pub circuit_breakers: Option<Value>,
-    /// infergate: `metric[{stage:N}]: ["expression", ...]` (a single string is accepted too).
+    /// infergate: `metric[{stage:N}]: ["expression", ...]` (a single expression is accepted too).
     #[serde(default)]
     pub thresholds: IndexMap<String, OneOrMany>,
     /// infergate: limits on the runner itself; a breach means the numbers cannot be trusted.
     pub validity: Option<RawValidity>,
 }
 
-/// A string or a list of strings.
+/// One threshold, or a list of them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
+    One(RawThreshold),
+    Many(Vec<RawThreshold>),
 }
 
 impl OneOrMany {
-    pub fn items(&self) -> Vec<&str> {
+    pub fn items(&self) -> Vec<&RawThreshold> {
         match self {
-            OneOrMany::One(s) => vec![s.as_str()],
-            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+            OneOrMany::One(t) => vec![t],
+            OneOrMany::Many(v) => v.iter().collect(),
         }
     }
+}
+
+/// `"p(99) < 1s"`, or k6's object form `{threshold: "rate < 50%", abortOnFail: true, delayAbortEval: 30s}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawThreshold {
+    Expression(String),
+    Object(RawThresholdObject),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThresholdObject {
+    pub threshold: String,
+    #[serde(rename = "abortOnFail", default)]
+    pub abort_on_fail: bool,
+    #[serde(rename = "delayAbortEval")]
+    pub delay_abort_eval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -190,6 +190,10 @@ pub struct Threshold {
     pub aggregation: Aggregation,
     pub op: Op,
     pub limit: f64,
+    /// Stop the run as soon as this threshold fails (k6's `abortOnFail`).
+    pub abort_on_fail: bool,
+    /// With `abort_on_fail`: not judged before this long into the run (k6's `delayAbortEval`).
+    pub delay_abort_eval: std::time::Duration,
 }
 
 impl Threshold {
@@ -213,6 +217,8 @@ impl Threshold {
             aggregation,
             op,
             limit,
+            abort_on_fail: false,
+            delay_abort_eval: std::time::Duration::ZERO,
         })
     }
 

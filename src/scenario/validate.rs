@@ -8,6 +8,7 @@ use super::env;
 use super::locate::{Step, locate};
 use super::raw::{
     ApiType, DataType, DistributionType, LoadType, RawDistribution, RawScenario, RawStage,
+    RawThreshold,
 };
 use super::threshold::{Threshold, parse_duration_micros, parse_fraction};
 use super::{
@@ -684,8 +685,21 @@ fn check_thresholds(
                 "give at least one expression, e.g. [\"p(99) < 1200ms\"]",
             ));
         }
-        for expression in items {
-            match Threshold::parse(key, expression) {
+        for item in items {
+            let parsed = match item {
+                RawThreshold::Expression(expression) => Threshold::parse(key, expression),
+                RawThreshold::Object(o) => Threshold::parse(key, &o.threshold).and_then(|mut t| {
+                    t.abort_on_fail = o.abort_on_fail;
+                    if let Some(delay) = &o.delay_abort_eval {
+                        let micros = parse_duration_micros(delay)
+                            .map_err(|m| format!("delayAbortEval: {m}"))?;
+                        t.delay_abort_eval =
+                            std::time::Duration::from_secs_f64(micros.max(0.0) / 1e6);
+                    }
+                    Ok(t)
+                }),
+            };
+            match parsed {
                 Err(m) => errors.push(c.error(&here, m)),
                 Ok(t) if t.stage.is_some_and(|s| s >= stage_count) => errors.push(c.error(
                     &here,
