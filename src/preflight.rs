@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::client::describe_error;
+use crate::client::tls::TlsFiles;
 use crate::run::RunError;
 use crate::scenario::Secret;
 
@@ -16,11 +18,12 @@ pub async fn check(
     target: &str,
     model_name: Option<&str>,
     api_key: Option<&Secret>,
+    tls: &TlsFiles,
     wait_ready: Option<Duration>,
 ) -> Result<String, RunError> {
     let deadline = wait_ready.map(|w| Instant::now() + w);
     loop {
-        match attempt(base_url, model_name, api_key).await {
+        match attempt(base_url, model_name, api_key, tls).await {
             Ok(model) => return Ok(model),
             Err(Problem { reason, retry }) => {
                 if retry && deadline.is_some_and(|d| Instant::now() + POLL < d) {
@@ -57,8 +60,12 @@ async fn attempt(
     base_url: &str,
     model_name: Option<&str>,
     api_key: Option<&Secret>,
+    tls: &TlsFiles,
 ) -> Result<String, Problem> {
-    let http = reqwest::Client::builder()
+    let builder = tls
+        .apply(reqwest::Client::builder())
+        .map_err(|e| problem(e, false))?;
+    let http = builder
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()
@@ -69,7 +76,10 @@ async fn attempt(
     }
     let response = request.send().await.map_err(|e| {
         if e.is_connect() {
-            problem("nothing answers there (connection failed)", true)
+            problem(
+                format!("nothing answers there ({})", describe_error(&e)),
+                true,
+            )
         } else if e.is_timeout() {
             problem("GET /v1/models did not answer within 10 s", true)
         } else {

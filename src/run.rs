@@ -139,6 +139,7 @@ pub async fn run_scenario(
         &target,
         scenario.server.model_name.as_deref(),
         api_key.as_ref(),
+        &scenario.server.tls,
         options.wait_ready,
     )
     .await?;
@@ -153,6 +154,7 @@ pub async fn run_scenario(
         headers: scenario.api.headers.clone(),
         request_timeout: plan.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
         idle_timeout: plan.idle_timeout,
+        tls: scenario.server.tls.clone(),
     })
     .map_err(RunError::Setup)?;
     let client = Arc::new(client);

@@ -20,6 +20,7 @@ fn endpoint(base_url: String, api: ApiKind, streaming: bool) -> Endpoint {
         headers: vec![("x-team".into(), "perf".into())],
         request_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(5),
+        tls: Default::default(),
     }
 }
 

@@ -232,8 +232,8 @@ fn unsupported_inference_perf_options_are_refused_by_name() {
             "circuit_breakers",
         ),
         (
-            "server:\n  base_url: http://x\n  cert_path: /c\nload:\n  stages: [{rate: 1, duration: 1}]\n",
-            "server.cert_path",
+            "storage:\n  google_cloud_storage: {bucket_name: b}\nload:\n  stages: [{rate: 1, duration: 1}]\n",
+            "storage.google_cloud_storage",
         ),
     ] {
         let e = error_of(source);

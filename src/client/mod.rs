@@ -7,6 +7,7 @@
 
 pub mod openai;
 pub mod sse;
+pub mod tls;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -126,6 +127,7 @@ pub struct Endpoint {
     pub request_timeout: Duration,
     /// Longest silence allowed between reads once a stream has produced content.
     pub idle_timeout: Duration,
+    pub tls: tls::TlsFiles,
 }
 
 /// A pooled HTTP client bound to one endpoint.
@@ -162,7 +164,8 @@ impl Client {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
-        let http = reqwest::Client::builder()
+        let builder = endpoint.tls.apply(reqwest::Client::builder())?;
+        let http = builder
             .default_headers(headers)
             .no_proxy()
             .tcp_nodelay(true)
@@ -261,7 +264,12 @@ fn transport_failure(err: &reqwest::Error, mid_stream: bool) -> Fail {
     } else {
         FailureKind::Other
     };
-    // Never print the URL: a user may have put credentials in it.
+    (kind, describe_error(err))
+}
+
+/// The error and its causes on one line (`a: b: c`), without the request URL, which may carry
+/// credentials.
+pub fn describe_error(err: &reqwest::Error) -> String {
     let mut message = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(err);
     while let Some(e) = source {
@@ -274,10 +282,10 @@ fn transport_failure(err: &reqwest::Error, mid_stream: bool) -> Fail {
         }
         source = e.source();
     }
-    (
-        kind,
-        message.replace(err.url().map(|u| u.as_str()).unwrap_or("\u{0}"), "<url>"),
-    )
+    match err.url() {
+        Some(url) => message.replace(url.as_str(), "<url>"),
+        None => message,
+    }
 }
 
 async fn status_failure(response: reqwest::Response) -> Fail {

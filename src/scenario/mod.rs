@@ -112,6 +112,8 @@ pub struct Server {
     pub ignore_eos: bool,
     /// Bearer token. Never printed: see `Secret`.
     pub api_key: Option<Secret>,
+    /// Extra trusted roots and a client certificate, paths relative to the scenario file.
+    pub tls: crate::client::tls::TlsFiles,
 }
 
 /// Where reports go when the command line does not say.

@@ -271,6 +271,8 @@ pub struct RawServer {
     pub api_key: Option<String>,
     pub cert_path: Option<String>,
     pub key_path: Option<String>,
+    /// infergate: PEM certificates to trust besides the system roots (a private CA).
+    pub ca_cert_path: Option<String>,
 }
 
 fn default_true() -> bool {

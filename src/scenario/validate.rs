@@ -15,6 +15,7 @@ use super::{
     Api, ApiKind, Arrival, Data, LengthDistribution, Load, Scenario, ScenarioError, ScenarioErrors,
     Secret, Server, Stage, Storage, Validity,
 };
+use crate::client::tls::TlsFiles;
 
 /// The seed used when `load.base_seed` is absent, so that two runs of one file draw the same requests.
 pub const DEFAULT_SEED: u64 = 42;
@@ -557,19 +558,30 @@ fn check_server(c: &Checker<'_>, raw: &RawScenario) -> Result<Server, ScenarioEr
             model_name: None,
             ignore_eos: true,
             api_key: None,
+            tls: TlsFiles::default(),
         });
     };
-    for (key, present) in [
-        ("cert_path", server.cert_path.is_some()),
-        ("key_path", server.key_path.is_some()),
-    ] {
-        if present {
-            return Err(c.unsupported(
-                &[Step::Key("server"), Step::Key(key)],
-                "a client certificate",
+    // Relative paths are relative to the scenario file, so a suite can ship its certificates.
+    let beside = |p: &String| c.path.parent().unwrap_or(Path::new(".")).join(p);
+    let client_cert = match (&server.cert_path, &server.key_path) {
+        (Some(cert), Some(key)) => Some((beside(cert), beside(key))),
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            let missing = if server.cert_path.is_some() {
+                "key_path"
+            } else {
+                "cert_path"
+            };
+            return Err(c.error(
+                &[Step::Key("server"), Step::Key(missing)],
+                "a client certificate needs both server.cert_path and server.key_path",
             ));
         }
-    }
+    };
+    let tls = TlsFiles {
+        ca_cert: server.ca_cert_path.as_ref().map(beside),
+        client_cert,
+    };
     let expanded = |key: &'static str,
                     value: &Option<String>|
      -> Result<Option<String>, ScenarioError> {
@@ -592,6 +604,7 @@ fn check_server(c: &Checker<'_>, raw: &RawScenario) -> Result<Server, ScenarioEr
         model_name: server.model_name.clone(),
         ignore_eos: server.ignore_eos,
         api_key: expanded("api_key", &server.api_key)?.map(Secret::new),
+        tls,
     })
 }
 
