@@ -1,0 +1,3 @@
+//! Servers shared by several test binaries.
+
+pub mod fault_server;
