@@ -1,5 +1,5 @@
 //! Faults a target can throw at the load generator, injected by a small raw-TCP server on 127.0.0.1
-//! (wiremock cannot reset a connection, stall a stream or stream 17 MB without a newline). Every run
+//! (wiremock cannot reset a connection, stall a stream or stream 30 MB without a newline). Every run
 //! completes, every scheduled request lands in exactly one bucket, and nothing panics.
 
 use std::path::Path;
@@ -66,7 +66,7 @@ async fn every_fault_is_counted_once_and_the_run_completes() {
     assert_eq!(
         count(FailureKind::Malformed),
         4,
-        "broken JSON and the 17 MB line: {:#?}",
+        "broken JSON and the 30 MB line: {:#?}",
         r.failures
     );
     assert_eq!(count(FailureKind::IncompleteStream), 2);

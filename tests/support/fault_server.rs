@@ -126,7 +126,7 @@ async fn answer(stream: &mut TcpStream, fault: Fault) -> bool {
         Fault::EmptyChoices => format!("{HEADERS}data: {{\"choices\":[]}}\n\n{DONE}").into_bytes(),
         Fault::HugeLine => {
             let mut b = format!("{HEADERS}{TOKEN}data: ").into_bytes();
-            b.resize(b.len() + 17 * 1024 * 1024, b'x');
+            b.resize(b.len() + 30 * 1024 * 1024, b'x');
             b
         }
         Fault::NeverAnswer => {
