@@ -65,6 +65,7 @@ impl PlannedStage {
                 let kind = match process {
                     Process::Constant => "constant",
                     Process::Poisson => "poisson",
+                    Process::Gamma { .. } => "gamma",
                 };
                 format!("{rate} req/s x {}s ({kind})", duration.as_secs_f64())
             }
@@ -111,7 +112,10 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
             let stage_load = match configured {
                 Stage::Rate { rate, duration } => {
                     let process = match load.arrival {
-                        Arrival::Poisson => Process::Poisson,
+                        Arrival::Poisson if load.burstiness == 1.0 => Process::Poisson,
+                        Arrival::Poisson => Process::Gamma {
+                            burstiness: load.burstiness,
+                        },
                         _ => Process::Constant,
                     };
                     let duration = match quick {

@@ -91,6 +91,8 @@ pub enum Stage {
 #[derive(Debug, Clone)]
 pub struct Load {
     pub arrival: Arrival,
+    /// Gamma shape of the gaps of a `poisson` load (1 = Poisson, < 1 burstier).
+    pub burstiness: f64,
     pub stages: Vec<Stage>,
     /// Pause between stages.
     pub interval: Duration,

@@ -197,6 +197,8 @@ pub struct RawLoad {
     pub request_timeout: Option<f64>,
     /// infergate: seconds a started stream may stay silent before it counts as timed out.
     pub idle_timeout: Option<f64>,
+    /// infergate: gamma shape of Poisson gaps (vLLM's `--burstiness`); 1 is Poisson.
+    pub burstiness: Option<f64>,
     pub request_retries: Option<u32>,
     pub request_retry_backoff_sec: Option<f64>,
     pub stage_teardown_grace_seconds: Option<f64>,
@@ -218,6 +220,7 @@ impl Default for RawLoad {
             circuit_breakers: None,
             request_timeout: None,
             idle_timeout: None,
+            burstiness: None,
             request_retries: None,
             request_retry_backoff_sec: None,
             stage_teardown_grace_seconds: None,

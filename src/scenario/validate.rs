@@ -453,6 +453,22 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
         )),
     };
     let request_timeout = seconds("request_timeout", load.request_timeout)?;
+    let burstiness = match (load.burstiness, arrival) {
+        (None, _) => 1.0,
+        (Some(b), Arrival::Poisson) if b > 0.0 && b.is_finite() => b,
+        (Some(_), Arrival::Poisson) => {
+            return Err(c.error(
+                &[Step::Key("load"), Step::Key("burstiness")],
+                "must be more than 0",
+            ));
+        }
+        (Some(_), _) => {
+            return Err(c.error(
+                &[Step::Key("load"), Step::Key("burstiness")],
+                "applies to `load.type: poisson` only",
+            ));
+        }
+    };
     let idle_timeout = seconds("idle_timeout", load.idle_timeout)?.unwrap_or(DEFAULT_IDLE_TIMEOUT);
     let workers = load
         .num_workers
@@ -465,6 +481,7 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
     }
     Ok(Load {
         arrival,
+        burstiness,
         stages,
         interval: Duration::from_secs_f64(load.interval),
         request_timeout,
