@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::{Arrival, Scenario, Stage};
+use crate::scenario::{Arrival, Scenario, Stage, Warmup};
 use crate::schedule::Process;
 
 /// How much to shorten stages when running against the embedded simulator.
@@ -89,6 +89,8 @@ impl PlannedStage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// Run before the first stage, shaped like it, and left out of every statistic.
+    pub warmup: Option<PlannedStage>,
     pub stages: Vec<PlannedStage>,
     pub interval: Duration,
     pub request_timeout: Option<Duration>,
@@ -100,11 +102,48 @@ pub struct Plan {
     pub shortened: Option<String>,
 }
 
+/// The warm-up: the first stage's load, for `warmup` requests or seconds (capped like a stage in quick
+/// mode). A request count at a rate becomes that many evenly spaced arrivals' worth of time.
+fn warmup_stage(
+    warmup: Warmup,
+    first: &PlannedStage,
+    quick: Option<Quick>,
+) -> Option<PlannedStage> {
+    let cap = |d: Duration| quick.map_or(d, |q| d.min(q.max_stage_duration));
+    let load = match (first.load, warmup) {
+        (StageLoad::Open { process, rate, .. }, Warmup::Requests(n)) => StageLoad::Open {
+            process,
+            rate,
+            duration: cap(Duration::from_secs_f64(n as f64 / rate)),
+        },
+        (StageLoad::Open { process, rate, .. }, Warmup::Duration(d)) => StageLoad::Open {
+            process,
+            rate,
+            duration: cap(d),
+        },
+        (StageLoad::Closed { concurrency, .. }, Warmup::Requests(n)) => {
+            let cap = quick.map_or(n, |q| {
+                n.min(q.requests_per_slot.max(1) * concurrency as u64)
+            });
+            StageLoad::Closed {
+                num_requests: cap,
+                concurrency,
+            }
+        }
+        (StageLoad::Closed { .. }, Warmup::Duration(_)) => return None,
+    };
+    Some(PlannedStage {
+        load,
+        seed: first.seed ^ 0x5741_524d,
+        ..first.clone()
+    })
+}
+
 /// Builds the plan. `quick` shortens stages (embedded-simulator runs only).
 pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
     let load = &scenario.load;
     let mut shortened = false;
-    let stages = load
+    let stages: Vec<PlannedStage> = load
         .stages
         .iter()
         .enumerate()
@@ -161,7 +200,11 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
         Some(q) if load.interval > q.max_interval => q.max_interval,
         _ => load.interval,
     };
+    let warmup = load
+        .warmup
+        .and_then(|w| warmup_stage(w, stages.first()?, quick));
     Plan {
+        warmup,
         stages,
         interval,
         request_timeout: load.request_timeout,

@@ -89,6 +89,8 @@ pub struct RunResult {
     pub stopped: Option<String>,
     /// Why an `abortOnFail` threshold stopped the run, if one did.
     pub aborted: Option<String>,
+    /// What the warm-up recorded (`load.warmup`), kept out of `stages` and `total`.
+    pub warmup: Option<StageResult>,
 }
 
 /// Why a run could not produce results at all.
@@ -180,6 +182,29 @@ pub async fn run_scenario(
         .cloned()
         .collect();
     let aborted: Cell<Option<String>> = Cell::new(None);
+    let warmup = match &plan.warmup {
+        Some(stage) if !stop.is_set() => {
+            let recorder =
+                run_stage(&client, stage, &generator, plan.max_in_flight, &stop, None).await;
+            if options.progress {
+                eprintln!(
+                    "[{}] warm-up ({}): {} sent, left out of every statistic",
+                    scenario.name(),
+                    stage.describe(),
+                    recorder.sent()
+                );
+            }
+            tokio::select! {
+                _ = stop.wait() => {}
+                _ = tokio::time::sleep(plan.interval) => {}
+            }
+            Some(StageResult {
+                stage: stage.clone(),
+                recorder,
+            })
+        }
+        _ => None,
+    };
     let mut stages = Vec::with_capacity(plan.stages.len());
     for (i, stage) in plan.stages.iter().enumerate() {
         if i > 0 && !plan.interval.is_zero() {
@@ -235,6 +260,7 @@ pub async fn run_scenario(
         warnings: scenario.warnings.clone(),
         stopped: options.stop.reason(),
         aborted: aborted.take(),
+        warmup,
     })
 }
 

@@ -279,3 +279,42 @@ thresholds:
     let xml = junit_of(r, Status::Failed, &s);
     assert!(xml.contains("run: not aborted by a threshold"), "{xml}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn warm_up_requests_are_sent_first_and_left_out_of_every_statistic() {
+    let yaml = "api: {streaming: true}
+load:
+  type: constant
+  interval: 0
+  warmup: {requests: 5}
+  stages: [{rate: 10, duration: 1}]
+data:
+  output_distribution: {mean: 4, std_dev: 0, min: 4, max: 4}
+thresholds:
+  request_latency: [\"count == 10\"]
+";
+    let (s, r) = run(yaml, engine(2, 64)).await;
+    let warmup = r.warmup.as_ref().expect("a warm-up ran");
+    assert_eq!((warmup.recorder.scheduled, warmup.recorder.ok), (5, 5));
+    assert_eq!(
+        (r.total.scheduled, r.total.ok),
+        (10, 10),
+        "the warm-up is not in the totals"
+    );
+    assert_eq!(r.stages.len(), 1);
+    let gate = evaluate(&s.thresholds, &s.validity, &r);
+    assert_eq!(gate.status, Status::Passed, "{:#?}", gate.checks);
+
+    let concurrent = "load:
+  type: concurrent
+  warmup: {duration: 5}
+  stages: [{num_requests: 4, concurrency_level: 2}]
+";
+    let e = Scenario::from_source(Path::new("w.yaml"), concurrent)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("load.warmup: a concurrent load warms up by `requests`"),
+        "{e}"
+    );
+}

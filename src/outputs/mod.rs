@@ -23,6 +23,10 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                 "summary_lifecycle_metrics.json",
                 &json::lifecycle(&run.total, None),
             )?;
+            if let Some(w) = &run.warmup {
+                let value = json::lifecycle(&w.recorder, w.stage.requested_rate());
+                write("warmup_lifecycle_metrics.json", &value)?;
+            }
             for s in &run.stages {
                 let value = json::lifecycle(&s.recorder, s.stage.requested_rate());
                 write(

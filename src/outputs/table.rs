@@ -33,6 +33,10 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
     if run.stages.len() > 1 {
         rows.push(row("all", "", &run.total));
     }
+    if let Some(w) = &run.warmup {
+        let load = format!("{} (not counted)", w.stage.describe());
+        rows.insert(0, row("warm-up", &load, &w.recorder));
+    }
     let widths: Vec<usize> = (0..COLUMNS.len())
         .map(|i| {
             rows.iter()

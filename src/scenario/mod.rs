@@ -88,11 +88,22 @@ pub enum Stage {
     Concurrency { num_requests: u64, concurrency: u32 },
 }
 
+/// How much warm-up load to send.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Warmup {
+    /// This many requests, at the first stage's rate or concurrency.
+    Requests(u64),
+    /// This long at the first stage's rate (open-loop loads only).
+    Duration(Duration),
+}
+
 #[derive(Debug, Clone)]
 pub struct Load {
     pub arrival: Arrival,
     /// Gamma shape of the gaps of a `poisson` load (1 = Poisson, < 1 burstier).
     pub burstiness: f64,
+    /// Load sent before the first stage, shaped like it, and kept out of every statistic.
+    pub warmup: Option<Warmup>,
     pub stages: Vec<Stage>,
     /// Pause between stages.
     pub interval: Duration,

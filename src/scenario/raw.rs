@@ -199,6 +199,8 @@ pub struct RawLoad {
     pub idle_timeout: Option<f64>,
     /// infergate: gamma shape of Poisson gaps (vLLM's `--burstiness`); 1 is Poisson.
     pub burstiness: Option<f64>,
+    /// infergate: load sent before the first stage and left out of every statistic.
+    pub warmup: Option<RawWarmup>,
     pub request_retries: Option<u32>,
     pub request_retry_backoff_sec: Option<f64>,
     pub stage_teardown_grace_seconds: Option<f64>,
@@ -221,6 +223,7 @@ impl Default for RawLoad {
             request_timeout: None,
             idle_timeout: None,
             burstiness: None,
+            warmup: None,
             request_retries: None,
             request_retry_backoff_sec: None,
             stage_teardown_grace_seconds: None,
@@ -235,6 +238,14 @@ fn default_interval() -> f64 {
 }
 fn default_worker_max_concurrency() -> u32 {
     100
+}
+
+/// `warmup: {requests: N}` or `warmup: {duration: S}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWarmup {
+    pub requests: Option<u64>,
+    pub duration: Option<f64>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

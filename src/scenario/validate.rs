@@ -13,7 +13,7 @@ use super::raw::{
 use super::threshold::{Threshold, parse_duration_micros, parse_fraction};
 use super::{
     Api, ApiKind, Arrival, Data, LengthDistribution, Load, Scenario, ScenarioError, ScenarioErrors,
-    Secret, Server, Stage, Storage, Validity,
+    Secret, Server, Stage, Storage, Validity, Warmup,
 };
 use crate::client::tls::TlsFiles;
 
@@ -479,9 +479,34 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
             "num_workers and worker_max_concurrency must be at least 1",
         ));
     }
+    let warmup = match &load.warmup {
+        None => None,
+        Some(w) => {
+            let at = [Step::Key("load"), Step::Key("warmup")];
+            match (w.requests, w.duration) {
+                (Some(n), None) if n > 0 => Some(Warmup::Requests(n)),
+                (None, Some(s)) if s > 0.0 && s.is_finite() && arrival != Arrival::Concurrent => {
+                    Some(Warmup::Duration(Duration::from_secs_f64(s)))
+                }
+                (None, Some(_)) if arrival == Arrival::Concurrent => {
+                    return Err(c.error(
+                        &at,
+                        "a concurrent load warms up by `requests`, not `duration`",
+                    ));
+                }
+                _ => {
+                    return Err(c.error(
+                        &at,
+                        "give one of `requests: N` (N >= 1) or `duration: S` (S > 0)",
+                    ));
+                }
+            }
+        }
+    };
     Ok(Load {
         arrival,
         burstiness,
+        warmup,
         stages,
         interval: Duration::from_secs_f64(load.interval),
         request_timeout,
