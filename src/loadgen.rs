@@ -19,7 +19,7 @@ use tokio::task::{JoinError, JoinSet};
 use crate::client::{Client, Exchange, Failure, FailureKind};
 use crate::datagen::{Generator, RequestSpec};
 use crate::plan::{PlannedStage, StageLoad};
-use crate::recorder::{Outcome, Recorder, Sample};
+use crate::recorder::{Recorder, Sample};
 use crate::schedule::Arrivals;
 use crate::stop::{Stop, StopHandle};
 
@@ -118,7 +118,7 @@ async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished
         sample: Sample {
             intended,
             prompt_tokens: spec.prompt_tokens,
-            exchange: Outcome::Sent(exchange),
+            exchange,
         },
         ended: Instant::now(),
     }
@@ -298,12 +298,12 @@ impl Driver<'_, '_> {
                     sample: Sample {
                         intended: now,
                         prompt_tokens: 0,
-                        exchange: Outcome::Sent(Exchange::Failed(Failure {
+                        exchange: Exchange::Failed(Failure {
                             kind: FailureKind::Other,
                             message: format!("request task ended abnormally: {e}"),
                             sent: now,
                             end: now,
-                        })),
+                        }),
                     },
                     ended: now,
                 }

@@ -17,22 +17,15 @@ use crate::scenario::{Aggregation, Metric, MetricKind};
 /// How many example messages are kept per failure kind.
 const SAMPLES_PER_KIND: usize = 3;
 
-/// One finished (or abandoned) request as the load generator hands it over.
+/// One finished request as the load generator hands it over. (Requests that never finished because
+/// the run stopped are counted in `Recorder::cancelled` directly.)
 #[derive(Debug, Clone)]
 pub struct Sample {
     /// When the schedule wanted it sent.
     pub intended: Instant,
     /// The prompt length infergate asked for.
     pub prompt_tokens: u32,
-    pub exchange: Outcome,
-}
-
-/// How a scheduled request ended, from the recorder's point of view.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    Sent(Exchange),
-    /// Never sent, or abandoned, because the run was stopped.
-    Cancelled,
+    pub exchange: Exchange,
 }
 
 /// Failures of one kind.
@@ -145,13 +138,7 @@ impl Recorder {
         let intended = sample.intended;
         self.first_intended = Some(self.first_intended.map_or(intended, |t| t.min(intended)));
         self.last_intended = Some(self.last_intended.map_or(intended, |t| t.max(intended)));
-        let exchange = match &sample.exchange {
-            Outcome::Cancelled => {
-                self.cancelled += 1;
-                return;
-            }
-            Outcome::Sent(exchange) => exchange,
-        };
+        let exchange = &sample.exchange;
         let sent = match exchange {
             Exchange::Ok(s) => s.sent,
             Exchange::Failed(f) => f.sent,
@@ -407,7 +394,7 @@ mod tests {
         r.record(&Sample {
             intended: t0,
             prompt_tokens: 10,
-            exchange: Outcome::Sent(success(t0, 100, &[10, 20, 30], Some(4))),
+            exchange: success(t0, 100, &[10, 20, 30], Some(4)),
         });
         assert_eq!(
             r.value(Metric::Ttft, Aggregation::Max),
@@ -434,14 +421,13 @@ mod tests {
             end: t0,
         });
         for exchange in [
-            Outcome::Sent(success(t0, 5, &[1], None)),
-            Outcome::Sent(failed.clone()),
-            Outcome::Sent(failed),
-            Outcome::Sent(Exchange::TimedOut {
+            success(t0, 5, &[1], None),
+            failed.clone(),
+            failed,
+            Exchange::TimedOut {
                 sent: t0,
                 timeout: Timeout::Idle,
-            }),
-            Outcome::Cancelled,
+            },
         ] {
             r.scheduled += 1;
             r.record(&Sample {
@@ -450,6 +436,8 @@ mod tests {
                 exchange,
             });
         }
+        r.scheduled += 1;
+        r.cancelled += 1;
         assert_eq!((r.ok, r.failed(), r.timed_out, r.cancelled), (1, 2, 1, 1));
         assert_eq!(r.accounted(), 5);
         assert_eq!(r.error_rate(), 0.75);
