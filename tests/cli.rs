@@ -90,6 +90,18 @@ fn run_exit_codes_tell_pass_failure_invalid_and_error_apart() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("result: PASSED"), "{stdout}");
+    let header = stdout
+        .lines()
+        .find(|l| l.starts_with("metric"))
+        .unwrap_or_default();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["metric", "avg", "min", "max", "p99", "p90", "p75"]
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("ttft ")),
+        "a genai-perf style row per metric: {stdout}"
+    );
     for file in [
         "summary_lifecycle_metrics.json",
         "stage_0_lifecycle_metrics.json",

@@ -1,7 +1,10 @@
-//! The console view of a run: one row per stage with the figures people look at first, then every
-//! check with its verdict.
+//! The console view of a run: a genai-perf-style table of each metric's distribution over the whole
+//! scenario, one row per stage with the figures people look at first, then every check with its
+//! verdict.
 
 use std::fmt::Write;
+
+use hdrhistogram::Histogram;
 
 use crate::gate::{GateReport, Status, Verdict};
 use crate::recorder::Recorder;
@@ -9,7 +12,7 @@ use crate::run::RunResult;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric};
 
-const COLUMNS: [&str; 11] = [
+const STAGE_COLUMNS: [&str; 11] = [
     "stage",
     "load",
     "sent",
@@ -23,41 +26,20 @@ const COLUMNS: [&str; 11] = [
     "e2e p99",
 ];
 
-/// Renders the stage table and the checks as plain text.
+const METRIC_COLUMNS: [&str; 7] = ["metric", "avg", "min", "max", "p99", "p90", "p75"];
+
+/// Renders the metric table, the stage table and the checks as plain text.
 pub fn render(run: &RunResult, gate: &GateReport) -> String {
-    let mut rows: Vec<Vec<String>> = run
-        .stages
-        .iter()
-        .map(|s| row(&s.stage.index.to_string(), &s.stage.describe(), &s.recorder))
-        .collect();
-    if run.stages.len() > 1 {
-        rows.push(row("all", "", &run.total));
-    }
-    if let Some(w) = &run.warmup {
-        let load = format!("{} (not counted)", w.stage.describe());
-        rows.insert(0, row("warm-up", &load, &w.recorder));
-    }
-    let widths: Vec<usize> = (0..COLUMNS.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain([COLUMNS[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
     let mut out = String::new();
+    let simulated = if run.simulated {
+        ", embedded simulator"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "scenario {} against {} (model {}){}",
-        run.scenario,
-        run.target,
-        run.model,
-        if run.simulated {
-            ", embedded simulator"
-        } else {
-            ""
-        }
+        "scenario {} against {} (model {}){simulated}",
+        run.scenario, run.target, run.model
     );
     if let Some(note) = &run.shortened {
         let _ = writeln!(out, "note: {note}");
@@ -65,25 +47,20 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
     for warning in &run.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
-    let line = |cells: Vec<&str>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i == 1 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let _ = writeln!(out, "{}", line(COLUMNS.to_vec()));
-    for r in &rows {
-        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
+    out.push_str(&grid(&METRIC_COLUMNS, &metric_rows(&run.total), 1));
+    let mut rows: Vec<Vec<String>> = run
+        .stages
+        .iter()
+        .map(|s| stage_row(&s.stage.index.to_string(), &s.stage.describe(), &s.recorder))
+        .collect();
+    if run.stages.len() > 1 {
+        rows.push(stage_row("all", "", &run.total));
     }
+    if let Some(w) = &run.warmup {
+        let load = format!("{} (not counted)", w.stage.describe());
+        rows.insert(0, stage_row("warm-up", &load, &w.recorder));
+    }
+    out.push_str(&grid(&STAGE_COLUMNS, &rows, 2));
     for check in &gate.checks {
         let mark = match check.verdict {
             Verdict::Pass => "pass",
@@ -101,7 +78,80 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
     out
 }
 
-fn row(stage: &str, load: &str, r: &Recorder) -> Vec<String> {
+/// Aligns rows under a header: the first `left` columns (labels) to the left, numbers to the right.
+fn grid(header: &[&str], rows: &[Vec<String>], left: usize) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let cells: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i < left {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect();
+        cells.join("  ").trim_end().to_string()
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", line(header.to_vec()));
+    for row in rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// One row per per-request metric with observations: avg, min, max, p99, p90, p75.
+fn metric_rows(r: &Recorder) -> Vec<Vec<String>> {
+    let durations = [
+        ("ttft", Metric::Ttft),
+        ("itl", Metric::Itl),
+        ("tpot", Metric::Tpot),
+        ("ntpot", Metric::Ntpot),
+        ("request_latency", Metric::RequestLatency),
+        ("schedule_delay", Metric::ScheduleDelay),
+    ];
+    let mut rows: Vec<Vec<String>> = durations
+        .iter()
+        .filter_map(|(name, metric)| {
+            Some(distribution_row(name, r.trend(*metric)?, &format_micros))
+        })
+        .collect();
+    let tokens = |v: f64| format!("{v:.0}");
+    rows.push(distribution_row("input tokens", &r.prompt_tokens, &tokens));
+    rows.push(distribution_row("output tokens", &r.output_tokens, &tokens));
+    rows.retain(|row| row.len() == METRIC_COLUMNS.len());
+    rows
+}
+
+fn distribution_row(name: &str, h: &Histogram<u64>, format: &dyn Fn(f64) -> String) -> Vec<String> {
+    if h.is_empty() {
+        return vec![name.to_string()];
+    }
+    let q = |p: f64| format(h.value_at_quantile(p) as f64);
+    vec![
+        name.to_string(),
+        format(h.mean()),
+        format(h.min() as f64),
+        format(h.max() as f64),
+        q(0.99),
+        q(0.90),
+        q(0.75),
+    ]
+}
+
+fn stage_row(stage: &str, load: &str, r: &Recorder) -> Vec<String> {
     let p = |m: Metric, q: f64| {
         r.value(m, Aggregation::Percentile(q))
             .map_or("n/a".into(), format_micros)
