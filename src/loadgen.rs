@@ -32,12 +32,12 @@ struct Finished {
     ended: Instant,
 }
 
-/// How often a running stage's recorder is shown to its `Abort` check.
-const ABORT_CHECK_EVERY: Duration = Duration::from_millis(250);
+/// How often a running stage's recorder is shown to its `Watch`.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
 
-/// A check that may stop the run while a stage is under way (k6's `abortOnFail`): it sees the stage's
-/// recorder every `ABORT_CHECK_EVERY` and returns a reason to stop.
-pub struct Abort<'a> {
+/// Looks at a stage while it runs, every `WATCH_EVERY` as requests finish: for progress lines and for
+/// thresholds that abort the run (k6's `abortOnFail`). Returning a reason stops the run.
+pub struct Watch<'a> {
     pub handle: &'a StopHandle,
     pub check: &'a mut dyn FnMut(&Recorder) -> Option<String>,
 }
@@ -49,13 +49,13 @@ pub async fn run_stage(
     generator: &SharedGenerator,
     max_in_flight: usize,
     stop: &Stop,
-    abort: Option<Abort<'_>>,
+    watch: Option<Watch<'_>>,
 ) -> Recorder {
     let mut driver = Driver {
         client,
         stop,
-        abort,
-        last_abort_check: Instant::now(),
+        watch,
+        last_watch: Instant::now(),
         recorder: Recorder::new(),
         in_flight: JoinSet::new(),
         last_end: None,
@@ -127,8 +127,8 @@ async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished
 struct Driver<'a, 'b> {
     client: &'a Arc<Client>,
     stop: &'a Stop,
-    abort: Option<Abort<'b>>,
-    last_abort_check: Instant,
+    watch: Option<Watch<'b>>,
+    last_watch: Instant,
     recorder: Recorder,
     in_flight: JoinSet<Finished>,
     last_end: Option<Instant>,
@@ -314,12 +314,12 @@ impl Driver<'_, '_> {
             self.last_end
                 .map_or(finished.ended, |t| t.max(finished.ended)),
         );
-        if let Some(abort) = &mut self.abort
-            && self.last_abort_check.elapsed() >= ABORT_CHECK_EVERY
+        if let Some(watch) = &mut self.watch
+            && self.last_watch.elapsed() >= WATCH_EVERY
         {
-            self.last_abort_check = Instant::now();
-            if let Some(reason) = (abort.check)(&self.recorder) {
-                abort.handle.stop(reason);
+            self.last_watch = Instant::now();
+            if let Some(reason) = (watch.check)(&self.recorder) {
+                watch.handle.stop(reason);
             }
         }
     }

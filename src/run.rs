@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::client::{Client, Endpoint};
 use crate::datagen::Generator;
 use crate::gate;
-use crate::loadgen::{Abort, run_stage};
+use crate::loadgen::{Watch, run_stage};
 use crate::plan::{PlannedStage, Quick, plan};
 use crate::preflight;
 use crate::recorder::Recorder;
@@ -221,19 +221,35 @@ pub async fn run_scenario(
         } else {
             Recorder::merged(stages.iter().map(|s: &StageResult| &s.recorder))
         };
+        let stage_clock = Instant::now();
+        let mut last_progress = Instant::now();
         let mut check = |current: &Recorder| {
+            if options.progress && last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = Instant::now();
+                eprintln!(
+                    "{}",
+                    progress_line(&scenario.name(), stage, stage_clock.elapsed(), current)
+                );
+            }
             let reason = gate::abort_reason(&aborting, i, &earlier, current, clock.elapsed());
             if reason.is_some() {
                 aborted.set(reason.clone());
             }
             reason
         };
-        let abort = (!aborting.is_empty()).then_some(Abort {
+        let watch = Watch {
             handle: &handle,
             check: &mut check,
-        });
-        let recorder =
-            run_stage(&client, stage, &generator, plan.max_in_flight, &stop, abort).await;
+        };
+        let recorder = run_stage(
+            &client,
+            stage,
+            &generator,
+            plan.max_in_flight,
+            &stop,
+            Some(watch),
+        )
+        .await;
         if options.progress {
             eprintln!(
                 "{}",
@@ -262,6 +278,34 @@ pub async fn run_scenario(
         aborted: aborted.take(),
         warmup,
     })
+}
+
+/// How often a long stage prints a progress line.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// One line of progress for a stage under way (printed every `PROGRESS_EVERY`, so CI logs stay short).
+fn progress_line(scenario: &str, stage: &PlannedStage, elapsed: Duration, r: &Recorder) -> String {
+    let planned = match stage.load {
+        crate::plan::StageLoad::Open { duration, .. } => format!(
+            "{:.0}s of {:.0}s",
+            elapsed.as_secs_f64(),
+            duration.as_secs_f64()
+        ),
+        crate::plan::StageLoad::Closed { num_requests, .. } => {
+            format!("{} of {num_requests} requests done", r.accounted())
+        }
+    };
+    let ttft = r
+        .value(Metric::Ttft, Aggregation::Percentile(99.0))
+        .map_or("n/a".into(), format_micros);
+    format!(
+        "[{scenario}] stage {} running ({planned}): {} done, {} ok, {} failed, {} timed out; ttft p99 so far {ttft}",
+        stage.index + 1,
+        r.accounted(),
+        r.ok,
+        r.failed(),
+        r.timed_out,
+    )
 }
 
 /// One line of progress for a finished stage.
