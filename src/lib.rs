@@ -27,6 +27,7 @@ pub mod datagen;
 pub mod execute;
 pub mod gate;
 pub mod harness;
+pub mod knee;
 pub mod loadgen;
 pub mod outputs;
 pub mod plan;

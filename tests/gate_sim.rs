@@ -97,6 +97,16 @@ api: {streaming: true}
         queued > alone * 2.0,
         "ttft p50 alone {alone} ms, with 8 in flight on a batch of 2 {queued} ms"
     );
+    let knee = infergate::knee::find(&r.stages).expect("the second stage is past the knee");
+    assert_eq!(
+        (knee.stage, knee.saturated_stage, knee.unit),
+        (0, 1, "concurrency")
+    );
+    assert_eq!(knee.recommended, 0.75);
+    assert!(
+        infergate::knee::find(&r.stages[..1]).is_none(),
+        "one stage has no knee"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -122,6 +122,7 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
         "elapsed_seconds": run.elapsed.as_secs_f64(),
         "stages": run.stages.iter().map(|s| s.stage.describe()).collect::<Vec<_>>(),
         "warnings": run.warnings,
+        "knee": crate::knee::find(&run.stages),
         "checks": checks,
     })
 }

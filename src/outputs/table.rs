@@ -61,6 +61,9 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         rows.insert(0, stage_row("warm-up", &load, &w.recorder));
     }
     out.push_str(&grid(&STAGE_COLUMNS, &rows, 2));
+    if let Some(knee) = crate::knee::find(&run.stages) {
+        let _ = writeln!(out, "{}", knee.describe());
+    }
     for check in &gate.checks {
         let mark = match check.verdict {
             Verdict::Pass => "pass",
