@@ -51,10 +51,7 @@ pub fn scenario_file(
 /// one core with no cross-thread wake-ups, so schedule delay measures the runner and nothing else.
 /// The embedded simulator, when used, runs on a thread of its own.
 fn judge(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutcome {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::run::load_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             return ScenarioOutcome::Error {

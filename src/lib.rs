@@ -22,6 +22,7 @@
 //! `infergate` binary (clap) are two thin doors onto them. `sim` is the embedded engine simulator, an
 //! OpenAI-compatible HTTP server that the default run and the tests reach over real HTTP.
 
+pub mod bench;
 pub mod client;
 pub mod datagen;
 pub mod execute;
@@ -30,6 +31,7 @@ pub mod harness;
 pub mod knee;
 pub mod loadgen;
 pub mod outputs;
+pub mod pacer;
 pub mod plan;
 pub mod preflight;
 pub mod recorder;

@@ -18,6 +18,7 @@ use tokio::task::{JoinError, JoinSet};
 
 use crate::client::{Client, Exchange, Failure, FailureKind};
 use crate::datagen::{Generator, RequestSpec};
+use crate::pacer::Pacer;
 use crate::plan::{PlannedStage, StageLoad};
 use crate::recorder::{Recorder, Sample};
 use crate::schedule::Arrivals;
@@ -88,23 +89,6 @@ pub async fn run_stage(
     driver.recorder
 }
 
-/// How early the runtime's timer (1 ms ticks) is asked to wake an open-loop send.
-const SPIN_WINDOW: Duration = Duration::from_millis(2);
-
-/// Sleeps until `deadline` more precisely than the timer's 1 ms resolution: the timer wakes the task up
-/// to `SPIN_WINDOW` early, and the rest is spent yielding to other tasks (which keep running) until the
-/// moment arrives. Costs some CPU in the last two milliseconds before each send.
-async fn sleep_precisely(deadline: Instant) {
-    if let Some(early) = deadline.checked_sub(SPIN_WINDOW)
-        && early > Instant::now()
-    {
-        tokio::time::sleep_until(early.into()).await;
-    }
-    while Instant::now() < deadline {
-        tokio::task::yield_now().await;
-    }
-}
-
 fn next_request(generator: &SharedGenerator) -> RequestSpec {
     generator
         .lock()
@@ -138,26 +122,33 @@ impl Driver<'_, '_> {
     async fn open_loop(
         &mut self,
         started: Instant,
-        mut arrivals: Arrivals,
+        arrivals: Arrivals,
         generator: &SharedGenerator,
         max_in_flight: usize,
     ) {
-        while let Some(offset) = arrivals.next() {
+        let mut pacer = match Pacer::start(started, arrivals) {
+            Ok(pacer) => pacer,
+            Err(e) => panic!("cannot start the pacer thread: {e}"),
+        };
+        loop {
             // Prepare the request before its deadline, so building it never delays the send.
             let spec = next_request(generator);
-            let intended = started + offset;
-            let stopped = tokio::select! {
+            let due = tokio::select! {
                 biased;
-                _ = self.stop.wait() => true,
-                _ = sleep_precisely(intended) => false,
+                _ = self.stop.wait() => None,
+                due = pacer.next() => Some(due),
             };
-            if stopped {
-                // This request and the rest of the schedule will never be sent.
-                let never_sent = 1 + arrivals.count() as u64;
-                self.recorder.scheduled += never_sent;
-                self.recorder.cancelled += never_sent;
-                return;
-            }
+            let intended = match due {
+                Some(Some(intended)) => intended,
+                Some(None) => return,
+                None => {
+                    // The rest of the schedule will never be sent.
+                    let never_sent = pacer.cancel();
+                    self.recorder.scheduled += never_sent;
+                    self.recorder.cancelled += never_sent;
+                    return;
+                }
+            };
             self.reap_ready();
             if self.in_flight.len() >= max_in_flight {
                 self.recorder.in_flight_cap_waits += 1;

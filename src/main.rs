@@ -1,4 +1,4 @@
-//! The `infergate` command line: `run`, `validate` and `sim`, thin doors onto the library.
+//! The `infergate` command line: `run`, `validate`, `sim` and `bench`, thin doors onto the library.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use infergate::bench::{self, BenchOptions, SimChild};
 use infergate::gate::{ErrorCause, ScenarioOutcome, Status};
 use infergate::harness::scenario_files;
 use infergate::plan::Quick;
 use infergate::run::{RunOptions, Target};
 use infergate::scenario::Scenario;
-use infergate::sim::{EngineConfig, SimConfig};
+use infergate::sim::{EngineConfig, FixedTiming, SimConfig};
 use infergate::{execute, outputs};
 
 /// Exit codes, also listed in the README.
@@ -101,6 +102,57 @@ enum Command {
         /// Prefill time per prompt token, microseconds.
         #[arg(long, default_value_t = EngineConfig::default().prefill_per_token.as_secs_f64() * 1e6)]
         prefill_us: f64,
+        /// Known-timing mode: every first token this many milliseconds after the request arrives,
+        /// whatever the load (no batching, no queue). Needs --fixed-itl-ms.
+        #[arg(long, requires = "fixed_itl_ms")]
+        fixed_ttft_ms: Option<f64>,
+        /// Known-timing mode: milliseconds between tokens. Needs --fixed-ttft-ms.
+        #[arg(long, requires = "fixed_ttft_ms")]
+        fixed_itl_ms: Option<f64>,
+        /// Pin the simulator to this CPU core (Linux).
+        #[arg(long)]
+        cpu: Option<usize>,
+    },
+    /// Measure the load generator itself against a known-timing simulator on another core.
+    #[command(
+        long_about = "Starts `infergate sim` in fixed-timing mode as a child process pinned to one core, \
+                      pins itself to another, and runs one constant-rate stage per --rates value. \
+                      Prints a markdown table: achieved rate, schedule delay, client TTFT/ITL next to \
+                      the simulator's own measurement of the same streams (truth) and the difference, \
+                      whether output counts equal the server's usage, client CPU seconds, peak RSS and \
+                      the time to the first send.",
+        after_help = "Examples:\n  infergate bench\n  infergate bench --rates 1000,2000,4000 --duration 20\n  \
+                      infergate bench --rates 2000 --duration 500   # 1,000,000 requests: memory stays flat"
+    )]
+    Bench {
+        /// Requests per second, one stage each.
+        #[arg(long, value_delimiter = ',', default_values_t = [250.0, 500.0, 1000.0, 2000.0])]
+        rates: Vec<f64>,
+        /// Seconds per rate.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 32)]
+        prompt_tokens: u32,
+        /// Streamed tokens per request.
+        #[arg(long, default_value_t = 128)]
+        output_tokens: u32,
+        /// The simulator's time to first token, milliseconds.
+        #[arg(long, default_value_t = 20.0)]
+        ttft_ms: f64,
+        /// The simulator's time between tokens, milliseconds.
+        #[arg(long, default_value_t = 2.0)]
+        itl_ms: f64,
+        /// Core for the load generator; the simulator gets --sim-cpu.
+        #[arg(long, default_value_t = 0)]
+        client_cpu: usize,
+        #[arg(long, default_value_t = 1)]
+        sim_cpu: usize,
+        /// Do not pin either process.
+        #[arg(long)]
+        no_pin: bool,
+        /// Also write the rows as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 
@@ -134,14 +186,113 @@ fn main() -> ExitCode {
             step_ms,
             per_seq_us,
             prefill_us,
+            fixed_ttft_ms,
+            fixed_itl_ms,
+            cpu,
         } => {
             let engine = EngineConfig {
                 max_batch: max_batch.max(1),
-                decode_step_base: Duration::from_secs_f64(step_ms.max(0.0) / 1e3),
-                decode_step_per_seq: Duration::from_secs_f64(per_seq_us.max(0.0) / 1e6),
-                prefill_per_token: Duration::from_secs_f64(prefill_us.max(0.0) / 1e6),
+                decode_step_base: millis(step_ms),
+                decode_step_per_seq: millis(per_seq_us / 1e3),
+                prefill_per_token: millis(prefill_us / 1e3),
             };
-            sim(&host, port, SimConfig { model, engine })
+            let fixed = fixed_ttft_ms
+                .zip(fixed_itl_ms)
+                .map(|(ttft, itl)| FixedTiming {
+                    ttft: millis(ttft),
+                    itl: millis(itl),
+                });
+            if let Some(cpu) = cpu
+                && let Err(e) = bench::host::pin_to_cpu(cpu)
+            {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::BAD_INPUT);
+            }
+            let config = SimConfig {
+                model,
+                engine,
+                fixed,
+            };
+            sim(&host, port, config)
+        }
+        Command::Bench {
+            rates,
+            duration,
+            prompt_tokens,
+            output_tokens,
+            ttft_ms,
+            itl_ms,
+            client_cpu,
+            sim_cpu,
+            no_pin,
+            json,
+        } => {
+            let options = BenchOptions {
+                rates: rates.into_iter().filter(|r| *r > 0.0).collect(),
+                duration: millis(duration * 1e3),
+                prompt_tokens: prompt_tokens.max(1),
+                output_tokens: output_tokens.max(1),
+                ttft: millis(ttft_ms),
+                itl: millis(itl_ms),
+                client_cpu: (!no_pin).then_some(client_cpu),
+                sim_cpu: (!no_pin).then_some(sim_cpu),
+            };
+            run_bench(&options, json.as_deref())
+        }
+    }
+}
+
+/// A non-negative, finite number of milliseconds as a duration (anything else is zero).
+fn millis(ms: f64) -> Duration {
+    if ms.is_finite() && ms > 0.0 {
+        Duration::from_secs_f64(ms / 1e3)
+    } else {
+        Duration::ZERO
+    }
+}
+
+fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode {
+    let sim = match SimChild::start(options.ttft, options.itl, options.sim_cpu) {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::RUN_ERROR);
+        }
+    };
+    if let Some(cpu) = options.client_cpu
+        && let Err(e) = bench::host::pin_to_cpu(cpu)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::RUN_ERROR);
+    }
+    eprintln!(
+        "infergate bench: {} prompt tokens, {} streamed output tokens, simulator TTFT {:?} ITL {:?} at {}; {:.0} s per rate",
+        options.prompt_tokens,
+        options.output_tokens,
+        options.ttft,
+        options.itl,
+        sim.base_url(),
+        options.duration.as_secs_f64()
+    );
+    let runtime = infergate::run::load_runtime().expect("runtime starts");
+    println!("{}", bench::table_header());
+    let rows = runtime.block_on(bench::run(options, sim.base_url(), |row| {
+        println!("{}", bench::table_row(row))
+    }));
+    match rows {
+        Ok(rows) => {
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&rows).expect("rows serialise");
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return ExitCode::from(exit::RUN_ERROR);
+                }
+            }
+            ExitCode::from(exit::PASSED)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::RUN_ERROR)
         }
     }
 }
@@ -302,8 +453,13 @@ fn sim(host: &str, port: u16, config: SimConfig) -> ExitCode {
                 return ExitCode::from(exit::RUN_ERROR);
             }
         };
+        let addr = listener.local_addr().unwrap_or(addr);
+        let mode = match config.fixed {
+            Some(f) => format!("fixed timing: TTFT {:?}, ITL {:?}", f.ttft, f.itl),
+            None => format!("continuous batching, max batch {}", config.engine.max_batch),
+        };
         eprintln!(
-            "infergate sim: serving model `{}` on http://{addr} (Ctrl-C stops)",
+            "infergate sim: serving model `{}` on http://{addr} ({mode}; Ctrl-C stops)",
             config.model
         );
         infergate::sim::serve(config, listener, async {

@@ -278,6 +278,11 @@ impl Recorder {
         span_rate(self.sent(), self.first_intended?, self.last_intended?)
     }
 
+    /// When the first request was handed to the HTTP stack.
+    pub fn first_sent(&self) -> Option<Instant> {
+        self.first_sent
+    }
+
     /// Requests that were handed to the HTTP stack.
     pub fn sent(&self) -> u64 {
         self.ok + self.failed() + self.timed_out

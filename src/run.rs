@@ -102,6 +102,18 @@ pub enum RunError {
     Setup(String),
 }
 
+/// The runtime a run drives its load from: single-threaded, so timers, sends and reads share one core
+/// with no cross-thread hand-offs except the pacer's (see `pacer`). The pacer's wake-ups arrive through
+/// the runtime's remote queue, which tokio checks every `global_queue_interval` task polls (31 by
+/// default); checking it every 4 keeps an open-loop send from waiting behind hundreds of ready stream
+/// reads at high rates.
+pub fn load_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .global_queue_interval(4)
+        .build()
+}
+
 /// Runs a scenario to completion.
 pub async fn run_scenario(
     scenario: &Scenario,

@@ -310,3 +310,51 @@ fn api_keys_come_from_the_environment_and_never_reach_output() {
         "{stderr}"
     );
 }
+
+/// `infergate bench` starts its own fixed-timing simulator, measures against the simulator's own truth
+/// and reports exact usage; at a gentle rate the client's TTFT is within a loose bound of the truth.
+#[test]
+fn bench_reports_client_timings_next_to_the_simulators_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = infergate(
+        &[
+            "bench",
+            "--rates",
+            "40",
+            "--duration",
+            "1",
+            "--output-tokens",
+            "8",
+            "--ttft-ms",
+            "10",
+            "--itl-ms",
+            "1",
+            "--no-pin",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("| 40 |"), "{stdout}");
+    let rows: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["sent"], 40, "{row}");
+    assert_eq!(row["not_ok"], 0, "{row}");
+    assert_eq!(row["usage_exact"], true, "{row}");
+    let truth_ttft = row["truth"]["ttft"]["p50_us"].as_u64().unwrap();
+    let client_ttft = row["ttft_client_p50_us"].as_u64().unwrap();
+    assert_eq!(row["truth"]["ttft"]["count"], 40, "{row}");
+    assert!((10_000..60_000).contains(&truth_ttft), "{row}");
+    // The client measures from before the request is written, so never less than the server.
+    assert!(
+        client_ttft + 1_000 >= truth_ttft && client_ttft < truth_ttft + 50_000,
+        "{row}"
+    );
+}

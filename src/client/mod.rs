@@ -408,12 +408,25 @@ async fn read_stream(
         done: false,
         problem: None,
     };
+    // One timer for the whole stream, moved forward lazily when it fires: re-arming a timeout on every
+    // chunk would cost two timer-wheel operations per token.
+    let idle = tokio::time::sleep(idle_timeout);
+    tokio::pin!(idle);
+    let mut last_read = Instant::now();
     let end = loop {
         // Before the first content the engine may legitimately be queueing; after it, silence is a stall.
         let read = if state.first_content.is_some() {
-            match tokio::time::timeout(idle_timeout, response.chunk()).await {
-                Ok(read) => read,
-                Err(_) => return Err(Ended::Idle),
+            tokio::select! {
+                biased;
+                read = response.chunk() => read,
+                _ = &mut idle => {
+                    let quiet_until = last_read + idle_timeout;
+                    if Instant::now() >= quiet_until {
+                        return Err(Ended::Idle);
+                    }
+                    idle.as_mut().reset(quiet_until.into());
+                    continue;
+                }
             }
         } else {
             response.chunk().await
@@ -421,6 +434,7 @@ async fn read_stream(
         match read {
             Ok(Some(bytes)) => {
                 let at = Instant::now();
+                last_read = at;
                 decoder.feed(&bytes, |data| state.on_event(data, at));
                 if let Some(problem) = state.problem.take() {
                     return Err(problem.into());

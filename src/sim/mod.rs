@@ -4,6 +4,7 @@
 
 pub mod engine;
 mod server;
+pub mod truth;
 
 use std::net::SocketAddr;
 use std::thread;
@@ -18,6 +19,17 @@ pub struct SimConfig {
     /// The model name it serves and expects in requests.
     pub model: String,
     pub engine: EngineConfig,
+    /// When set, every request gets this timing regardless of load, and `engine` is not used: the
+    /// known-truth target of `infergate bench`.
+    pub fixed: Option<FixedTiming>,
+}
+
+/// A target with known timing: the first token `ttft` after the request arrives, then one token every
+/// `itl`, each at an absolute deadline, with no batching and no queue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FixedTiming {
+    pub ttft: std::time::Duration,
+    pub itl: std::time::Duration,
 }
 
 impl Default for SimConfig {
@@ -25,6 +37,7 @@ impl Default for SimConfig {
         SimConfig {
             model: "infergate-sim".to_string(),
             engine: EngineConfig::default(),
+            fixed: None,
         }
     }
 }
@@ -96,7 +109,13 @@ pub async fn serve(
 ) {
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let engine = tokio::spawn(engine::run(config.engine.clone(), jobs_rx));
-    let app = server::router(config.model, jobs_tx);
+    let app = server::router(config.model, jobs_tx, config.fixed);
+    // Like uvicorn and every real engine's server: small SSE chunks go out at once, not after Nagle's
+    // algorithm has waited for the client's delayed ACK (which added ~20 ms to every first token).
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let _ = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -14,8 +14,11 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
+use super::FixedTiming;
 use super::engine::{Event, Job};
+use super::truth::Truth;
 
 /// Words the simulator "generates", cycled by token index.
 const OUTPUT_WORDS: &[&str] = &[
@@ -34,6 +37,8 @@ struct AppState {
     /// The model name as a JSON string literal, spliced into every chunk.
     model_json: String,
     jobs: mpsc::UnboundedSender<Job>,
+    fixed: Option<FixedTiming>,
+    truth: Truth,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -42,15 +47,22 @@ enum Api {
     Chat,
 }
 
-pub fn router(model: String, jobs: mpsc::UnboundedSender<Job>) -> Router {
+pub fn router(
+    model: String,
+    jobs: mpsc::UnboundedSender<Job>,
+    fixed: Option<FixedTiming>,
+) -> Router {
     let model_json = serde_json::to_string(&model).expect("a string serialises");
     let state = Arc::new(AppState {
         model,
         model_json,
         jobs,
+        fixed,
+        truth: Truth::default(),
     });
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/infergate/timings", get(timings))
         .route("/v1/models", get(models))
         .route(
             "/v1/completions",
@@ -69,6 +81,47 @@ async fn models(State(state): State<Arc<AppState>>) -> Response {
         "data": [{"id": state.model, "object": "model", "owned_by": "infergate"}]
     }))
     .into_response()
+}
+
+async fn timings(
+    State(state): State<Arc<AppState>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let reset = query.is_some_and(|q| q.split('&').any(|pair| pair == "reset=true"));
+    axum::Json(state.truth.timings(reset)).into_response()
+}
+
+/// Where a response's tokens come from: the batching engine, or fixed deadlines.
+enum Source {
+    Engine(mpsc::UnboundedReceiver<Event>),
+    Fixed {
+        first: Instant,
+        itl: std::time::Duration,
+        next: u32,
+        total: u32,
+    },
+}
+
+impl Source {
+    /// The next token's index, when it is due; `None` after the last.
+    async fn next(&mut self) -> Option<u32> {
+        match self {
+            Source::Engine(events) => events.recv().await.map(|Event::Token { index }| index),
+            Source::Fixed {
+                first,
+                itl,
+                next,
+                total,
+            } => {
+                if *next >= *total {
+                    return None;
+                }
+                tokio::time::sleep_until(*first + *itl * *next).await;
+                *next += 1;
+                Some(*next - 1)
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -114,6 +167,7 @@ fn count_words(value: &serde_json::Value) -> u32 {
 }
 
 async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Response {
+    let arrived = Instant::now();
     let request: Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {e}")),
@@ -141,26 +195,39 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
     if output_tokens == 0 {
         return error(StatusCode::BAD_REQUEST, "max_tokens must be at least 1");
     }
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let job = Job {
-        prompt_tokens,
-        output_tokens,
-        events: events_tx,
+    let source = match state.fixed {
+        Some(fixed) => Source::Fixed {
+            first: arrived + fixed.ttft,
+            itl: fixed.itl,
+            next: 0,
+            total: output_tokens,
+        },
+        None => {
+            let (events_tx, events_rx) = mpsc::unbounded_channel();
+            let job = Job {
+                prompt_tokens,
+                output_tokens,
+                events: events_tx,
+            };
+            if state.jobs.send(job).is_err() {
+                return error(StatusCode::SERVICE_UNAVAILABLE, "the engine has stopped");
+            }
+            Source::Engine(events_rx)
+        }
     };
-    if state.jobs.send(job).is_err() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "the engine has stopped");
-    }
     let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
     let chunks = Chunks {
         state: Arc::clone(&state),
         api,
         prompt_tokens,
         output_tokens,
+        arrived,
+        last_token: None,
     };
     if request.stream {
-        stream_response(chunks, events_rx, include_usage)
+        stream_response(chunks, source, include_usage)
     } else {
-        whole_response(chunks, events_rx).await
+        whole_response(chunks, source).await
     }
 }
 
@@ -170,9 +237,22 @@ struct Chunks {
     api: Api,
     prompt_tokens: u32,
     output_tokens: u32,
+    /// When the request arrived, and when its last token was handed over: the server-side truth.
+    arrived: Instant,
+    last_token: Option<Instant>,
 }
 
 impl Chunks {
+    /// Notes a token handed to the HTTP stack now, in the simulator's own timings.
+    fn mark_token(&mut self) {
+        let now = Instant::now();
+        match self.last_token {
+            None => self.state.truth.record_ttft(now - self.arrived),
+            Some(last) => self.state.truth.record_itl(now - last),
+        }
+        self.last_token = Some(now);
+    }
+
     fn object(&self, streaming: bool) -> &'static str {
         match (self.api, streaming) {
             (Api::Completion, _) => "text_completion",
@@ -220,11 +300,7 @@ impl Chunks {
     }
 }
 
-fn stream_response(
-    chunks: Chunks,
-    events: mpsc::UnboundedReceiver<Event>,
-    include_usage: bool,
-) -> Response {
+fn stream_response(chunks: Chunks, events: Source, include_usage: bool) -> Response {
     enum Phase {
         Start,
         Tokens,
@@ -233,7 +309,7 @@ fn stream_response(
     let state = (chunks, events, Phase::Start, 0u32);
     let stream = futures_util::stream::unfold(
         state,
-        move |(chunks, mut events, phase, produced)| async move {
+        move |(mut chunks, mut events, phase, produced)| async move {
             match phase {
                 Phase::Start if chunks.api == Api::Chat => {
                     let role = chunks.event(r#"{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}"#, None);
@@ -242,8 +318,9 @@ fn stream_response(
                         (chunks, events, Phase::Tokens, produced),
                     ))
                 }
-                Phase::Start | Phase::Tokens => match events.recv().await {
-                    Some(Event::Token { index }) => {
+                Phase::Start | Phase::Tokens => match events.next().await {
+                    Some(index) => {
+                        chunks.mark_token();
                         let bytes = chunks.token_event(index);
                         Some((Ok(bytes), (chunks, events, Phase::Tokens, produced + 1)))
                     }
@@ -271,10 +348,10 @@ fn stream_response(
         .expect("static response parts are valid")
 }
 
-async fn whole_response(chunks: Chunks, mut events: mpsc::UnboundedReceiver<Event>) -> Response {
+async fn whole_response(chunks: Chunks, mut events: Source) -> Response {
     let mut text = String::new();
     let mut produced = 0;
-    while let Some(Event::Token { index }) = events.recv().await {
+    while let Some(index) = events.next().await {
         text.push_str(OUTPUT_WORDS[index as usize % OUTPUT_WORDS.len()]);
         produced += 1;
     }

@@ -1,0 +1,199 @@
+//! `infergate bench`: how fast and how exact is the load generator itself?
+//!
+//! It starts the simulator in fixed-timing mode as a child process on one core, pins itself to
+//! another, and runs one open-loop constant-rate stage per requested rate through the same
+//! `run_scenario` path every suite uses. For each rate it reports the achieved rate, schedule delay,
+//! the client's TTFT and ITL next to what the simulator itself measured for the same streams (the
+//! truth), the client's CPU seconds and its peak RSS.
+
+mod child;
+pub mod host;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::run::{RunOptions, Target, run_scenario};
+use crate::scenario::{Aggregation, Metric, Scenario};
+use crate::sim::truth::Timings;
+
+pub use child::SimChild;
+
+/// What to benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Requests per second, one stage each, in order.
+    pub rates: Vec<f64>,
+    /// Length of each stage.
+    pub duration: Duration,
+    pub prompt_tokens: u32,
+    pub output_tokens: u32,
+    /// The simulator's fixed timing.
+    pub ttft: Duration,
+    pub itl: Duration,
+    /// Cores for the load generator and the simulator (`None`: not pinned).
+    pub client_cpu: Option<usize>,
+    pub sim_cpu: Option<usize>,
+}
+
+/// One rate's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    pub requested_rate: f64,
+    pub achieved_rate: f64,
+    pub sent: u64,
+    pub ok: u64,
+    pub not_ok: u64,
+    pub schedule_delay_p50_us: u64,
+    pub schedule_delay_p99_us: u64,
+    pub ttft_client_p50_us: u64,
+    pub ttft_client_p99_us: u64,
+    pub itl_client_p50_us: u64,
+    pub itl_client_p99_us: u64,
+    /// What the simulator measured for the same requests.
+    pub truth: Timings,
+    /// Output tokens counted from the server's `usage` on every success, and matching max_tokens.
+    pub usage_exact: bool,
+    pub client_cpu_seconds: f64,
+    pub peak_rss_mib: f64,
+    /// From the start of the run (client set-up and pre-flight included) to the first send.
+    pub first_send_ms: f64,
+}
+
+/// The scenario for one rate, in the same YAML a user would write.
+fn scenario_yaml(options: &BenchOptions, rate: f64, base_url: &str) -> String {
+    let (p, o) = (options.prompt_tokens, options.output_tokens);
+    format!(
+        "api: {{type: completion, streaming: true}}\n\
+         server: {{type: vllm, model_name: infergate-sim, base_url: \"{base_url}\", ignore_eos: true}}\n\
+         data:\n  type: synthetic\n\
+         \x20 input_distribution: {{min: {p}, max: {p}, mean: {p}, std_dev: 0}}\n\
+         \x20 output_distribution: {{min: {o}, max: {o}, mean: {o}, std_dev: 0}}\n\
+         load:\n  type: constant\n  num_workers: 1\n  worker_max_concurrency: 1000000\n\
+         \x20 stages: [{{rate: {rate}, duration: {}}}]\n",
+        options.duration.as_secs_f64()
+    )
+}
+
+async fn fetch_truth(http: &reqwest::Client, base_url: &str) -> Result<Timings, String> {
+    let url = format!("{base_url}/infergate/timings?reset=true");
+    let response = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    response
+        .json::<Timings>()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))
+}
+
+/// Runs every rate against `base_url` (a fixed-timing simulator) and returns one row per rate.
+pub async fn run(
+    options: &BenchOptions,
+    base_url: &str,
+    mut on_row: impl FnMut(&BenchRow),
+) -> Result<Vec<BenchRow>, String> {
+    let http = reqwest::Client::new();
+    let mut rows = Vec::new();
+    for &rate in &options.rates {
+        let yaml = scenario_yaml(options, rate, base_url);
+        let scenario = Scenario::from_source(Path::new("bench.yaml"), &yaml)
+            .map_err(|e| format!("the benchmark scenario is invalid: {e}"))?;
+        fetch_truth(&http, base_url).await?; // clears the simulator's histograms
+        let before = host::usage();
+        let started = Instant::now();
+        let run_options = RunOptions {
+            target: Target::Scenario,
+            ..RunOptions::default()
+        };
+        let result = run_scenario(&scenario, &run_options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let after = host::usage();
+        let truth = fetch_truth(&http, base_url).await?;
+        let r = &result
+            .stages
+            .first()
+            .ok_or("the benchmark ran no stage")?
+            .recorder;
+        let q = |m: Metric, p: f64| {
+            r.value(m, Aggregation::Percentile(p))
+                .map_or(0, |v| v.round() as u64)
+        };
+        let row = BenchRow {
+            requested_rate: rate,
+            achieved_rate: r.achieved_rate().unwrap_or(0.0),
+            sent: r.sent(),
+            ok: r.ok,
+            not_ok: r.accounted() - r.ok,
+            schedule_delay_p50_us: q(Metric::ScheduleDelay, 50.0),
+            schedule_delay_p99_us: q(Metric::ScheduleDelay, 99.0),
+            ttft_client_p50_us: q(Metric::Ttft, 50.0),
+            ttft_client_p99_us: q(Metric::Ttft, 99.0),
+            itl_client_p50_us: q(Metric::Itl, 50.0),
+            itl_client_p99_us: q(Metric::Itl, 99.0),
+            truth,
+            usage_exact: r.output_tokens_from_usage == r.ok
+                && r.output_tokens_total == r.ok * options.output_tokens as u64,
+            client_cpu_seconds: after.cpu_seconds - before.cpu_seconds,
+            peak_rss_mib: after.peak_rss_bytes as f64 / (1024.0 * 1024.0),
+            first_send_ms: r.first_sent().map_or(f64::NAN, |t| {
+                t.saturating_duration_since(started).as_secs_f64() * 1e3
+            }),
+        };
+        on_row(&row);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1e3)
+}
+
+fn signed_ms(client: u64, truth: u64) -> String {
+    format!("{:+.2}", (client as f64 - truth as f64) / 1e3)
+}
+
+/// The header of the results table.
+pub fn table_header() -> String {
+    "| rate req/s | achieved | sent | not ok | sched delay p50/p99 ms | TTFT p50 client/truth/err ms | TTFT p99 client/truth/err ms | ITL p50 client/truth/err ms | ITL p99 client/truth/err ms | usage exact | client CPU s | peak RSS MiB | first send ms |\n\
+     |---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        .to_string()
+}
+
+/// One markdown row.
+pub fn table_row(r: &BenchRow) -> String {
+    let mut line = String::new();
+    let t = &r.truth;
+    let _ = write!(
+        line,
+        "| {:.0} | {:.1} | {} | {} | {} / {} | {} / {} / {} | {} / {} / {} | {} / {} / {} | {} / {} / {} | {} | {:.2} | {:.1} | {:.1} |",
+        r.requested_rate,
+        r.achieved_rate,
+        r.sent,
+        r.not_ok,
+        ms(r.schedule_delay_p50_us),
+        ms(r.schedule_delay_p99_us),
+        ms(r.ttft_client_p50_us),
+        ms(t.ttft.p50_us),
+        signed_ms(r.ttft_client_p50_us, t.ttft.p50_us),
+        ms(r.ttft_client_p99_us),
+        ms(t.ttft.p99_us),
+        signed_ms(r.ttft_client_p99_us, t.ttft.p99_us),
+        ms(r.itl_client_p50_us),
+        ms(t.itl.p50_us),
+        signed_ms(r.itl_client_p50_us, t.itl.p50_us),
+        ms(r.itl_client_p99_us),
+        ms(t.itl.p99_us),
+        signed_ms(r.itl_client_p99_us, t.itl.p99_us),
+        if r.usage_exact { "yes" } else { "NO" },
+        r.client_cpu_seconds,
+        r.peak_rss_mib,
+        r.first_send_ms,
+    );
+    line
+}
