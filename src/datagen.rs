@@ -1,171 +1,36 @@
-//! Request contents: prompt text of a sampled length and the `max_tokens` to ask for.
+//! Request contents: a prompt of an exact token length and the `max_tokens` to ask for.
 //!
-//! Lengths follow the scenario's distributions (normal clamped to [min, max], uniform, or fixed), drawn
-//! from a seeded generator so a scenario sends the same requests every run. Prompts are built from common
-//! English words, each preceded by a space, which byte-level BPE tokenizers (Llama 3, Qwen) encode as one
-//! token each: the requested length is an approximation, and reports show the server's own
-//! `usage.prompt_tokens` beside it. Words are drawn at random so prompts share no prefix a cache could
-//! reuse.
+//! - `synthetic` / `random` / `mock`: lengths follow the scenario's distributions (normal clamped to
+//!   [min, max], uniform, or fixed), and prompts are vocabulary words of the scenario's tokenizer
+//!   (`tokens`), drawn at random so prompts share no prefix a cache could reuse.
+//! - `shared_prefix`: `num_groups` system prompts of `system_prompt_len` tokens, each followed by one of
+//!   `num_prompts_per_group` questions of `question_len` tokens; requests pick prompts at random, so a
+//!   server with prefix caching reuses each group's prefix.
+//! - `shareGPT`: the first human turn of each conversation in a local JSON file (the first
+//!   `SHAREGPT_MAX` usable ones); `max_tokens` is the length of the answer that followed it.
+//!
+//! Everything is drawn from a seeded generator, so a scenario sends the same requests every run, and
+//! all counting happens here, before a request's deadline, never on the response path.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
+use serde::Deserialize;
 
-use crate::scenario::LengthDistribution;
+use crate::scenario::{Data, DataSource, LengthDistribution, SharedPrefix};
+use crate::tokens::TokenCounter;
 
-/// Common words that are single tokens with a leading space in the usual BPE vocabularies.
-const WORDS: &[&str] = &[
-    "the",
-    "of",
-    "and",
-    "to",
-    "in",
-    "is",
-    "that",
-    "for",
-    "it",
-    "as",
-    "was",
-    "with",
-    "be",
-    "by",
-    "on",
-    "not",
-    "he",
-    "this",
-    "are",
-    "or",
-    "his",
-    "from",
-    "at",
-    "which",
-    "but",
-    "have",
-    "an",
-    "had",
-    "they",
-    "you",
-    "were",
-    "their",
-    "one",
-    "all",
-    "we",
-    "can",
-    "her",
-    "has",
-    "there",
-    "been",
-    "if",
-    "more",
-    "when",
-    "will",
-    "would",
-    "who",
-    "so",
-    "no",
-    "time",
-    "people",
-    "year",
-    "way",
-    "day",
-    "man",
-    "thing",
-    "world",
-    "life",
-    "hand",
-    "part",
-    "child",
-    "eye",
-    "woman",
-    "place",
-    "work",
-    "week",
-    "case",
-    "point",
-    "number",
-    "group",
-    "problem",
-    "fact",
-    "water",
-    "house",
-    "city",
-    "river",
-    "light",
-    "music",
-    "paper",
-    "story",
-    "market",
-    "table",
-    "garden",
-    "window",
-    "road",
-    "train",
-    "stone",
-    "green",
-    "blue",
-    "red",
-    "small",
-    "large",
-    "long",
-    "great",
-    "little",
-    "old",
-    "new",
-    "good",
-    "high",
-    "early",
-    "young",
-    "important",
-    "public",
-    "bad",
-    "same",
-    "able",
-    "open",
-    "close",
-    "walk",
-    "read",
-    "write",
-    "think",
-    "know",
-    "find",
-    "give",
-    "tell",
-    "call",
-    "keep",
-    "begin",
-    "show",
-    "hear",
-    "play",
-    "run",
-    "move",
-    "live",
-    "bring",
-    "happen",
-    "sit",
-    "stand",
-    "lose",
-    "pay",
-    "meet",
-    "learn",
-    "change",
-    "lead",
-    "watch",
-    "follow",
-    "stop",
-    "speak",
-    "grow",
-    "offer",
-    "remember",
-    "consider",
-    "appear",
-    "buy",
-];
+/// Conversations kept from a ShareGPT file.
+pub const SHAREGPT_MAX: usize = 10_000;
 
 /// One request's contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestSpec {
     pub prompt: String,
-    /// The prompt length infergate aimed for (approximate; see the module docs).
+    /// The prompt's length as the scenario's tokenizer counts it (special tokens included).
     pub prompt_tokens: u32,
     /// Sent as `max_tokens`.
     pub max_tokens: u32,
@@ -173,36 +38,114 @@ pub struct RequestSpec {
 
 /// Draws request contents for a scenario.
 pub struct Generator {
+    source: Source,
     input: LengthDistribution,
     output: LengthDistribution,
+    tokens: Arc<TokenCounter>,
     rng: StdRng,
 }
 
+enum Source {
+    Generated,
+    /// Every prompt of every group, built once.
+    Fixed(Vec<RequestSpec>),
+}
+
+#[derive(Deserialize)]
+struct Conversation {
+    #[serde(default)]
+    conversations: Vec<Turn>,
+}
+
+#[derive(Deserialize)]
+struct Turn {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    value: String,
+}
+
 impl Generator {
-    pub fn new(input: LengthDistribution, output: LengthDistribution, seed: u64) -> Generator {
-        Generator {
-            input,
-            output,
-            rng: StdRng::seed_from_u64(seed),
-        }
+    /// Prepares the scenario's data; reading a ShareGPT file can fail.
+    pub fn new(data: &Data, tokens: Arc<TokenCounter>, seed: u64) -> Result<Generator, String> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let source = match &data.source {
+            DataSource::Generated => Source::Generated,
+            DataSource::SharedPrefix(p) => Source::Fixed(shared_prefix(p, &tokens, &mut rng)),
+            DataSource::ShareGpt { path } => Source::Fixed(share_gpt(path, &tokens)?),
+        };
+        Ok(Generator {
+            source,
+            input: data.input,
+            output: data.output,
+            tokens,
+            rng,
+        })
     }
 
     pub fn next_request(&mut self) -> RequestSpec {
-        let prompt_tokens = sample_length(self.input, &mut self.rng);
-        let max_tokens = sample_length(self.output, &mut self.rng);
-        let mut prompt = String::with_capacity(prompt_tokens as usize * 7);
-        for i in 0..prompt_tokens {
-            if i > 0 {
-                prompt.push(' ');
+        match &self.source {
+            Source::Generated => {
+                let prompt_tokens = sample_length(self.input, &mut self.rng).max(1);
+                let max_tokens = sample_length(self.output, &mut self.rng).max(1);
+                let prompt = self.tokens.prompt(prompt_tokens, &mut self.rng);
+                RequestSpec {
+                    prompt_tokens: self.tokens.prompt_length(prompt_tokens),
+                    prompt,
+                    max_tokens,
+                }
             }
-            prompt.push_str(WORDS[self.rng.random_range(0..WORDS.len())]);
-        }
-        RequestSpec {
-            prompt,
-            prompt_tokens,
-            max_tokens,
+            Source::Fixed(specs) => specs[self.rng.random_range(0..specs.len())].clone(),
         }
     }
+}
+
+fn shared_prefix(p: &SharedPrefix, tokens: &TokenCounter, rng: &mut StdRng) -> Vec<RequestSpec> {
+    let mut specs = Vec::new();
+    for _ in 0..p.num_groups {
+        let system = tokens.words(p.system_prompt_len, rng);
+        for _ in 0..p.num_prompts_per_group {
+            let prompt = format!("{system}{}", tokens.words(p.question_len, rng));
+            specs.push(RequestSpec {
+                prompt_tokens: tokens.count(&prompt),
+                prompt,
+                max_tokens: p.output_len,
+            });
+        }
+    }
+    specs
+}
+
+fn share_gpt(path: &Path, tokens: &TokenCounter) -> Result<Vec<RequestSpec>, String> {
+    let shown = path.display();
+    let text = std::fs::read(path).map_err(|e| format!("data.path {shown}: {e}"))?;
+    let conversations: Vec<Conversation> = serde_json::from_slice(&text).map_err(|e| {
+        format!("data.path {shown}: not a ShareGPT file (a JSON list of {{\"conversations\": [{{\"from\", \"value\"}}]}}): {e}")
+    })?;
+    let specs: Vec<RequestSpec> = conversations
+        .iter()
+        .filter_map(|c| {
+            let turns = &c.conversations;
+            let asked = turns.iter().position(|t| t.from == "human")?;
+            let answer = turns.get(asked + 1).filter(|t| t.from == "gpt")?;
+            let prompt = turns[asked].value.clone();
+            let prompt_tokens = tokens.count(&prompt);
+            let max_tokens = tokens.count_text(&answer.value);
+            // vLLM's benchmark drops turns this short; they measure nothing but overhead.
+            (prompt_tokens >= 4 && max_tokens >= 4).then_some(RequestSpec {
+                prompt,
+                prompt_tokens,
+                max_tokens,
+            })
+        })
+        .take(SHAREGPT_MAX)
+        .collect();
+    if specs.is_empty() {
+        return Err(format!(
+            "data.path {shown}: no conversation has a human turn followed by a gpt answer"
+        ));
+    }
+    Ok(specs)
 }
 
 /// Draws one length; normal samples are rounded and clamped to [min, max] like inference-perf's.
@@ -227,16 +170,69 @@ pub fn sample_length(distribution: LengthDistribution, rng: &mut StdRng) -> u32 
 mod tests {
     use super::*;
 
+    fn generated(input: LengthDistribution, output: LengthDistribution, seed: u64) -> Generator {
+        let data = Data {
+            source: DataSource::Generated,
+            input,
+            output,
+        };
+        Generator::new(&data, Arc::new(TokenCounter::builtin()), seed).unwrap()
+    }
+
     #[test]
-    fn fixed_lengths_give_that_many_words() {
-        let mut g = Generator::new(
+    fn fixed_lengths_give_exactly_that_many_tokens() {
+        let mut g = generated(
             LengthDistribution::Fixed(512),
             LengthDistribution::Fixed(128),
             1,
         );
         let r = g.next_request();
-        assert_eq!(r.prompt.split(' ').count(), 512);
+        assert_eq!(TokenCounter::builtin().count(&r.prompt), 512);
         assert_eq!((r.prompt_tokens, r.max_tokens), (512, 128));
+    }
+
+    #[test]
+    fn shared_prefix_groups_share_their_system_prompt() {
+        let p = SharedPrefix {
+            num_groups: 3,
+            num_prompts_per_group: 4,
+            system_prompt_len: 20,
+            question_len: 5,
+            output_len: 7,
+        };
+        let specs = shared_prefix(&p, &TokenCounter::builtin(), &mut StdRng::seed_from_u64(1));
+        assert_eq!(specs.len(), 12);
+        for group in specs.chunks(4) {
+            let prefix: Vec<&str> = group[0].prompt.split(' ').take(21).collect();
+            for spec in group {
+                assert_eq!(spec.prompt.split(' ').take(21).collect::<Vec<_>>(), prefix);
+                assert_eq!((spec.prompt_tokens, spec.max_tokens), (25, 7));
+            }
+        }
+        assert_ne!(specs[0].prompt.split(' ').nth(1), None);
+    }
+
+    #[test]
+    fn share_gpt_takes_first_human_turns_and_answer_lengths() {
+        let dir = std::env::temp_dir().join(format!("infergate-sharegpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sg.json");
+        std::fs::write(
+            &file,
+            r#"[{"id":"a","conversations":[{"from":"human","value":"the river and the stone"},{"from":"gpt","value":"the old house by the road"}]},
+                {"id":"b","conversations":[{"from":"gpt","value":"no question first"}]},
+                {"id":"c","conversations":[{"from":"human","value":"hi"},{"from":"gpt","value":"too short to keep"}]}]"#,
+        )
+        .unwrap();
+        let specs = share_gpt(&file, &TokenCounter::builtin()).unwrap();
+        assert_eq!(specs.len(), 1);
+        assert_eq!((specs[0].prompt_tokens, specs[0].max_tokens), (5, 6));
+        std::fs::write(&file, "{}").unwrap();
+        assert!(
+            share_gpt(&file, &TokenCounter::builtin())
+                .unwrap_err()
+                .contains("ShareGPT")
+        );
     }
 
     #[test]
@@ -259,10 +255,10 @@ mod tests {
     fn same_seed_same_requests() {
         let d = LengthDistribution::Uniform { min: 5, max: 50 };
         let a: Vec<_> = {
-            let mut g = Generator::new(d, d, 9);
+            let mut g = generated(d, d, 9);
             (0..20).map(|_| g.next_request()).collect()
         };
-        let mut g = Generator::new(d, d, 9);
+        let mut g = generated(d, d, 9);
         let b: Vec<_> = (0..20).map(|_| g.next_request()).collect();
         assert_eq!(a, b);
     }

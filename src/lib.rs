@@ -40,3 +40,4 @@ pub mod scenario;
 pub mod schedule;
 pub mod sim;
 pub mod stop;
+pub mod tokens;

@@ -20,7 +20,8 @@ use crate::client::{Client, Exchange, Failure, FailureKind};
 use crate::datagen::{Generator, RequestSpec};
 use crate::pacer::Pacer;
 use crate::plan::{PlannedStage, StageLoad};
-use crate::recorder::{Recorder, Sample};
+use crate::recorder::{Expect, Recorder, Sample};
+use crate::scenario::ApiKind;
 use crate::schedule::Arrivals;
 use crate::stop::{Stop, StopHandle};
 
@@ -102,6 +103,10 @@ async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished
         sample: Sample {
             intended,
             prompt_tokens: spec.prompt_tokens,
+            expect: Expect {
+                prompt: client.endpoint().api == ApiKind::Completion,
+                output: client.endpoint().ignore_eos.then_some(spec.max_tokens),
+            },
             exchange,
         },
         ended: Instant::now(),
@@ -289,6 +294,7 @@ impl Driver<'_, '_> {
                     sample: Sample {
                         intended: now,
                         prompt_tokens: 0,
+                        expect: Expect::default(),
                         exchange: Exchange::Failed(Failure {
                             kind: FailureKind::Other,
                             message: format!("request task ended abnormally: {e}"),

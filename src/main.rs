@@ -112,6 +112,10 @@ enum Command {
         /// Pin the simulator to this CPU core (Linux).
         #[arg(long)]
         cpu: Option<usize>,
+        /// Count prompt tokens with this tokenizer.json (or a directory holding one) instead of the
+        /// built-in word-level tokenizer.
+        #[arg(long)]
+        tokenizer: Option<String>,
     },
     /// Measure the load generator itself against a known-timing simulator on another core.
     #[command(
@@ -189,6 +193,7 @@ fn main() -> ExitCode {
             fixed_ttft_ms,
             fixed_itl_ms,
             cpu,
+            tokenizer,
         } => {
             let engine = EngineConfig {
                 max_batch: max_batch.max(1),
@@ -208,11 +213,25 @@ fn main() -> ExitCode {
                 eprintln!("error: {e}");
                 return ExitCode::from(exit::BAD_INPUT);
             }
-            let config = SimConfig {
+            let mut config = SimConfig {
                 model,
                 engine,
                 fixed,
+                ..SimConfig::default()
             };
+            if let Some(name) = tokenizer {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime starts");
+                match runtime.block_on(infergate::tokens::TokenCounter::load(&name, None)) {
+                    Ok(tokens) => config.tokens = std::sync::Arc::new(tokens),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(exit::BAD_INPUT);
+                    }
+                }
+            }
             sim(&host, port, config)
         }
         Command::Bench {

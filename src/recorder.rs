@@ -23,9 +23,21 @@ const SAMPLES_PER_KIND: usize = 3;
 pub struct Sample {
     /// When the schedule wanted it sent.
     pub intended: Instant,
-    /// The prompt length infergate asked for.
+    /// The prompt length infergate built, as the scenario's tokenizer counts it.
     pub prompt_tokens: u32,
+    /// What the server's `usage` must say for the counts to agree (`token_count_mismatch`).
+    pub expect: Expect,
     pub exchange: Exchange,
+}
+
+/// Token counts a success's `usage` is checked against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expect {
+    /// `usage.prompt_tokens` must equal `Sample::prompt_tokens` (completion API: no chat template
+    /// adds tokens the client cannot see).
+    pub prompt: bool,
+    /// `usage.completion_tokens` must equal this (`max_tokens` when `ignore_eos` is set).
+    pub output: Option<u32>,
 }
 
 /// Failures of one kind.
@@ -68,8 +80,11 @@ pub struct Recorder {
     pub output_tokens_total: u64,
     /// Successes whose output count came from the server's `usage` (the rest were counted by chunks).
     pub output_tokens_from_usage: u64,
-    /// Successes where the server's `usage.prompt_tokens` differed from the length infergate aimed for.
+    /// Successes where the server's `usage.prompt_tokens` differed from the length infergate built.
     pub prompt_token_mismatches: u64,
+    /// Successes whose `usage` disagreed with what was asked for: the prompt length above, or (with
+    /// `ignore_eos`) `completion_tokens` other than `max_tokens`. The `token_count_mismatch` metric.
+    pub token_count_mismatches: u64,
     /// Sends that waited for a free in-flight slot (`load.worker_max_concurrency`).
     pub in_flight_cap_waits: u64,
     /// Closed-loop stages: how long after the stage start the last slot began. Max when merging.
@@ -112,6 +127,7 @@ impl Recorder {
             output_tokens_total: 0,
             output_tokens_from_usage: 0,
             prompt_token_mismatches: 0,
+            token_count_mismatches: 0,
             in_flight_cap_waits: 0,
             ramp_up: Duration::ZERO,
             active: Duration::ZERO,
@@ -149,7 +165,7 @@ impl Recorder {
         self.schedule_delay
             .saturating_record(micros(sent.saturating_duration_since(intended)));
         match exchange {
-            Exchange::Ok(success) => self.record_success(success, intended, sample.prompt_tokens),
+            Exchange::Ok(success) => self.record_success(success, sample),
             Exchange::Failed(failure) => {
                 let group = self.failures.entry(failure.kind).or_default();
                 group.count += 1;
@@ -166,7 +182,8 @@ impl Recorder {
         }
     }
 
-    fn record_success(&mut self, s: &Success, intended: Instant, prompt_tokens: u32) {
+    fn record_success(&mut self, s: &Success, sample: &Sample) {
+        let (intended, prompt_tokens) = (sample.intended, sample.prompt_tokens);
         self.ok += 1;
         let e2e = s.end.saturating_duration_since(s.sent);
         self.request_latency.saturating_record(micros(e2e));
@@ -182,12 +199,17 @@ impl Recorder {
             None => s.body_words,
         };
         let input = usage.prompt_tokens.unwrap_or(prompt_tokens as u64);
-        if usage
-            .prompt_tokens
-            .is_some_and(|p| p != prompt_tokens as u64)
-        {
-            self.prompt_token_mismatches += 1;
-        }
+        let prompt_differs = sample.expect.prompt
+            && usage
+                .prompt_tokens
+                .is_some_and(|p| p != prompt_tokens as u64);
+        let output_differs = sample.expect.output.is_some_and(|want| {
+            usage
+                .completion_tokens
+                .is_some_and(|got| got != want as u64)
+        });
+        self.prompt_token_mismatches += prompt_differs as u64;
+        self.token_count_mismatches += (prompt_differs || output_differs) as u64;
         self.input_tokens_total += input;
         self.output_tokens_total += output;
         self.prompt_tokens.saturating_record(input);
@@ -257,6 +279,7 @@ impl Recorder {
         self.output_tokens_total += other.output_tokens_total;
         self.output_tokens_from_usage += other.output_tokens_from_usage;
         self.prompt_token_mismatches += other.prompt_token_mismatches;
+        self.token_count_mismatches += other.token_count_mismatches;
         self.in_flight_cap_waits += other.in_flight_cap_waits;
         self.active += other.active;
         self.ramp_up = self.ramp_up.max(other.ramp_up);
@@ -347,6 +370,11 @@ impl Recorder {
                     _ => return None,
                 })
             }
+            MetricKind::Rate if metric == Metric::TokenCountMismatch => Some(match aggregation {
+                Aggregation::Count => self.token_count_mismatches as f64,
+                _ if self.ok == 0 => 0.0,
+                _ => self.token_count_mismatches as f64 / self.ok as f64,
+            }),
             MetricKind::Rate => Some(match aggregation {
                 Aggregation::Count => (self.failed() + self.timed_out) as f64,
                 _ => self.error_rate(),
@@ -399,6 +427,7 @@ mod tests {
         r.record(&Sample {
             intended: t0,
             prompt_tokens: 10,
+            expect: Expect::default(),
             exchange: success(t0, 100, &[10, 20, 30], Some(4)),
         });
         assert_eq!(
@@ -438,6 +467,7 @@ mod tests {
             r.record(&Sample {
                 intended: t0,
                 prompt_tokens: 3,
+                expect: Expect::default(),
                 exchange,
             });
         }

@@ -17,6 +17,7 @@ use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric, Scenario, Secret, Threshold};
 use crate::sim::{SimConfig, SimHandle};
 use crate::stop::{Stop, stop_pair};
+use crate::tokens::TokenCounter;
 
 /// The API key from `INFERGATE_API_KEY`, when set and not empty.
 pub fn api_key_from_env() -> Option<Secret> {
@@ -127,7 +128,10 @@ pub async fn run_scenario(
         Target::Url(url) => Some(url.clone()),
     };
     let simulated = configured.is_none();
+    let mut warnings = scenario.warnings.clone();
+    let tokens = Arc::new(load_tokens(scenario, simulated, &mut warnings).await?);
     let mut sim_config = options.sim.clone();
+    sim_config.tokens = Arc::clone(&tokens);
     if let Some(model) = &scenario.server.model_name {
         sim_config.model = model.clone();
     }
@@ -172,11 +176,9 @@ pub async fn run_scenario(
     })
     .map_err(RunError::Setup)?;
     let client = Arc::new(client);
-    let generator = Arc::new(Mutex::new(Generator::new(
-        scenario.data.input,
-        scenario.data.output,
-        plan.data_seed,
-    )));
+    let generator = Arc::new(Mutex::new(
+        Generator::new(&scenario.data, tokens, plan.data_seed).map_err(RunError::Setup)?,
+    ));
     // One stop for the run, set by a signal (forwarded from `options.stop`) or by an abort threshold.
     let (handle, stop) = stop_pair();
     let handle = Arc::new(handle);
@@ -285,11 +287,40 @@ pub async fn run_scenario(
         total,
         started_at,
         elapsed: clock.elapsed(),
-        warnings: scenario.warnings.clone(),
+        warnings,
         stopped: options.stop.reason(),
         aborted: aborted.take(),
         warmup,
     })
+}
+
+/// The tokenizer prompts are built and counted with: `INFERGATE_TOKENIZER` if set, else the scenario's
+/// `tokenizer`, else the built-in one. Against the embedded simulator (which counts with the same
+/// tokenizer, so lengths stay exact either way) a model id that is not cached is not downloaded: a
+/// fresh clone's default run never leaves the machine.
+async fn load_tokens(
+    scenario: &Scenario,
+    simulated: bool,
+    warnings: &mut Vec<String>,
+) -> Result<TokenCounter, RunError> {
+    let from_env = std::env::var("INFERGATE_TOKENIZER")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let (name, token) = match (&from_env, &scenario.tokenizer) {
+        (Some(name), _) => (name.clone(), None),
+        (None, Some(spec)) => (spec.name.clone(), spec.token.as_ref()),
+        (None, None) => return Ok(TokenCounter::builtin()),
+    };
+    if simulated && crate::tokens::needs_download(&name) {
+        warnings.push(format!(
+            "tokenizer `{name}` is not downloaded against the simulator; prompts use the built-in \
+             tokenizer (set INFERGATE_TOKENIZER=/path/to/tokenizer.json to use a real one)"
+        ));
+        return Ok(TokenCounter::builtin());
+    }
+    TokenCounter::load(&name, token.map(Secret::expose))
+        .await
+        .map_err(RunError::Setup)
 }
 
 /// How often a long stage prints a progress line.

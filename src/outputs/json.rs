@@ -79,6 +79,7 @@ pub fn lifecycle(r: &Recorder, requested_rate: Option<f64>) -> Value {
             "output_len": distribution(&r.output_tokens, 1.0),
             "output_tokens_from_server_usage": r.output_tokens_from_usage,
             "prompt_token_mismatches": r.prompt_token_mismatches,
+            "token_count_mismatches": r.token_count_mismatches,
         },
         "failures": {
             "count": r.failed() + r.timed_out,

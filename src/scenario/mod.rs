@@ -23,6 +23,7 @@ pub struct Scenario {
     pub path: PathBuf,
     pub api: Api,
     pub data: Data,
+    pub tokenizer: Option<TokenizerSpec>,
     pub load: Load,
     pub server: Server,
     pub storage: Storage,
@@ -65,8 +66,40 @@ pub enum LengthDistribution {
 
 #[derive(Debug, Clone)]
 pub struct Data {
+    pub source: DataSource,
     pub input: LengthDistribution,
     pub output: LengthDistribution,
+}
+
+/// Where prompts come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    /// `synthetic`, `random` or `mock`: vocabulary words, lengths from the distributions.
+    Generated,
+    /// `shared_prefix`: groups of prompts that share a system prompt (prefix-cache workloads).
+    SharedPrefix(SharedPrefix),
+    /// `shareGPT`: the first human turn of each conversation in a local JSON file; the answer's
+    /// length (in tokens) is the request's `max_tokens`.
+    ShareGpt { path: PathBuf },
+}
+
+/// inference-perf's `data.shared_prefix`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedPrefix {
+    pub num_groups: u32,
+    pub num_prompts_per_group: u32,
+    pub system_prompt_len: u32,
+    pub question_len: u32,
+    pub output_len: u32,
+}
+
+/// `tokenizer`: what counts tokens and builds prompts.
+#[derive(Debug, Clone)]
+pub struct TokenizerSpec {
+    /// A `tokenizer.json`, a directory holding one, or a Hugging Face model id.
+    pub name: String,
+    /// For gated models on the hub.
+    pub token: Option<Secret>,
 }
 
 /// How requests arrive within a stage.

@@ -101,12 +101,38 @@ pub struct RawData {
     pub path: Option<String>,
     pub input_distribution: Option<RawDistribution>,
     pub output_distribution: Option<RawDistribution>,
-    pub shared_prefix: Option<Value>,
+    pub shared_prefix: Option<RawSharedPrefix>,
     pub multimodal: Option<Value>,
     pub trace: Option<Value>,
     pub otel_trace_replay: Option<Value>,
     pub conversation_replay: Option<Value>,
     pub sharegpt4video: Option<Value>,
+}
+
+/// inference-perf's defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSharedPrefix {
+    #[serde(default = "default_num_groups")]
+    pub num_groups: u32,
+    #[serde(default = "default_num_groups")]
+    pub num_prompts_per_group: u32,
+    #[serde(default = "default_system_prompt_len")]
+    pub system_prompt_len: u32,
+    #[serde(default = "default_question_len")]
+    pub question_len: u32,
+    #[serde(default = "default_question_len")]
+    pub output_len: u32,
+}
+
+fn default_num_groups() -> u32 {
+    10
+}
+fn default_system_prompt_len() -> u32 {
+    100
+}
+fn default_question_len() -> u32 {
+    50
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -28,13 +28,14 @@ pub enum Metric {
     RequestLatency,
     ScheduleDelay,
     ErrorRate,
+    TokenCountMismatch,
     RequestsPerSec,
     OutputTokensPerSec,
     InputTokensPerSec,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Ttft,
         Metric::Itl,
         Metric::Tpot,
@@ -42,6 +43,7 @@ impl Metric {
         Metric::RequestLatency,
         Metric::ScheduleDelay,
         Metric::ErrorRate,
+        Metric::TokenCountMismatch,
         Metric::RequestsPerSec,
         Metric::OutputTokensPerSec,
         Metric::InputTokensPerSec,
@@ -56,6 +58,7 @@ impl Metric {
             Metric::RequestLatency => "request_latency",
             Metric::ScheduleDelay => "schedule_delay",
             Metric::ErrorRate => "error_rate",
+            Metric::TokenCountMismatch => "token_count_mismatch",
             Metric::RequestsPerSec => "requests_per_sec",
             Metric::OutputTokensPerSec => "output_tokens_per_sec",
             Metric::InputTokensPerSec => "input_tokens_per_sec",
@@ -70,7 +73,7 @@ impl Metric {
             | Metric::Ntpot
             | Metric::RequestLatency
             | Metric::ScheduleDelay => MetricKind::Trend,
-            Metric::ErrorRate => MetricKind::Rate,
+            Metric::ErrorRate | Metric::TokenCountMismatch => MetricKind::Rate,
             Metric::RequestsPerSec | Metric::OutputTokensPerSec | Metric::InputTokensPerSec => {
                 MetricKind::Throughput
             }

@@ -1,7 +1,7 @@
 //! Turns a `RawScenario` into a `Scenario`: checks meaning, applies defaults, parses thresholds, and
 //! refuses (or warns about, when harmless) every inference-perf option infergate does not honour.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::env;
@@ -12,8 +12,8 @@ use super::raw::{
 };
 use super::threshold::{Threshold, parse_duration_micros, parse_fraction};
 use super::{
-    Api, ApiKind, Arrival, Data, LengthDistribution, Load, Scenario, ScenarioError, ScenarioErrors,
-    Secret, Server, Stage, Storage, Validity, Warmup,
+    Api, ApiKind, Arrival, Data, DataSource, LengthDistribution, Load, Scenario, ScenarioError,
+    ScenarioErrors, Secret, Server, SharedPrefix, Stage, Storage, TokenizerSpec, Validity, Warmup,
 };
 use crate::client::tls::TlsFiles;
 
@@ -105,6 +105,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     let mut errors = Vec::new();
     let api = check_api(&c, &raw).map_err(|e| errors.push(e)).ok();
     let data = check_data(&mut c, &raw).map_err(|e| errors.push(e)).ok();
+    let tokenizer = check_tokenizer(&c, &raw).map_err(|e| errors.push(e)).ok();
     let load = check_load(&mut c, &raw).map_err(|e| errors.push(e)).ok();
     let server = check_server(&c, &raw).map_err(|e| errors.push(e)).ok();
     let storage = check_storage(&mut c, &raw).map_err(|e| errors.push(e)).ok();
@@ -113,10 +114,13 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
         .map_err(|mut e| errors.append(&mut e))
         .ok();
     let validity = check_validity(&c, &raw).map_err(|e| errors.push(e)).ok();
-    match (api, data, load, server, storage, thresholds, validity) {
+    match (
+        api, data, tokenizer, load, server, storage, thresholds, validity,
+    ) {
         (
             Some(api),
             Some(data),
+            Some(tokenizer),
             Some(load),
             Some(server),
             Some(storage),
@@ -126,6 +130,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             path: path.to_path_buf(),
             api,
             data,
+            tokenizer,
             load,
             server,
             storage,
@@ -173,7 +178,9 @@ fn blank_block(text: &str, line: usize, column: usize) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let target = lines.get(line.checked_sub(1)?)?;
     let indent = column.checked_sub(1)?;
-    if target.len() < indent || !target[..indent].trim().is_empty() {
+    // `column` counts characters; the key must have only spaces before it.
+    let before: String = target.chars().take(indent).collect();
+    if before.chars().count() < indent || !before.trim().is_empty() {
         return None;
     }
     let mut out: Vec<&str> = lines.clone();
@@ -268,17 +275,63 @@ fn check_api(c: &Checker<'_>, raw: &RawScenario) -> Result<Api, ScenarioError> {
 
 fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data, ScenarioError> {
     let data = &raw.data;
-    match data.kind {
-        DataType::Synthetic | DataType::Random | DataType::Mock => {}
+    let source = match data.kind {
+        DataType::Synthetic | DataType::Random | DataType::Mock => DataSource::Generated,
+        DataType::SharedPrefix => {
+            let at = [Step::Key("data"), Step::Key("shared_prefix")];
+            let Some(p) = &data.shared_prefix else {
+                return Err(c.error(&at, "`type: shared_prefix` needs a `shared_prefix` block"));
+            };
+            let shared = SharedPrefix {
+                num_groups: p.num_groups,
+                num_prompts_per_group: p.num_prompts_per_group,
+                system_prompt_len: p.system_prompt_len,
+                question_len: p.question_len,
+                output_len: p.output_len,
+            };
+            if [
+                shared.num_groups,
+                shared.num_prompts_per_group,
+                shared.question_len,
+                shared.output_len,
+            ]
+            .contains(&0)
+            {
+                return Err(c.error(
+                    &at,
+                    "num_groups, num_prompts_per_group, question_len and output_len must be at least 1",
+                ));
+            }
+            DataSource::SharedPrefix(shared)
+        }
+        DataType::ShareGpt => {
+            let at = [Step::Key("data"), Step::Key("path")];
+            let Some(path) = &data.path else {
+                return Err(c.error(
+                    &[Step::Key("data"), Step::Key("type")],
+                    "`type: shareGPT` needs `path`: a local JSON file in the ShareGPT layout",
+                ));
+            };
+            let path = resolve_relative(c.path, path);
+            if !path.is_file() {
+                return Err(c.error(&at, format!("{} is not a file", path.display())));
+            }
+            DataSource::ShareGpt { path }
+        }
         _ => {
             return Err(c.error(
                 &[Step::Key("data"), Step::Key("type")],
-                "infergate generates `synthetic`, `random` and `mock` data; other data sources are not supported yet",
+                "infergate supports `synthetic`, `random`, `mock`, `shared_prefix` and `shareGPT` data; other data sources are not supported yet",
             ));
         }
+    };
+    if data.shared_prefix.is_some() && data.kind != DataType::SharedPrefix {
+        return Err(c.error(
+            &[Step::Key("data"), Step::Key("shared_prefix")],
+            "only used with `type: shared_prefix`",
+        ));
     }
     for (key, value) in [
-        ("shared_prefix", &data.shared_prefix),
         ("multimodal", &data.multimodal),
         ("trace", &data.trace),
         ("otel_trace_replay", &data.otel_trace_replay),
@@ -289,12 +342,57 @@ fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data, ScenarioEr
             return Err(c.unsupported(&[Step::Key("data"), Step::Key(key)], key));
         }
     }
-    if data.path.is_some() {
-        return Err(c.unsupported(&[Step::Key("data"), Step::Key("path")], "a dataset file"));
+    if data.path.is_some() && data.kind != DataType::ShareGpt {
+        return Err(c.error(
+            &[Step::Key("data"), Step::Key("path")],
+            "only used with `type: shareGPT`",
+        ));
     }
     let input = distribution(c, "input_distribution", data.input_distribution.as_ref())?;
     let output = distribution(c, "output_distribution", data.output_distribution.as_ref())?;
-    Ok(Data { input, output })
+    Ok(Data {
+        source,
+        input,
+        output,
+    })
+}
+
+/// A relative path in a scenario is looked up from the working directory, then from the file's own.
+fn resolve_relative(scenario: &Path, path: &str) -> PathBuf {
+    let given = PathBuf::from(path);
+    if given.is_absolute() || given.exists() {
+        return given;
+    }
+    scenario
+        .parent()
+        .map_or(given.clone(), |dir| dir.join(&given))
+}
+
+fn check_tokenizer(
+    c: &Checker<'_>,
+    raw: &RawScenario,
+) -> Result<Option<TokenizerSpec>, ScenarioError> {
+    let Some(t) = &raw.tokenizer else {
+        return Ok(None);
+    };
+    let Some(name) = &t.pretrained_model_name_or_path else {
+        return Ok(None);
+    };
+    let at = |key| [Step::Key("tokenizer"), Step::Key(key)];
+    let name = env::expand(name).map_err(|m| c.error(&at("pretrained_model_name_or_path"), m))?;
+    let looks_local = name.starts_with(['/', '.', '~']) || name.ends_with(".json");
+    let name = if looks_local {
+        resolve_relative(c.path, &name).display().to_string()
+    } else {
+        name
+    };
+    let token = match &t.token {
+        Some(token) => Some(Secret::new(
+            env::expand(token).map_err(|m| c.error(&at("token"), m))?,
+        )),
+        None => None,
+    };
+    Ok(Some(TokenizerSpec { name, token }))
 }
 
 fn distribution(
@@ -690,17 +788,6 @@ fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), Sc
         c.warn(
             &[Step::Key("metrics")],
             "server-side metrics are not collected yet",
-        );
-    }
-    if raw
-        .tokenizer
-        .as_ref()
-        .is_some_and(|t| t.pretrained_model_name_or_path.is_some())
-    {
-        c.warn(
-            &[Step::Key("tokenizer"), Step::Key("pretrained_model_name_or_path")],
-            "not loaded yet: prompts are built from words counted as one token each, and the server's \
-             usage.prompt_tokens is what reports show",
         );
     }
     if let Some(report) = &raw.report {

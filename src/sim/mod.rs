@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use engine::EngineConfig;
 
 /// Everything the simulator can be told.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SimConfig {
     /// The model name it serves and expects in requests.
     pub model: String,
@@ -22,6 +22,8 @@ pub struct SimConfig {
     /// When set, every request gets this timing regardless of load, and `engine` is not used: the
     /// known-truth target of `infergate bench`.
     pub fixed: Option<FixedTiming>,
+    /// Counts prompt tokens for `usage` (a run against the simulator shares its scenario's).
+    pub tokens: std::sync::Arc<crate::tokens::TokenCounter>,
 }
 
 /// A target with known timing: the first token `ttft` after the request arrives, then one token every
@@ -38,6 +40,7 @@ impl Default for SimConfig {
             model: "infergate-sim".to_string(),
             engine: EngineConfig::default(),
             fixed: None,
+            tokens: std::sync::Arc::new(crate::tokens::TokenCounter::builtin()),
         }
     }
 }
@@ -109,7 +112,7 @@ pub async fn serve(
 ) {
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let engine = tokio::spawn(engine::run(config.engine.clone(), jobs_rx));
-    let app = server::router(config.model, jobs_tx, config.fixed);
+    let app = server::router(config.model, jobs_tx, config.fixed, config.tokens);
     // Like uvicorn and every real engine's server: small SSE chunks go out at once, not after Nagle's
     // algorithm has waited for the client's delayed ACK (which added ~20 ms to every first token).
     use axum::serve::ListenerExt;

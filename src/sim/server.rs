@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use super::FixedTiming;
 use super::engine::{Event, Job};
 use super::truth::Truth;
+use crate::tokens::TokenCounter;
 
 /// Words the simulator "generates", cycled by token index.
 const OUTPUT_WORDS: &[&str] = &[
@@ -39,6 +40,7 @@ struct AppState {
     jobs: mpsc::UnboundedSender<Job>,
     fixed: Option<FixedTiming>,
     truth: Truth,
+    tokens: Arc<TokenCounter>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,7 @@ pub fn router(
     model: String,
     jobs: mpsc::UnboundedSender<Job>,
     fixed: Option<FixedTiming>,
+    tokens: Arc<TokenCounter>,
 ) -> Router {
     let model_json = serde_json::to_string(&model).expect("a string serialises");
     let state = Arc::new(AppState {
@@ -59,6 +62,7 @@ pub fn router(
         jobs,
         fixed,
         truth: Truth::default(),
+        tokens,
     });
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -156,12 +160,12 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// Counts whitespace-separated words: the simulator's tokenizer.
-fn count_words(value: &serde_json::Value) -> u32 {
+/// Prompt tokens of a `prompt` or a message's `content` (string, list of strings, or text parts).
+fn count_tokens(tokens: &TokenCounter, value: &serde_json::Value) -> u32 {
     match value {
-        serde_json::Value::String(s) => s.split_whitespace().count() as u32,
-        serde_json::Value::Array(items) => items.iter().map(count_words).sum(),
-        serde_json::Value::Object(map) => map.get("text").map_or(0, count_words),
+        serde_json::Value::String(s) => tokens.count(s),
+        serde_json::Value::Array(items) => items.iter().map(|v| count_tokens(tokens, v)).sum(),
+        serde_json::Value::Object(map) => map.get("text").map_or(0, |v| count_tokens(tokens, v)),
         _ => 0,
     }
 }
@@ -181,8 +185,11 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
         );
     }
     let prompt_tokens = match (api, &request.prompt, &request.messages) {
-        (Api::Completion, Some(prompt), _) => count_words(prompt),
-        (Api::Chat, _, Some(messages)) => messages.iter().map(|m| count_words(&m.content)).sum(),
+        (Api::Completion, Some(prompt), _) => count_tokens(&state.tokens, prompt),
+        (Api::Chat, _, Some(messages)) => messages
+            .iter()
+            .map(|m| count_tokens(&state.tokens, &m.content))
+            .sum(),
         (Api::Completion, None, _) => {
             return error(StatusCode::BAD_REQUEST, "`prompt` is required");
         }
