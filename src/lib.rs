@@ -40,4 +40,5 @@ pub mod scenario;
 pub mod schedule;
 pub mod sim;
 pub mod stop;
+pub mod sweep;
 pub mod tokens;

@@ -139,6 +139,17 @@ fn warmup_stage(
     })
 }
 
+/// The arrival process of a scenario's open-loop stages.
+pub fn open_process(load: &crate::scenario::Load) -> Process {
+    match load.arrival {
+        Arrival::Poisson if load.burstiness == 1.0 => Process::Poisson,
+        Arrival::Poisson => Process::Gamma {
+            burstiness: load.burstiness,
+        },
+        _ => Process::Constant,
+    }
+}
+
 /// Builds the plan. `quick` shortens stages (embedded-simulator runs only).
 pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
     let load = &scenario.load;
@@ -150,13 +161,7 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
         .map(|(index, &configured)| {
             let stage_load = match configured {
                 Stage::Rate { rate, duration } => {
-                    let process = match load.arrival {
-                        Arrival::Poisson if load.burstiness == 1.0 => Process::Poisson,
-                        Arrival::Poisson => Process::Gamma {
-                            burstiness: load.burstiness,
-                        },
-                        _ => Process::Constant,
-                    };
+                    let process = open_process(load);
                     let duration = match quick {
                         Some(q) if duration > q.max_stage_duration => {
                             shortened = true;

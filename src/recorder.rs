@@ -95,6 +95,9 @@ pub struct Recorder {
     last_sent: Option<Instant>,
     first_intended: Option<Instant>,
     last_intended: Option<Instant>,
+    /// First and last end of a successful request (the completion rate of a sweep step).
+    first_ok_end: Option<Instant>,
+    last_ok_end: Option<Instant>,
     /// Stages counted into this recorder.
     pub stages: usize,
 }
@@ -135,6 +138,8 @@ impl Recorder {
             last_sent: None,
             first_intended: None,
             last_intended: None,
+            first_ok_end: None,
+            last_ok_end: None,
             stages: 1,
         }
     }
@@ -185,6 +190,8 @@ impl Recorder {
     fn record_success(&mut self, s: &Success, sample: &Sample) {
         let (intended, prompt_tokens) = (sample.intended, sample.prompt_tokens);
         self.ok += 1;
+        self.first_ok_end = Some(self.first_ok_end.map_or(s.end, |t| t.min(s.end)));
+        self.last_ok_end = Some(self.last_ok_end.map_or(s.end, |t| t.max(s.end)));
         let e2e = s.end.saturating_duration_since(s.sent);
         self.request_latency.saturating_record(micros(e2e));
         self.latency_from_intended
@@ -289,6 +296,8 @@ impl Recorder {
         self.last_sent = None;
         self.first_intended = None;
         self.last_intended = None;
+        self.first_ok_end = None;
+        self.last_ok_end = None;
     }
 
     /// Requests sent per second between the first and the last send, when at least two were sent.
@@ -299,6 +308,12 @@ impl Recorder {
     /// The rate the schedule asked for over the same requests (first to last intended send).
     pub fn scheduled_rate(&self) -> Option<f64> {
         span_rate(self.sent(), self.first_intended?, self.last_intended?)
+    }
+
+    /// Successful requests ended per second, between the first and the last to end: on a target that
+    /// keeps up, this follows the send rate; on a saturated one, ends spread out and it falls behind.
+    pub fn completion_rate(&self) -> Option<f64> {
+        span_rate(self.ok, self.first_ok_end?, self.last_ok_end?)
     }
 
     /// When the first request was handed to the HTTP stack.

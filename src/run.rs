@@ -10,11 +10,11 @@ use crate::client::{Client, Endpoint};
 use crate::datagen::Generator;
 use crate::gate;
 use crate::loadgen::{Watch, run_stage};
-use crate::plan::{PlannedStage, Quick, plan};
+use crate::plan::{PlannedStage, Quick, StageLoad, plan};
 use crate::preflight;
 use crate::recorder::Recorder;
 use crate::scenario::threshold::format_micros;
-use crate::scenario::{Aggregation, Metric, Scenario, Secret, Threshold};
+use crate::scenario::{Aggregation, Metric, Scenario, Secret, Stage, Threshold};
 use crate::sim::{SimConfig, SimHandle};
 use crate::stop::{Stop, stop_pair};
 use crate::tokens::TokenCounter;
@@ -92,6 +92,8 @@ pub struct RunResult {
     pub aborted: Option<String>,
     /// What the warm-up recorded (`load.warmup`), kept out of `stages` and `total`.
     pub warmup: Option<StageResult>,
+    /// What `load.sweep`'s ramp found; its probe steps are kept out of `stages` and `total`.
+    pub sweep: Option<crate::sweep::SweepOutcome>,
 }
 
 /// Why a run could not produce results at all.
@@ -161,7 +163,8 @@ pub async fn run_scenario(
         options.wait_ready,
     )
     .await?;
-    let plan = plan(scenario, if simulated { options.quick } else { None });
+    let quick = if simulated { options.quick } else { None };
+    let mut plan = plan(scenario, quick);
     let client = Client::new(Endpoint {
         base_url: base_url.clone(),
         api: scenario.api.kind,
@@ -216,6 +219,63 @@ pub async fn run_scenario(
                 stage: stage.clone(),
                 recorder,
             })
+        }
+        _ => None,
+    };
+    let sweep = match &scenario.load.sweep {
+        Some(sweep) if !stop.is_set() => {
+            let process = crate::plan::open_process(&scenario.load);
+            let duration = crate::sweep::probe_duration(sweep, quick.map(|_| PROBE_QUICK_CAP));
+            let mut step = 0u64;
+            let outcome = crate::sweep::find_saturation(
+                sweep,
+                async |rate| {
+                    if stop.is_set() {
+                        return None;
+                    }
+                    step += 1;
+                    let stage = PlannedStage {
+                        index: 0,
+                        load: StageLoad::Open {
+                            process,
+                            rate,
+                            duration,
+                        },
+                        configured: Stage::Rate { rate, duration },
+                        seed: plan.data_seed ^ (0x5357_4545_5000 + step),
+                    };
+                    let recorder =
+                        run_stage(&client, &stage, &generator, plan.max_in_flight, &stop, None)
+                            .await;
+                    tokio::select! {
+                        _ = stop.wait() => {}
+                        _ = tokio::time::sleep(plan.interval) => {}
+                    }
+                    (!stop.is_set()).then_some(recorder)
+                },
+                |probe| {
+                    if options.progress {
+                        eprintln!("{}", probe_line(&scenario.name(), probe));
+                    }
+                },
+            )
+            .await
+            .map_err(RunError::Setup)?;
+            let mut generated = scenario.clone();
+            generated.load.stages = crate::sweep::stages(sweep, outcome.saturation_rate);
+            let replanned = crate::plan::plan(&generated, quick);
+            plan.stages = replanned.stages;
+            plan.shortened = replanned.shortened;
+            if options.progress {
+                eprintln!(
+                    "[{}] sweep: saturation at {} req/s, recommended production rate {} req/s; running {} stages up to it",
+                    scenario.name(),
+                    outcome.saturation_rate,
+                    outcome.recommended_rate,
+                    plan.stages.len()
+                );
+            }
+            Some(outcome)
         }
         _ => None,
     };
@@ -291,7 +351,22 @@ pub async fn run_scenario(
         stopped: options.stop.reason(),
         aborted: aborted.take(),
         warmup,
+        sweep,
     })
+}
+
+/// Sweep probe steps are at most this long against the embedded simulator (quick mode).
+const PROBE_QUICK_CAP: Duration = Duration::from_secs(2);
+
+fn probe_line(scenario: &str, p: &crate::sweep::Probe) -> String {
+    let ttft = p.ttft_p90_ms.map_or("n/a".into(), |v| format!("{v:.1}ms"));
+    let verdict = p.saturated.as_deref().unwrap_or("good");
+    format!(
+        "[{scenario}] sweep probe {} req/s: completed {:.1} req/s, ttft p90 {ttft}, errors {:.1} %: {verdict}",
+        p.rate,
+        p.completed_rate,
+        p.error_rate * 100.0
+    )
 }
 
 /// The tokenizer prompts are built and counted with: `INFERGATE_TOKENIZER` if set, else the scenario's

@@ -328,3 +328,45 @@ thresholds:
         "{e}"
     );
 }
+
+/// `load.sweep` on the simulator: the ramp finds saturation where the engine's capacity is (about 35
+/// req/s of 256-token answers with the default engine), then runs its stages up to it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_sweep_finds_the_simulators_saturation_and_runs_stages_up_to_it() {
+    let yaml = "api: {type: completion, streaming: true}
+data:
+  input_distribution: {mean: 128, std_dev: 0, min: 128, max: 128}
+  output_distribution: {mean: 256, std_dev: 0, min: 256, max: 256}
+load:
+  type: constant
+  interval: 0
+  sweep: {type: linear, num_stages: 2, stage_duration: 1, start_rate: 4, probe_duration: 1.5}
+";
+    let s = scenario(yaml);
+    let options = RunOptions {
+        quick: Some(infergate::plan::Quick::default()),
+        ..RunOptions::default()
+    };
+    let r = run_scenario(&s, &options).await.unwrap();
+    let sweep = r.sweep.as_ref().expect("a sweep outcome");
+    let rates: Vec<f64> = sweep.probes.iter().map(|p| p.rate).collect();
+    assert!(
+        (12.0..=48.0).contains(&sweep.saturation_rate),
+        "saturation {} from probes {rates:?}: {:#?}",
+        sweep.saturation_rate,
+        sweep.probes
+    );
+    assert!(sweep.probes.iter().any(|p| p.saturated.is_some()));
+    assert_eq!(
+        sweep.recommended_rate,
+        (sweep.saturation_rate * 0.75 * 100.0).round() / 100.0
+    );
+    assert_eq!(r.stages.len(), 2);
+    assert_eq!(
+        r.stages[1].stage.requested_rate(),
+        Some(sweep.saturation_rate)
+    );
+    // Probe steps stay out of the totals.
+    let stage_sent: u64 = r.stages.iter().map(|s| s.recorder.sent()).sum();
+    assert_eq!(r.total.sent(), stage_sent);
+}

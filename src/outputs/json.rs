@@ -124,6 +124,7 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
         "stages": run.stages.iter().map(|s| s.stage.describe()).collect::<Vec<_>>(),
         "warnings": run.warnings,
         "knee": crate::knee::find(&run.stages),
+        "sweep": run.sweep,
         "checks": checks,
     })
 }

@@ -61,6 +61,21 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         rows.insert(0, stage_row("warm-up", &load, &w.recorder));
     }
     out.push_str(&grid(&STAGE_COLUMNS, &rows, 2));
+    if let Some(sweep) = &run.sweep {
+        let _ = writeln!(
+            out,
+            "sweep: saturation at {} req/s after {} probe steps; recommended production rate {} req/s ({} % below){}",
+            sweep.saturation_rate,
+            sweep.probes.len(),
+            sweep.recommended_rate,
+            (crate::sweep::HEADROOM * 100.0) as u32,
+            sweep
+                .note
+                .as_deref()
+                .map(|n| format!("; {n}"))
+                .unwrap_or_default()
+        );
+    }
     if let Some(knee) = crate::knee::find(&run.stages) {
         let _ = writeln!(out, "{}", knee.describe());
     }

@@ -121,6 +121,18 @@ pub enum Stage {
     Concurrency { num_requests: u64, concurrency: u32 },
 }
 
+/// `load.sweep`: a stepped ramp finds the saturation rate, then `num_stages` stages run up to it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sweep {
+    /// Geometric spacing halves the rate from stage to stage below saturation; linear spaces evenly.
+    pub geometric: bool,
+    pub num_stages: u32,
+    pub stage_duration: Duration,
+    pub start_rate: f64,
+    pub max_rate: f64,
+    pub probe_duration: Duration,
+}
+
 /// How much warm-up load to send.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Warmup {
@@ -137,7 +149,10 @@ pub struct Load {
     pub burstiness: f64,
     /// Load sent before the first stage, shaped like it, and kept out of every statistic.
     pub warmup: Option<Warmup>,
+    /// Empty when `sweep` generates the stages at run time.
     pub stages: Vec<Stage>,
+    /// Find the saturation rate first, then run stages up to it.
+    pub sweep: Option<Sweep>,
     /// Pause between stages.
     pub interval: Duration,
     /// Total time a request may take before it is counted as timed out.

@@ -213,7 +213,7 @@ pub struct RawLoad {
     pub interval: f64,
     #[serde(default)]
     pub stages: Vec<RawStage>,
-    pub sweep: Option<Value>,
+    pub sweep: Option<RawSweep>,
     pub num_workers: Option<u32>,
     #[serde(default = "default_worker_max_concurrency")]
     pub worker_max_concurrency: u32,
@@ -283,6 +283,46 @@ pub enum LoadType {
     Concurrent,
     TraceReplay,
     TraceSessionReplay,
+}
+
+/// inference-perf's `load.sweep`, plus infergate's probe settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSweep {
+    #[serde(rename = "type", default)]
+    pub kind: SweepType,
+    /// inference-perf's probe burst size; infergate probes with a stepped ramp instead (unused).
+    pub num_requests: Option<u64>,
+    /// inference-perf's probe timeout (unused).
+    pub timeout: Option<f64>,
+    #[serde(default = "default_num_stages")]
+    pub num_stages: u32,
+    #[serde(default = "default_stage_duration")]
+    pub stage_duration: f64,
+    /// inference-perf's percentile of the burn-down rate (unused).
+    pub saturation_percentile: Option<f64>,
+    /// infergate: the ramp's first rate, requests per second.
+    pub start_rate: Option<f64>,
+    /// infergate: the ramp never goes above this rate.
+    pub max_rate: Option<f64>,
+    /// infergate: seconds per ramp step.
+    pub probe_duration: Option<f64>,
+}
+
+fn default_num_stages() -> u32 {
+    5
+}
+fn default_stage_duration() -> f64 {
+    180.0
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum SweepType {
+    #[default]
+    #[serde(rename = "linear")]
+    Linear,
+    #[serde(rename = "geometric")]
+    Geometric,
 }
 
 /// One stage; which fields are required depends on `load.type` (checked in `validate`).

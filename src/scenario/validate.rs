@@ -8,12 +8,13 @@ use super::env;
 use super::locate::{Step, locate};
 use super::raw::{
     ApiType, DataType, DistributionType, LoadType, RawDistribution, RawScenario, RawStage,
-    RawThreshold,
+    RawSweep, RawThreshold, SweepType,
 };
 use super::threshold::{Threshold, parse_duration_micros, parse_fraction};
 use super::{
     Api, ApiKind, Arrival, Data, DataSource, LengthDistribution, Load, Scenario, ScenarioError,
-    ScenarioErrors, Secret, Server, SharedPrefix, Stage, Storage, TokenizerSpec, Validity, Warmup,
+    ScenarioErrors, Secret, Server, SharedPrefix, Stage, Storage, Sweep, TokenizerSpec, Validity,
+    Warmup,
 };
 use crate::client::tls::TlsFiles;
 
@@ -110,7 +111,11 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     let server = check_server(&c, &raw).map_err(|e| errors.push(e)).ok();
     let storage = check_storage(&mut c, &raw).map_err(|e| errors.push(e)).ok();
     let _ = check_other_sections(&mut c, &raw).map_err(|e| errors.push(e));
-    let thresholds = check_thresholds(&c, &raw, raw.load.stages.len())
+    let stage_count = match &raw.load.sweep {
+        Some(sweep) if raw.load.stages.is_empty() => sweep.num_stages as usize,
+        _ => raw.load.stages.len(),
+    };
+    let thresholds = check_thresholds(&c, &raw, stage_count)
         .map_err(|mut e| errors.append(&mut e))
         .ok();
     let validity = check_validity(&c, &raw).map_err(|e| errors.push(e)).ok();
@@ -368,6 +373,59 @@ fn resolve_relative(scenario: &Path, path: &str) -> PathBuf {
         .map_or(given.clone(), |dir| dir.join(&given))
 }
 
+fn check_sweep(
+    c: &mut Checker<'_>,
+    raw: &RawSweep,
+    arrival: Arrival,
+    has_stages: bool,
+) -> Result<Sweep, ScenarioError> {
+    let at = |key| [Step::Key("load"), Step::Key("sweep"), Step::Key(key)];
+    if arrival == Arrival::Concurrent {
+        return Err(c.error(
+            &[Step::Key("load"), Step::Key("sweep")],
+            "a sweep ramps a rate: use it with `type: constant` or `type: poisson`",
+        ));
+    }
+    if has_stages {
+        return Err(c.error(
+            &[Step::Key("load"), Step::Key("sweep")],
+            "give either `stages` or `sweep` (a sweep generates its stages)",
+        ));
+    }
+    if raw.num_requests.is_some() || raw.timeout.is_some() || raw.saturation_percentile.is_some() {
+        c.warn(
+            &[Step::Key("load"), Step::Key("sweep")],
+            "num_requests, timeout and saturation_percentile are ignored: infergate finds saturation \
+             with a stepped ramp (start_rate, doubling, probe_duration each)",
+        );
+    }
+    let positive = |key: &'static str, v: f64| {
+        if v > 0.0 && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(c.error(&at(key), format!("must be a positive number, got {v}")))
+        }
+    };
+    let sweep = Sweep {
+        geometric: raw.kind == SweepType::Geometric,
+        num_stages: raw.num_stages,
+        stage_duration: Duration::from_secs_f64(positive("stage_duration", raw.stage_duration)?),
+        start_rate: positive("start_rate", raw.start_rate.unwrap_or(1.0))?,
+        max_rate: positive("max_rate", raw.max_rate.unwrap_or(10_000.0))?,
+        probe_duration: Duration::from_secs_f64(positive(
+            "probe_duration",
+            raw.probe_duration.unwrap_or(5.0),
+        )?),
+    };
+    if !(1..=50).contains(&sweep.num_stages) {
+        return Err(c.error(&at("num_stages"), "must be between 1 and 50"));
+    }
+    if sweep.max_rate < sweep.start_rate {
+        return Err(c.error(&at("max_rate"), "must be at least start_rate"));
+    }
+    Ok(sweep)
+}
+
 fn check_tokenizer(
     c: &Checker<'_>,
     raw: &RawScenario,
@@ -479,12 +537,10 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
             ));
         }
     };
-    if load.sweep.is_some() {
-        return Err(c.unsupported(
-            &[Step::Key("load"), Step::Key("sweep")],
-            "an automatic sweep",
-        ));
-    }
+    let sweep = match &load.sweep {
+        Some(raw_sweep) => Some(check_sweep(c, raw_sweep, arrival, !load.stages.is_empty())?),
+        None => None,
+    };
     for (key, present) in [
         ("trace", load.trace.is_some()),
         ("lora_traffic_split", load.lora_traffic_split.is_some()),
@@ -524,7 +580,7 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
             c.warn(&[Step::Key("load"), Step::Key(key)], why);
         }
     }
-    if load.stages.is_empty() {
+    if load.stages.is_empty() && sweep.is_none() {
         return Err(c.error(
             &[Step::Key("load")],
             "`load.stages` needs at least one stage",
@@ -606,6 +662,7 @@ fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load, ScenarioEr
         burstiness,
         warmup,
         stages,
+        sweep,
         interval: Duration::from_secs_f64(load.interval),
         request_timeout,
         idle_timeout,
