@@ -218,7 +218,9 @@ impl Client {
                 Ok(response) if !response.status().is_success() => {
                     Err(status_failure(response).await.into())
                 }
-                Ok(response) if e.streaming => read_stream(response, sent, e.idle_timeout).await,
+                Ok(response) if e.streaming => {
+                    read_stream(response, sent, e.idle_timeout, max_tokens).await
+                }
                 Ok(response) => read_body(response, sent).await,
             }
         };
@@ -313,7 +315,7 @@ async fn read_body(mut response: reqwest::Response, sent: Instant) -> Result<Suc
         bytes.extend_from_slice(&chunk);
     }
     let end = Instant::now();
-    let chunk: Chunk<'_> = serde_json::from_slice(&bytes).map_err(|e| {
+    let chunk: Chunk = serde_json::from_slice(&bytes).map_err(|e| {
         (
             FailureKind::Malformed,
             format!("response body is not a completion: {e}"),
@@ -357,7 +359,7 @@ impl StreamState {
             self.done = true;
             return;
         }
-        let chunk: Chunk<'_> = match serde_json::from_slice(data) {
+        let chunk: Chunk = match serde_json::from_slice(data) {
             Ok(chunk) => chunk,
             Err(e) => {
                 let shown = String::from_utf8_lossy(&data[..data.len().min(80)]).into_owned();
@@ -385,6 +387,9 @@ impl StreamState {
     }
 }
 
+/// Gap slots reserved up front at most (a server may ignore `max_tokens`; the vector still grows).
+const MAX_PREALLOCATED_GAPS: u32 = 16_384;
+
 fn too_large() -> Fail {
     let limit = MAX_BODY >> 20;
     (
@@ -397,12 +402,14 @@ async fn read_stream(
     mut response: reqwest::Response,
     sent: Instant,
     idle_timeout: Duration,
+    max_tokens: u32,
 ) -> Result<Success, Ended> {
     let mut decoder = SseDecoder::new();
     let mut state = StreamState {
         first_content: None,
         last_content: None,
-        gaps_us: Vec::new(),
+        // Sized once for the answer asked for, so recording gaps never reallocates per token.
+        gaps_us: Vec::with_capacity(max_tokens.min(MAX_PREALLOCATED_GAPS) as usize),
         content_chunks: 0,
         usage: None,
         done: false,

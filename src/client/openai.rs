@@ -1,7 +1,8 @@
 //! OpenAI wire types: request bodies for `/v1/completions` and `/v1/chat/completions`, and the parts of
 //! response chunks infergate reads (content, usage, errors).
 //!
-//! Chunks borrow from the received bytes where they can; a chunk is *content-bearing* when any choice
+//! Chunks are parsed straight from the received bytes with no per-chunk allocation (choices are folded
+//! as they are read, strings borrowed unless escaped); a chunk is *content-bearing* when any choice
 //! carries non-empty text, delta content or reasoning content. Role-only, usage-only and empty-choice
 //! chunks are not.
 
@@ -110,45 +111,77 @@ struct Choice<'a> {
 
 /// One streamed chunk or a whole non-streamed response.
 #[derive(Debug, Deserialize)]
-pub struct Chunk<'a> {
-    #[serde(borrow, default)]
-    choices: Vec<Choice<'a>>,
+pub struct Chunk {
+    /// What the choices carried, folded as they are parsed: no per-chunk list is kept.
+    #[serde(default, deserialize_with = "fold_choices")]
+    choices: Choices,
     #[serde(default)]
     pub usage: Option<Usage>,
     #[serde(default)]
     pub error: Option<serde_json::Value>,
 }
 
-impl Chunk<'_> {
+/// The parts of a chunk's choices infergate uses.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Choices {
+    has_content: bool,
+    words: u64,
+}
+
+impl Choice<'_> {
+    fn has_content(&self) -> bool {
+        let non_empty = |t: &Option<Cow<'_, str>>| t.as_deref().is_some_and(|s| !s.is_empty());
+        let text_has = |t: &Option<Text<'_>>| {
+            t.as_ref().is_some_and(|t| {
+                non_empty(&t.content) || non_empty(&t.reasoning_content) || non_empty(&t.reasoning)
+            })
+        };
+        non_empty(&self.text) || text_has(&self.delta) || text_has(&self.message)
+    }
+
+    fn words(&self) -> u64 {
+        let t = self
+            .text
+            .as_deref()
+            .or_else(|| self.message.as_ref().and_then(|m| m.content.as_deref()))
+            .unwrap_or("");
+        t.split_whitespace().count() as u64
+    }
+}
+
+/// Parses the `choices` array one element at a time, on the stack.
+fn fold_choices<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Choices, D::Error> {
+    struct Fold;
+    impl<'de> serde::de::Visitor<'de> for Fold {
+        type Value = Choices;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of choices")
+        }
+        fn visit_unit<E>(self) -> Result<Choices, E> {
+            Ok(Choices::default())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Choices, A::Error> {
+            let mut folded = Choices::default();
+            while let Some(choice) = seq.next_element::<Choice<'de>>()? {
+                folded.has_content |= choice.has_content();
+                folded.words += choice.words();
+            }
+            Ok(folded)
+        }
+    }
+    deserializer.deserialize_any(Fold)
+}
+
+impl Chunk {
     /// True when any choice carries generated text.
     pub fn has_content(&self) -> bool {
-        self.choices.iter().any(|c| {
-            let non_empty = |t: &Option<Cow<'_, str>>| t.as_deref().is_some_and(|s| !s.is_empty());
-            let text_has = |t: &Option<Text<'_>>| {
-                t.as_ref().is_some_and(|t| {
-                    non_empty(&t.content)
-                        || non_empty(&t.reasoning_content)
-                        || non_empty(&t.reasoning)
-                })
-            };
-            non_empty(&c.text) || text_has(&c.delta) || text_has(&c.message)
-        })
+        self.choices.has_content
     }
 
     /// Whitespace-separated words of generated text: the fallback output count when a server sends no
     /// usage in a non-streamed response.
     pub fn word_count(&self) -> u64 {
-        self.choices
-            .iter()
-            .map(|c| {
-                let t = c
-                    .text
-                    .as_deref()
-                    .or_else(|| c.message.as_ref().and_then(|m| m.content.as_deref()))
-                    .unwrap_or("");
-                t.split_whitespace().count() as u64
-            })
-            .sum()
+        self.choices.words
     }
 }
 
@@ -175,7 +208,7 @@ mod tests {
 
     #[test]
     fn content_bearing_chunks() {
-        let parse = |s: &'static str| serde_json::from_str::<Chunk<'_>>(s).unwrap();
+        let parse = |s: &'static str| serde_json::from_str::<Chunk>(s).unwrap();
         assert!(parse(r#"{"choices":[{"index":0,"text":" a"}]}"#).has_content());
         assert!(parse(r#"{"choices":[{"delta":{"content":"x"}}]}"#).has_content());
         assert!(parse(r#"{"choices":[{"delta":{"reasoning_content":"hm"}}]}"#).has_content());
