@@ -41,4 +41,5 @@ pub mod schedule;
 pub mod sim;
 pub mod stop;
 pub mod sweep;
+pub mod timeline;
 pub mod tokens;

@@ -24,6 +24,7 @@ use crate::recorder::{Expect, Recorder, Sample};
 use crate::scenario::ApiKind;
 use crate::schedule::Arrivals;
 use crate::stop::{Stop, StopHandle};
+use crate::timeline::Timeline;
 
 /// The request generator, shared by a stage's slots and kept across stages.
 pub type SharedGenerator = Arc<Mutex<Generator>>;
@@ -53,6 +54,7 @@ pub async fn run_stage(
     stop: &Stop,
     watch: Option<Watch<'_>>,
 ) -> Recorder {
+    let started = Instant::now();
     let mut driver = Driver {
         client,
         stop,
@@ -61,8 +63,9 @@ pub async fn run_stage(
         recorder: Recorder::new(),
         in_flight: JoinSet::new(),
         last_end: None,
+        launched: Arc::new(AtomicU64::new(0)),
+        timeline: Timeline::new(started),
     };
-    let started = Instant::now();
     match stage.load {
         StageLoad::Open {
             process,
@@ -87,6 +90,7 @@ pub async fn run_stage(
     driver.drain().await;
     let ended = driver.last_end.unwrap_or_else(Instant::now);
     driver.recorder.close(started, ended);
+    driver.recorder.timeline = driver.timeline.points;
     driver.recorder
 }
 
@@ -121,6 +125,9 @@ struct Driver<'a, 'b> {
     recorder: Recorder,
     in_flight: JoinSet<Finished>,
     last_end: Option<Instant>,
+    /// Requests handed to a task so far (open loop: at launch; closed loop: when a slot claims one).
+    launched: Arc<AtomicU64>,
+    timeline: Timeline,
 }
 
 impl Driver<'_, '_> {
@@ -180,6 +187,7 @@ impl Driver<'_, '_> {
         for _ in 0..(concurrency as u64).min(num_requests) {
             let client = Arc::clone(self.client);
             let (generator, unclaimed) = (Arc::clone(generator), Arc::clone(&unclaimed));
+            let launched = Arc::clone(&self.launched);
             let (tx, stop) = (tx.clone(), self.stop.clone());
             slots.spawn(async move {
                 // A slot's first request is due when the slot starts; how long it took to start every
@@ -191,6 +199,7 @@ impl Driver<'_, '_> {
                         .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
                         .is_ok()
                 {
+                    launched.fetch_add(1, Ordering::Relaxed);
                     let finished = send(&client, intended, next_request(&generator)).await;
                     intended = finished.ended;
                     if tx.send(finished).is_err() {
@@ -241,6 +250,7 @@ impl Driver<'_, '_> {
 
     fn launch(&mut self, intended: Instant, spec: RequestSpec) {
         self.recorder.scheduled += 1;
+        self.launched.fetch_add(1, Ordering::Relaxed);
         let client = Arc::clone(self.client);
         self.in_flight
             .spawn(async move { send(&client, intended, spec).await });
@@ -307,6 +317,19 @@ impl Driver<'_, '_> {
             }
         };
         self.recorder.record(&finished.sample);
+        let r = &self.recorder;
+        let in_flight = self
+            .launched
+            .load(Ordering::Relaxed)
+            .saturating_sub(r.ok + r.failed() + r.timed_out);
+        let (ttft, e2e) = match &finished.sample.exchange {
+            Exchange::Ok(s) => (
+                s.first_content.map(|f| f.saturating_duration_since(s.sent)),
+                Some(s.end.saturating_duration_since(s.sent)),
+            ),
+            _ => (None, None),
+        };
+        self.timeline.finished(ttft, e2e, in_flight);
         self.last_end = Some(
             self.last_end
                 .map_or(finished.ended, |t| t.max(finished.ended)),

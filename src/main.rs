@@ -117,6 +117,25 @@ enum Command {
         #[arg(long)]
         tokenizer: Option<String>,
     },
+    /// Redraw the plots and report.html of saved runs (scenario directories, or a run directory).
+    #[command(
+        after_help = "Examples:\n  infergate report reports/saturation\n  infergate report reports/"
+    )]
+    Report {
+        /// Directories holding verdicts.json, or directories of them.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Show two saved runs of a scenario side by side (markdown), stage by stage.
+    #[command(
+        after_help = "Example:\n  infergate compare baseline-run/saturation reports/saturation"
+    )]
+    Compare {
+        /// The earlier run (a scenario directory holding verdicts.json).
+        a: PathBuf,
+        /// The later run.
+        b: PathBuf,
+    },
     /// Measure the load generator itself against a known-timing simulator on another core.
     #[command(
         long_about = "Starts `infergate sim` in fixed-timing mode as a child process pinned to one core, \
@@ -234,6 +253,8 @@ fn main() -> ExitCode {
             }
             sim(&host, port, config)
         }
+        Command::Report { dirs } => report(&dirs),
+        Command::Compare { a, b } => compare(&a, &b),
         Command::Bench {
             rates,
             duration,
@@ -257,6 +278,60 @@ fn main() -> ExitCode {
                 sim_cpu: (!no_pin).then_some(sim_cpu),
             };
             run_bench(&options, json.as_deref())
+        }
+    }
+}
+
+/// Scenario directories under `dirs`: each directory holding `verdicts.json`, or its subdirectories that do.
+fn run_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for dir in dirs {
+        if dir.join("verdicts.json").is_file() {
+            found.push(dir.clone());
+        } else if let Ok(entries) = std::fs::read_dir(dir) {
+            let mut subdirs: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("verdicts.json").is_file())
+                .collect();
+            subdirs.sort();
+            found.extend(subdirs);
+        }
+    }
+    found
+}
+
+fn report(dirs: &[PathBuf]) -> ExitCode {
+    let found = run_dirs(dirs);
+    if found.is_empty() {
+        eprintln!("error: no run directories (holding verdicts.json) under the given paths");
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let mut code = exit::PASSED;
+    for dir in found {
+        match outputs::report::render_dir(&dir) {
+            Ok(()) => println!("{}", dir.join("report.html").display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = exit::BAD_INPUT;
+            }
+        }
+    }
+    ExitCode::from(code)
+}
+
+fn compare(a: &std::path::Path, b: &std::path::Path) -> ExitCode {
+    use outputs::report::RunDir;
+    match (RunDir::load(a), RunDir::load(b)) {
+        (Ok(ra), Ok(rb)) => {
+            let a_name = a.display().to_string();
+            let b_name = b.display().to_string();
+            print!("{}", outputs::compare::render(&ra, &rb, &a_name, &b_name));
+            ExitCode::from(exit::PASSED)
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::BAD_INPUT)
         }
     }
 }

@@ -100,6 +100,8 @@ pub struct Recorder {
     last_ok_end: Option<Instant>,
     /// Stages counted into this recorder.
     pub stages: usize,
+    /// Once-a-second points of the stage (empty for merged recorders).
+    pub timeline: Vec<crate::timeline::Point>,
 }
 
 impl Default for Recorder {
@@ -141,6 +143,7 @@ impl Recorder {
             first_ok_end: None,
             last_ok_end: None,
             stages: 1,
+            timeline: Vec::new(),
         }
     }
 

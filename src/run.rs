@@ -67,6 +67,8 @@ pub struct RunOptions {
 pub struct StageResult {
     pub stage: PlannedStage,
     pub recorder: Recorder,
+    /// When the stage started, from the start of the run.
+    pub offset: Duration,
 }
 
 /// Everything a run produced, before judging.
@@ -201,6 +203,7 @@ pub async fn run_scenario(
     let aborted: Cell<Option<String>> = Cell::new(None);
     let warmup = match &plan.warmup {
         Some(stage) if !stop.is_set() => {
+            let offset = clock.elapsed();
             let recorder =
                 run_stage(&client, stage, &generator, plan.max_in_flight, &stop, None).await;
             if options.progress {
@@ -218,6 +221,7 @@ pub async fn run_scenario(
             Some(StageResult {
                 stage: stage.clone(),
                 recorder,
+                offset,
             })
         }
         _ => None,
@@ -296,6 +300,7 @@ pub async fn run_scenario(
             Recorder::merged(stages.iter().map(|s: &StageResult| &s.recorder))
         };
         let stage_clock = Instant::now();
+        let offset = clock.elapsed();
         let mut last_progress = Instant::now();
         let mut check = |current: &Recorder| {
             if options.progress && last_progress.elapsed() >= PROGRESS_EVERY {
@@ -333,6 +338,7 @@ pub async fn run_scenario(
         stages.push(StageResult {
             stage: stage.clone(),
             recorder,
+            offset,
         });
     }
     forward.abort();

@@ -124,7 +124,39 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
         "stages": run.stages.iter().map(|s| s.stage.describe()).collect::<Vec<_>>(),
         "warnings": run.warnings,
         "knee": crate::knee::find(&run.stages),
+        "stage_offsets": run.stages.iter().map(|s| s.offset.as_secs_f64()).collect::<Vec<_>>(),
+        "stage_loads": run.stages.iter().map(|s| serde_json::json!({
+            "index": s.stage.index,
+            "describe": s.stage.describe(),
+            "rate": s.stage.requested_rate(),
+            "concurrency": match s.stage.load {
+                crate::plan::StageLoad::Closed { concurrency, .. } => Some(concurrency),
+                crate::plan::StageLoad::Open { .. } => None,
+            },
+        })).collect::<Vec<_>>(),
         "sweep": run.sweep,
         "checks": checks,
     })
+}
+
+/// `timeline.json`: every stage's once-a-second points on the run's clock (seconds from its start).
+pub fn timeline(run: &RunResult) -> Value {
+    let points: Vec<Value> = run
+        .stages
+        .iter()
+        .flat_map(|s| {
+            let offset = s.offset.as_secs_f64();
+            s.recorder.timeline.iter().map(move |p| {
+                serde_json::json!({
+                    "stage": s.stage.index,
+                    "t": offset + p.t,
+                    "in_flight": p.in_flight,
+                    "completed_per_s": p.completed_per_s,
+                    "ttft_avg_ms": p.ttft_avg_ms,
+                    "e2e_avg_ms": p.e2e_avg_ms,
+                })
+            })
+        })
+        .collect();
+    Value::Array(points)
 }

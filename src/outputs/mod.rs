@@ -1,7 +1,11 @@
-//! Everything a run writes: lifecycle JSON reports, verdicts, JUnit XML and the console table.
+//! Everything a run writes: lifecycle JSON reports, verdicts, the timeline, plots and `report.html`,
+//! JUnit XML and the console table.
 
+pub mod compare;
 pub mod json;
 pub mod junit;
+pub mod plots;
+pub mod report;
 pub mod table;
 
 use std::path::Path;
@@ -34,7 +38,9 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                     &value,
                 )?;
             }
-            write("verdicts.json", &json::verdicts(run, gate))
+            write("timeline.json", &json::timeline(run))?;
+            write("verdicts.json", &json::verdicts(run, gate))?;
+            report::render_dir(dir)
         }
         ScenarioOutcome::Error {
             scenario, message, ..

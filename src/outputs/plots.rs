@@ -1,0 +1,561 @@
+//! Plots written with every run, as SVG and PNG (plotters): latency percentiles against stage load
+//! with the knee marked, throughput against latency, TTFT and ITL distributions, and the run over time.
+//! They are drawn from the run directory's JSON files (`report::RunDir`), so `infergate report DIR`
+//! redraws them from a saved run.
+//!
+//! Text needs a TrueType font: `INFERGATE_FONT`, else DejaVu Sans, Liberation Sans or any `.ttf`
+//! under the usual font directories. Without one, plots are skipped with a note and the HTML report
+//! keeps its tables.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::report::{RunDir, StagePoint};
+
+const SIZE: (u32, u32) = (1200, 420);
+const TALL: (u32, u32) = (1200, 640);
+const P50: RGBColor = RGBColor(31, 119, 180);
+const P95: RGBColor = RGBColor(255, 127, 14);
+const P99: RGBColor = RGBColor(214, 39, 40);
+const KNEE: RGBColor = RGBColor(148, 0, 0);
+const RECOMMENDED: RGBColor = RGBColor(44, 160, 44);
+const STAGE: RGBColor = RGBColor(120, 60, 170);
+const FONT: &str = "sans-serif";
+
+/// Picks a stage's p50, p95 and p99 of one metric.
+type Percentiles = fn(&StagePoint) -> [Option<f64>; 3];
+/// Picks one number of a stage.
+type OneValue = fn(&StagePoint) -> Option<f64>;
+
+/// The files of one plot.
+#[derive(Debug, Clone)]
+pub struct Plot {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub svg: PathBuf,
+    pub png: PathBuf,
+}
+
+/// Registers a font once; `Err` says why plots cannot be drawn.
+fn font() -> Result<(), String> {
+    static FONT_LOADED: OnceLock<Result<(), String>> = OnceLock::new();
+    FONT_LOADED
+        .get_or_init(|| {
+            let path = find_font().ok_or(
+                "no TrueType font found (set INFERGATE_FONT=/path/to/font.ttf); plots skipped",
+            )?;
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            plotters::style::register_font(FONT, FontStyle::Normal, bytes)
+                .map_err(|_| format!("{} is not a usable font; plots skipped", path.display()))
+        })
+        .clone()
+}
+
+fn find_font() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("INFERGATE_FONT") {
+        return Some(PathBuf::from(path));
+    }
+    let known = [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+        "/Library/Fonts/Arial.ttf",
+        "/System/Library/Fonts/Supplemental/Arial.ttf",
+        "C:\\Windows\\Fonts\\arial.ttf",
+    ];
+    if let Some(found) = known.iter().map(PathBuf::from).find(|p| p.is_file()) {
+        return Some(found);
+    }
+    let mut dirs = vec![PathBuf::from("/usr/share/fonts")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "ttf") {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Draws every plot the run's data allows into `dir`; returns them, or why none could be drawn.
+pub fn draw_all(dir: &Path, run: &RunDir) -> Result<Vec<Plot>, String> {
+    font()?;
+    let mut plots = Vec::new();
+    macro_rules! save {
+        ($name:expr, $title:expr, $size:expr, $draw:ident) => {{
+            let svg = dir.join(concat!($name, ".svg"));
+            let png = dir.join(concat!($name, ".png"));
+            {
+                let root = SVGBackend::new(&svg, $size).into_drawing_area();
+                $draw(&root, run)?;
+                root.present().map_err(err)?;
+            }
+            {
+                let root = BitMapBackend::new(&png, $size).into_drawing_area();
+                $draw(&root, run)?;
+                root.present().map_err(err)?;
+            }
+            plots.push(Plot {
+                name: $name,
+                title: $title,
+                svg,
+                png,
+            });
+        }};
+    }
+    if !run.stages.is_empty() {
+        save!(
+            "latency_vs_load",
+            "Latency percentiles by stage load",
+            SIZE,
+            latency_vs_load
+        );
+        save!(
+            "throughput_vs_latency",
+            "Throughput against latency",
+            SIZE,
+            throughput_vs_latency
+        );
+    }
+    if run.summary.is_some() {
+        save!(
+            "distributions",
+            "TTFT and ITL distributions",
+            SIZE,
+            distributions
+        );
+    }
+    if !run.timeline.is_empty() {
+        save!("timeline", "The run over time", TALL, timeline);
+    }
+    Ok(plots)
+}
+
+fn text(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&BLACK)
+}
+
+/// Clears the canvas and writes the figure's title; returns the area below it.
+fn blank<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    root.fill(&WHITE).map_err(err)?;
+    let below = root.titled(title, text(22)).map_err(err)?;
+    Ok(below.margin(0, 10, 10, 10))
+}
+
+/// Log-axis bounds around positive values, with some room.
+fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| *v > 0.0 && v.is_finite())
+        .fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if hi <= 0.0 {
+        (0.1, 10.0)
+    } else {
+        (lo / 1.5, hi * 1.5)
+    }
+}
+
+fn linear_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.05).max(0.5);
+    ((lo - pad).max(0.0), hi + pad)
+}
+
+fn latency_vs_load<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    run: &RunDir,
+) -> Result<(), String> {
+    let root = blank(root, &format!("{}: latency by stage load", run.scenario))?;
+    let panels = root.split_evenly((1, 3));
+    let unit = run.load_unit();
+    let metrics: [(&str, Percentiles); 3] = [
+        ("TTFT", |s| s.ttft),
+        ("ITL", |s| s.itl),
+        ("e2e latency", |s| s.e2e),
+    ];
+    for (panel, (name, get)) in panels.iter().zip(metrics) {
+        let points: Vec<(f64, [Option<f64>; 3])> =
+            run.stages.iter().map(|s| (s.load, get(s))).collect();
+        let (x0, x1) = linear_bounds(points.iter().map(|p| p.0));
+        let (y0, y1) = log_bounds(points.iter().flat_map(|p| p.1.into_iter().flatten()));
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("{name} (ms, log scale)"), text(18))
+            .margin(8)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(unit)
+            .y_labels(12)
+            .label_style(text(13))
+            .axis_desc_style(text(14))
+            .x_label_formatter(&|v| short(*v))
+            .y_label_formatter(&|v| format_ms(*v))
+            .draw()
+            .map_err(err)?;
+        for (i, (label, color)) in [("p50", P50), ("p95", P95), ("p99", P99)]
+            .into_iter()
+            .enumerate()
+        {
+            let line: Vec<(f64, f64)> = points
+                .iter()
+                .filter_map(|(x, ys)| ys[i].filter(|y| *y > 0.0).map(|y| (*x, y)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?;
+        }
+        if let Some(knee) = &run.knee {
+            // The knee's label to the right of its line, the recommendation's to the left of its own.
+            let right = Pos::new(HPos::Left, VPos::Top);
+            let left = Pos::new(HPos::Right, VPos::Top);
+            for (x, color, label, pos, dx) in [
+                (
+                    knee.load,
+                    KNEE,
+                    format!("knee {}", short(knee.load)),
+                    right,
+                    4,
+                ),
+                (
+                    knee.recommended,
+                    RECOMMENDED,
+                    format!("recommended {}", short(knee.recommended)),
+                    left,
+                    -4,
+                ),
+            ] {
+                let style = ShapeStyle::from(color).stroke_width(2);
+                let path = PathElement::new(vec![(x, y0), (x, y1)], style);
+                chart.draw_series(std::iter::once(path)).map_err(err)?;
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((x, y1))
+                            + Text::new(label, (dx, 4), text(13).color(&color).pos(pos)),
+                    ))
+                    .map_err(err)?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(text(13))
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn throughput_vs_latency<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    run: &RunDir,
+) -> Result<(), String> {
+    let root = blank(
+        root,
+        &format!("{}: throughput against latency", run.scenario),
+    )?;
+    let panels = root.split_evenly((1, 2));
+    let series: [(&str, OneValue); 2] = [
+        ("TTFT p99 (ms)", |s| s.ttft[2]),
+        ("e2e p50 (ms)", |s| s.e2e[0]),
+    ];
+    for (panel, (name, get)) in panels.iter().zip(series) {
+        let points: Vec<(f64, f64, f64)> = run
+            .stages
+            .iter()
+            .filter_map(|s| get(s).map(|y| (s.output_tokens_per_sec, y, s.load)))
+            .collect();
+        let (x0, x1) = linear_bounds(points.iter().map(|p| p.0));
+        let (y0, y1) = log_bounds(points.iter().map(|p| p.1));
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("{name} vs output tokens/s"), text(18))
+            .margin(8)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("output tokens/s")
+            .y_desc(name)
+            .x_label_formatter(&|v| short(*v))
+            .label_style(text(13))
+            .axis_desc_style(text(14))
+            .y_label_formatter(&|v| format_ms(*v))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|p| (p.0, p.1)),
+                P50.stroke_width(2),
+            ))
+            .map_err(err)?;
+        let unit = run.load_unit_short();
+        chart
+            .draw_series(points.iter().map(|&(x, y, load)| {
+                EmptyElement::at((x, y))
+                    + Circle::new((0, 0), 5, P50.filled())
+                    + Text::new(format!("{}{unit}", short(load)), (6, -16), text(13))
+            }))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn distributions<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    run: &RunDir,
+) -> Result<(), String> {
+    let root = blank(
+        root,
+        &format!("{}: latency distributions (all stages)", run.scenario),
+    )?;
+    let panels = root.split_evenly((1, 2));
+    let Some(summary) = &run.summary else {
+        return Ok(());
+    };
+    for (panel, (name, curve)) in panels
+        .iter()
+        .zip([("TTFT", &summary.ttft), ("ITL", &summary.itl)])
+    {
+        let (x0, x1) = log_bounds(curve.iter().map(|p| p.1));
+        let mut chart = ChartBuilder::on(panel)
+            .caption(
+                format!("{name}: share of requests at or below (ms, log scale)"),
+                text(17),
+            )
+            .margin(8)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d((x0..x1).log_scale(), 0.0..100.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("{name} (ms)"))
+            .y_desc("percentile")
+            .label_style(text(13))
+            .axis_desc_style(text(14))
+            .x_label_formatter(&|v| format_ms(*v))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                curve.iter().map(|&(q, v)| (v, q)),
+                P50.stroke_width(2),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                curve
+                    .iter()
+                    .filter(|(q, _)| [50.0, 90.0, 99.0].contains(q))
+                    .map(|&(q, v)| {
+                        // Upper labels go left of their point so they stay inside the plot.
+                        let (dx, anchor) = if q >= 90.0 {
+                            (-8, Pos::new(HPos::Right, VPos::Center))
+                        } else {
+                            (8, Pos::new(HPos::Left, VPos::Center))
+                        };
+                        EmptyElement::at((v, q))
+                            + Circle::new((0, 0), 4, P99.filled())
+                            + Text::new(
+                                format!("p{q}: {}", format_ms(v)),
+                                (dx, 0),
+                                text(13).pos(anchor),
+                            )
+                    }),
+            )
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunDir) -> Result<(), String> {
+    let root = blank(root, &format!("{}: the run over time", run.scenario))?;
+    let (top, bottom) = root.split_vertically(TALL.1 / 2 - 20);
+    let (t0, t1) = linear_bounds(run.timeline.iter().map(|p| p.t));
+    let t0 = t0.min(0.0);
+    let boundaries: Vec<f64> = run.stage_starts();
+    let mut chart = ChartBuilder::on(&top)
+        .caption("requests in flight and completed per second", text(17))
+        .margin(8)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            t0..t1,
+            linear_bounds(
+                run.timeline
+                    .iter()
+                    .flat_map(|p| [p.in_flight as f64, p.completed_per_s, 0.0]),
+            )
+            .0
+                ..linear_bounds(
+                    run.timeline
+                        .iter()
+                        .flat_map(|p| [p.in_flight as f64, p.completed_per_s]),
+                )
+                .1,
+        )
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .label_style(text(13))
+        .x_label_formatter(&|v| short(*v))
+        .draw()
+        .map_err(err)?;
+    let (c0, c1) = (chart.y_range().start, chart.y_range().end);
+    chart
+        .draw_series(
+            boundaries
+                .iter()
+                .map(|&x| PathElement::new(vec![(x, c0), (x, c1)], STAGE.stroke_width(1))),
+        )
+        .map_err(err)?;
+    chart
+        .draw_series(boundaries.iter().enumerate().map(|(i, &x)| {
+            EmptyElement::at((x, c1))
+                + Text::new(format!("stage {i}"), (3, 2), text(12).color(&STAGE))
+        }))
+        .map_err(err)?;
+    for (label, color, get) in [
+        (
+            "in flight",
+            P50,
+            (|p: &crate::timeline::Point| p.in_flight as f64) as fn(&_) -> f64,
+        ),
+        ("completed/s", P95, |p: &crate::timeline::Point| {
+            p.completed_per_s
+        }),
+    ] {
+        chart
+            .draw_series(LineSeries::new(
+                run.timeline.iter().map(|p| (p.t, get(p))),
+                color.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperMiddle)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(text(13))
+        .draw()
+        .map_err(err)?;
+    let (y0, y1) = log_bounds(
+        run.timeline
+            .iter()
+            .flat_map(|p| [p.ttft_avg_ms, p.e2e_avg_ms].into_iter().flatten()),
+    );
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption(
+            "mean latency of the requests that finished each second (ms, log scale)",
+            text(17),
+        )
+        .margin(8)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(t0..t1, (y0..y1).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds from the start of the run (purple lines: stage starts)")
+        .label_style(text(13))
+        .x_label_formatter(&|v| short(*v))
+        .axis_desc_style(text(14))
+        .y_label_formatter(&|v| format_ms(*v))
+        .draw()
+        .map_err(err)?;
+    for (label, color, get) in [
+        (
+            "TTFT",
+            P50,
+            (|p: &crate::timeline::Point| p.ttft_avg_ms) as fn(&_) -> Option<f64>,
+        ),
+        ("e2e", P99, |p: &crate::timeline::Point| p.e2e_avg_ms),
+    ] {
+        chart
+            .draw_series(LineSeries::new(
+                run.timeline.iter().filter_map(|p| get(p).map(|y| (p.t, y))),
+                color.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .draw_series(
+            boundaries
+                .iter()
+                .map(|&x| PathElement::new(vec![(x, y0), (x, y1)], STAGE.stroke_width(1))),
+        )
+        .map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::MiddleLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(text(13))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// `12.3ms`, `1.2s`, `450us` for a value in milliseconds.
+fn format_ms(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.1}s", ms / 1000.0)
+    } else if ms >= 1.0 {
+        format!("{}ms", short(ms))
+    } else {
+        format!("{:.0}us", ms * 1000.0)
+    }
+}
+
+/// A number without needless decimals.
+fn short(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
