@@ -216,8 +216,16 @@ fn meaning_errors_are_placed_too() {
 fn unsupported_inference_perf_options_are_refused_by_name() {
     for (source, named) in [
         (
-            "load:\n  sweep: {type: linear}\n  stages: []\n",
+            "load:\n  type: concurrent\n  sweep: {type: linear}\n",
             "load.sweep",
+        ),
+        (
+            "load:\n  sweep: {type: linear}\n  stages: [{rate: 1, duration: 1}]\n",
+            "give either `stages` or `sweep`",
+        ),
+        (
+            "data:\n  type: shared_prefix\nload:\n  stages: [{rate: 1, duration: 1}]\n",
+            "needs a `shared_prefix` block",
         ),
         (
             "data:\n  type: shareGPT\nload:\n  stages: [{rate: 1, duration: 1}]\n",
