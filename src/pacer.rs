@@ -5,9 +5,10 @@
 //! so sleeping on it makes sends up to a few milliseconds late. Spinning for milliseconds before every
 //! deadline fixes that but burns the core the requests need. A thread blocked in `recv_timeout` (a
 //! futex with a high-resolution timeout, ~50 µs slack) wakes on time and costs nothing while it waits.
-//! It hands each deadline over `HEAD_START` early, which absorbs the operating system's latency in
-//! waking the runtime thread; `Pacer::next` spends the rest yielding to other tasks, so the send itself
-//! happens on a thread that is already running.
+//! It hands each deadline over `HEAD_START` (2 ms) early, which absorbs the operating system's latency
+//! in waking first this thread and then the runtime's on a busy machine; `Pacer::next` spends the rest
+//! yielding to other tasks (which keep running), so the send itself happens on a thread that is
+//! already running. The yielding shows up as CPU time when the runtime has nothing else to do.
 
 use std::sync::mpsc as std_mpsc;
 use std::thread;
@@ -18,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::schedule::Arrivals;
 
 /// How long before its deadline an arrival is handed to the runtime.
-const HEAD_START: Duration = Duration::from_micros(500);
+const HEAD_START: Duration = Duration::from_millis(2);
 
 /// A running metronome for one stage's arrivals.
 pub struct Pacer {

@@ -40,11 +40,20 @@ fn a_saturation_run_leaves_plots_with_the_knee_and_a_self_contained_report() {
     let out = tempfile::tempdir().unwrap();
     let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/saturation.yaml");
     let run = infergate(&["run", suite, "--sim", "--out", out.path().to_str().unwrap()]);
+    // Reports are written whatever the verdict; only a run that could not happen (2, 4) leaves none.
     assert!(
-        run.status.success(),
-        "{}",
+        matches!(run.status.code(), Some(0 | 1 | 3)),
+        "{:?}\n{}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
+    if run.status.code() != Some(0) {
+        eprintln!(
+            "note: not a pass:\n{}",
+            String::from_utf8_lossy(&run.stdout)
+        );
+    }
     let dir = out.path().join("saturation");
     assert!(dir.join("timeline.json").is_file());
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
