@@ -34,6 +34,7 @@ pub mod outputs;
 pub mod pacer;
 pub mod plan;
 pub mod preflight;
+pub mod progress;
 pub mod recorder;
 pub mod run;
 pub mod scenario;

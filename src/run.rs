@@ -12,9 +12,9 @@ use crate::gate;
 use crate::loadgen::{Watch, run_stage};
 use crate::plan::{PlannedStage, Quick, StageLoad, plan};
 use crate::preflight;
+use crate::progress::StageProgress;
 use crate::recorder::Recorder;
-use crate::scenario::threshold::format_micros;
-use crate::scenario::{Aggregation, Metric, Scenario, Secret, Stage, Threshold};
+use crate::scenario::{Scenario, Secret, Stage, Threshold};
 use crate::sim::{SimConfig, SimHandle};
 use crate::stop::{Stop, stop_pair};
 use crate::tokens::TokenCounter;
@@ -299,17 +299,11 @@ pub async fn run_scenario(
         } else {
             Recorder::merged(stages.iter().map(|s: &StageResult| &s.recorder))
         };
-        let stage_clock = Instant::now();
         let offset = clock.elapsed();
-        let mut last_progress = Instant::now();
+        let mut progress =
+            StageProgress::start(options.progress, &scenario.name(), stage, plan.stages.len());
         let mut check = |current: &Recorder| {
-            if options.progress && last_progress.elapsed() >= PROGRESS_EVERY {
-                last_progress = Instant::now();
-                eprintln!(
-                    "{}",
-                    progress_line(&scenario.name(), stage, stage_clock.elapsed(), current)
-                );
-            }
+            progress.update(current);
             let reason = gate::abort_reason(&aborting, i, &earlier, current, clock.elapsed());
             if reason.is_some() {
                 aborted.set(reason.clone());
@@ -329,12 +323,7 @@ pub async fn run_scenario(
             Some(watch),
         )
         .await;
-        if options.progress {
-            eprintln!(
-                "{}",
-                stage_line(&scenario.name(), stage, plan.stages.len(), &recorder)
-            );
-        }
+        progress.finish(&recorder);
         stages.push(StageResult {
             stage: stage.clone(),
             recorder,
@@ -402,54 +391,6 @@ async fn load_tokens(
     TokenCounter::load(&name, token.map(Secret::expose))
         .await
         .map_err(RunError::Setup)
-}
-
-/// How often a long stage prints a progress line.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
-
-/// One line of progress for a stage under way (printed every `PROGRESS_EVERY`, so CI logs stay short).
-fn progress_line(scenario: &str, stage: &PlannedStage, elapsed: Duration, r: &Recorder) -> String {
-    let planned = match stage.load {
-        crate::plan::StageLoad::Open { duration, .. } => format!(
-            "{:.0}s of {:.0}s",
-            elapsed.as_secs_f64(),
-            duration.as_secs_f64()
-        ),
-        crate::plan::StageLoad::Closed { num_requests, .. } => {
-            format!("{} of {num_requests} requests done", r.accounted())
-        }
-    };
-    let ttft = r
-        .value(Metric::Ttft, Aggregation::Percentile(99.0))
-        .map_or("n/a".into(), format_micros);
-    format!(
-        "[{scenario}] stage {} running ({planned}): {} done, {} ok, {} failed, {} timed out; ttft p99 so far {ttft}",
-        stage.index + 1,
-        r.accounted(),
-        r.ok,
-        r.failed(),
-        r.timed_out,
-    )
-}
-
-/// One line of progress for a finished stage.
-fn stage_line(scenario: &str, stage: &PlannedStage, count: usize, r: &Recorder) -> String {
-    let p = |m: Metric, q: f64| {
-        r.value(m, Aggregation::Percentile(q))
-            .map_or("n/a".into(), format_micros)
-    };
-    format!(
-        "[{scenario}] stage {}/{count} ({}): {} sent, {} ok, {} failed, {} timed out in {:.1}s; ttft p99 {}, schedule delay p99 {}",
-        stage.index + 1,
-        stage.describe(),
-        r.sent(),
-        r.ok,
-        r.failed(),
-        r.timed_out,
-        r.active.as_secs_f64(),
-        p(Metric::Ttft, 99.0),
-        p(Metric::ScheduleDelay, 99.0),
-    )
 }
 
 /// The URL without user name or password.
