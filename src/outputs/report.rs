@@ -205,6 +205,28 @@ impl RunDir {
     }
 }
 
+/// `2026-11-22 23:14:05 UTC` for seconds since the Unix epoch (days to civil date: Howard Hinnant's
+/// algorithm).
+fn utc(unix: f64) -> String {
+    let secs = unix.max(0.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -246,8 +268,8 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>infergate: {name}</title>\
          <style>body{{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1240px;color:#222;padding:0 1rem}}\
          h1{{margin-bottom:.2rem}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}\
-         td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}}th{{background:#f3f3f3}}\
-         td:first-child,th:first-child{{text-align:left}}.passed,.pass{{color:#1a7f37;font-weight:600}}\
+         td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}}\
+         th{{background:#f3f3f3}}td.num{{text-align:right;font-variant-numeric:tabular-nums}}.passed,.pass{{color:#1a7f37;font-weight:600}}\
          .failed,.fail{{color:#cf222e;font-weight:600}}.invalid,.error{{color:#9a6700;font-weight:600}}\
          figure{{margin:1rem 0 2rem}}figure svg{{width:100%;height:auto;border:1px solid #eee}}\
          .meta td{{text-align:left}}.note{{color:#555}}</style></head><body>\
@@ -260,10 +282,14 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
         ("model", "model"),
         ("infergate", "infergate_version"),
         ("elapsed (s)", "elapsed_seconds"),
-        ("started (unix s)", "started_at_unix"),
+        ("started", "started_at_unix"),
         ("note", "shortened"),
     ] {
         let value = match &v[key] {
+            Value::Number(n) if key == "started_at_unix" => utc(n.as_f64().unwrap_or(0.0)),
+            Value::Number(n) if key == "elapsed_seconds" => {
+                format!("{:.1}", n.as_f64().unwrap_or(0.0))
+            }
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
@@ -278,7 +304,7 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     for c in &run.checks {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{v}\">{v}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"{v}\">{v}</td><td>{}</td></tr>",
             escape(&c.name),
             escape(&c.kind),
             escape(c.observed.as_deref().unwrap_or("")),
@@ -290,7 +316,7 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     for s in &run.stages {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.0}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             s.index,
             escape(&s.describe),
             s.ok,
@@ -353,4 +379,16 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_times_read_as_utc_dates() {
+        assert_eq!(utc(0.0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_795_387_523.3), "2026-11-22 22:45:23 UTC");
+        assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+    }
 }
