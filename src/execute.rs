@@ -37,6 +37,7 @@ pub fn scenario_file(
     if let Err(e) = outputs::write_scenario(out_dir, &outcome) {
         eprintln!("[{name}] {e}");
     }
+    outputs::step_summary::append(&outcome);
     match &outcome {
         ScenarioOutcome::Judged { run, gate } => {
             println!("{}", outputs::table::render(run, gate));

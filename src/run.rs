@@ -96,6 +96,8 @@ pub struct RunResult {
     pub warmup: Option<StageResult>,
     /// What `load.sweep`'s ramp found; its probe steps are kept out of `stages` and `total`.
     pub sweep: Option<crate::sweep::SweepOutcome>,
+    /// The scenario file's hash (`Scenario::config_hash`).
+    pub config_hash: String,
 }
 
 /// Why a run could not produce results at all.
@@ -347,6 +349,7 @@ pub async fn run_scenario(
         aborted: aborted.take(),
         warmup,
         sweep,
+        config_hash: scenario.config_hash.clone(),
     })
 }
 

@@ -358,3 +358,41 @@ fn bench_reports_client_timings_next_to_the_simulators_truth() {
         "{row}"
     );
 }
+
+/// Every report says where it came from, and on GitHub Actions the verdicts land in the job summary.
+#[test]
+fn reports_carry_run_metadata_and_github_gets_a_step_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/smoke.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_infergate"))
+        .args(["run", suite, "--sim", "--out"])
+        .arg(dir.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_SHA", "0123abcd")
+        .env("GITHUB_REF_NAME", "my-branch")
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1 | 3)), "{out:?}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("### infergate: `smoke`"), "{md}");
+    assert!(
+        md.contains("| check | observed | verdict |") && md.contains("`error_rate"),
+        "{md}"
+    );
+    let verdicts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("smoke/verdicts.json")).unwrap())
+            .unwrap();
+    let env = &verdicts["environment"];
+    assert_eq!(env["git_commit"], "0123abcd");
+    assert_eq!(env["git_branch"], "my-branch");
+    assert!(env["host"].is_string() && env["os"].is_string(), "{env}");
+    let hash = verdicts["config_hash"].as_str().unwrap();
+    assert_eq!(hash.len(), 16, "{hash}");
+    assert_eq!(
+        hash,
+        infergate::scenario::fnv1a(&std::fs::read(suite).unwrap()),
+        "the hash is the file's"
+    );
+    assert!(verdicts["ended_at_unix"].as_f64() >= verdicts["started_at_unix"].as_f64());
+}

@@ -4,8 +4,10 @@
 pub mod compare;
 pub mod json;
 pub mod junit;
+pub mod metadata;
 pub mod plots;
 pub mod report;
+pub mod step_summary;
 pub mod table;
 
 use std::path::Path;

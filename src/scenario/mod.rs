@@ -31,6 +31,8 @@ pub struct Scenario {
     pub validity: Validity,
     /// Things the file asks for that infergate accepts but does not honour (yet); shown with every run.
     pub warnings: Vec<String>,
+    /// FNV-1a of the file's text: which exact configuration a report came from.
+    pub config_hash: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +295,9 @@ impl Scenario {
 
     /// Validates scenario text; `path` is used in messages only.
     pub fn from_source(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
-        validate::validate(path, source)
+        let mut scenario = validate::validate(path, source)?;
+        scenario.config_hash = fnv1a(source.as_bytes());
+        Ok(scenario)
     }
 
     /// The scenario's name: its file name without the extension.
@@ -303,4 +307,12 @@ impl Scenario {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "scenario".to_string())
     }
+}
+
+/// 64-bit FNV-1a, as 16 hex digits: stable across Rust versions, unlike `DefaultHasher`.
+pub fn fnv1a(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }

@@ -142,6 +142,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             thresholds,
             validity,
             warnings: c.warnings,
+            config_hash: String::new(),
         }),
         _ => {
             errors.sort_by_key(|e| (e.line.is_none(), e.line));

@@ -1,0 +1,48 @@
+//! Where a run happened, for every report: the git commit and branch of the working directory (or of
+//! the CI job, from `GITHUB_SHA` / `GITHUB_REF_NAME`), the host name and the operating system. Each is
+//! left out when it cannot be found; none can carry a credential.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[cfg(unix)]
+fn host() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer it is given.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8(buf[..end].to_vec()).ok()
+}
+
+#[cfg(not(unix))]
+fn host() -> Option<String> {
+    env("COMPUTERNAME")
+}
+
+/// The `environment` object of `verdicts.json`.
+pub fn environment() -> Value {
+    json!({
+        "git_commit": env("GITHUB_SHA").or_else(|| git(&["rev-parse", "HEAD"])),
+        "git_branch": env("GITHUB_HEAD_REF")
+            .or_else(|| env("GITHUB_REF_NAME"))
+            .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
+        "host": host(),
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
+    })
+}
