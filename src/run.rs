@@ -216,10 +216,7 @@ pub async fn run_scenario(
                     recorder.sent()
                 );
             }
-            tokio::select! {
-                _ = stop.wait() => {}
-                _ = tokio::time::sleep(plan.interval) => {}
-            }
+            stop.sleep(plan.interval).await;
             Some(StageResult {
                 stage: stage.clone(),
                 recorder,
@@ -253,10 +250,7 @@ pub async fn run_scenario(
                     let recorder =
                         run_stage(&client, &stage, &generator, plan.max_in_flight, &stop, None)
                             .await;
-                    tokio::select! {
-                        _ = stop.wait() => {}
-                        _ = tokio::time::sleep(plan.interval) => {}
-                    }
+                    stop.sleep(plan.interval).await;
                     (!stop.is_set()).then_some(recorder)
                 },
                 |probe| {
@@ -288,10 +282,7 @@ pub async fn run_scenario(
     let mut stages = Vec::with_capacity(plan.stages.len());
     for (i, stage) in plan.stages.iter().enumerate() {
         if i > 0 && !plan.interval.is_zero() {
-            tokio::select! {
-                _ = stop.wait() => {}
-                _ = tokio::time::sleep(plan.interval) => {}
-            }
+            stop.sleep(plan.interval).await;
         }
         if stop.is_set() {
             break;

@@ -67,6 +67,14 @@ impl Stop {
         }
     }
 
+    /// Sleeps for `duration`, or less if the stop is set meanwhile (the pause between stages).
+    pub async fn sleep(&self, duration: std::time::Duration) {
+        tokio::select! {
+            _ = self.wait() => {}
+            _ = tokio::time::sleep(duration) => {}
+        }
+    }
+
     /// Completes `STOP_GRACE` after the stop is set.
     pub async fn grace_over(&self) {
         self.wait().await;

@@ -306,14 +306,8 @@ impl TokenCounter {
         let mut rng = StdRng::seed_from_u64(1);
         [1u32, 2, 7, 64, 300, 1500].into_iter().all(|n| {
             let target = n + self.special;
-            self.count(&self.words_prompt(n, &mut rng)) == target
+            self.count(&self.words(n, &mut rng)) == target
         })
-    }
-
-    /// `n` random single-token words, each with its leading space: `n` tokens when
-    /// `words_are_tokens`, and safe to concatenate.
-    pub fn words(&self, n: u32, rng: &mut StdRng) -> String {
-        self.words_prompt(n, rng)
     }
 
     /// The length `prompt(tokens)` will have as the server counts it: `tokens`, except that a
@@ -322,7 +316,9 @@ impl TokenCounter {
         tokens.max(self.special + 1)
     }
 
-    fn words_prompt(&self, words: u32, rng: &mut StdRng) -> String {
+    /// `words` random single-token words, each with its leading space: that many tokens when
+    /// `words_are_tokens`, and safe to concatenate.
+    pub fn words(&self, words: u32, rng: &mut StdRng) -> String {
         let mut prompt = String::with_capacity(words as usize * 8);
         for _ in 0..words {
             prompt.push(' ');
@@ -334,7 +330,7 @@ impl TokenCounter {
     /// A prompt the server will count as `tokens` tokens (at least the special tokens plus one word).
     pub fn prompt(&self, tokens: u32, rng: &mut StdRng) -> String {
         let mut words = tokens.saturating_sub(self.special).max(1);
-        let mut prompt = self.words_prompt(words, rng);
+        let mut prompt = self.words(words, rng);
         if self.words_are_tokens {
             return prompt;
         }
@@ -348,7 +344,7 @@ impl TokenCounter {
             } else {
                 words + (tokens - counted)
             };
-            prompt = self.words_prompt(words, rng);
+            prompt = self.words(words, rng);
         }
         prompt
     }
@@ -359,7 +355,8 @@ pub fn needs_download(name: &str) -> bool {
     !Path::new(name).exists() && !looks_like_path(name) && !cache_file(name).exists()
 }
 
-fn looks_like_path(name: &str) -> bool {
+/// True when `name` is meant as a file or directory rather than a Hugging Face model id.
+pub fn looks_like_path(name: &str) -> bool {
     name.starts_with(['/', '.', '~']) || name.ends_with(".json") || name.matches('/').count() > 1
 }
 

@@ -154,8 +154,14 @@ fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1e3)
 }
 
-fn signed_ms(client: u64, truth: u64) -> String {
-    format!("{:+.2}", (client as f64 - truth as f64) / 1e3)
+/// `client / truth / difference`, milliseconds.
+fn against_truth(client: u64, truth: u64) -> String {
+    format!(
+        "{} / {} / {:+.2}",
+        ms(client),
+        ms(truth),
+        (client as f64 - truth as f64) / 1e3
+    )
 }
 
 /// The header of the results table.
@@ -171,25 +177,17 @@ pub fn table_row(r: &BenchRow) -> String {
     let t = &r.truth;
     let _ = write!(
         line,
-        "| {:.0} | {:.1} | {} | {} | {} / {} | {} / {} / {} | {} / {} / {} | {} / {} / {} | {} / {} / {} | {} | {:.2} | {:.1} | {:.1} |",
+        "| {:.0} | {:.1} | {} | {} | {} / {} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.1} |",
         r.requested_rate,
         r.achieved_rate,
         r.sent,
         r.not_ok,
         ms(r.schedule_delay_p50_us),
         ms(r.schedule_delay_p99_us),
-        ms(r.ttft_client_p50_us),
-        ms(t.ttft.p50_us),
-        signed_ms(r.ttft_client_p50_us, t.ttft.p50_us),
-        ms(r.ttft_client_p99_us),
-        ms(t.ttft.p99_us),
-        signed_ms(r.ttft_client_p99_us, t.ttft.p99_us),
-        ms(r.itl_client_p50_us),
-        ms(t.itl.p50_us),
-        signed_ms(r.itl_client_p50_us, t.itl.p50_us),
-        ms(r.itl_client_p99_us),
-        ms(t.itl.p99_us),
-        signed_ms(r.itl_client_p99_us, t.itl.p99_us),
+        against_truth(r.ttft_client_p50_us, t.ttft.p50_us),
+        against_truth(r.ttft_client_p99_us, t.ttft.p99_us),
+        against_truth(r.itl_client_p50_us, t.itl.p50_us),
+        against_truth(r.itl_client_p99_us, t.itl.p99_us),
         if r.usage_exact { "yes" } else { "NO" },
         r.client_cpu_seconds,
         r.peak_rss_mib,

@@ -144,6 +144,30 @@ pub fn draw_all(dir: &Path, run: &RunDir) -> Result<Vec<Plot>, String> {
     Ok(plots)
 }
 
+/// A legend entry's sample: a short thick line in the series' colour.
+fn legend_mark((x, y): (i32, i32), color: RGBColor) -> PathElement<(i32, i32)> {
+    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+}
+
+/// Every chart's legend: a light box at `position`.
+fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(text(13))
+        .draw()
+        .map_err(err)
+}
+
 fn text(size: u32) -> TextStyle<'static> {
     (FONT, size).into_font().color(&BLACK)
 }
@@ -227,9 +251,7 @@ fn latency_vs_load<DB: DrawingBackend>(
                 .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
                 .map_err(err)?
                 .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+                .legend(move |at| legend_mark(at, color));
             chart
                 .draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(err)?;
@@ -265,14 +287,7 @@ fn latency_vs_load<DB: DrawingBackend>(
                     .map_err(err)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(text(13))
-            .draw()
-            .map_err(err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     }
     Ok(())
 }
@@ -407,26 +422,18 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunDir) -> 
     let (t0, t1) = linear_bounds(run.timeline.iter().map(|p| p.t));
     let t0 = t0.min(0.0);
     let boundaries: Vec<f64> = run.stage_starts();
+    // Counts start at zero, so the axis does too.
+    let counts = linear_bounds(
+        run.timeline
+            .iter()
+            .flat_map(|p| [p.in_flight as f64, p.completed_per_s, 0.0]),
+    );
     let mut chart = ChartBuilder::on(&top)
         .caption("requests in flight and completed per second", text(17))
         .margin(8)
         .x_label_area_size(30)
         .y_label_area_size(60)
-        .build_cartesian_2d(
-            t0..t1,
-            linear_bounds(
-                run.timeline
-                    .iter()
-                    .flat_map(|p| [p.in_flight as f64, p.completed_per_s, 0.0]),
-            )
-            .0
-                ..linear_bounds(
-                    run.timeline
-                        .iter()
-                        .flat_map(|p| [p.in_flight as f64, p.completed_per_s]),
-                )
-                .1,
-        )
+        .build_cartesian_2d(t0..t1, counts.0..counts.1)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -465,18 +472,9 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunDir) -> 
             ))
             .map_err(err)?
             .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+            .legend(move |at| legend_mark(at, color));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperMiddle)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(text(13))
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperMiddle)?;
     let (y0, y1) = log_bounds(
         run.timeline
             .iter()
@@ -516,9 +514,7 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunDir) -> 
             ))
             .map_err(err)?
             .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+            .legend(move |at| legend_mark(at, color));
     }
     chart
         .draw_series(
@@ -527,14 +523,7 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunDir) -> 
                 .map(|&x| PathElement::new(vec![(x, y0), (x, y1)], STAGE.stroke_width(1))),
         )
         .map_err(err)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::MiddleLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(text(13))
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart, SeriesLabelPosition::MiddleLeft)?;
     Ok(())
 }
 
