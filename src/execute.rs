@@ -1,5 +1,5 @@
-//! One scenario file, start to finish: load it, run it, judge it, write its reports and print its
-//! table. The harness and the CLI both call `scenario_file`, so a suite behaves the same either way.
+//! One scenario file, start to finish: load it, run it, judge it (with its baseline, when there is
+//! one), write its reports, save or upload copies, and print its table. The harness and the CLI both call `scenario_file`, so a suite behaves the same either way.
 //!
 //! Ctrl-C or SIGTERM during a run stops it gracefully: no new requests, a short grace for those in
 //! flight, partial reports and JUnit marked incomplete, and every later scenario skipped. A second
@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use crate::gate::{ErrorCause, ScenarioOutcome, evaluate};
 use crate::outputs;
+use crate::publish;
 use crate::run::{RunOptions, run_scenario};
 use crate::scenario::Scenario;
 use crate::stop::stop_pair;
@@ -21,6 +22,7 @@ pub fn scenario_file(
     options: &RunOptions,
     out_dir: &Path,
 ) -> ScenarioOutcome {
+    let mut loaded = None;
     let outcome = match Scenario::load(path) {
         _ if INTERRUPTED.get().is_some() => ScenarioOutcome::Error {
             scenario: name.to_string(),
@@ -32,12 +34,28 @@ pub fn scenario_file(
             message: e.to_string(),
             cause: ErrorCause::BadInput,
         },
-        Ok(scenario) => judge(&scenario, name, options),
+        Ok(scenario) => {
+            let mut outcome = judge(&scenario, name, options);
+            if let ScenarioOutcome::Judged { run, gate } = &mut outcome
+                && let Some(comparison) =
+                    publish::compare(&scenario, name, &options.publish, out_dir, run)
+            {
+                gate.attach(comparison);
+            }
+            loaded = Some(scenario);
+            outcome
+        }
     };
     if let Err(e) = outputs::write_scenario(out_dir, &outcome) {
         eprintln!("[{name}] {e}");
     }
-    outputs::step_summary::append(&outcome);
+    let copies = loaded.map_or_else(Vec::new, |scenario| {
+        publish::copies(&scenario, name, &options.publish, out_dir, &outcome)
+    });
+    for line in &copies {
+        eprintln!("[{name}] {line}");
+    }
+    outputs::step_summary::append(&outcome, &copies);
     match &outcome {
         ScenarioOutcome::Judged { run, gate } => {
             println!("{}", outputs::table::render(run, gate));

@@ -26,6 +26,8 @@ pub enum Verdict {
 pub enum CheckKind {
     Threshold,
     Validity,
+    /// A comparison with the baseline (`regression` block or a relative threshold).
+    Regression,
 }
 
 /// One evaluated check, ready for people and for JUnit.
@@ -53,22 +55,40 @@ pub enum Status {
     Invalid,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct GateReport {
     pub checks: Vec<Check>,
     pub status: Status,
+    /// The comparison with the baseline, when one was asked for.
+    pub comparison: Option<crate::baseline::Comparison>,
 }
 
 impl GateReport {
     pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| c.verdict != Verdict::Pass)
     }
+
+    /// Adds the baseline comparison and its checks; a regression fails a valid run.
+    pub fn attach(&mut self, comparison: crate::baseline::Comparison) {
+        self.checks.extend(crate::baseline::checks(&comparison));
+        self.comparison = Some(comparison);
+        self.status = status_of(&self.checks);
+    }
+}
+
+fn status_of(checks: &[Check]) -> Status {
+    if checks.iter().any(|c| c.verdict == Verdict::Invalid) {
+        Status::Invalid
+    } else if checks.iter().any(|c| c.verdict == Verdict::Fail) {
+        Status::Failed
+    } else {
+        Status::Passed
+    }
 }
 
 /// Checks every validity limit, then every threshold.
 pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) -> GateReport {
     let mut checks = validity_checks(validity, run);
-    let invalid = checks.iter().any(|c| c.verdict == Verdict::Invalid);
     if let Some(reason) = &run.aborted {
         checks.push(Check {
             kind: CheckKind::Threshold,
@@ -79,22 +99,19 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
             message: format!("{reason}; the remaining requests were cancelled"),
         });
     }
-    for threshold in thresholds {
+    // Thresholds relative to a baseline are judged by `baseline::compare`.
+    for threshold in thresholds.iter().filter(|t| t.baseline_factor.is_none()) {
         let recorder = match threshold.stage {
             Some(i) => &run.stages[i].recorder,
             None => &run.total,
         };
         checks.push(threshold_check(threshold, recorder));
     }
-    let failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
-    let status = if invalid {
-        Status::Invalid
-    } else if failed {
-        Status::Failed
-    } else {
-        Status::Passed
-    };
-    GateReport { checks, status }
+    GateReport {
+        status: status_of(&checks),
+        checks,
+        comparison: None,
+    }
 }
 
 /// For `abortOnFail` thresholds while a run is under way: the reason to stop, if one of them, past its
@@ -109,7 +126,7 @@ pub fn abort_reason(
     let mut whole_run: Option<Recorder> = None;
     for t in thresholds
         .iter()
-        .filter(|t| t.abort_on_fail && elapsed >= t.delay_abort_eval)
+        .filter(|t| t.abort_on_fail && t.baseline_factor.is_none() && elapsed >= t.delay_abort_eval)
     {
         let recorder = match t.stage {
             Some(s) if s == stage => current,

@@ -13,6 +13,10 @@
 //! | `INFERGATE_FULL` | `1` runs full stage lengths even against the simulator | quick mode |
 //! | `INFERGATE_WAIT_READY` | seconds to keep polling a target that is down or starting | no wait |
 //! | `INFERGATE_API_KEY` | bearer token for every scenario (overrides `server.api_key`) | the file's |
+//! | `INFERGATE_BASELINE` | compare with the baselines here (directory or `s3://bucket/prefix`) | `regression.baseline` |
+//! | `INFERGATE_SAVE_BASELINE` | save each valid run as its scenario's baseline here | not saved |
+//! | `INFERGATE_FORCE_BASELINE` | `1`: compare even when the load config differs | refuse |
+//! | `INFERGATE_UPLOAD` | `auto`, `always`, `never`: upload to `storage.simple_storage_service` | `auto` (not for the simulator) |
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,6 +28,7 @@ use crate::execute;
 use crate::gate::{ScenarioOutcome, Status};
 use crate::outputs;
 use crate::plan::Quick;
+use crate::publish::{PublishOptions, Upload};
 use crate::run::{RunOptions, Target, api_key_from_env};
 
 /// Runs every scenario under `suites_dir` (or `$INFERGATE_SUITES`) as a test; returns the exit code.
@@ -128,7 +133,24 @@ pub fn options_from_env() -> RunOptions {
             .and_then(|s| s.parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s > 0.0)
             .map(std::time::Duration::from_secs_f64),
+        publish: publish_options_from_env(),
         ..RunOptions::default()
+    }
+}
+
+/// Baseline and upload settings from `INFERGATE_BASELINE`, `INFERGATE_SAVE_BASELINE`,
+/// `INFERGATE_FORCE_BASELINE` and `INFERGATE_UPLOAD` (an unknown value is reported and means `auto`).
+pub fn publish_options_from_env() -> PublishOptions {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let upload = var("INFERGATE_UPLOAD").map_or(Ok(Upload::Auto), |v| Upload::parse(&v));
+    PublishOptions {
+        baseline: var("INFERGATE_BASELINE"),
+        save_baseline: var("INFERGATE_SAVE_BASELINE"),
+        force_baseline: var("INFERGATE_FORCE_BASELINE").is_some_and(|v| v == "1" || v == "true"),
+        upload: upload.unwrap_or_else(|e| {
+            eprintln!("warning: INFERGATE_UPLOAD {e}; using auto");
+            Upload::Auto
+        }),
     }
 }
 

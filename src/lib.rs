@@ -22,6 +22,7 @@
 //! `infergate` binary (clap) are two thin doors onto them. `sim` is the embedded engine simulator, an
 //! OpenAI-compatible HTTP server that the default run and the tests reach over real HTTP.
 
+pub mod baseline;
 pub mod bench;
 pub mod client;
 pub mod datagen;
@@ -35,12 +36,14 @@ pub mod pacer;
 pub mod plan;
 pub mod preflight;
 pub mod progress;
+pub mod publish;
 pub mod recorder;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
 pub mod sim;
 pub mod stop;
+pub mod storage;
 pub mod sweep;
 pub mod timeline;
 pub mod tokens;

@@ -11,6 +11,7 @@ use infergate::bench::{self, BenchOptions, SimChild};
 use infergate::gate::{ErrorCause, ScenarioOutcome, Status};
 use infergate::harness::scenario_files;
 use infergate::plan::Quick;
+use infergate::publish::{PublishOptions, Upload};
 use infergate::run::{RunOptions, Target};
 use infergate::scenario::Scenario;
 use infergate::sim::{EngineConfig, FixedTiming, SimConfig};
@@ -68,6 +69,20 @@ enum Command {
         /// Seconds to keep polling a target that is down or still starting before giving up.
         #[arg(long, env = "INFERGATE_WAIT_READY", value_name = "SECONDS")]
         wait_ready: Option<f64>,
+        /// Compare each scenario with its baseline under this directory or s3://bucket/prefix
+        /// (LOCATION/<scenario>/); a regression beyond the noise fails the scenario.
+        #[arg(long, env = "INFERGATE_BASELINE", value_name = "LOCATION")]
+        baseline: Option<String>,
+        /// Save each valid run as its scenario's baseline under this directory or s3://bucket/prefix.
+        #[arg(long, env = "INFERGATE_SAVE_BASELINE", value_name = "LOCATION")]
+        save_baseline: Option<String>,
+        /// Compare even when the baseline's load-relevant config differs from the scenario's.
+        #[arg(long)]
+        force_baseline: bool,
+        /// Upload reports to the file's storage.simple_storage_service: auto (not for the
+        /// simulator), always or never.
+        #[arg(long, env = "INFERGATE_UPLOAD", default_value = "auto", value_parser = Upload::parse)]
+        upload: Upload,
     },
     /// Check scenario files without running them; lists every file's error with line and key.
     #[command(after_help = "Example:\n  infergate validate suites/")]
@@ -189,6 +204,10 @@ fn main() -> ExitCode {
             out,
             full,
             wait_ready,
+            baseline,
+            save_baseline,
+            force_baseline,
+            upload,
         } => {
             let target = match (target, sim) {
                 (_, true) => Target::Simulator,
@@ -198,7 +217,14 @@ fn main() -> ExitCode {
             let wait_ready = wait_ready
                 .filter(|s| s.is_finite() && *s > 0.0)
                 .map(Duration::from_secs_f64);
-            run(paths, target, out, full, wait_ready)
+            let publish = PublishOptions {
+                baseline,
+                save_baseline,
+                force_baseline: force_baseline
+                    || std::env::var("INFERGATE_FORCE_BASELINE").is_ok_and(|v| v == "1"),
+                upload,
+            };
+            run(paths, target, out, full, wait_ready, publish)
         }
         Command::Validate { paths } => validate(paths),
         Command::Sim {
@@ -417,6 +443,7 @@ fn run(
     out: Option<PathBuf>,
     full: bool,
     wait_ready: Option<Duration>,
+    publish: PublishOptions,
 ) -> ExitCode {
     let files = match expand(&paths) {
         Ok(files) => files,
@@ -431,6 +458,7 @@ fn run(
         progress: true,
         api_key: infergate::run::api_key_from_env(),
         wait_ready,
+        publish,
         ..RunOptions::default()
     };
     let mut outcomes = Vec::new();

@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub api_key: Option<Secret>,
     /// Keep retrying the pre-flight check this long while the target is down or starting.
     pub wait_ready: Option<Duration>,
+    /// Baselines and uploads, after the run.
+    pub publish: crate::publish::PublishOptions,
 }
 
 /// One stage's plan and what it recorded.
@@ -96,7 +98,7 @@ pub struct RunResult {
     pub warmup: Option<StageResult>,
     /// What `load.sweep`'s ramp found; its probe steps are kept out of `stages` and `total`.
     pub sweep: Option<crate::sweep::SweepOutcome>,
-    /// The scenario file's hash (`Scenario::config_hash`).
+    /// The hash of the load-relevant configuration (`Scenario::config_hash`).
     pub config_hash: String,
 }
 

@@ -104,7 +104,7 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
         .map(|c| {
             json!({
                 "name": c.name,
-                "kind": match c.kind { CheckKind::Threshold => "threshold", CheckKind::Validity => "validity" },
+                "kind": match c.kind { CheckKind::Threshold => "threshold", CheckKind::Validity => "validity", CheckKind::Regression => "regression" },
                 "verdict": match c.verdict { Verdict::Pass => "pass", Verdict::Fail => "fail", Verdict::Invalid => "invalid" },
                 "observed": c.observed,
                 "message": c.message,
@@ -139,7 +139,41 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
         })).collect::<Vec<_>>(),
         "sweep": run.sweep,
         "checks": checks,
+        "baseline": gate.comparison.as_ref().map(comparison),
     })
+}
+
+/// The baseline comparison: where, what it was, and every statistic with both intervals.
+fn comparison(c: &crate::baseline::Comparison) -> Value {
+    use crate::baseline::Problem;
+    let interval = |i: &crate::baseline::interval::Interval| match i {
+        Ok(e) => json!({"value": e.value, "low": e.low, "high": e.high}),
+        Err(note) => json!({"unavailable": note}),
+    };
+    let rows: Vec<Value> = c
+        .rows
+        .iter()
+        .map(|r| {
+            json!({
+                "scope": r.scope,
+                "statistic": r.statistic(),
+                "source": r.source,
+                "allowed": crate::baseline::allowance_text(r.allowance, r.metric),
+                "current": interval(&r.current),
+                "baseline": interval(&r.baseline),
+                "delta": r.judgement.delta,
+                "change": r.judgement.change,
+                "note": r.judgement.note,
+            })
+        })
+        .collect();
+    let problem = c.problem.as_ref().map(|p| match p {
+        Problem::NotConfigured => json!({"kind": "not_configured"}),
+        Problem::Missing => json!({"kind": "missing"}),
+        Problem::Refused(m) => json!({"kind": "refused", "message": m}),
+        Problem::Unreadable(m) => json!({"kind": "unreadable", "message": m}),
+    });
+    json!({"location": c.location, "about": c.about, "problem": problem, "rows": rows})
 }
 
 /// `timeline.json`: every stage's once-a-second points on the run's clock (seconds from its start).

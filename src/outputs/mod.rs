@@ -1,5 +1,5 @@
-//! Everything a run writes: lifecycle JSON reports, verdicts, the timeline, plots and `report.html`,
-//! JUnit XML and the console table.
+//! Everything a run writes: lifecycle JSON reports, verdicts, the timeline, the samples a later
+//! baseline comparison needs, plots and `report.html`, JUnit XML and the console table.
 
 pub mod compare;
 pub mod json;
@@ -41,6 +41,11 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                 )?;
             }
             write("timeline.json", &json::timeline(run))?;
+            let samples = crate::baseline::samples::RunSamples::from_run(run);
+            write(
+                crate::baseline::samples::FILE_NAME,
+                &serde_json::to_value(samples).expect("samples serialise"),
+            )?;
             write("verdicts.json", &json::verdicts(run, gate))?;
             report::render_dir(dir)
         }

@@ -1,14 +1,17 @@
 //! GitHub Actions' job summary: when `GITHUB_STEP_SUMMARY` names a file, each scenario appends a
-//! markdown section (its status, and every check with the observed value and verdict), so a pull
-//! request's checks page shows the verdicts without opening an artifact.
+//! markdown section (its status, every check with the observed value and verdict, and the comparison
+//! with its baseline: value, baseline, change, verdict), so a pull request's checks page shows the
+//! verdicts without opening an artifact.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use crate::gate::{ScenarioOutcome, Status, Verdict};
+use crate::baseline::change::Change;
+use crate::baseline::{Comparison, Problem, allowance_text};
+use crate::gate::{CheckKind, ScenarioOutcome, Status, Verdict};
 
-/// The markdown section for one scenario.
-pub fn render(outcome: &ScenarioOutcome) -> String {
+/// The markdown section for one scenario; `notes` (copies saved or uploaded) become a list under it.
+pub fn render(outcome: &ScenarioOutcome, notes: &[String]) -> String {
     let mut out = String::new();
     match outcome {
         ScenarioOutcome::Judged { run, gate } => {
@@ -30,7 +33,11 @@ pub fn render(outcome: &ScenarioOutcome) -> String {
                 }
             );
             let _ = writeln!(out, "| check | observed | verdict |\n|---|---|---|");
-            for c in &gate.checks {
+            for c in gate
+                .checks
+                .iter()
+                .filter(|c| c.kind != CheckKind::Regression)
+            {
                 let verdict = match c.verdict {
                     Verdict::Pass => "pass",
                     Verdict::Fail => "**fail**",
@@ -40,6 +47,9 @@ pub fn render(outcome: &ScenarioOutcome) -> String {
                 let _ = writeln!(out, "| `{name}` | {} | {verdict} |", c.observed);
             }
             out.push('\n');
+            if let Some(comparison) = &gate.comparison {
+                out.push_str(&comparison_markdown(comparison));
+            }
         }
         ScenarioOutcome::Error {
             scenario, message, ..
@@ -47,12 +57,85 @@ pub fn render(outcome: &ScenarioOutcome) -> String {
             let _ = writeln!(out, "### infergate: `{scenario}` ⛔ error\n\n{message}\n");
         }
     }
+    for note in notes {
+        let _ = writeln!(out, "- {note}");
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+/// The comparison with the baseline: where it came from, then one row per statistic with the current
+/// value, the baseline's, the change and the verdict.
+pub fn comparison_markdown(comparison: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "**Baseline** `{}`", comparison.location);
+    if let Some(about) = &comparison.about {
+        let _ = write!(out, ", {about}");
+    }
+    out.push_str("\n\n");
+    match &comparison.problem {
+        Some(Problem::NotConfigured) => out.push_str(
+            "No baseline was given (`--baseline`, `INFERGATE_BASELINE` or `regression.baseline`); relative thresholds were not checked.\n\n",
+        ),
+        Some(Problem::Missing) => out.push_str(
+            "No baseline saved for this scenario yet; nothing compared. Runs saved with `--save-baseline` (e.g. on pushes to main) become the baseline.\n\n",
+        ),
+        Some(Problem::Refused(reason)) => {
+            let _ = writeln!(out, "⛔ Comparison refused: {reason}.\n");
+        }
+        Some(Problem::Unreadable(reason)) => {
+            let _ = writeln!(out, "⛔ Cannot read the baseline: {reason}.\n");
+        }
+        None => {}
+    }
+    if comparison.rows.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "| scope | statistic | this run | baseline | change | allowed | verdict |\n|---|---|---|---|---|---|---|"
+    );
+    for row in &comparison.rows {
+        let value = |i: &crate::baseline::interval::Interval| {
+            i.as_ref()
+                .map_or("n/a".to_string(), |e| row.format(e.value))
+        };
+        let delta = row
+            .judgement
+            .delta
+            .map_or("n/a".to_string(), |d| format!("{:+.1}%", d * 100.0));
+        let verdict = match row.judgement.change {
+            Change::Regressed => "🔴 **regressed**".to_string(),
+            Change::Improved => "🟢 improved".to_string(),
+            Change::NoChange => "no change".to_string(),
+            Change::Inconclusive => match &row.judgement.note {
+                Some(note) => format!("❔ inconclusive ({note})"),
+                None => "❔ inconclusive".to_string(),
+            },
+        };
+        let statistic = if row.source == "regression" {
+            row.statistic()
+        } else {
+            format!("`{}`", row.source.replace('|', "\\|"))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {statistic} | {} | {} | {delta} | {} | {verdict} |",
+            row.scope,
+            value(&row.current),
+            value(&row.baseline),
+            allowance_text(row.allowance, row.metric),
+        );
+    }
+    out.push('\n');
     out
 }
 
 /// Appends `render(outcome)` to `$GITHUB_STEP_SUMMARY` when it is set; a failure to write is reported,
 /// never fatal.
-pub fn append(outcome: &ScenarioOutcome) {
+pub fn append(outcome: &ScenarioOutcome, notes: &[String]) {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
         return;
     };
@@ -60,7 +143,7 @@ pub fn append(outcome: &ScenarioOutcome) {
         .create(true)
         .append(true)
         .open(&path)
-        .and_then(|mut f| f.write_all(render(outcome).as_bytes()));
+        .and_then(|mut f| f.write_all(render(outcome, notes).as_bytes()));
     if let Err(e) = written {
         eprintln!("note: cannot write the GitHub step summary: {e}");
     }

@@ -7,6 +7,8 @@
 pub mod env;
 pub mod locate;
 pub mod raw;
+pub mod regression;
+pub mod storage;
 pub mod threshold;
 mod validate;
 
@@ -14,6 +16,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use regression::Regression;
+pub use storage::{Addressing, S3Storage, Storage};
 pub use threshold::{Aggregation, Metric, MetricKind, Op, Threshold};
 
 /// A scenario file that loaded and passed validation.
@@ -29,9 +33,11 @@ pub struct Scenario {
     pub storage: Storage,
     pub thresholds: Vec<Threshold>,
     pub validity: Validity,
+    /// How runs are compared with a baseline.
+    pub regression: Regression,
     /// Things the file asks for that infergate accepts but does not honour (yet); shown with every run.
     pub warnings: Vec<String>,
-    /// FNV-1a of the file's text: which exact configuration a report came from.
+    /// FNV-1a of the load-relevant sections: a baseline with another hash offered different load.
     pub config_hash: String,
 }
 
@@ -179,12 +185,6 @@ pub struct Server {
     pub tls: crate::client::tls::TlsFiles,
 }
 
-/// Where reports go when the command line does not say.
-#[derive(Debug, Clone, Default)]
-pub struct Storage {
-    pub local_path: Option<PathBuf>,
-}
-
 /// Limits on the runner itself. A breach means infergate could not produce the load it was asked for,
 /// so its latency figures describe the runner as much as the target: the run is invalid, not failed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -296,7 +296,7 @@ impl Scenario {
     /// Validates scenario text; `path` is used in messages only.
     pub fn from_source(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
         let mut scenario = validate::validate(path, source)?;
-        scenario.config_hash = fnv1a(source.as_bytes());
+        scenario.config_hash = load_hash(source);
         Ok(scenario)
     }
 
@@ -307,6 +307,39 @@ impl Scenario {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "scenario".to_string())
     }
+}
+
+/// The sections that decide what load is offered: `api`, `data`, `load`, `tokenizer`, and `server`
+/// without its address, credentials and TLS files. Thresholds, storage and comments may change without
+/// making a baseline incomparable; a different model, prompt shape or stage plan may not.
+const LOAD_SECTIONS: [&str; 5] = ["api", "data", "load", "tokenizer", "server"];
+const SERVER_KEYS_NOT_HASHED: [&str; 4] = ["base_url", "api_key", "tls", "type"];
+
+/// FNV-1a of the load-relevant sections (`LOAD_SECTIONS`) as YAML, keys in file order.
+fn load_hash(source: &str) -> String {
+    let Ok(serde_yaml::Value::Mapping(document)) = serde_yaml::from_str(source) else {
+        return fnv1a(source.as_bytes());
+    };
+    let mut selected = serde_yaml::Mapping::new();
+    for section in LOAD_SECTIONS {
+        let Some(value) = document.get(section) else {
+            continue;
+        };
+        let mut value = value.clone();
+        if section == "server"
+            && let serde_yaml::Value::Mapping(server) = &mut value
+        {
+            for key in SERVER_KEYS_NOT_HASHED {
+                server.remove(key);
+            }
+        }
+        selected.insert(section.into(), value);
+    }
+    fnv1a(
+        serde_yaml::to_string(&selected)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
 }
 
 /// 64-bit FNV-1a, as 16 hex digits: stable across Rust versions, unlike `DefaultHasher`.

@@ -30,6 +30,8 @@ pub struct RawScenario {
     pub thresholds: IndexMap<String, OneOrMany>,
     /// infergate: limits on the runner itself; a breach means the numbers cannot be trusted.
     pub validity: Option<RawValidity>,
+    /// infergate: how a run is compared with its baseline.
+    pub regression: Option<RawRegression>,
 }
 
 /// One threshold, or a list of them.
@@ -430,4 +432,35 @@ pub struct RawValidity {
     pub max_schedule_delay_p99: Option<String>,
     /// e.g. `95%`: every open-loop stage must send at no less than this share of its scheduled rate.
     pub min_achieved_rate: Option<String>,
+}
+
+/// `regression`: the comparison with a baseline run (see `scenario::regression`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegression {
+    /// Where baselines live: a directory or `s3://bucket/prefix` (overridden by `--baseline`).
+    pub baseline: Option<String>,
+    /// e.g. `95%`.
+    pub confidence: Option<RawNumber>,
+    /// e.g. `[50, 99]`.
+    pub percentiles: Option<Vec<f64>>,
+    /// Metric → allowed change, e.g. `ttft: 10%` (rates: percentage points).
+    pub metrics: Option<IndexMap<String, RawNumber>>,
+}
+
+/// A number written bare (`0.1`) or with a unit (`10%`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawNumber {
+    Number(f64),
+    Text(String),
+}
+
+impl RawNumber {
+    pub fn text(&self) -> String {
+        match self {
+            RawNumber::Number(n) => n.to_string(),
+            RawNumber::Text(t) => t.clone(),
+        }
+    }
 }

@@ -192,7 +192,11 @@ pub struct Threshold {
     pub stage: Option<usize>,
     pub aggregation: Aggregation,
     pub op: Op,
+    /// Unused (NaN) when `baseline_factor` is set.
     pub limit: f64,
+    /// `p(99) < baseline * 1.10`: the limit is this factor times the baseline's value, and the check is
+    /// noise-aware (see `baseline`).
+    pub baseline_factor: Option<f64>,
     /// Stop the run as soon as this threshold fails (k6's `abortOnFail`).
     pub abort_on_fail: bool,
     /// With `abort_on_fail`: not judged before this long into the run (k6's `delayAbortEval`).
@@ -211,7 +215,11 @@ impl Threshold {
                 Aggregation::allowed_for(metric.kind())
             ));
         }
-        let limit = parse_limit(metric.kind(), aggregation, limit_text)?;
+        let baseline_factor = parse_baseline_factor(limit_text, op)?;
+        let limit = match baseline_factor {
+            Some(_) => f64::NAN,
+            None => parse_limit(metric.kind(), aggregation, limit_text)?,
+        };
         Ok(Threshold {
             key: key.to_string(),
             expression: expression.trim().to_string(),
@@ -220,6 +228,7 @@ impl Threshold {
             aggregation,
             op,
             limit,
+            baseline_factor,
             abort_on_fail: false,
             delay_abort_eval: std::time::Duration::ZERO,
         })
@@ -337,6 +346,33 @@ fn parse_aggregation(text: &str) -> Result<Aggregation, String> {
             Aggregation::Percentile(p)
         }
     })
+}
+
+/// `baseline`, `baseline * 1.1` or `1.1 * baseline` → the factor; anything else → `None`.
+fn parse_baseline_factor(text: &str, op: Op) -> Result<Option<f64>, String> {
+    if !text.contains("baseline") {
+        return Ok(None);
+    }
+    if !matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) {
+        return Err(format!(
+            "a baseline comparison takes < <= > or >=, found `{}`",
+            op.symbol()
+        ));
+    }
+    let factor = match text.split_once('*') {
+        None if text.trim() == "baseline" => Some(1.0),
+        None => None,
+        Some((a, b)) => match (a.trim(), b.trim()) {
+            ("baseline", f) | (f, "baseline") => f.parse::<f64>().ok(),
+            _ => None,
+        },
+    };
+    match factor {
+        Some(f) if f.is_finite() && f > 0.0 => Ok(Some(f)),
+        _ => Err(format!(
+            "`{text}`: write `baseline` or `baseline * F` with a positive number F, e.g. `baseline * 1.10`"
+        )),
+    }
 }
 
 fn parse_limit(kind: MetricKind, aggregation: Aggregation, text: &str) -> Result<f64, String> {
@@ -460,6 +496,31 @@ mod tests {
         assert!(err.contains("(0, 100]"), "{err}");
         let err = Threshold::parse("ttft", "p99 < 1s").unwrap_err();
         assert!(err.contains("unknown aggregation"), "{err}");
+    }
+
+    #[test]
+    fn parses_limits_relative_to_the_baseline() {
+        let t = Threshold::parse("ttft", "p(99) < baseline * 1.10").unwrap();
+        assert_eq!(t.baseline_factor, Some(1.10));
+        assert!(t.limit.is_nan());
+        let t = Threshold::parse("requests_per_sec", "value >= 0.9*baseline").unwrap();
+        assert_eq!(t.baseline_factor, Some(0.9));
+        assert_eq!(
+            Threshold::parse("itl", "med <= baseline")
+                .unwrap()
+                .baseline_factor,
+            Some(1.0)
+        );
+        assert_eq!(
+            Threshold::parse("ttft", "p(99) < 1s")
+                .unwrap()
+                .baseline_factor,
+            None
+        );
+        let err = Threshold::parse("ttft", "p(99) < baseline * x").unwrap_err();
+        assert!(err.contains("baseline * 1.10"), "{err}");
+        let err = Threshold::parse("ttft", "p(99) == baseline").unwrap_err();
+        assert!(err.contains("< <= > or >="), "{err}");
     }
 
     #[test]

@@ -13,8 +13,7 @@ use super::raw::{
 use super::threshold::{Threshold, parse_duration_micros, parse_fraction};
 use super::{
     Api, ApiKind, Arrival, Data, DataSource, LengthDistribution, Load, Scenario, ScenarioError,
-    ScenarioErrors, Secret, Server, SharedPrefix, Stage, Storage, Sweep, TokenizerSpec, Validity,
-    Warmup,
+    ScenarioErrors, Secret, Server, SharedPrefix, Stage, Sweep, TokenizerSpec, Validity, Warmup,
 };
 use crate::client::tls::TlsFiles;
 
@@ -25,14 +24,14 @@ pub const DEFAULT_SEED: u64 = 42;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Collects the file's path and source so errors can be placed.
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     path: &'a Path,
     source: &'a str,
     warnings: Vec<String>,
 }
 
 impl Checker<'_> {
-    fn error(&self, path: &[Step<'_>], message: impl Into<String>) -> ScenarioError {
+    pub(super) fn error(&self, path: &[Step<'_>], message: impl Into<String>) -> ScenarioError {
         let position = self.position(path);
         ScenarioError {
             path: self.path.to_path_buf(),
@@ -51,14 +50,14 @@ impl Checker<'_> {
             .find_map(|n| locate(self.source, &path[..n]))
     }
 
-    fn unsupported(&self, path: &[Step<'_>], what: &str) -> ScenarioError {
+    pub(super) fn unsupported(&self, path: &[Step<'_>], what: &str) -> ScenarioError {
         self.error(
             path,
             format!("{what} is an inference-perf option infergate does not support yet; remove it"),
         )
     }
 
-    fn warn(&mut self, path: &[Step<'_>], message: &str) {
+    pub(super) fn warn(&mut self, path: &[Step<'_>], message: &str) {
         let at = self
             .position(path)
             .map(|(line, _)| format!(":{line}"))
@@ -109,7 +108,9 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     let tokenizer = check_tokenizer(&c, &raw).map_err(|e| errors.push(e)).ok();
     let load = check_load(&mut c, &raw).map_err(|e| errors.push(e)).ok();
     let server = check_server(&c, &raw).map_err(|e| errors.push(e)).ok();
-    let storage = check_storage(&mut c, &raw).map_err(|e| errors.push(e)).ok();
+    let storage = super::storage::check(&mut c, &raw)
+        .map_err(|e| errors.push(e))
+        .ok();
     let _ = check_other_sections(&mut c, &raw).map_err(|e| errors.push(e));
     let stage_count = match &raw.load.sweep {
         Some(sweep) if raw.load.stages.is_empty() => sweep.num_stages as usize,
@@ -119,8 +120,11 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
         .map_err(|mut e| errors.append(&mut e))
         .ok();
     let validity = check_validity(&c, &raw).map_err(|e| errors.push(e)).ok();
+    let regression = super::regression::check(&c, &raw)
+        .map_err(|e| errors.push(e))
+        .ok();
     match (
-        api, data, tokenizer, load, server, storage, thresholds, validity,
+        api, data, tokenizer, load, server, storage, thresholds, validity, regression,
     ) {
         (
             Some(api),
@@ -131,6 +135,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             Some(storage),
             Some(thresholds),
             Some(validity),
+            Some(regression),
         ) if errors.is_empty() => Ok(Scenario {
             path: path.to_path_buf(),
             api,
@@ -141,6 +146,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             storage,
             thresholds,
             validity,
+            regression,
             warnings: c.warnings,
             config_hash: String::new(),
         }),
@@ -802,38 +808,6 @@ fn check_server(c: &Checker<'_>, raw: &RawScenario) -> Result<Server, ScenarioEr
         ignore_eos: server.ignore_eos,
         api_key: expanded("api_key", &server.api_key)?.map(Secret::new),
         tls,
-    })
-}
-
-fn check_storage(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Storage, ScenarioError> {
-    let Some(storage) = &raw.storage else {
-        return Ok(Storage::default());
-    };
-    if storage.google_cloud_storage.is_some() {
-        return Err(c.unsupported(
-            &[Step::Key("storage"), Step::Key("google_cloud_storage")],
-            "google_cloud_storage",
-        ));
-    }
-    if storage.simple_storage_service.is_some() {
-        c.warn(
-            &[Step::Key("storage"), Step::Key("simple_storage_service")],
-            "not uploaded yet: reports stay in the local run directory",
-        );
-    }
-    let local = storage.local_storage.as_ref();
-    if local.is_some_and(|l| l.report_file_prefix.is_some()) {
-        c.warn(
-            &[
-                Step::Key("storage"),
-                Step::Key("local_storage"),
-                Step::Key("report_file_prefix"),
-            ],
-            "ignored: report files keep inference-perf's default names",
-        );
-    }
-    Ok(Storage {
-        local_path: local.and_then(|l| l.path.clone()).map(Into::into),
     })
 }
 

@@ -1,0 +1,345 @@
+//! Baselines: a run saved for its scenario (on pushes to main, say) and the noise-aware comparison of
+//! later runs with it.
+//!
+//! A baseline is a scenario's report directory copied to `LOCATION/<scenario>/`, where LOCATION is a
+//! directory or `s3://bucket/prefix`. Comparing reads its `samples.json` (the distributions behind
+//! every statistic) and `verdicts.json` (where it came from), refuses when the load-relevant config
+//! hash differs unless forced, and judges every statistic the `regression` block and the relative
+//! thresholds (`p(99) < baseline * 1.10`) name: *regressed*, *improved*, *no change* or
+//! *inconclusive*. Only *regressed* fails.
+
+pub mod change;
+pub mod interval;
+pub mod samples;
+
+use std::path::Path;
+
+use change::{Allowance, Change, Judgement, Worse, judge};
+use interval::Interval;
+use samples::RunSamples;
+
+use crate::gate::{Check, CheckKind, Verdict};
+use crate::scenario::threshold::format_metric_value;
+use crate::scenario::{Aggregation, Metric, MetricKind, Op, Regression, Threshold};
+use crate::storage::Location;
+
+/// A baseline as read back.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub samples: RunSamples,
+    /// e.g. `commit 1a2b3c4 (main), 2026-11-22 10:04 UTC`.
+    pub about: String,
+}
+
+/// Why nothing (or not everything) was compared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// No baseline location was given, yet thresholds refer to one.
+    NotConfigured,
+    /// The location holds no baseline for this scenario (the first run, or a new scenario).
+    Missing,
+    /// The baseline offered different load; comparing would mislead.
+    Refused(String),
+    /// The baseline could not be read.
+    Unreadable(String),
+}
+
+/// Everything compared for one scenario.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// Where the baseline was looked for.
+    pub location: String,
+    pub about: Option<String>,
+    pub problem: Option<Problem>,
+    pub rows: Vec<Row>,
+}
+
+/// One statistic compared.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// `stage 0 (rate 5/s for 60s)` or `whole run`.
+    pub scope: String,
+    pub metric: Metric,
+    pub aggregation: Aggregation,
+    /// What asked for it: `regression` or the threshold as written.
+    pub source: String,
+    pub allowance: Allowance,
+    pub current: Interval,
+    pub baseline: Interval,
+    pub judgement: Judgement,
+}
+
+impl Row {
+    /// `ttft p(99)`.
+    pub fn statistic(&self) -> String {
+        format!("{} {}", self.metric.name(), self.aggregation)
+    }
+
+    /// A value of this row's metric for people.
+    pub fn format(&self, value: f64) -> String {
+        format_metric_value(self.metric.kind(), self.aggregation, value)
+    }
+}
+
+/// Reads the baseline of `scenario` under `location` into `scratch` (kept beside the run's reports as a
+/// record of what it was compared with). `Ok(None)` when there is none.
+pub async fn load(
+    location: &Location,
+    scenario: &str,
+    scratch: &Path,
+) -> Result<Option<Baseline>, String> {
+    let copied = location.join(scenario).get_dir(scratch).await?;
+    if copied == 0 {
+        return Ok(None);
+    }
+    let read = |name: &str| {
+        let path = scratch.join(name);
+        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let samples: RunSamples = serde_json::from_str(&read(samples::FILE_NAME)?)
+        .map_err(|e| format!("{} is not a baseline's samples: {e}", samples::FILE_NAME))?;
+    let verdicts: serde_json::Value = read("verdicts.json")
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    Ok(Some(Baseline {
+        samples,
+        about: describe_origin(&verdicts),
+    }))
+}
+
+/// Copies a scenario's report directory to `location/<scenario>/`, replacing the previous baseline.
+pub async fn save(location: &Location, scenario: &str, dir: &Path) -> Result<usize, String> {
+    location.join(scenario).put_dir(dir).await
+}
+
+fn describe_origin(verdicts: &serde_json::Value) -> String {
+    let env = &verdicts["environment"];
+    let mut parts = Vec::new();
+    if let Some(commit) = env["git_commit"].as_str() {
+        let short = &commit[..commit.len().min(10)];
+        match env["git_branch"].as_str() {
+            Some(branch) => parts.push(format!("commit {short} ({branch})")),
+            None => parts.push(format!("commit {short}")),
+        }
+    }
+    if let Some(started) = verdicts["started_at_unix"].as_f64() {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(started.max(0.0));
+        let stamp = crate::storage::timestamp(at);
+        parts.push(format!("run {stamp} UTC"));
+    }
+    if parts.is_empty() {
+        "a saved run".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Compares `current` with `baseline` for every statistic that `regression` and the relative
+/// thresholds ask for. Refuses (one `Problem::Refused`, no rows) when the load differed, unless `force`.
+pub fn compare(
+    current: &RunSamples,
+    baseline: &Baseline,
+    regression: &Regression,
+    thresholds: &[Threshold],
+    force: bool,
+) -> (Vec<Row>, Option<Problem>) {
+    let base = &baseline.samples;
+    let mut mismatch = Vec::new();
+    if base.config_hash != current.config_hash {
+        mismatch.push(format!(
+            "its load-relevant config hash is {}, this run's is {} (api, data, load, tokenizer or model changed)",
+            base.config_hash, current.config_hash
+        ));
+    }
+    if base.shortened != current.shortened {
+        mismatch.push(
+            "one run was shortened by quick mode and the other was not (INFERGATE_FULL)"
+                .to_string(),
+        );
+    }
+    if !mismatch.is_empty() && !force {
+        let reason = format!(
+            "the baseline is not comparable: {}; record a new baseline, or pass --force-baseline (INFERGATE_FORCE_BASELINE=1) to compare anyway",
+            mismatch.join("; ")
+        );
+        return (Vec::new(), Some(Problem::Refused(reason)));
+    }
+    let z = interval::z_for(regression.confidence);
+    let mut rows = Vec::new();
+    let stages = current.stages.len().min(base.stages.len());
+    for i in 0..stages {
+        for &(metric, allowance) in &regression.metrics {
+            let aggregations: Vec<Aggregation> = match metric.kind() {
+                MetricKind::Trend => regression
+                    .percentiles
+                    .iter()
+                    .map(|&p| Aggregation::Percentile(p))
+                    .collect(),
+                MetricKind::Rate => vec![Aggregation::Rate],
+                MetricKind::Throughput => vec![Aggregation::Value],
+            };
+            for aggregation in aggregations {
+                rows.push(row(
+                    current,
+                    base,
+                    Some(i),
+                    metric,
+                    aggregation,
+                    allowance,
+                    "regression".to_string(),
+                    z,
+                ));
+            }
+        }
+    }
+    for t in thresholds {
+        let Some(factor) = t.baseline_factor else {
+            continue;
+        };
+        let allowance = match t.op {
+            Op::Gt | Op::Ge => Allowance::Relative(1.0 - factor),
+            _ => Allowance::Relative(factor - 1.0),
+        };
+        rows.push(row(
+            current,
+            base,
+            t.stage,
+            t.metric,
+            t.aggregation,
+            allowance,
+            t.label(),
+            z,
+        ));
+    }
+    (rows, None)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    current: &RunSamples,
+    base: &RunSamples,
+    stage: Option<usize>,
+    metric: Metric,
+    aggregation: Aggregation,
+    allowance: Allowance,
+    source: String,
+    z: f64,
+) -> Row {
+    let estimate = |s: &RunSamples| match s.scope(stage) {
+        Some(samples) => samples.estimate(metric, aggregation, z),
+        None => Err(format!("has no stage {}", stage.unwrap_or_default())),
+    };
+    let (current_interval, baseline_interval) = (estimate(current), estimate(base));
+    let worse = match metric.kind() {
+        MetricKind::Throughput => Worse::Lower,
+        MetricKind::Trend | MetricKind::Rate => Worse::Higher,
+    };
+    let judgement = judge(&current_interval, &baseline_interval, worse, allowance);
+    let scope = match stage.and_then(|i| current.stages.get(i)) {
+        Some(s) => format!("stage {} ({})", stage.unwrap_or_default(), s.describe),
+        None => "whole run".to_string(),
+    };
+    Row {
+        scope,
+        metric,
+        aggregation,
+        source,
+        allowance,
+        current: current_interval,
+        baseline: baseline_interval,
+        judgement,
+    }
+}
+
+/// The gate's checks for a comparison: one per row (failing only when regressed), or one saying why
+/// nothing was compared.
+pub fn checks(comparison: &Comparison) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let Some(problem) = &comparison.problem {
+        let (verdict, observed, message) = match problem {
+            Problem::NotConfigured => (
+                Verdict::Pass,
+                "not compared",
+                "thresholds refer to a baseline but none was given (--baseline, INFERGATE_BASELINE or regression.baseline); relative thresholds were not checked".to_string(),
+            ),
+            Problem::Missing => (
+                Verdict::Pass,
+                "no baseline",
+                format!(
+                    "no baseline for this scenario at {}; nothing compared (save one with --save-baseline)",
+                    comparison.location
+                ),
+            ),
+            Problem::Refused(reason) => (Verdict::Fail, "refused", reason.clone()),
+            Problem::Unreadable(reason) => (
+                Verdict::Fail,
+                "unreadable",
+                format!("cannot read the baseline at {}: {reason}", comparison.location),
+            ),
+        };
+        out.push(Check {
+            kind: CheckKind::Regression,
+            name: "baseline: compared with the baseline".to_string(),
+            verdict,
+            observed: observed.to_string(),
+            observed_value: None,
+            message,
+        });
+    }
+    for row in &comparison.rows {
+        let name = if row.source == "regression" {
+            format!(
+                "regression: {} {} within {}",
+                row.scope,
+                row.statistic(),
+                allowance_text(row.allowance, row.metric)
+            )
+        } else {
+            format!("{} ({})", row.source, row.scope)
+        };
+        let change = row.judgement.change;
+        let observed = format!("{} ({})", summary(row), change.label());
+        let message = match &row.judgement.note {
+            Some(note) => format!("{observed}: {note}"),
+            None => observed.clone(),
+        };
+        out.push(Check {
+            kind: CheckKind::Regression,
+            name,
+            verdict: if change == Change::Regressed {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            },
+            observed,
+            observed_value: row.current.as_ref().ok().map(|e| e.value),
+            message,
+        });
+    }
+    out
+}
+
+/// `13.20ms vs 12.95ms (+1.9%)`.
+pub fn summary(row: &Row) -> String {
+    let value = |i: &Interval| {
+        i.as_ref()
+            .map_or("n/a".to_string(), |e| row.format(e.value))
+    };
+    let delta = row
+        .judgement
+        .delta
+        .map_or(String::new(), |d| format!(" ({:+.1}%)", d * 100.0));
+    format!("{} vs {}{delta}", value(&row.current), value(&row.baseline))
+}
+
+/// `10%` or `1.00 pp`.
+pub fn allowance_text(allowance: Allowance, metric: Metric) -> String {
+    match allowance {
+        Allowance::Relative(f) => format!("{:.0}%", f * 100.0),
+        Allowance::Absolute(d) if metric.kind() == MetricKind::Rate => {
+            format!("{:.2} pp", d * 100.0)
+        }
+        Allowance::Absolute(d) => format!("{d}"),
+    }
+}

@@ -1,0 +1,134 @@
+//! `samples.json`: what a later comparison needs from a run, per stage and for the whole scenario:
+//! every latency distribution as HDR buckets `(value µs, count)`, the request counts behind the rates
+//! and the throughputs. Percentiles alone would not do: an interval for a p99 needs the ranks around it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::interval::{self, Interval};
+use crate::recorder::Recorder;
+use crate::run::RunResult;
+use crate::scenario::{Aggregation, Metric, MetricKind};
+
+/// The file's name inside a scenario's report directory.
+pub const FILE_NAME: &str = "samples.json";
+
+/// One run's samples.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSamples {
+    pub config_hash: String,
+    /// Set when quick mode shortened the stages (a shortened run compares only with another).
+    pub shortened: bool,
+    pub stages: Vec<StageSamples>,
+    pub total: StageSamples,
+}
+
+/// One stage's (or the whole run's) samples.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageSamples {
+    /// How the stage was described (`rate 5/s for 60s`), to label comparisons.
+    pub describe: String,
+    pub ok: u64,
+    pub errors: u64,
+    pub token_count_mismatches: u64,
+    pub requests_per_sec: f64,
+    pub output_tokens_per_sec: f64,
+    pub input_tokens_per_sec: f64,
+    /// Metric name → `(value µs, count)` in ascending order.
+    pub trends: BTreeMap<String, Vec<(u64, u64)>>,
+}
+
+impl RunSamples {
+    pub fn from_run(run: &RunResult) -> RunSamples {
+        RunSamples {
+            config_hash: run.config_hash.clone(),
+            shortened: run.shortened.is_some(),
+            stages: run
+                .stages
+                .iter()
+                .map(|s| StageSamples::from_recorder(&s.recorder, s.stage.describe()))
+                .collect(),
+            total: StageSamples::from_recorder(&run.total, "whole run".to_string()),
+        }
+    }
+
+    /// A stage's samples (`Some(i)`) or the whole run's.
+    pub fn scope(&self, stage: Option<usize>) -> Option<&StageSamples> {
+        match stage {
+            Some(i) => self.stages.get(i),
+            None => Some(&self.total),
+        }
+    }
+}
+
+impl StageSamples {
+    fn from_recorder(r: &Recorder, describe: String) -> StageSamples {
+        let trends = Metric::ALL
+            .into_iter()
+            .filter_map(|m| {
+                let h = r.trend(m)?;
+                let buckets = h
+                    .iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                    .collect();
+                Some((m.name().to_string(), buckets))
+            })
+            .collect();
+        StageSamples {
+            describe,
+            ok: r.ok,
+            errors: r.failed() + r.timed_out,
+            token_count_mismatches: r.token_count_mismatches,
+            requests_per_sec: r.requests_per_sec(),
+            output_tokens_per_sec: r.output_tokens_per_sec(),
+            input_tokens_per_sec: r.input_tokens_per_sec(),
+            trends,
+        }
+    }
+
+    /// The statistic `aggregation` of `metric` with its interval at `z` (see `interval`).
+    pub fn estimate(&self, metric: Metric, aggregation: Aggregation, z: f64) -> Interval {
+        let exact = |v: f64| Ok(interval::Estimate::exact(v));
+        match metric.kind() {
+            MetricKind::Trend => {
+                let buckets = self
+                    .trends
+                    .get(metric.name())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let n: u64 = buckets.iter().map(|b| b.1).sum();
+                match aggregation {
+                    Aggregation::Count => exact(n as f64),
+                    _ if n == 0 => Err("no observations".to_string()),
+                    Aggregation::Avg => interval::mean(buckets, z),
+                    Aggregation::Min => exact(buckets[0].0 as f64),
+                    Aggregation::Max => exact(buckets[buckets.len() - 1].0 as f64),
+                    Aggregation::Med => interval::percentile(buckets, 0.5, z),
+                    Aggregation::Percentile(p) => interval::percentile(buckets, p / 100.0, z),
+                    Aggregation::Rate | Aggregation::Value => {
+                        Err(format!("`{aggregation}` does not apply"))
+                    }
+                }
+            }
+            MetricKind::Rate => {
+                let (events, trials) = match metric {
+                    Metric::TokenCountMismatch => (self.token_count_mismatches, self.ok),
+                    _ => (self.errors, self.ok + self.errors),
+                };
+                match aggregation {
+                    Aggregation::Count => exact(events as f64),
+                    _ => interval::proportion(events, trials, z),
+                }
+            }
+            MetricKind::Throughput => {
+                let value = match metric {
+                    Metric::RequestsPerSec => self.requests_per_sec,
+                    Metric::OutputTokensPerSec => self.output_tokens_per_sec,
+                    _ => self.input_tokens_per_sec,
+                };
+                interval::throughput(value, self.ok, z)
+            }
+        }
+    }
+}

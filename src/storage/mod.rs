@@ -1,0 +1,184 @@
+//! Where run directories are copied to and read back from: a local directory or an S3 (or
+//! S3-compatible) prefix. Reports are always written locally first; copies elsewhere are extra, and a
+//! copy that fails is reported without touching the local files or the verdict.
+
+pub mod s3;
+
+use std::path::{Path, PathBuf};
+
+use crate::scenario::{Addressing, S3Storage};
+
+/// A place that holds run directories.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    Local(PathBuf),
+    S3(s3::S3Place),
+}
+
+impl Location {
+    /// `s3://bucket/prefix` or a directory. For S3, the endpoint, region and addressing style come
+    /// from the scenario's `storage.simple_storage_service` when it names the same bucket, else from
+    /// the standard AWS settings (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, `AWS_REGION`, profile).
+    pub fn parse(text: &str, storage: Option<&S3Storage>) -> Result<Location, String> {
+        let Some(rest) = text.strip_prefix("s3://") else {
+            return Ok(Location::Local(PathBuf::from(text)));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("`{text}`: an S3 location is s3://bucket/prefix"));
+        }
+        let same_bucket = storage.filter(|s| s.bucket_name == bucket);
+        let endpoint_url = same_bucket
+            .and_then(|s| s.endpoint_url.clone())
+            .or_else(env_endpoint);
+        let addressing = same_bucket.map_or(Addressing::Auto, |s| s.addressing_style);
+        Ok(Location::S3(s3::S3Place {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            path_style: addressing.path_style(endpoint_url.is_some()),
+            endpoint_url,
+            region: same_bucket.and_then(|s| s.region_name.clone()),
+        }))
+    }
+
+    /// The same kind of place, one level down (`name` may contain `/`).
+    pub fn join(&self, name: &str) -> Location {
+        match self {
+            Location::Local(dir) => Location::Local(dir.join(name)),
+            Location::S3(place) => Location::S3(place.join(name)),
+        }
+    }
+
+    /// For messages: the path or `s3://bucket/prefix`.
+    pub fn display(&self) -> String {
+        match self {
+            Location::Local(dir) => dir.display().to_string(),
+            Location::S3(place) => place.url(),
+        }
+    }
+
+    /// Copies every file of `dir` (not sub-directories) here, replacing what was there.
+    pub async fn put_dir(&self, dir: &Path) -> Result<usize, String> {
+        match self {
+            Location::Local(dest) => copy_files(dir, dest),
+            Location::S3(place) => s3::upload_dir(place, dir, "").await,
+        }
+    }
+
+    /// Copies every file here into `dest`; `Ok(0)` when there is nothing here.
+    pub async fn get_dir(&self, dest: &Path) -> Result<usize, String> {
+        match self {
+            Location::Local(src) if !src.is_dir() => Ok(0),
+            Location::Local(src) => copy_files(src, dest),
+            Location::S3(place) => s3::download_dir(place, dest).await,
+        }
+    }
+}
+
+/// The S3 place of a scenario's `storage.simple_storage_service`, with `{timestamp}` in its path
+/// replaced by `started` (`20261123-104501`, UTC).
+pub fn report_place(s3: &S3Storage, scenario: &str, started: std::time::SystemTime) -> s3::S3Place {
+    let stamp = timestamp(started);
+    let prefix = s3.path.replace("{timestamp}", &stamp);
+    s3::S3Place {
+        bucket: s3.bucket_name.clone(),
+        prefix: prefix.trim_matches('/').to_string(),
+        path_style: s3.addressing_style.path_style(s3.endpoint_url.is_some()),
+        endpoint_url: s3.endpoint_url.clone(),
+        region: s3.region_name.clone(),
+    }
+    .join(scenario)
+}
+
+fn env_endpoint() -> Option<String> {
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+fn copy_files(src: &Path, dest: &Path) -> Result<usize, String> {
+    std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    let entries =
+        std::fs::read_dir(src).map_err(|e| format!("cannot read {}: {e}", src.display()))?;
+    let mut copied = 0;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot read {}: {e}", src.display()))?
+            .path();
+        if path.is_file()
+            && let Some(name) = path.file_name()
+        {
+            let to = dest.join(name);
+            std::fs::copy(&path, &to)
+                .map_err(|e| format!("cannot copy {} to {}: {e}", path.display(), to.display()))?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC, as inference-perf names its report folders.
+pub fn timestamp(at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_calendar_times() {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_400_701);
+        assert_eq!(timestamp(at), "20261123-022501");
+        assert_eq!(timestamp(std::time::UNIX_EPOCH), "19700101-000000");
+    }
+
+    #[test]
+    fn locations_parse_s3_urls_and_directories() {
+        assert_eq!(
+            Location::parse("baselines", None).unwrap(),
+            Location::Local("baselines".into())
+        );
+        let storage = S3Storage {
+            bucket_name: "perf".into(),
+            path: "x".into(),
+            report_file_prefix: String::new(),
+            endpoint_url: Some("http://127.0.0.1:9000".into()),
+            region_name: Some("eu-west-1".into()),
+            addressing_style: Addressing::Auto,
+        };
+        let Location::S3(place) = Location::parse("s3://perf/main/", Some(&storage)).unwrap()
+        else {
+            panic!("not s3");
+        };
+        assert_eq!(place.prefix, "main");
+        assert!(place.path_style);
+        assert_eq!(place.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(place.join("smoke").url(), "s3://perf/main/smoke");
+        assert!(Location::parse("s3:///x", None).is_err());
+    }
+}
