@@ -66,6 +66,9 @@ pub struct Row {
     pub allowance: Allowance,
     pub current: Interval,
     pub baseline: Interval,
+    /// The values themselves, shown even when an interval is unavailable.
+    pub current_value: Option<f64>,
+    pub baseline_value: Option<f64>,
     pub judgement: Judgement,
 }
 
@@ -231,11 +234,18 @@ fn row(
         None => Err(format!("has no stage {}", stage.unwrap_or_default())),
     };
     let (current_interval, baseline_interval) = (estimate(current), estimate(base));
+    let point = |s: &RunSamples| s.scope(stage).and_then(|x| x.point(metric, aggregation));
+    let (current_value, baseline_value) = (point(current), point(base));
     let worse = match metric.kind() {
         MetricKind::Throughput => Worse::Lower,
         MetricKind::Trend | MetricKind::Rate => Worse::Higher,
     };
-    let judgement = judge(&current_interval, &baseline_interval, worse, allowance);
+    let mut judgement = judge(&current_interval, &baseline_interval, worse, allowance);
+    if let (Some(c), Some(b)) = (current_value, baseline_value)
+        && b != 0.0
+    {
+        judgement.delta = Some((c - b) / b.abs());
+    }
     let scope = match stage.and_then(|i| current.stages.get(i)) {
         Some(s) => format!("stage {} ({})", stage.unwrap_or_default(), s.describe),
         None => "whole run".to_string(),
@@ -248,6 +258,8 @@ fn row(
         allowance,
         current: current_interval,
         baseline: baseline_interval,
+        current_value,
+        baseline_value,
         judgement,
     }
 }
@@ -313,7 +325,7 @@ pub fn checks(comparison: &Comparison) -> Vec<Check> {
                 Verdict::Pass
             },
             observed,
-            observed_value: row.current.as_ref().ok().map(|e| e.value),
+            observed_value: row.current_value,
             message,
         });
     }
@@ -322,15 +334,16 @@ pub fn checks(comparison: &Comparison) -> Vec<Check> {
 
 /// `13.20ms vs 12.95ms (+1.9%)`.
 pub fn summary(row: &Row) -> String {
-    let value = |i: &Interval| {
-        i.as_ref()
-            .map_or("n/a".to_string(), |e| row.format(e.value))
-    };
+    let value = |v: Option<f64>| v.map_or("n/a".to_string(), |v| row.format(v));
     let delta = row
         .judgement
         .delta
         .map_or(String::new(), |d| format!(" ({:+.1}%)", d * 100.0));
-    format!("{} vs {}{delta}", value(&row.current), value(&row.baseline))
+    format!(
+        "{} vs {}{delta}",
+        value(row.current_value),
+        value(row.baseline_value)
+    )
 }
 
 /// `10%` or `1.00 pp`.

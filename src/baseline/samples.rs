@@ -87,6 +87,31 @@ impl StageSamples {
         }
     }
 
+    /// The statistic's value alone, even when there are too few samples for an interval.
+    pub fn point(&self, metric: Metric, aggregation: Aggregation) -> Option<f64> {
+        let no_interval = 0.0;
+        match (metric.kind(), aggregation) {
+            (MetricKind::Trend, Aggregation::Med | Aggregation::Percentile(_)) => {
+                let q = match aggregation {
+                    Aggregation::Percentile(p) => p / 100.0,
+                    _ => 0.5,
+                };
+                let buckets = self.trends.get(metric.name())?;
+                let n: u64 = buckets.iter().map(|b| b.1).sum();
+                let rank = ((n as f64 * q).ceil() as u64).max(1);
+                let mut seen = 0;
+                buckets.iter().find_map(|&(v, c)| {
+                    seen += c;
+                    (seen >= rank).then_some(v as f64)
+                })
+            }
+            _ => self
+                .estimate(metric, aggregation, no_interval)
+                .ok()
+                .map(|e| e.value),
+        }
+    }
+
     /// The statistic `aggregation` of `metric` with its interval at `z` (see `interval`).
     pub fn estimate(&self, metric: Metric, aggregation: Aggregation, z: f64) -> Interval {
         let exact = |v: f64| Ok(interval::Estimate::exact(v));

@@ -159,6 +159,8 @@ fn comparison(c: &crate::baseline::Comparison) -> Value {
                 "statistic": r.statistic(),
                 "source": r.source,
                 "allowed": crate::baseline::allowance_text(r.allowance, r.metric),
+                "current_value": r.current_value,
+                "baseline_value": r.baseline_value,
                 "current": interval(&r.current),
                 "baseline": interval(&r.baseline),
                 "delta": r.judgement.delta,

@@ -98,10 +98,7 @@ pub fn comparison_markdown(comparison: &Comparison) -> String {
         "| scope | statistic | this run | baseline | change | allowed | verdict |\n|---|---|---|---|---|---|---|"
     );
     for row in &comparison.rows {
-        let value = |i: &crate::baseline::interval::Interval| {
-            i.as_ref()
-                .map_or("n/a".to_string(), |e| row.format(e.value))
-        };
+        let value = |v: Option<f64>| v.map_or("n/a".to_string(), |v| row.format(v));
         let delta = row
             .judgement
             .delta
@@ -124,8 +121,8 @@ pub fn comparison_markdown(comparison: &Comparison) -> String {
             out,
             "| {} | {statistic} | {} | {} | {delta} | {} | {verdict} |",
             row.scope,
-            value(&row.current),
-            value(&row.baseline),
+            value(row.current_value),
+            value(row.baseline_value),
             allowance_text(row.allowance, row.metric),
         );
     }

@@ -1,0 +1,307 @@
+//! Baselines end to end, over real HTTP on 127.0.0.1: the embedded simulator as the target, a local
+//! directory or a real S3-compatible server (`s3s-fs`) as the store, wiremock as a store that fails.
+//!
+//! The noise test runs the shipped suites (`baseline`, `saturation`) at the sizes the harness runs
+//! them against the simulator: the same simulator twice must not be called a regression, one made
+//! 20 % slower must be.
+
+#[path = "support/s3_server.rs"]
+mod s3_server;
+
+use std::path::Path;
+use std::time::Duration;
+
+use infergate::baseline::Problem;
+use infergate::baseline::change::Change;
+use infergate::execute;
+use infergate::gate::{CheckKind, GateReport, ScenarioOutcome, Status, Verdict};
+use infergate::plan::Quick;
+use infergate::publish::{self, PublishOptions, Upload};
+use infergate::run::{RunOptions, Target};
+use infergate::scenario::Scenario;
+use infergate::sim::{EngineConfig, SimConfig};
+use s3_server::S3Server;
+
+/// The default simulator with every duration multiplied by `factor`.
+fn engine(factor: f64) -> EngineConfig {
+    let d = EngineConfig::default();
+    EngineConfig {
+        max_batch: d.max_batch,
+        decode_step_base: d.decode_step_base.mul_f64(factor),
+        decode_step_per_seq: d.decode_step_per_seq.mul_f64(factor),
+        prefill_per_token: d.prefill_per_token.mul_f64(factor),
+    }
+}
+
+fn options(publish: PublishOptions, factor: f64) -> RunOptions {
+    RunOptions {
+        target: Target::Simulator,
+        quick: Some(Quick::default()),
+        sim: SimConfig {
+            engine: engine(factor),
+            ..SimConfig::default()
+        },
+        publish,
+        ..RunOptions::default()
+    }
+}
+
+fn judged(outcome: ScenarioOutcome) -> GateReport {
+    match outcome {
+        ScenarioOutcome::Judged { gate, .. } => gate,
+        ScenarioOutcome::Error { message, .. } => panic!("could not run: {message}"),
+    }
+}
+
+fn run(file: &Path, publish: PublishOptions, factor: f64, out: &Path) -> GateReport {
+    let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+    judged(execute::scenario_file(
+        file,
+        &name,
+        &options(publish, factor),
+        &out.join(&name),
+    ))
+}
+
+fn compare_with(location: &str) -> PublishOptions {
+    PublishOptions {
+        baseline: Some(location.to_string()),
+        ..PublishOptions::default()
+    }
+}
+
+fn save_to(location: &str) -> PublishOptions {
+    PublishOptions {
+        save_baseline: Some(location.to_string()),
+        ..PublishOptions::default()
+    }
+}
+
+fn changes(gate: &GateReport) -> Vec<(String, Change)> {
+    let comparison = gate.comparison.as_ref().expect("a comparison");
+    comparison
+        .rows
+        .iter()
+        .map(|r| (format!("{} {}", r.scope, r.statistic()), r.judgement.change))
+        .collect()
+}
+
+#[test]
+fn the_same_simulator_is_no_regression_and_a_20_percent_slower_one_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("baselines");
+    let store = store.to_str().unwrap();
+    for suite in ["suites/baseline.yaml", "suites/saturation.yaml"] {
+        let file = Path::new(suite);
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let first = run(file, save_to(store), 1.0, &dir.path().join("main"));
+        assert_eq!(first.status, Status::Passed, "{suite}: {:?}", first.checks);
+        assert!(
+            Path::new(store).join(&name).join("samples.json").is_file(),
+            "{suite}: baseline saved"
+        );
+
+        let same = run(file, compare_with(store), 1.0, &dir.path().join("same"));
+        let same_changes = changes(&same);
+        assert!(
+            same_changes.iter().all(|(_, c)| *c != Change::Regressed),
+            "{suite}: the same simulator was called a regression: {same_changes:?}"
+        );
+        assert!(
+            same_changes.iter().any(|(_, c)| *c == Change::NoChange),
+            "{suite}: nothing was conclusively unchanged: {same_changes:?}"
+        );
+        assert_eq!(same.status, Status::Passed, "{suite}");
+
+        let slower = run(file, compare_with(store), 1.2, &dir.path().join("slower"));
+        let slower_changes = changes(&slower);
+        let regressed: Vec<&String> = slower_changes
+            .iter()
+            .filter(|(_, c)| *c == Change::Regressed)
+            .map(|(name, _)| name)
+            .collect();
+        assert!(
+            regressed.iter().any(|n| n.ends_with("itl p(50)")),
+            "{suite}: a 20% slower simulator was not called a regression: {slower_changes:?}"
+        );
+        assert_eq!(slower.status, Status::Failed, "{suite}");
+        let failed: Vec<_> = slower.failed_checks().collect();
+        assert!(
+            failed.iter().all(|c| c.kind == CheckKind::Regression),
+            "{suite}: only regression checks fail: {failed:?}"
+        );
+        // Regressions are never claimed on statistics with too few samples.
+        let comparison = slower.comparison.as_ref().unwrap();
+        for row in &comparison.rows {
+            if row.current.is_err() || row.baseline.is_err() {
+                assert_eq!(row.judgement.change, Change::Inconclusive, "{row:?}");
+            }
+        }
+    }
+}
+
+fn small_scenario(dir: &Path, name: &str, rate: u32, endpoint: &str) -> std::path::PathBuf {
+    let yaml = format!(
+        r#"api: {{type: completion, streaming: true}}
+data:
+  type: random
+  input_distribution: {{mean: 32, std_dev: 0, min: 32, max: 32}}
+  output_distribution: {{mean: 24, std_dev: 0, min: 24, max: 24}}
+load:
+  type: constant
+  stages: [{{rate: {rate}, duration: 2}}]
+storage:
+  simple_storage_service:
+    bucket_name: perf
+    path: runs/{{timestamp}}
+    report_file_prefix: ci-
+    endpoint_url: {endpoint}
+thresholds:
+  itl: ["p(50) < baseline * 1.10"]
+  error_rate: ["rate == 0"]
+"#
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[test]
+fn baselines_on_a_real_s3_server_save_load_refuse_and_report_missing() {
+    let server = S3Server::start(&["perf"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = small_scenario(dir.path(), "s3-smoke", 20, &server.url);
+    let out = dir.path().join("out");
+
+    // No baseline yet: said plainly, nothing fails.
+    let missing = run(&file, compare_with("s3://perf/baselines"), 1.0, &out);
+    assert_eq!(missing.status, Status::Passed, "{:?}", missing.checks);
+    let comparison = missing.comparison.as_ref().unwrap();
+    assert_eq!(comparison.problem, Some(Problem::Missing));
+    assert_eq!(comparison.location, "s3://perf/baselines/s3-smoke");
+    let note = missing
+        .checks
+        .iter()
+        .find(|c| c.kind == CheckKind::Regression)
+        .unwrap();
+    assert!(note.message.contains("no baseline"), "{}", note.message);
+
+    // Save it, and upload the reports under the scenario's storage path.
+    let saving = PublishOptions {
+        save_baseline: Some("s3://perf/baselines".into()),
+        upload: Upload::Always,
+        ..PublishOptions::default()
+    };
+    let saved = run(&file, saving, 1.0, &out);
+    assert_eq!(saved.status, Status::Passed);
+    let baseline_keys = server.keys("perf", "baselines/s3-smoke/");
+    for wanted in ["samples.json", "verdicts.json", "report.html"] {
+        assert!(
+            baseline_keys.contains(&format!("baselines/s3-smoke/{wanted}")),
+            "{wanted} not in {baseline_keys:?}"
+        );
+    }
+    let uploaded = server.keys("perf", "runs/");
+    let verdicts = uploaded
+        .iter()
+        .find(|k| k.ends_with("/s3-smoke/ci-verdicts.json"))
+        .unwrap_or_else(|| panic!("no uploaded verdicts in {uploaded:?}"));
+    let stamp = verdicts.split('/').nth(1).unwrap();
+    assert!(
+        stamp.len() == 15 && stamp.as_bytes()[8] == b'-',
+        "{{timestamp}} became {stamp}"
+    );
+    let text = std::fs::read_to_string(server.object_path("perf", verdicts)).unwrap();
+    assert!(text.contains("\"config_hash\""), "{text}");
+
+    // Load it: every statistic compared, the relative threshold among them.
+    let loaded = run(&file, compare_with("s3://perf/baselines"), 1.0, &out);
+    let comparison = loaded.comparison.as_ref().unwrap();
+    assert_eq!(comparison.problem, None);
+    assert!(comparison.about.is_some());
+    let threshold_row = comparison
+        .rows
+        .iter()
+        .find(|r| r.source == "itl: p(50) < baseline * 1.10")
+        .expect("the relative threshold is compared");
+    assert_ne!(threshold_row.judgement.change, Change::Regressed);
+    assert!(out.join("s3-smoke/baseline/samples.json").is_file());
+
+    // Different load (a higher rate) under the same name: refused unless forced.
+    let changed = small_scenario(dir.path(), "s3-smoke", 30, &server.url);
+    let refused = run(&changed, compare_with("s3://perf/baselines"), 1.0, &out);
+    assert_eq!(refused.status, Status::Failed);
+    let problem = refused.comparison.as_ref().unwrap().problem.clone();
+    match problem {
+        Some(Problem::Refused(reason)) => {
+            assert!(reason.contains("--force-baseline"), "{reason}")
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    let forced = PublishOptions {
+        force_baseline: true,
+        ..compare_with("s3://perf/baselines")
+    };
+    let forced = run(&changed, forced, 1.0, &out);
+    assert!(!forced.comparison.as_ref().unwrap().rows.is_empty());
+}
+
+#[test]
+fn a_store_that_fails_is_retried_and_reported_and_the_verdict_and_local_files_stand() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(async {
+        let store = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(wiremock::ResponseTemplate::new(503))
+            .mount(&store)
+            .await;
+        store
+    });
+    s3_server::aws_test_env();
+    let dir = tempfile::tempdir().unwrap();
+    let file = small_scenario(dir.path(), "flaky-store", 20, &store.uri());
+    let out = dir.path().join("out");
+    let outcome = execute::scenario_file(
+        &file,
+        "flaky-store",
+        &options(PublishOptions::default(), 1.0),
+        &out.join("flaky-store"),
+    );
+    let scenario = Scenario::load(&file).unwrap();
+    let publish = PublishOptions {
+        save_baseline: Some("s3://perf/baselines".into()),
+        upload: Upload::Always,
+        ..PublishOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let lines = publish::copies(
+        &scenario,
+        "flaky-store",
+        &publish,
+        &out.join("flaky-store"),
+        &outcome,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "retries are bounded"
+    );
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("baseline NOT saved"), "{}", lines[0]);
+    assert!(lines[1].starts_with("reports NOT uploaded"), "{}", lines[1]);
+    assert!(lines[1].contains("kept in"), "{}", lines[1]);
+    let requests = runtime.block_on(store.received_requests()).unwrap();
+    let puts = requests
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .count();
+    assert_eq!(
+        puts,
+        2 * infergate::storage::s3::MAX_ATTEMPTS as usize,
+        "one file each, every attempt made: {requests:?}"
+    );
+    let gate = judged(outcome);
+    assert_eq!(gate.status, Status::Passed);
+    assert!(gate.checks.iter().all(|c| c.verdict == Verdict::Pass));
+    assert!(out.join("flaky-store/verdicts.json").is_file());
+    assert!(out.join("flaky-store/samples.json").is_file());
+}
