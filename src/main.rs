@@ -353,6 +353,9 @@ fn compare(a: &std::path::Path, b: &std::path::Path) -> ExitCode {
             let a_name = a.display().to_string();
             let b_name = b.display().to_string();
             print!("{}", outputs::compare::render(&ra, &rb, &a_name, &b_name));
+            if let Some(verdicts) = outputs::compare::noise_aware(a, b) {
+                print!("{verdicts}");
+            }
             ExitCode::from(exit::PASSED)
         }
         (Err(e), _) | (_, Err(e)) => {

@@ -78,10 +78,13 @@ fn the_seed_configs_load_unchanged() {
             Scenario::from_source(Path::new(path), source).unwrap_or_else(|e| panic!("{e}"));
         assert!(scenario.api.streaming, "{path}");
         assert!(scenario.thresholds.is_empty());
-        assert!(
-            !scenario.warnings.is_empty(),
-            "S3 and tokenizer are accepted with a warning"
-        );
+        let s3 = scenario
+            .storage
+            .s3
+            .as_ref()
+            .expect("the seeds upload to S3");
+        assert_eq!(s3.bucket_name, "inference-perf-results", "{path}");
+        assert!(s3.path.ends_with("/results"), "{path}");
     }
     if !configs.is_empty() {
         assert!(
@@ -111,6 +114,61 @@ fn the_baseline_suite_is_seed_002_plus_thresholds() {
     assert_eq!(s.server.model_name.as_deref(), Some("qwen3-8b"));
     assert!(s.server.ignore_eos);
     assert_eq!(s.thresholds.len(), 6);
+}
+
+#[test]
+fn regression_and_storage_blocks_load_with_their_defaults_and_say_what_is_wrong() {
+    let s = Scenario::from_source(
+        Path::new("r.yaml"),
+        "load:\n  stages: [{rate: 1, duration: 1}]\nregression:\n  baseline: s3://b/main\n  confidence: 90%\n  percentiles: [50, 95]\n  metrics: {ttft: 15%, error_rate: 2%, requests_per_sec: 5%}\nstorage:\n  simple_storage_service: {bucket_name: b, endpoint_url: 'http://127.0.0.1:9000', addressing_style: path}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    use infergate::scenario::regression::Allowance;
+    assert_eq!(s.regression.baseline.as_deref(), Some("s3://b/main"));
+    assert!((s.regression.confidence - 0.90).abs() < 1e-12);
+    assert_eq!(s.regression.percentiles, vec![50.0, 95.0]);
+    assert_eq!(s.regression.metrics.len(), 3);
+    assert_eq!(s.regression.metrics[1].1, Allowance::Absolute(0.02));
+    let s3 = s.storage.s3.unwrap();
+    assert_eq!(
+        s3.path, "reports-{timestamp}",
+        "inference-perf's default path"
+    );
+    assert_eq!(s3.addressing_style, infergate::scenario::Addressing::Path);
+
+    let e = error_of(
+        "load:\n  stages: [{rate: 1, duration: 1}]\nregression:\n  metrics:\n    ttfx: 10%\n",
+    );
+    assert!(e.starts_with("suites/bad.yaml:5:5: "), "{e}");
+    assert!(e.contains("allowed: ttft, itl"), "{e}");
+    let e =
+        error_of("load:\n  stages: [{rate: 1, duration: 1}]\nregression:\n  confidence: 100%\n");
+    assert!(
+        e.contains("regression.confidence") && e.contains("below 100%"),
+        "{e}"
+    );
+    let e = error_of(
+        "load:\n  stages: [{rate: 1, duration: 1}]\nstorage:\n  simple_storage_service:\n    bucket_name: b\n    addressing_style: dns\n",
+    );
+    assert!(e.contains("allowed: auto, virtual, path"), "{e}");
+    let e = error_of("load:\n  stages: [{rate: 1, duration: 1}]\nregression:\n  tolerance: 5%\n");
+    assert!(e.contains("unknown field `tolerance`"), "{e}");
+}
+
+#[test]
+fn the_config_hash_follows_the_load_not_the_thresholds_or_the_address() {
+    let hash = |text: &str| {
+        Scenario::from_source(Path::new("h.yaml"), text)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config_hash
+    };
+    let base = "load:\n  stages: [{rate: 1, duration: 1}]\nserver: {model_name: m, base_url: 'http://a:8000'}\n";
+    let same = "# a comment\nload:\n  stages: [{rate: 1, duration: 1}]\nserver: {model_name: m, base_url: 'http://b:9000'}\nthresholds:\n  ttft: ['p(99) < 1s']\n";
+    let other_rate = "load:\n  stages: [{rate: 2, duration: 1}]\nserver: {model_name: m, base_url: 'http://a:8000'}\n";
+    let other_model = "load:\n  stages: [{rate: 1, duration: 1}]\nserver: {model_name: n, base_url: 'http://a:8000'}\n";
+    assert_eq!(hash(base), hash(same));
+    assert_ne!(hash(base), hash(other_rate));
+    assert_ne!(hash(base), hash(other_model));
 }
 
 fn error_of(source: &str) -> String {

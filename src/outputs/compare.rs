@@ -1,9 +1,15 @@
-//! `infergate compare A B`: two saved runs side by side, stage by stage, with the change from A to B.
-//! A plain comparison of the numbers; it makes no claim about noise (see the README).
+//! `infergate compare A B`: two saved runs side by side, stage by stage, with the change from A to B,
+//! then, when both runs saved their samples, the noise-aware verdict on B with A as the baseline
+//! (the same comparison a `--baseline` run makes, with the default `regression` settings).
 
 use std::fmt::Write as _;
 
+use std::path::Path;
+
 use super::report::{RunDir, StagePoint};
+use crate::baseline::samples::{self, RunSamples};
+use crate::baseline::{self as baselines, Baseline, Comparison};
+use crate::scenario::Regression;
 
 fn delta(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
@@ -72,4 +78,31 @@ pub fn render(a: &RunDir, b: &RunDir, a_name: &str, b_name: &str) -> String {
         let _ = writeln!(out, "stage {} ({}): only in B\n", sb.index, sb.describe);
     }
     out
+}
+
+/// The noise-aware verdicts on run `b` against run `a` as the baseline, when both saved
+/// `samples.json`; configs that differ are compared anyway, with a note.
+pub fn noise_aware(a: &Path, b: &Path) -> Option<String> {
+    let read = |dir: &Path| -> Option<RunSamples> {
+        let text = std::fs::read_to_string(dir.join(samples::FILE_NAME)).ok()?;
+        serde_json::from_str(&text).ok()
+    };
+    let (sa, sb) = (read(a)?, read(b)?);
+    let mut out = String::from("## Noise-aware verdicts: B against A as the baseline\n\n");
+    if sa.config_hash != sb.config_hash || sa.shortened != sb.shortened {
+        out.push_str("note: the runs offered different load (config hash or quick mode differ); compared anyway.\n\n");
+    }
+    let baseline = Baseline {
+        samples: sa,
+        about: "run A".to_string(),
+    };
+    let (rows, problem) = baselines::compare(&sb, &baseline, &Regression::default(), &[], true);
+    let comparison = Comparison {
+        location: a.display().to_string(),
+        about: Some(baseline.about),
+        problem,
+        rows,
+    };
+    out.push_str(&super::step_summary::comparison_markdown(&comparison));
+    Some(out)
 }
