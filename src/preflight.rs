@@ -9,6 +9,45 @@ use crate::client::tls::TlsFiles;
 use crate::run::RunError;
 use crate::scenario::Secret;
 
+/// The engine's own version, when it reports one: vLLM and SGLang answer `GET /version`, TGI
+/// `GET /info`, llama.cpp `GET /props` (`build_info`). Best effort: two seconds per try, errors ignored.
+pub async fn server_version(
+    base_url: &str,
+    api_key: Option<&Secret>,
+    tls: &TlsFiles,
+) -> Option<String> {
+    let http = tls
+        .apply(reqwest::Client::builder())
+        .ok()?
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()?;
+    for (path, field) in [
+        ("/version", "version"),
+        ("/info", "version"),
+        ("/props", "build_info"),
+    ] {
+        let mut request = http.get(format!("{}{path}", base_url.trim_end_matches('/')));
+        if let Some(key) = api_key {
+            request = request.bearer_auth(key.expose());
+        }
+        let Ok(response) = request.send().await else {
+            continue;
+        };
+        if !response.status().is_success() {
+            continue;
+        }
+        let Ok(body) = response.json::<serde_json::Value>().await else {
+            continue;
+        };
+        if let Some(version) = body[field].as_str().filter(|v| !v.is_empty()) {
+            return Some(version.chars().take(120).collect());
+        }
+    }
+    None
+}
+
 /// How often a starting target is polled.
 const POLL: Duration = Duration::from_millis(500);
 

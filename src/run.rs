@@ -80,6 +80,8 @@ pub struct RunResult {
     /// The endpoint, without credentials.
     pub target: String,
     pub model: String,
+    /// What the engine says its version is (`GET /version`, `/info`, `/props`), when it says.
+    pub server_version: Option<String>,
     /// True when the embedded simulator was the target.
     pub simulated: bool,
     /// Set when quick mode shortened stages.
@@ -169,6 +171,8 @@ pub async fn run_scenario(
         options.wait_ready,
     )
     .await?;
+    let server_version =
+        preflight::server_version(&base_url, api_key.as_ref(), &scenario.server.tls).await;
     let quick = if simulated { options.quick } else { None };
     let mut plan = plan(scenario, quick);
     let client = Client::new(Endpoint {
@@ -331,6 +335,7 @@ pub async fn run_scenario(
         scenario: scenario.name(),
         target,
         model,
+        server_version,
         simulated,
         shortened: plan.shortened,
         stages,

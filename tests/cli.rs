@@ -391,8 +391,15 @@ fn reports_carry_run_metadata_and_github_gets_a_step_summary() {
     assert_eq!(hash.len(), 16, "{hash}");
     assert_eq!(
         hash,
-        infergate::scenario::fnv1a(&std::fs::read(suite).unwrap()),
-        "the hash is the file's"
+        infergate::scenario::Scenario::load(suite.as_ref())
+            .unwrap()
+            .config_hash,
+        "the hash is the scenario's load-relevant config"
+    );
+    assert_eq!(
+        verdicts["server_version"],
+        concat!("infergate-sim ", env!("CARGO_PKG_VERSION")),
+        "the engine's own version, from GET /version"
     );
     assert!(verdicts["ended_at_unix"].as_f64() >= verdicts["started_at_unix"].as_f64());
 }

@@ -117,6 +117,7 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
         "status": format!("{:?}", gate.status).to_lowercase(),
         "target": run.target,
         "model": run.model,
+        "server_version": run.server_version,
         "simulated": run.simulated,
         "shortened": run.shortened,
         "started_at_unix": started,

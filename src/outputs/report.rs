@@ -280,6 +280,8 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     for (label, key) in [
         ("target", "target"),
         ("model", "model"),
+        ("server", "server_version"),
+        ("config hash", "config_hash"),
         ("infergate", "infergate_version"),
         ("elapsed (s)", "elapsed_seconds"),
         ("started", "started_at_unix"),

@@ -66,6 +66,14 @@ pub fn router(
     });
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route(
+            "/version",
+            get(|| async {
+                axum::Json(serde_json::json!({
+                    "version": concat!("infergate-sim ", env!("CARGO_PKG_VERSION"))
+                }))
+            }),
+        )
         .route("/infergate/timings", get(timings))
         .route("/v1/models", get(models))
         .route(
