@@ -101,6 +101,10 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
     }
     // Thresholds relative to a baseline are judged by `baseline::compare`.
     for threshold in thresholds.iter().filter(|t| t.baseline_factor.is_none()) {
+        if threshold.metric.is_server() {
+            checks.push(server_check(threshold, run));
+            continue;
+        }
         let recorder = match threshold.stage {
             Some(i) => &run.stages[i].recorder,
             None => &run.total,
@@ -124,10 +128,12 @@ pub fn abort_reason(
     elapsed: std::time::Duration,
 ) -> Option<String> {
     let mut whole_run: Option<Recorder> = None;
-    for t in thresholds
-        .iter()
-        .filter(|t| t.abort_on_fail && t.baseline_factor.is_none() && elapsed >= t.delay_abort_eval)
-    {
+    for t in thresholds.iter().filter(|t| {
+        t.abort_on_fail
+            && t.baseline_factor.is_none()
+            && !t.metric.is_server()
+            && elapsed >= t.delay_abort_eval
+    }) {
         let recorder = match t.stage {
             Some(s) if s == stage => current,
             Some(_) => continue,
@@ -147,6 +153,42 @@ pub fn abort_reason(
 
 fn threshold_check(threshold: &Threshold, recorder: &Recorder) -> Check {
     let observed = recorder.value(threshold.metric, threshold.aggregation);
+    let missing = format!(
+        "no observations of {} (no successful requests measured it)",
+        threshold.metric.name()
+    );
+    judge_value(threshold, observed, missing)
+}
+
+/// A `server.*` threshold, on what the engine's `/metrics` reported during its stage or the run.
+fn server_check(threshold: &Threshold, run: &RunResult) -> Check {
+    let server = match threshold.stage {
+        Some(i) => run.stages[i].server.clone(),
+        None => crate::server_metrics::StageServer::merged(
+            run.stages.iter().filter_map(|s| s.server.as_ref()),
+        ),
+    };
+    let observed = server
+        .as_ref()
+        .and_then(|s| s.value(threshold.metric, threshold.aggregation));
+    let missing = match &server {
+        None => "the engine's metrics were not scraped: the target has no /metrics with engine metrics, or `metrics` is off".to_string(),
+        Some(s) => format!(
+            "{} did not report {} ({} scrapes, {} failed{})",
+            s.url,
+            threshold.metric.name(),
+            s.scrapes,
+            s.failed_scrapes,
+            s.last_error
+                .as_ref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ),
+    };
+    judge_value(threshold, observed, missing)
+}
+
+fn judge_value(threshold: &Threshold, observed: Option<f64>, missing: String) -> Check {
     let limit = format!(
         "{} {}",
         threshold.op.symbol(),
@@ -169,10 +211,7 @@ fn threshold_check(threshold: &Threshold, recorder: &Recorder) -> Check {
         None => (
             Verdict::Fail,
             "n/a".to_string(),
-            format!(
-                "no observations of {} (no successful requests measured it), limit {limit}",
-                threshold.metric.name()
-            ),
+            format!("{missing}, limit {limit}"),
         ),
     };
     Check {

@@ -41,6 +41,7 @@ pub mod recorder;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
+pub mod server_metrics;
 pub mod sim;
 pub mod stop;
 pub mod storage;

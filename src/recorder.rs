@@ -370,7 +370,11 @@ impl Recorder {
     /// A metric reduced by an aggregation, in canonical units (µs, fraction, per second). `None` when
     /// there is nothing to aggregate (e.g. the p99 of no observations).
     pub fn value(&self, metric: Metric, aggregation: Aggregation) -> Option<f64> {
+        if metric.is_server() {
+            return None;
+        }
         match metric.kind() {
+            MetricKind::Gauge => None,
             MetricKind::Trend => {
                 let h = self.trend(metric)?;
                 if aggregation == Aggregation::Count {

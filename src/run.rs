@@ -15,6 +15,7 @@ use crate::preflight;
 use crate::progress::StageProgress;
 use crate::recorder::Recorder;
 use crate::scenario::{Scenario, Secret, Stage, Threshold};
+use crate::server_metrics::session::Session;
 use crate::sim::{SimConfig, SimHandle};
 use crate::stop::{Stop, stop_pair};
 use crate::tokens::TokenCounter;
@@ -71,6 +72,8 @@ pub struct StageResult {
     pub recorder: Recorder,
     /// When the stage started, from the start of the run.
     pub offset: Duration,
+    /// What the engine's `/metrics` said during the stage, when it was scraped.
+    pub server: Option<crate::server_metrics::StageServer>,
 }
 
 /// Everything a run produced, before judging.
@@ -173,6 +176,8 @@ pub async fn run_scenario(
     .await?;
     let server_version =
         preflight::server_version(&base_url, api_key.as_ref(), &scenario.server.tls).await;
+    let scrape_target =
+        crate::server_metrics::target_for(&scenario.scrape, &base_url, &mut warnings).await;
     let quick = if simulated { options.quick } else { None };
     let mut plan = plan(scenario, quick);
     let client = Client::new(Endpoint {
@@ -227,6 +232,7 @@ pub async fn run_scenario(
                 stage: stage.clone(),
                 recorder,
                 offset,
+                server: None,
             })
         }
         _ => None,
@@ -313,6 +319,7 @@ pub async fn run_scenario(
             handle: &handle,
             check: &mut check,
         };
+        let scraping = scrape_target.as_ref().map(Session::start);
         let recorder = run_stage(
             &client,
             stage,
@@ -322,11 +329,16 @@ pub async fn run_scenario(
             Some(watch),
         )
         .await;
+        let server = match scraping {
+            Some(session) => Some(session.finish().await),
+            None => None,
+        };
         progress.finish(&recorder);
         stages.push(StageResult {
             stage: stage.clone(),
             recorder,
             offset,
+            server,
         });
     }
     forward.abort();

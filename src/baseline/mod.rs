@@ -181,6 +181,7 @@ pub fn compare(
                     .collect(),
                 MetricKind::Rate => vec![Aggregation::Rate],
                 MetricKind::Throughput => vec![Aggregation::Value],
+                MetricKind::Gauge => vec![Aggregation::Avg],
             };
             for aggregation in aggregations {
                 rows.push(row(
@@ -238,7 +239,7 @@ fn row(
     let (current_value, baseline_value) = (point(current), point(base));
     let worse = match metric.kind() {
         MetricKind::Throughput => Worse::Lower,
-        MetricKind::Trend | MetricKind::Rate => Worse::Higher,
+        MetricKind::Trend | MetricKind::Rate | MetricKind::Gauge => Worse::Higher,
     };
     let mut judgement = judge(&current_interval, &baseline_interval, worse, allowance);
     if let (Some(c), Some(b)) = (current_value, baseline_value)

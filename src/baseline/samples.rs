@@ -146,6 +146,7 @@ impl StageSamples {
                     _ => interval::proportion(events, trials, z),
                 }
             }
+            MetricKind::Gauge => Err("server-side metrics are not kept in samples".to_string()),
             MetricKind::Throughput => {
                 let value = match metric {
                     Metric::RequestsPerSec => self.requests_per_sec,

@@ -35,8 +35,13 @@ pub fn distribution(h: &Histogram<u64>, scale: f64) -> Value {
     Value::Object(out)
 }
 
-/// One lifecycle report. `requested_rate` is the stage's configured rate, if it had one.
-pub fn lifecycle(r: &Recorder, requested_rate: Option<f64>) -> Value {
+/// One lifecycle report. `requested_rate` is the stage's configured rate, if it had one; `server` what
+/// the engine's `/metrics` said over the same window, if it was scraped.
+pub fn lifecycle(
+    r: &Recorder,
+    requested_rate: Option<f64>,
+    server: Option<&crate::server_metrics::StageServer>,
+) -> Value {
     const S: f64 = 1e6;
     let by_label: Map<String, Value> = r
         .failures
@@ -88,6 +93,7 @@ pub fn lifecycle(r: &Recorder, requested_rate: Option<f64>) -> Value {
             "by_label": by_label,
         },
         "cancelled": r.cancelled,
+        "server_metrics": server.map(|s| s.summary(r.ok)),
     })
 }
 

@@ -27,14 +27,22 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
         ScenarioOutcome::Judged { run, gate } => {
             write(
                 "summary_lifecycle_metrics.json",
-                &json::lifecycle(&run.total, None),
+                &json::lifecycle(
+                    &run.total,
+                    None,
+                    crate::server_metrics::StageServer::merged(
+                        run.stages.iter().filter_map(|s| s.server.as_ref()),
+                    )
+                    .as_ref(),
+                ),
             )?;
             if let Some(w) = &run.warmup {
-                let value = json::lifecycle(&w.recorder, w.stage.requested_rate());
+                let value = json::lifecycle(&w.recorder, w.stage.requested_rate(), None);
                 write("warmup_lifecycle_metrics.json", &value)?;
             }
             for s in &run.stages {
-                let value = json::lifecycle(&s.recorder, s.stage.requested_rate());
+                let value =
+                    json::lifecycle(&s.recorder, s.stage.requested_rate(), s.server.as_ref());
                 write(
                     &format!("stage_{}_lifecycle_metrics.json", s.stage.index),
                     &value,

@@ -26,6 +26,8 @@ pub struct StagePoint {
     pub requests_per_sec: f64,
     pub ok: u64,
     pub failed: u64,
+    /// `server_metrics` of the stage's lifecycle report (null when not scraped).
+    pub server: Value,
 }
 
 /// Percentile curves (percentile, milliseconds) over the whole run.
@@ -141,6 +143,7 @@ impl RunDir {
                 requests_per_sec: throughput["requests_per_sec"].as_f64().unwrap_or(0.0),
                 ok: life["successes"]["count"].as_u64().unwrap_or(0),
                 failed: life["failures"]["count"].as_u64().unwrap_or(0),
+                server: life["server_metrics"].clone(),
             });
         }
         let knee = match (&verdicts["knee"], &verdicts["sweep"]) {
@@ -333,6 +336,7 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
         );
     }
     out.push_str("</table>");
+    server_table(&mut out, run);
     if let Some(k) = &run.knee {
         let _ = write!(
             out,
@@ -381,6 +385,55 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// Server-side metrics per stage, the engine's TTFT beside the client's.
+fn server_table(out: &mut String, run: &RunDir) {
+    if run.stages.iter().all(|s| s.server.is_null()) {
+        return;
+    }
+    out.push_str("<h2>Server-side metrics</h2><p class=\"note\">Scraped from the engine's /metrics during each stage; TTFT as the engine measured it, the client's in brackets.</p><table><tr><th>stage</th><th>engine</th><th>TTFT p50</th><th>TTFT p99</th><th>prefill / request</th><th>running avg / max</th><th>waiting avg / max</th><th>KV cache avg / max</th><th>generated tok/s</th></tr>");
+    for s in &run.stages {
+        let m = &s.server;
+        let ms = |v: Option<f64>| cell(v.map(|secs| secs * 1e3));
+        let gauge = |name: &str, percent: bool| {
+            let g = &m["gauges"][name];
+            let show = |v: Option<f64>| match v {
+                None => "-".to_string(),
+                Some(v) if percent => format!("{:.0}%", v * 100.0),
+                Some(v) => format!("{v:.1}"),
+            };
+            format!("{} / {}", show(g["avg"].as_f64()), show(g["max"].as_f64()))
+        };
+        let engines = m["engines"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("+")
+            })
+            .unwrap_or_default();
+        let ttft = &m["histograms"]["ttft"];
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            s.index,
+            escape(&engines),
+            ms(ttft["median"].as_f64()),
+            cell(s.ttft[0]),
+            ms(ttft["p99"].as_f64()),
+            cell(s.ttft[2]),
+            ms(m["prefill_seconds_per_request"].as_f64()),
+            gauge("num_requests_running", false),
+            gauge("num_requests_waiting", false),
+            gauge("kv_cache_usage", true),
+            m["throughput"]["generation_tokens_per_sec"]
+                .as_f64()
+                .map_or("-".to_string(), |v| format!("{v:.0}")),
+        );
+    }
+    out.push_str("</table>");
 }
 
 #[cfg(test)]

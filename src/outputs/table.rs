@@ -61,6 +61,7 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         rows.insert(0, stage_row("warm-up", &load, &w.recorder));
     }
     out.push_str(&grid(&STAGE_COLUMNS, &rows, 2));
+    out.push_str(&server_rows(run));
     if let Some(sweep) = &run.sweep {
         let _ = writeln!(
             out,
@@ -94,6 +95,75 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
     };
     let _ = writeln!(out, "result: {verdict}");
     out
+}
+
+const SERVER_COLUMNS: [&str; 9] = [
+    "stage",
+    "engine",
+    "ttft p50 (client)",
+    "ttft p99 (client)",
+    "prefill/req",
+    "running avg/max",
+    "waiting avg/max",
+    "kv cache avg/max",
+    "gen tok/s",
+];
+
+/// Server-side metrics per stage, client TTFT beside the engine's, when `/metrics` was scraped.
+fn server_rows(run: &RunResult) -> String {
+    use crate::scenario::Aggregation::{Avg, Max, Percentile};
+    let rows: Vec<Vec<String>> = run
+        .stages
+        .iter()
+        .filter_map(|s| {
+            let server = s.server.as_ref()?;
+            let ms = |v: Option<f64>| v.map_or("-".to_string(), format_micros);
+            let ttft = |p: f64| {
+                format!(
+                    "{} ({})",
+                    ms(server.value(Metric::ServerTtft, Percentile(p))),
+                    ms(s.recorder.value(Metric::Ttft, Percentile(p)))
+                )
+            };
+            let pair = |m: Metric, percent: bool| {
+                let show = |v: Option<f64>| match v {
+                    None => "-".to_string(),
+                    Some(v) if percent => format!("{:.0}%", v * 100.0),
+                    Some(v) => format!("{v:.1}"),
+                };
+                format!(
+                    "{}/{}",
+                    show(server.value(m, Avg)),
+                    show(server.value(m, Max))
+                )
+            };
+            let prefill = server
+                .counters
+                .get("prompt_seconds")
+                .filter(|_| s.recorder.ok > 0)
+                .map(|secs| secs * 1e6 / s.recorder.ok as f64);
+            Some(vec![
+                s.stage.index.to_string(),
+                server.engines.join("+"),
+                ttft(50.0),
+                ttft(99.0),
+                ms(prefill),
+                pair(Metric::ServerRequestsRunning, false),
+                pair(Metric::ServerRequestsWaiting, false),
+                pair(Metric::ServerKvCacheUsage, true),
+                server
+                    .value(Metric::ServerGenerationTokensPerSec, Avg)
+                    .map_or("-".to_string(), |v| format!("{v:.0}")),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "server-side (scraped from /metrics):\n{}",
+        grid(&SERVER_COLUMNS, &rows, 2)
+    )
 }
 
 /// Aligns rows under a header: the first `left` columns (labels) to the left, numbers to the right.

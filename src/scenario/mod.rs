@@ -8,6 +8,7 @@ pub mod env;
 pub mod locate;
 pub mod raw;
 pub mod regression;
+pub mod scrape;
 pub mod storage;
 pub mod threshold;
 mod validate;
@@ -35,6 +36,8 @@ pub struct Scenario {
     pub validity: Validity,
     /// How runs are compared with a baseline.
     pub regression: Regression,
+    /// Where server-side metrics are scraped from (`metrics`).
+    pub scrape: scrape::Scrape,
     /// Things the file asks for that infergate accepts but does not honour (yet); shown with every run.
     pub warnings: Vec<String>,
     /// FNV-1a of the load-relevant sections: a baseline with another hash offered different load.

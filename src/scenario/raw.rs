@@ -23,7 +23,7 @@ pub struct RawScenario {
     pub tokenizer: Option<RawTokenizer>,
     pub storage: Option<RawStorage>,
     pub report: Option<RawReport>,
-    pub metrics: Option<Value>,
+    pub metrics: Option<RawMetrics>,
     pub circuit_breakers: Option<Value>,
     /// infergate: `metric[{stage:N}]: ["expression", ...]` (a single expression is accepted too).
     #[serde(default)]
@@ -432,6 +432,32 @@ pub struct RawValidity {
     pub max_schedule_delay_p99: Option<String>,
     /// e.g. `95%`: every open-loop stage must send at no less than this share of its scheduled rate.
     pub min_achieved_rate: Option<String>,
+}
+
+/// `metrics`: inference-perf's server-side metrics client, plus infergate's `dcgm`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub prometheus: Option<RawPrometheus>,
+    /// infergate: a DCGM exporter to scrape for GPU utilisation.
+    pub dcgm: Option<RawDcgm>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheus {
+    pub url: Option<String>,
+    pub scrape_interval: Option<f64>,
+    pub filters: Option<Vec<String>>,
+    pub google_managed: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDcgm {
+    pub url: String,
 }
 
 /// `regression`: the comparison with a baseline run (see `scenario::regression`).

@@ -93,6 +93,12 @@ pub(super) fn check(c: &Checker<'_>, raw: &RawScenario) -> Result<Regression, Sc
                 Step::Key(name.as_str()),
             ];
             let metric = Metric::parse(name).map_err(|m| c.error(&here, m))?;
+            if metric.is_server() {
+                return Err(c.error(
+                    &here,
+                    "server-side metrics are scraped, not kept in baselines; give them absolute thresholds",
+                ));
+            }
             if metric == Metric::ScheduleDelay {
                 return Err(c.error(
                     &here,
@@ -107,7 +113,9 @@ pub(super) fn check(c: &Checker<'_>, raw: &RawScenario) -> Result<Regression, Sc
             }
             let allowance = match metric.kind() {
                 MetricKind::Rate => Allowance::Absolute(amount),
-                MetricKind::Trend | MetricKind::Throughput => Allowance::Relative(amount),
+                MetricKind::Trend | MetricKind::Throughput | MetricKind::Gauge => {
+                    Allowance::Relative(amount)
+                }
             };
             out.metrics.push((metric, allowance));
         }

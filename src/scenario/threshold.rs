@@ -16,6 +16,9 @@ pub enum MetricKind {
     Rate,
     /// A per-second figure over the stage or scenario window.
     Throughput,
+    /// A server-side level sampled at each scrape of the engine's `/metrics` (requests running, KV cache
+    /// use): avg, min or max over the samples.
+    Gauge,
 }
 
 /// The metrics a threshold may name. Definitions live in the README ("Metric definitions").
@@ -32,10 +35,19 @@ pub enum Metric {
     RequestsPerSec,
     OutputTokensPerSec,
     InputTokensPerSec,
+    /// Scraped from the engine's Prometheus `/metrics` (see `server_metrics`).
+    ServerRequestsRunning,
+    ServerRequestsWaiting,
+    ServerKvCacheUsage,
+    ServerGpuUtilization,
+    ServerTtft,
+    ServerE2eLatency,
+    ServerPromptTokensPerSec,
+    ServerGenerationTokensPerSec,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 19] = [
         Metric::Ttft,
         Metric::Itl,
         Metric::Tpot,
@@ -47,7 +59,43 @@ impl Metric {
         Metric::RequestsPerSec,
         Metric::OutputTokensPerSec,
         Metric::InputTokensPerSec,
+        Metric::ServerRequestsRunning,
+        Metric::ServerRequestsWaiting,
+        Metric::ServerKvCacheUsage,
+        Metric::ServerGpuUtilization,
+        Metric::ServerTtft,
+        Metric::ServerE2eLatency,
+        Metric::ServerPromptTokensPerSec,
+        Metric::ServerGenerationTokensPerSec,
     ];
+
+    /// The canonical server-side metric behind a `server.*` metric (`server_metrics::names`).
+    pub fn server_source(self) -> Option<&'static str> {
+        Some(match self {
+            Metric::ServerRequestsRunning => "num_requests_running",
+            Metric::ServerRequestsWaiting => "num_requests_waiting",
+            Metric::ServerKvCacheUsage => "kv_cache_usage",
+            Metric::ServerGpuUtilization => "gpu_utilization",
+            Metric::ServerTtft => "ttft",
+            Metric::ServerE2eLatency => "e2e_latency",
+            Metric::ServerPromptTokensPerSec => "prompt_tokens",
+            Metric::ServerGenerationTokensPerSec => "generation_tokens",
+            _ => return None,
+        })
+    }
+
+    /// Measured by the engine, not by infergate.
+    pub fn is_server(self) -> bool {
+        self.server_source().is_some()
+    }
+
+    /// A server-side gauge that is a fraction (shown as a percentage).
+    fn is_fraction(self) -> bool {
+        matches!(
+            self,
+            Metric::ServerKvCacheUsage | Metric::ServerGpuUtilization
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -62,6 +110,14 @@ impl Metric {
             Metric::RequestsPerSec => "requests_per_sec",
             Metric::OutputTokensPerSec => "output_tokens_per_sec",
             Metric::InputTokensPerSec => "input_tokens_per_sec",
+            Metric::ServerRequestsRunning => "server.num_requests_running",
+            Metric::ServerRequestsWaiting => "server.num_requests_waiting",
+            Metric::ServerKvCacheUsage => "server.kv_cache_usage",
+            Metric::ServerGpuUtilization => "server.gpu_utilization",
+            Metric::ServerTtft => "server.ttft",
+            Metric::ServerE2eLatency => "server.e2e_latency",
+            Metric::ServerPromptTokensPerSec => "server.prompt_tokens_per_sec",
+            Metric::ServerGenerationTokensPerSec => "server.generation_tokens_per_sec",
         }
     }
 
@@ -72,11 +128,19 @@ impl Metric {
             | Metric::Tpot
             | Metric::Ntpot
             | Metric::RequestLatency
-            | Metric::ScheduleDelay => MetricKind::Trend,
+            | Metric::ScheduleDelay
+            | Metric::ServerTtft
+            | Metric::ServerE2eLatency => MetricKind::Trend,
             Metric::ErrorRate | Metric::TokenCountMismatch => MetricKind::Rate,
-            Metric::RequestsPerSec | Metric::OutputTokensPerSec | Metric::InputTokensPerSec => {
-                MetricKind::Throughput
-            }
+            Metric::RequestsPerSec
+            | Metric::OutputTokensPerSec
+            | Metric::InputTokensPerSec
+            | Metric::ServerPromptTokensPerSec
+            | Metric::ServerGenerationTokensPerSec => MetricKind::Throughput,
+            Metric::ServerRequestsRunning
+            | Metric::ServerRequestsWaiting
+            | Metric::ServerKvCacheUsage
+            | Metric::ServerGpuUtilization => MetricKind::Gauge,
         }
     }
 
@@ -116,6 +180,7 @@ impl Aggregation {
             MetricKind::Trend => "avg, min, max, med, p(N), count",
             MetricKind::Rate => "rate, count",
             MetricKind::Throughput => "rate, value",
+            MetricKind::Gauge => "avg, min, max",
         }
     }
 
@@ -125,6 +190,7 @@ impl Aggregation {
             MetricKind::Trend => matches!(self, Avg | Min | Max | Med | Percentile(_) | Count),
             MetricKind::Rate => matches!(self, Rate | Count),
             MetricKind::Throughput => matches!(self, Rate | Value),
+            MetricKind::Gauge => matches!(self, Avg | Min | Max),
         }
     }
 }
@@ -216,6 +282,12 @@ impl Threshold {
             ));
         }
         let baseline_factor = parse_baseline_factor(limit_text, op)?;
+        if baseline_factor.is_some() && metric.is_server() {
+            return Err(format!(
+                "`{}` is scraped from the engine and not kept in baselines; give an absolute limit",
+                metric.name()
+            ));
+        }
         let limit = match baseline_factor {
             Some(_) => f64::NAN,
             None => parse_limit(metric.kind(), aggregation, limit_text)?,
@@ -241,6 +313,9 @@ impl Threshold {
 
     /// Formats a value of this threshold's metric and aggregation in human units.
     pub fn format_value(&self, value: f64) -> String {
+        if self.metric.is_fraction() {
+            return format!("{:.1}%", value * 100.0);
+        }
         format_metric_value(self.metric.kind(), self.aggregation, value)
     }
 }
@@ -254,6 +329,7 @@ pub fn format_metric_value(kind: MetricKind, aggregation: Aggregation, value: f6
         MetricKind::Trend => format_micros(value),
         MetricKind::Rate => format!("{:.2}%", value * 100.0),
         MetricKind::Throughput => format!("{value:.2}/s"),
+        MetricKind::Gauge => format!("{value:.2}"),
     }
 }
 
@@ -397,7 +473,7 @@ fn parse_limit(kind: MetricKind, aggregation: Aggregation, text: &str) -> Result
             .ok_or_else(|| {
                 format!("unknown unit `{unit}` for a duration; allowed: us, ms, s (none = ms)")
             }),
-        MetricKind::Rate => match unit {
+        MetricKind::Rate | MetricKind::Gauge => match unit {
             "%" => Ok(number / 100.0),
             "" => Ok(number),
             _ => Err(format!(

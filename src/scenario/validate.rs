@@ -123,8 +123,11 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     let regression = super::regression::check(&c, &raw)
         .map_err(|e| errors.push(e))
         .ok();
+    let scrape = super::scrape::check(&mut c, &raw)
+        .map_err(|e| errors.push(e))
+        .ok();
     match (
-        api, data, tokenizer, load, server, storage, thresholds, validity, regression,
+        api, data, tokenizer, load, server, storage, thresholds, validity, regression, scrape,
     ) {
         (
             Some(api),
@@ -136,6 +139,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             Some(thresholds),
             Some(validity),
             Some(regression),
+            Some(scrape),
         ) if errors.is_empty() => Ok(Scenario {
             path: path.to_path_buf(),
             api,
@@ -147,6 +151,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             thresholds,
             validity,
             regression,
+            scrape,
             warnings: c.warnings,
             config_hash: String::new(),
         }),
@@ -814,12 +819,6 @@ fn check_server(c: &Checker<'_>, raw: &RawScenario) -> Result<Server, ScenarioEr
 fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
     if raw.circuit_breakers.is_some() {
         return Err(c.unsupported(&[Step::Key("circuit_breakers")], "circuit_breakers"));
-    }
-    if raw.metrics.is_some() {
-        c.warn(
-            &[Step::Key("metrics")],
-            "server-side metrics are not collected yet",
-        );
     }
     if let Some(report) = &raw.report {
         if report.prometheus.is_some() || report.goodput.is_some() {

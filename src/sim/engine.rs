@@ -63,7 +63,11 @@ struct Running {
 }
 
 /// Runs the engine until every job sender is dropped.
-pub async fn run(config: EngineConfig, mut jobs: mpsc::UnboundedReceiver<Job>) {
+pub async fn run(
+    config: EngineConfig,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    exported: std::sync::Arc<super::metrics::Exported>,
+) {
     let mut waiting: VecDeque<Job> = VecDeque::new();
     let mut running: Vec<Running> = Vec::new();
     let mut next_step = Instant::now();
@@ -92,6 +96,7 @@ pub async fn run(config: EngineConfig, mut jobs: mpsc::UnboundedReceiver<Job>) {
         let step = config.decode_step_base
             + config.decode_step_per_seq * running.len() as u32
             + config.prefill_per_token * prefill_tokens.min(u32::MAX as u64) as u32;
+        exported.set_load(running.len(), waiting.len());
         next_step = next_step.max(Instant::now() - step) + step;
         tokio::time::sleep_until(next_step).await;
         running.retain_mut(|seq| {
@@ -105,5 +110,8 @@ pub async fn run(config: EngineConfig, mut jobs: mpsc::UnboundedReceiver<Job>) {
             seq.produced += 1;
             sent && seq.produced < seq.job.output_tokens
         });
+        if running.is_empty() && waiting.is_empty() {
+            exported.set_load(0, 0);
+        }
     }
 }

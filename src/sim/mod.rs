@@ -3,10 +3,12 @@
 //! HTTP, exactly as they would to vLLM; `infergate sim` serves it on a port of your choice.
 
 pub mod engine;
+pub mod metrics;
 mod server;
 pub mod truth;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::thread;
 
 use tokio::sync::{mpsc, oneshot};
@@ -111,8 +113,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
-    let engine = tokio::spawn(engine::run(config.engine.clone(), jobs_rx));
-    let app = server::router(config.model, jobs_tx, config.fixed, config.tokens);
+    let exported = Arc::new(metrics::Exported::new(config.engine.max_batch));
+    let engine = tokio::spawn(engine::run(
+        config.engine.clone(),
+        jobs_rx,
+        Arc::clone(&exported),
+    ));
+    let app = server::router(config.model, jobs_tx, config.fixed, config.tokens, exported);
     // Like uvicorn and every real engine's server: small SSE chunks go out at once, not after Nagle's
     // algorithm has waited for the client's delayed ACK (which added ~20 ms to every first token).
     use axum::serve::ListenerExt;

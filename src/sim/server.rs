@@ -41,6 +41,7 @@ struct AppState {
     fixed: Option<FixedTiming>,
     truth: Truth,
     tokens: Arc<TokenCounter>,
+    exported: Arc<super::metrics::Exported>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,7 @@ pub fn router(
     jobs: mpsc::UnboundedSender<Job>,
     fixed: Option<FixedTiming>,
     tokens: Arc<TokenCounter>,
+    exported: Arc<super::metrics::Exported>,
 ) -> Router {
     let model_json = serde_json::to_string(&model).expect("a string serialises");
     let state = Arc::new(AppState {
@@ -63,6 +65,7 @@ pub fn router(
         fixed,
         truth: Truth::default(),
         tokens,
+        exported,
     });
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -75,6 +78,10 @@ pub fn router(
             }),
         )
         .route("/infergate/timings", get(timings))
+        .route(
+            "/metrics",
+            get(|s: State<Arc<AppState>>| async move { s.exported.render(&s.model) }),
+        )
         .route("/v1/models", get(models))
         .route(
             "/v1/completions",
@@ -230,6 +237,7 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
             Source::Engine(events_rx)
         }
     };
+    state.exported.add_prompt_tokens(prompt_tokens);
     let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
     let chunks = Chunks {
         state: Arc::clone(&state),
@@ -238,6 +246,7 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
         output_tokens,
         arrived,
         last_token: None,
+        marked: 0,
     };
     if request.stream {
         stream_response(chunks, source, include_usage)
@@ -255,6 +264,8 @@ struct Chunks {
     /// When the request arrived, and when its last token was handed over: the server-side truth.
     arrived: Instant,
     last_token: Option<Instant>,
+    /// Tokens handed over so far.
+    marked: u32,
 }
 
 impl Chunks {
@@ -262,8 +273,18 @@ impl Chunks {
     fn mark_token(&mut self) {
         let now = Instant::now();
         match self.last_token {
-            None => self.state.truth.record_ttft(now - self.arrived),
-            Some(last) => self.state.truth.record_itl(now - last),
+            None => {
+                self.state.truth.record_ttft(now - self.arrived);
+                self.state.exported.first_token(now - self.arrived);
+            }
+            Some(last) => {
+                self.state.truth.record_itl(now - last);
+                self.state.exported.next_token();
+            }
+        }
+        self.marked += 1;
+        if self.marked == self.output_tokens {
+            self.state.exported.finished(now - self.arrived);
         }
         self.last_token = Some(now);
     }

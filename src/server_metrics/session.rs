@@ -1,0 +1,146 @@
+//! Scraping during one stage, on a thread and runtime of its own so that fetching and parsing a large
+//! `/metrics` page never delays the load generator's sends. A scrape happens when the stage starts,
+//! every `interval`, and once more when it ends.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::{Snapshot, StageServer, exposition};
+
+/// Where and how often to scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeTarget {
+    /// The engine's `/metrics` (or any exposition endpoint, e.g. a Prometheus `/federate`).
+    pub url: String,
+    /// A DCGM exporter for GPU utilisation, when configured.
+    pub dcgm_url: Option<String>,
+    pub interval: Duration,
+}
+
+/// Scrapes one URL once.
+pub async fn scrape(http: &reqwest::Client, url: &str) -> Result<Vec<exposition::Sample>, String> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {}", crate::client::describe_error(&e)))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "GET {url} answered HTTP {}",
+            response.status().as_u16()
+        ));
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    Ok(exposition::parse(&text))
+}
+
+fn http(interval: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(interval.clamp(Duration::from_millis(500), Duration::from_secs(5)))
+        .build()
+        .expect("a plain HTTP client builds")
+}
+
+/// Scrapes the target and the DCGM exporter once, as one snapshot.
+async fn snapshot(http: &reqwest::Client, target: &ScrapeTarget) -> Result<Snapshot, String> {
+    let mut samples = scrape(http, &target.url).await?;
+    if let Some(dcgm) = &target.dcgm_url {
+        samples.extend(scrape(http, dcgm).await?);
+    }
+    Ok(Snapshot::from_samples(&samples))
+}
+
+/// Whether `target` answers with metrics infergate recognises; the reason when not.
+pub async fn probe(target: &ScrapeTarget) -> Result<Vec<&'static str>, String> {
+    let snapshot = snapshot(&http(target.interval), target).await?;
+    if snapshot.engines.is_empty() {
+        Err(format!(
+            "{} has no vLLM, SGLang, TGI or llama.cpp metrics",
+            target.url
+        ))
+    } else {
+        Ok(snapshot.engines)
+    }
+}
+
+/// A stage's scraping, under way.
+pub struct Session {
+    stop: Option<oneshot::Sender<()>>,
+    done: oneshot::Receiver<StageServer>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Session {
+    pub fn start(target: &ScrapeTarget) -> Session {
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let (report, done) = oneshot::channel();
+        let target = target.clone();
+        let thread = std::thread::Builder::new()
+            .name("infergate-scrape".into())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                runtime.block_on(async move {
+                    let http = http(target.interval);
+                    let mut snapshots: Vec<(Instant, Snapshot)> = Vec::new();
+                    let (mut failed, mut last_error) = (0u32, None);
+                    loop {
+                        let finishing = matches!(
+                            stopped.try_recv(),
+                            Ok(()) | Err(oneshot::error::TryRecvError::Closed)
+                        );
+                        match snapshot(&http, &target).await {
+                            Ok(s) => snapshots.push((Instant::now(), s)),
+                            Err(e) => {
+                                failed += 1;
+                                last_error = Some(e);
+                            }
+                        }
+                        if finishing {
+                            break;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(target.interval) => {}
+                            _ = &mut stopped => {}
+                        }
+                    }
+                    let seconds = match (snapshots.first(), snapshots.last()) {
+                        (Some(a), Some(b)) => b.0.duration_since(a.0).as_secs_f64(),
+                        _ => 0.0,
+                    };
+                    let only: Vec<Snapshot> = snapshots.into_iter().map(|(_, s)| s).collect();
+                    let mut stage = StageServer::from_snapshots(&target.url, &only, seconds);
+                    stage.failed_scrapes = failed;
+                    stage.last_error = last_error;
+                    let _ = report.send(stage);
+                });
+            })
+            .ok();
+        Session {
+            stop: Some(stop),
+            done,
+            thread,
+        }
+    }
+
+    /// Takes the last scrape and returns the stage's record.
+    pub async fn finish(mut self) -> StageServer {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let stage = (&mut self.done).await.unwrap_or_default();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        stage
+    }
+}
