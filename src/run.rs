@@ -319,7 +319,10 @@ pub async fn run_scenario(
             handle: &handle,
             check: &mut check,
         };
-        let scraping = scrape_target.as_ref().map(Session::start);
+        let scraping = match &scrape_target {
+            Some(target) => Some(Session::start(target).await),
+            None => None,
+        };
         let recorder = run_stage(
             &client,
             stage,

@@ -76,9 +76,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn start(target: &ScrapeTarget) -> Session {
+    /// Starts scraping and returns once the first scrape is done (or failed), so that the stage's
+    /// window opens after it: counters and histograms then grow by exactly the stage's requests.
+    pub async fn start(target: &ScrapeTarget) -> Session {
         let (stop, mut stopped) = oneshot::channel::<()>();
         let (report, done) = oneshot::channel();
+        let (started, first_scrape) = oneshot::channel::<()>();
         let target = target.clone();
         let thread = std::thread::Builder::new()
             .name("infergate-scrape".into())
@@ -93,6 +96,7 @@ impl Session {
                     let http = http(target.interval);
                     let mut snapshots: Vec<(Instant, Snapshot)> = Vec::new();
                     let (mut failed, mut last_error) = (0u32, None);
+                    let mut started = Some(started);
                     loop {
                         let finishing = matches!(
                             stopped.try_recv(),
@@ -104,6 +108,9 @@ impl Session {
                                 failed += 1;
                                 last_error = Some(e);
                             }
+                        }
+                        if let Some(started) = started.take() {
+                            let _ = started.send(());
                         }
                         if finishing {
                             break;
@@ -125,6 +132,7 @@ impl Session {
                 });
             })
             .ok();
+        let _ = first_scrape.await;
         Session {
             stop: Some(stop),
             done,
