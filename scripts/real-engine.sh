@@ -68,7 +68,7 @@ start() {
         echo "already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"
         return
     fi
-    "$SERVER" -m "$MODEL" --host 127.0.0.1 --port "$PORT" -np 16 -c 16384 -t 1 -nr --metrics \
+    "$SERVER" -m "$MODEL" --host 127.0.0.1 --port "$PORT" -np 16 -c 32768 -t 1 -nr --metrics \
         --alias tiny-llama3 >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 120); do

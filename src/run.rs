@@ -345,6 +345,12 @@ pub async fn run_scenario(
         });
     }
     forward.abort();
+    if client.resent() > 0 {
+        warnings.push(format!(
+            "{} request(s) were sent twice: the server closed a kept-alive connection just as they were written (llama.cpp does after streamed responses); their latency counts from the first attempt",
+            client.resent()
+        ));
+    }
     let total = Recorder::merged(stages.iter().map(|s| &s.recorder));
     Ok(RunResult {
         scenario: scenario.name(),

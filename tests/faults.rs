@@ -25,6 +25,26 @@ load:
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_connection_the_server_closes_after_answering_is_not_a_failed_request() {
+    // Closed loop, one slot: each request goes out on the connection of the one before it, which
+    // the server closes (llama.cpp's behaviour after a streamed response).
+    let url = fault_server(vec![Fault::HealthyThenClose]).await;
+    let yaml = "api: {streaming: true}\nload:\n  type: concurrent\n  stages: [{num_requests: 12, concurrency_level: 1}]\n";
+    let s = Scenario::from_source(Path::new("close.yaml"), yaml).unwrap();
+    let options = RunOptions {
+        target: Target::Url(url),
+        ..RunOptions::default()
+    };
+    let result = run_scenario(&s, &options).await.unwrap();
+    assert_eq!(result.total.ok, 12, "{:?}", result.total.failures);
+    assert!(
+        result.warnings.iter().any(|w| w.contains("sent twice")),
+        "the re-sends are reported: {:?}",
+        result.warnings
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn every_fault_is_counted_once_and_the_run_completes() {
     let faults = vec![
         Fault::Healthy,

@@ -10,6 +10,7 @@ pub mod sse;
 pub mod tls;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -136,6 +137,9 @@ pub struct Client {
     http: reqwest::Client,
     url: String,
     endpoint: Endpoint,
+    /// Requests sent a second time because the server closed a kept-alive connection just as they were
+    /// written (see `send`).
+    resent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Bodies of failed responses are kept up to this many bytes in messages.
@@ -182,6 +186,7 @@ impl Client {
             http,
             url,
             endpoint,
+            resent: Arc::default(),
         })
     }
 
@@ -199,6 +204,11 @@ impl Client {
         &self.endpoint
     }
 
+    /// How many requests were re-sent after the server closed their kept-alive connection.
+    pub fn resent(&self) -> u64 {
+        self.resent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sends one request and waits for its whole response (bounded by the request timeout).
     pub async fn send(&self, prompt: &str, max_tokens: u32) -> Exchange {
         let e = &self.endpoint;
@@ -210,9 +220,22 @@ impl Client {
             e.streaming,
             e.ignore_eos,
         );
+        let body = bytes::Bytes::from(body);
         let sent = Instant::now();
         let exchange = async {
-            let response = self.http.post(&self.url).body(body).send().await;
+            let mut response = self.http.post(&self.url).body(body.clone()).send().await;
+            // llama.cpp's server closes the connection after a streamed response while advertising
+            // keep-alive; a request written on it at that moment is never read, and hyper reports
+            // "connection closed before message completed" with no response at all. Like Go's
+            // net/http for a server-closed idle connection, send it once more on a fresh one. Its
+            // latency still counts from the first attempt.
+            if let Err(err) = &response
+                && closed_before_response(err)
+            {
+                self.resent
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                response = self.http.post(&self.url).body(body).send().await;
+            }
             match response {
                 Err(err) => Err(transport_failure(&err, false).into()),
                 Ok(response) if !response.status().is_success() => {
@@ -256,6 +279,17 @@ impl From<Fail> for Ended {
     fn from(fail: Fail) -> Ended {
         Ended::Failed(fail)
     }
+}
+
+/// The connection closed (FIN, or a reset because the request was left unread) before any byte of a
+/// response: the server did not take the request.
+fn closed_before_response(err: &reqwest::Error) -> bool {
+    if !err.is_request() || err.is_connect() || err.is_timeout() {
+        return false;
+    }
+    let text = describe_error(err);
+    text.contains("connection closed before message completed")
+        || text.contains("Connection reset by peer")
 }
 
 fn transport_failure(err: &reqwest::Error, mid_stream: bool) -> Fail {

@@ -15,6 +15,9 @@ use tokio::net::{TcpListener, TcpStream};
 #[allow(dead_code)] // each test binary uses its own subset
 pub enum Fault {
     Healthy,
+    /// A healthy answer, then the connection closes although the response said keep-alive (as
+    /// llama.cpp's server does after a streamed response).
+    HealthyThenClose,
     ResetAfter(usize),
     StallAfterFirstToken,
     BrokenJson,
@@ -102,6 +105,14 @@ async fn answer(stream: &mut TcpStream, fault: Fault) -> bool {
         Fault::Healthy => {
             let body = format!("{TOKEN}{TOKEN}{TOKEN}{USAGE}{DONE}");
             return respond(stream, "text/event-stream", &body).await;
+        }
+        Fault::HealthyThenClose => {
+            let body = format!("{TOKEN}{TOKEN}{TOKEN}{USAGE}{DONE}");
+            respond(stream, "text/event-stream", &body).await;
+            // Close only after the client has had time to take the connection back for its next
+            // request, so the request is written into a connection about to close.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            return false;
         }
         Fault::ResetAfter(n) => {
             let _ = stream
