@@ -346,6 +346,7 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
             unit = run.load_unit_short().trim()
         );
     }
+    baseline_table(&mut out, &v["baseline"]);
     if let Some(probes) = v["sweep"]["probes"].as_array() {
         out.push_str("<h2>Sweep probes</h2><table><tr><th>rate req/s</th><th>completed req/s</th><th>TTFT p90</th><th>errors</th><th>verdict</th></tr>");
         for p in probes {
@@ -385,6 +386,90 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// The comparison with the baseline (`verdicts.json`'s `baseline`), when there was one.
+fn baseline_table(out: &mut String, b: &Value) {
+    if b.is_null() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<h2>Compared with the baseline</h2><p>Baseline <code>{}</code>{}</p>",
+        escape(b["location"].as_str().unwrap_or_default()),
+        b["about"]
+            .as_str()
+            .map(|a| format!(", {}", escape(a)))
+            .unwrap_or_default()
+    );
+    let problem = &b["problem"];
+    if !problem.is_null() {
+        let text = match problem["kind"].as_str().unwrap_or_default() {
+            "missing" => "No baseline saved for this scenario yet; nothing compared.".to_string(),
+            "not_configured" => {
+                "No baseline location was given; relative thresholds were not checked.".to_string()
+            }
+            kind => format!(
+                "Not compared ({kind}): {}",
+                problem["message"].as_str().unwrap_or_default()
+            ),
+        };
+        let _ = write!(out, "<p class=\"note\">{}</p>", escape(&text));
+    }
+    let Some(rows) = b["rows"].as_array().filter(|r| !r.is_empty()) else {
+        return;
+    };
+    out.push_str("<table><tr><th>scope</th><th>statistic</th><th>this run</th><th>interval</th><th>baseline</th><th>interval</th><th>change</th><th>allowed</th><th>verdict</th></tr>");
+    let ms = |v: &Value| {
+        v.as_f64()
+            .map_or("n/a".to_string(), |us| format!("{:.2}", us / 1e3))
+    };
+    for r in rows {
+        let interval = |i: &Value| match (i["low"].as_f64(), i["high"].as_f64()) {
+            (Some(lo), Some(hi)) => format!("{:.2} – {:.2}", lo / 1e3, hi / 1e3),
+            _ => escape(i["unavailable"].as_str().unwrap_or("n/a")),
+        };
+        let latency = r["statistic"]
+            .as_str()
+            .is_some_and(|s| s.contains(" p(") || s.contains(" med") || s.contains(" avg"));
+        let value = |v: &Value| {
+            if latency {
+                ms(v) + " ms"
+            } else {
+                v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.4}"))
+            }
+        };
+        let change = r["change"].as_str().unwrap_or_default();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+            escape(r["scope"].as_str().unwrap_or_default()),
+            escape(r["statistic"].as_str().unwrap_or_default()),
+            value(&r["current_value"]),
+            if latency {
+                interval(&r["current"])
+            } else {
+                String::new()
+            },
+            value(&r["baseline_value"]),
+            if latency {
+                interval(&r["baseline"])
+            } else {
+                String::new()
+            },
+            r["delta"]
+                .as_f64()
+                .map_or("n/a".to_string(), |d| format!("{:+.1}%", d * 100.0)),
+            escape(r["allowed"].as_str().unwrap_or_default()),
+            if change == "regressed" {
+                "failed"
+            } else {
+                "passed"
+            },
+            escape(&change.replace('_', " ")),
+        );
+    }
+    out.push_str("</table>");
 }
 
 /// Server-side metrics per stage, the engine's TTFT beside the client's.
