@@ -306,7 +306,12 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
         out.push_str("<tr><th>target kind</th><td>embedded simulator</td></tr>");
     }
     out.push_str("</table><h2>Verdicts</h2><table><tr><th>check</th><th>kind</th><th>observed</th><th>verdict</th><th>detail</th></tr>");
-    for c in &run.checks {
+    // The `regression` block's statistics have their own table below ("Compared with the baseline").
+    for c in run
+        .checks
+        .iter()
+        .filter(|c| !(c.kind == "regression" && c.name.starts_with("regression:")))
+    {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"{v}\">{v}</td><td>{}</td></tr>",
@@ -426,7 +431,7 @@ fn baseline_table(out: &mut String, b: &Value) {
     };
     for r in rows {
         let interval = |i: &Value| match (i["low"].as_f64(), i["high"].as_f64()) {
-            (Some(lo), Some(hi)) => format!("{:.2} – {:.2}", lo / 1e3, hi / 1e3),
+            (Some(lo), Some(hi)) => format!("{:.2} – {:.2} ms", lo / 1e3, hi / 1e3),
             _ => escape(i["unavailable"].as_str().unwrap_or("n/a")),
         };
         let latency = r["statistic"]
@@ -461,10 +466,10 @@ fn baseline_table(out: &mut String, b: &Value) {
                 .as_f64()
                 .map_or("n/a".to_string(), |d| format!("{:+.1}%", d * 100.0)),
             escape(r["allowed"].as_str().unwrap_or_default()),
-            if change == "regressed" {
-                "failed"
-            } else {
-                "passed"
+            match change {
+                "regressed" => "failed",
+                "inconclusive" => "note",
+                _ => "passed",
             },
             escape(&change.replace('_', " ")),
         );
