@@ -33,6 +33,22 @@ fn host() -> Option<String> {
     env("COMPUTERNAME")
 }
 
+/// `(year, month, day, hour, minute, second)` in UTC for seconds since the Unix epoch (days to civil
+/// date: Howard Hinnant's algorithm).
+pub fn utc_parts(unix_secs: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let (days, rem) = (unix_secs.div_euclid(86_400), unix_secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// The `environment` object of `verdicts.json`.
 pub fn environment() -> Value {
     json!({

@@ -138,10 +138,8 @@ fn server_rows(run: &RunResult) -> String {
                 )
             };
             let prefill = server
-                .counters
-                .get("prompt_seconds")
-                .filter(|_| s.recorder.ok > 0)
-                .map(|secs| secs * 1e6 / s.recorder.ok as f64);
+                .prefill_per_request(s.recorder.ok)
+                .map(|secs| secs * 1e6);
             Some(vec![
                 s.stage.index.to_string(),
                 server.engines.join("+"),

@@ -344,6 +344,15 @@ impl StageServer {
         }
     }
 
+    /// Seconds of prompt processing per request, for engines that count it (llama.cpp has no TTFT
+    /// histogram, but `prompt_seconds_total`): the server-side prefill time, queueing excluded.
+    pub fn prefill_per_request(&self, requests: u64) -> Option<f64> {
+        self.counters
+            .get("prompt_seconds")
+            .filter(|_| requests > 0)
+            .map(|s| s / requests as f64)
+    }
+
     /// The figures reports show, in seconds and fractions.
     pub fn summary(&self, client_ok: u64) -> serde_json::Value {
         let mut gauges = serde_json::Map::new();
@@ -380,13 +389,7 @@ impl StageServer {
                 (format!("{name}_per_sec"), serde_json::json!(rate))
             })
             .collect();
-        // llama.cpp has no TTFT histogram, but counts the seconds spent on prompts: per request, that is
-        // the server-side prefill time (queueing excluded).
-        let prefill = self
-            .counters
-            .get("prompt_seconds")
-            .filter(|_| client_ok > 0)
-            .map(|s| s / client_ok as f64);
+        let prefill = self.prefill_per_request(client_ok);
         serde_json::json!({
             "url": self.url,
             "engines": self.engines,
