@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::gate::{ErrorCause, ScenarioOutcome, evaluate};
-use crate::outputs;
-use crate::publish;
+use crate::report;
+use crate::run::stop::stop_pair;
 use crate::run::{RunOptions, run_scenario};
 use crate::scenario::Scenario;
-use crate::stop::stop_pair;
+use crate::store::publish;
 
 /// Runs the file at `path` as the scenario `name`, writing reports under `out_dir`.
 pub fn scenario_file(
@@ -46,7 +46,7 @@ pub fn scenario_file(
             outcome
         }
     };
-    if let Err(e) = outputs::write_scenario(out_dir, &outcome) {
+    if let Err(e) = report::write_scenario(out_dir, &outcome) {
         eprintln!("[{name}] {e}");
     }
     let copies = loaded.map_or_else(Vec::new, |scenario| {
@@ -55,10 +55,10 @@ pub fn scenario_file(
     for line in &copies {
         eprintln!("[{name}] {line}");
     }
-    outputs::step_summary::append(&outcome, &copies);
+    report::step_summary::append(&outcome, &copies);
     match &outcome {
         ScenarioOutcome::Judged { run, gate } => {
-            println!("{}", outputs::table::render(run, gate));
+            println!("{}", report::table::render(run, gate));
             println!("[{name}] reports in {}", out_dir.display());
         }
         ScenarioOutcome::Error { message, .. } => eprintln!("[{name}] error: {message}"),

@@ -26,10 +26,10 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::execute;
 use crate::gate::{ScenarioOutcome, Status};
-use crate::outputs;
 use crate::plan::Quick;
-use crate::publish::{PublishOptions, Upload};
+use crate::report;
 use crate::run::{RunOptions, Target, api_key_from_env};
+use crate::store::publish::{PublishOptions, Upload};
 
 /// Runs every scenario under `suites_dir` (or `$INFERGATE_SUITES`) as a test; returns the exit code.
 pub fn main(suites_dir: &str) -> ExitCode {
@@ -81,7 +81,7 @@ pub fn main(suites_dir: &str) -> ExitCode {
         if !outcomes.is_empty() {
             outcomes.sort_by(|a, b| a.scenario().cmp(b.scenario()));
             let path = out_root.join("junit.xml");
-            match outputs::write_junit(&path, &outcomes) {
+            match report::write_junit(&path, &outcomes) {
                 Ok(()) => eprintln!("JUnit report: {}", path.display()),
                 Err(e) => eprintln!("error: {e}"),
             }

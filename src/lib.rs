@@ -22,29 +22,15 @@
 //! `infergate` binary (clap) are two thin doors onto them. `sim` is the embedded engine simulator, an
 //! OpenAI-compatible HTTP server that the default run and the tests reach over real HTTP.
 
-pub mod baseline;
 pub mod bench;
 pub mod client;
-pub mod datagen;
 pub mod execute;
 pub mod gate;
 pub mod harness;
-pub mod knee;
-pub mod loadgen;
-pub mod outputs;
-pub mod pacer;
+pub mod measure;
 pub mod plan;
-pub mod preflight;
-pub mod progress;
-pub mod publish;
-pub mod recorder;
+pub mod report;
 pub mod run;
 pub mod scenario;
-pub mod schedule;
-pub mod server_metrics;
 pub mod sim;
-pub mod stop;
-pub mod storage;
-pub mod sweep;
-pub mod timeline;
-pub mod tokens;
+pub mod store;

@@ -11,11 +11,11 @@ use infergate::bench::{self, BenchOptions, SimChild};
 use infergate::gate::{ErrorCause, ScenarioOutcome, Status};
 use infergate::harness::scenario_files;
 use infergate::plan::Quick;
-use infergate::publish::{PublishOptions, Upload};
 use infergate::run::{RunOptions, Target};
 use infergate::scenario::Scenario;
 use infergate::sim::{EngineConfig, FixedTiming, SimConfig};
-use infergate::{execute, outputs};
+use infergate::store::publish::{PublishOptions, Upload};
+use infergate::{execute, report};
 
 /// Exit codes, also listed in the README.
 mod exit {
@@ -269,7 +269,7 @@ fn main() -> ExitCode {
                     .enable_all()
                     .build()
                     .expect("runtime starts");
-                match runtime.block_on(infergate::tokens::TokenCounter::load(&name, None)) {
+                match runtime.block_on(infergate::plan::tokens::TokenCounter::load(&name, None)) {
                     Ok(tokens) => config.tokens = std::sync::Arc::new(tokens),
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -335,7 +335,7 @@ fn report(dirs: &[PathBuf]) -> ExitCode {
     }
     let mut code = exit::PASSED;
     for dir in found {
-        match outputs::report::render_dir(&dir) {
+        match report::html::render_dir(&dir) {
             Ok(()) => println!("{}", dir.join("report.html").display()),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -347,13 +347,13 @@ fn report(dirs: &[PathBuf]) -> ExitCode {
 }
 
 fn compare(a: &std::path::Path, b: &std::path::Path) -> ExitCode {
-    use outputs::report::RunDir;
+    use report::html::RunDir;
     match (RunDir::load(a), RunDir::load(b)) {
         (Ok(ra), Ok(rb)) => {
             let a_name = a.display().to_string();
             let b_name = b.display().to_string();
-            print!("{}", outputs::compare::render(&ra, &rb, &a_name, &b_name));
-            if let Some(verdicts) = outputs::compare::noise_aware(a, b) {
+            print!("{}", report::compare::render(&ra, &rb, &a_name, &b_name));
+            if let Some(verdicts) = report::compare::noise_aware(a, b) {
                 print!("{verdicts}");
             }
             ExitCode::from(exit::PASSED)
@@ -476,7 +476,7 @@ fn run(
             &options,
             &out_root.join(&name),
         ));
-        if let Err(e) = outputs::write_junit(&out_root.join("junit.xml"), &outcomes) {
+        if let Err(e) = report::write_junit(&out_root.join("junit.xml"), &outcomes) {
             eprintln!("error: {e}");
         }
     }

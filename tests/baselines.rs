@@ -11,15 +11,15 @@ mod s3_server;
 use std::path::Path;
 use std::time::Duration;
 
-use infergate::baseline::Problem;
-use infergate::baseline::change::Change;
 use infergate::execute;
+use infergate::gate::baseline::Problem;
+use infergate::gate::baseline::change::Change;
 use infergate::gate::{CheckKind, GateReport, ScenarioOutcome, Status, Verdict};
 use infergate::plan::Quick;
-use infergate::publish::{self, PublishOptions, Upload};
 use infergate::run::{RunOptions, Target};
 use infergate::scenario::Scenario;
 use infergate::sim::{EngineConfig, SimConfig};
+use infergate::store::publish::{self, PublishOptions, Upload};
 use s3_server::S3Server;
 
 /// The default simulator with every duration multiplied by `factor`.
@@ -296,7 +296,7 @@ fn a_store_that_fails_is_retried_and_reported_and_the_verdict_and_local_files_st
         .count();
     assert_eq!(
         puts,
-        2 * infergate::storage::s3::MAX_ATTEMPTS as usize,
+        2 * infergate::store::s3::MAX_ATTEMPTS as usize,
         "one file each, every attempt made: {requests:?}"
     );
     let gate = judged(outcome);

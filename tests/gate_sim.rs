@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use infergate::gate::{ScenarioOutcome, Status, evaluate};
-use infergate::outputs::junit;
+use infergate::report::junit;
 use infergate::run::{RunOptions, RunResult, Target, run_scenario};
 use infergate::scenario::{Aggregation, Metric, Scenario};
 use infergate::sim::{EngineConfig, SimConfig};
@@ -39,7 +39,7 @@ async fn run(yaml: &str, engine: EngineConfig) -> (Scenario, RunResult) {
     (s, result)
 }
 
-fn ms(r: &infergate::recorder::Recorder, metric: Metric, p: f64) -> f64 {
+fn ms(r: &infergate::measure::recorder::Recorder, metric: Metric, p: f64) -> f64 {
     r.value(metric, Aggregation::Percentile(p)).unwrap() / 1000.0
 }
 
@@ -97,14 +97,14 @@ api: {streaming: true}
         queued > alone * 2.0,
         "ttft p50 alone {alone} ms, with 8 in flight on a batch of 2 {queued} ms"
     );
-    let knee = infergate::knee::find(&r.stages).expect("the second stage is past the knee");
+    let knee = infergate::gate::knee::find(&r.stages).expect("the second stage is past the knee");
     assert_eq!(
         (knee.stage, knee.saturated_stage, knee.unit),
         (0, 1, "concurrency")
     );
     assert_eq!(knee.recommended, 0.75);
     assert!(
-        infergate::knee::find(&r.stages[..1]).is_none(),
+        infergate::gate::knee::find(&r.stages[..1]).is_none(),
         "one stage has no knee"
     );
 }

@@ -134,7 +134,7 @@ async fn saturation_stages_show_the_knee() {
     );
     let r = run(&engine, &s).await;
     assert_counts_exact(&r, 128.0, 64.0);
-    let knee = infergate::knee::find(&r.stages).expect("a knee");
+    let knee = infergate::gate::knee::find(&r.stages).expect("a knee");
     assert!(knee.stage < 2, "{knee:?}");
     let waiting = |i: usize| {
         r.stages[i]

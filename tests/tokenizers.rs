@@ -3,7 +3,7 @@
 #[path = "support/tokenizers.rs"]
 mod support;
 
-use infergate::tokens::TokenCounter;
+use infergate::plan::tokens::TokenCounter;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

@@ -450,7 +450,7 @@ fn check_tokenizer(
     };
     let at = |key| [Step::Key("tokenizer"), Step::Key(key)];
     let name = env::expand(name).map_err(|m| c.error(&at("pretrained_model_name_or_path"), m))?;
-    let name = if crate::tokens::looks_like_path(&name) {
+    let name = if crate::plan::tokens::looks_like_path(&name) {
         resolve_relative(c.path, &name).display().to_string()
     } else {
         name

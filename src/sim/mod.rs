@@ -25,7 +25,7 @@ pub struct SimConfig {
     /// known-truth target of `infergate bench`.
     pub fixed: Option<FixedTiming>,
     /// Counts prompt tokens for `usage` (a run against the simulator shares its scenario's).
-    pub tokens: std::sync::Arc<crate::tokens::TokenCounter>,
+    pub tokens: std::sync::Arc<crate::plan::tokens::TokenCounter>,
 }
 
 /// A target with known timing: the first token `ttft` after the request arrives, then one token every
@@ -42,7 +42,7 @@ impl Default for SimConfig {
             model: "infergate-sim".to_string(),
             engine: EngineConfig::default(),
             fixed: None,
-            tokens: std::sync::Arc::new(crate::tokens::TokenCounter::builtin()),
+            tokens: std::sync::Arc::new(crate::plan::tokens::TokenCounter::builtin()),
         }
     }
 }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::FixedTiming;
 use super::engine::{Event, Job};
 use super::truth::Truth;
-use crate::tokens::TokenCounter;
+use crate::plan::tokens::TokenCounter;
 
 /// Words the simulator "generates", cycled by token index.
 const OUTPUT_WORDS: &[&str] = &[

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::recorder::Recorder;
+use crate::measure::recorder::Recorder;
 use crate::scenario::{Aggregation, Metric, Stage, Sweep};
 
 /// How far below saturation the recommended production rate is.
@@ -229,7 +229,7 @@ mod tests {
     /// Two seconds of evenly spaced requests, each answered 100 ms later, or each failing.
     fn fake(rate: f64, failing: bool) -> Recorder {
         use crate::client::{Exchange, Failure, FailureKind, Success};
-        use crate::recorder::{Expect, Sample};
+        use crate::measure::recorder::{Expect, Sample};
         let mut r = Recorder::new();
         let t0 = std::time::Instant::now();
         for i in 0..(rate * 2.0) as u64 {

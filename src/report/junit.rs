@@ -5,7 +5,7 @@
 use junit_report::{Duration, Report, TestCase, TestSuite};
 
 use crate::gate::{ScenarioOutcome, Verdict};
-use crate::outputs::table;
+use crate::report::table;
 
 /// Renders the JUnit document for a set of scenario outcomes.
 pub fn render(outcomes: &[ScenarioOutcome]) -> String {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::interval::{self, Interval};
-use crate::recorder::Recorder;
+use crate::measure::recorder::Recorder;
 use crate::run::RunResult;
 use crate::scenario::{Aggregation, Metric, MetricKind};
 

@@ -2,23 +2,29 @@
 //! plan, drive every stage, and hand back the recorders. The harness and the CLI are thin doors onto
 //! `run_scenario`; reports and verdicts are built from its `RunResult`.
 
+pub mod driver;
+pub mod pacer;
+pub mod preflight;
+pub mod progress;
+pub mod stop;
+pub mod sweep;
+
 use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::client::{Client, Endpoint};
-use crate::datagen::Generator;
 use crate::gate;
-use crate::loadgen::{Watch, run_stage};
+use crate::measure::recorder::Recorder;
+use crate::measure::server::session::Session;
+use crate::plan::datagen::Generator;
+use crate::plan::tokens::TokenCounter;
 use crate::plan::{PlannedStage, Quick, StageLoad, plan};
-use crate::preflight;
-use crate::progress::StageProgress;
-use crate::recorder::Recorder;
+use crate::run::driver::{Watch, run_stage};
+use crate::run::progress::StageProgress;
+use crate::run::stop::{Stop, stop_pair};
 use crate::scenario::{Scenario, Secret, Stage, Threshold};
-use crate::server_metrics::session::Session;
 use crate::sim::{SimConfig, SimHandle};
-use crate::stop::{Stop, stop_pair};
-use crate::tokens::TokenCounter;
 
 /// The API key from `INFERGATE_API_KEY`, when set and not empty.
 pub fn api_key_from_env() -> Option<Secret> {
@@ -62,7 +68,7 @@ pub struct RunOptions {
     /// Keep retrying the pre-flight check this long while the target is down or starting.
     pub wait_ready: Option<Duration>,
     /// Baselines and uploads, after the run.
-    pub publish: crate::publish::PublishOptions,
+    pub publish: crate::store::publish::PublishOptions,
 }
 
 /// One stage's plan and what it recorded.
@@ -73,7 +79,7 @@ pub struct StageResult {
     /// When the stage started, from the start of the run.
     pub offset: Duration,
     /// What the engine's `/metrics` said during the stage, when it was scraped.
-    pub server: Option<crate::server_metrics::StageServer>,
+    pub server: Option<crate::measure::server::StageServer>,
 }
 
 /// Everything a run produced, before judging.
@@ -102,7 +108,7 @@ pub struct RunResult {
     /// What the warm-up recorded (`load.warmup`), kept out of `stages` and `total`.
     pub warmup: Option<StageResult>,
     /// What `load.sweep`'s ramp found; its probe steps are kept out of `stages` and `total`.
-    pub sweep: Option<crate::sweep::SweepOutcome>,
+    pub sweep: Option<crate::run::sweep::SweepOutcome>,
     /// The hash of the load-relevant configuration (`Scenario::config_hash`).
     pub config_hash: String,
 }
@@ -177,7 +183,7 @@ pub async fn run_scenario(
     let server_version =
         preflight::server_version(&base_url, api_key.as_ref(), &scenario.server.tls).await;
     let scrape_target =
-        crate::server_metrics::target_for(&scenario.scrape, &base_url, &mut warnings).await;
+        crate::measure::server::target_for(&scenario.scrape, &base_url, &mut warnings).await;
     let quick = if simulated { options.quick } else { None };
     let mut plan = plan(scenario, quick);
     let client = Client::new(Endpoint {
@@ -240,9 +246,9 @@ pub async fn run_scenario(
     let sweep = match &scenario.load.sweep {
         Some(sweep) if !stop.is_set() => {
             let process = crate::plan::open_process(&scenario.load);
-            let duration = crate::sweep::probe_duration(sweep, quick.map(|_| PROBE_QUICK_CAP));
+            let duration = crate::run::sweep::probe_duration(sweep, quick.map(|_| PROBE_QUICK_CAP));
             let mut step = 0u64;
-            let outcome = crate::sweep::find_saturation(
+            let outcome = crate::run::sweep::find_saturation(
                 sweep,
                 async |rate| {
                     if stop.is_set() {
@@ -274,7 +280,7 @@ pub async fn run_scenario(
             .await
             .map_err(RunError::Setup)?;
             let mut generated = scenario.clone();
-            generated.load.stages = crate::sweep::stages(sweep, outcome.saturation_rate);
+            generated.load.stages = crate::run::sweep::stages(sweep, outcome.saturation_rate);
             let replanned = crate::plan::plan(&generated, quick);
             plan.stages = replanned.stages;
             plan.shortened = replanned.shortened;
@@ -375,7 +381,7 @@ pub async fn run_scenario(
 /// Sweep probe steps are at most this long against the embedded simulator (quick mode).
 const PROBE_QUICK_CAP: Duration = Duration::from_secs(2);
 
-fn probe_line(scenario: &str, p: &crate::sweep::Probe) -> String {
+fn probe_line(scenario: &str, p: &crate::run::sweep::Probe) -> String {
     let ttft = p.ttft_p90_ms.map_or("n/a".into(), |v| format!("{v:.1}ms"));
     let verdict = p.saturated.as_deref().unwrap_or("good");
     format!(
@@ -403,7 +409,7 @@ async fn load_tokens(
         (None, Some(spec)) => (spec.name.clone(), spec.token.as_ref()),
         (None, None) => return Ok(TokenCounter::builtin()),
     };
-    if simulated && crate::tokens::needs_download(&name) {
+    if simulated && crate::plan::tokens::needs_download(&name) {
         warnings.push(format!(
             "tokenizer `{name}` is not downloaded against the simulator; prompts use the built-in \
              tokenizer (set INFERGATE_TOKENIZER=/path/to/tokenizer.json to use a real one)"

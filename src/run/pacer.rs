@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::schedule::Arrivals;
+use crate::plan::arrivals::Arrivals;
 
 /// How long before its deadline an arrival is handed to the runtime.
 const HEAD_START: Duration = Duration::from_millis(2);
@@ -104,7 +104,7 @@ fn tick(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::Process;
+    use crate::plan::arrivals::Process;
     use std::time::Duration;
 
     #[tokio::test]

@@ -20,8 +20,8 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use serde::Deserialize;
 
+use crate::plan::tokens::TokenCounter;
 use crate::scenario::{Data, DataSource, LengthDistribution, SharedPrefix};
-use crate::tokens::TokenCounter;
 
 /// Conversations kept from a ShareGPT file.
 pub const SHAREGPT_MAX: usize = 10_000;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::plots;
-use crate::timeline::Point;
+use crate::measure::timeline::Point;
 
 /// One stage as the plots see it; latencies in milliseconds (p50, p95, p99).
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::measure::recorder::Recorder;
 use crate::plan::{PlannedStage, StageLoad};
-use crate::recorder::Recorder;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric};
 

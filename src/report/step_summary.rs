@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use crate::baseline::change::Change;
-use crate::baseline::{Comparison, Problem, allowance_text};
+use crate::gate::baseline::change::Change;
+use crate::gate::baseline::{Comparison, Problem, allowance_text};
 use crate::gate::{CheckKind, ScenarioOutcome, Status, Verdict};
 
 /// The markdown section for one scenario; `notes` (copies saved or uploaded) become a list under it.

@@ -17,14 +17,14 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
 
 use crate::client::{Client, Exchange, Failure, FailureKind};
-use crate::datagen::{Generator, RequestSpec};
-use crate::pacer::Pacer;
+use crate::measure::recorder::{Expect, Recorder, Sample};
+use crate::measure::timeline::Timeline;
+use crate::plan::arrivals::Arrivals;
+use crate::plan::datagen::{Generator, RequestSpec};
 use crate::plan::{PlannedStage, StageLoad};
-use crate::recorder::{Expect, Recorder, Sample};
+use crate::run::pacer::Pacer;
+use crate::run::stop::{Stop, StopHandle};
 use crate::scenario::ApiKind;
-use crate::schedule::Arrivals;
-use crate::stop::{Stop, StopHandle};
-use crate::timeline::Timeline;
 
 /// The request generator, shared by a stage's slots and kept across stages.
 pub type SharedGenerator = Arc<Mutex<Generator>>;

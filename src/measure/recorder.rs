@@ -101,7 +101,7 @@ pub struct Recorder {
     /// Stages counted into this recorder.
     pub stages: usize,
     /// Once-a-second points of the stage (empty for merged recorders).
-    pub timeline: Vec<crate::timeline::Point>,
+    pub timeline: Vec<crate::measure::timeline::Point>,
 }
 
 impl Default for Recorder {

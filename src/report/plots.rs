@@ -14,7 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::report::{RunDir, StagePoint};
+use super::html::{RunDir, StagePoint};
 
 const SIZE: (u32, u32) = (1200, 420);
 const TALL: (u32, u32) = (1200, 640);
@@ -459,9 +459,9 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunDir) -> 
         (
             "in flight",
             P50,
-            (|p: &crate::timeline::Point| p.in_flight as f64) as fn(&_) -> f64,
+            (|p: &crate::measure::timeline::Point| p.in_flight as f64) as fn(&_) -> f64,
         ),
-        ("completed/s", P95, |p: &crate::timeline::Point| {
+        ("completed/s", P95, |p: &crate::measure::timeline::Point| {
             p.completed_per_s
         }),
     ] {
@@ -503,9 +503,11 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunDir) -> 
         (
             "TTFT",
             P50,
-            (|p: &crate::timeline::Point| p.ttft_avg_ms) as fn(&_) -> Option<f64>,
+            (|p: &crate::measure::timeline::Point| p.ttft_avg_ms) as fn(&_) -> Option<f64>,
         ),
-        ("e2e", P99, |p: &crate::timeline::Point| p.e2e_avg_ms),
+        ("e2e", P99, |p: &crate::measure::timeline::Point| {
+            p.e2e_avg_ms
+        }),
     ] {
         chart
             .draw_series(LineSeries::new(

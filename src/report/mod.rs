@@ -2,11 +2,11 @@
 //! baseline comparison needs, plots and `report.html`, JUnit XML and the console table.
 
 pub mod compare;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod metadata;
 pub mod plots;
-pub mod report;
 pub mod step_summary;
 pub mod table;
 
@@ -30,7 +30,7 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                 &json::lifecycle(
                     &run.total,
                     None,
-                    crate::server_metrics::StageServer::merged(
+                    crate::measure::server::StageServer::merged(
                         run.stages.iter().filter_map(|s| s.server.as_ref()),
                     )
                     .as_ref(),
@@ -49,13 +49,13 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                 )?;
             }
             write("timeline.json", &json::timeline(run))?;
-            let samples = crate::baseline::samples::RunSamples::from_run(run);
+            let samples = crate::gate::baseline::samples::RunSamples::from_run(run);
             write(
-                crate::baseline::samples::FILE_NAME,
+                crate::gate::baseline::samples::FILE_NAME,
                 &serde_json::to_value(samples).expect("samples serialise"),
             )?;
             write("verdicts.json", &json::verdicts(run, gate))?;
-            report::render_dir(dir)
+            html::render_dir(dir)
         }
         ScenarioOutcome::Error {
             scenario, message, ..

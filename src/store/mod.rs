@@ -2,6 +2,8 @@
 //! S3-compatible) prefix. Reports are always written locally first; copies elsewhere are extra, and a
 //! copy that fails is reported without touching the local files or the verdict.
 
+pub mod publish;
+
 pub mod s3;
 
 use std::path::{Path, PathBuf};
@@ -122,7 +124,7 @@ pub fn timestamp(at: std::time::SystemTime) -> String {
     let secs = at
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let (y, mo, d, h, mi, s) = crate::outputs::metadata::utc_parts(secs as i64);
+    let (y, mo, d, h, mi, s) = crate::report::metadata::utc_parts(secs as i64);
     format!("{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}")
 }
 

@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 
 use crate::gate::{CheckKind, GateReport, Verdict};
-use crate::recorder::Recorder;
+use crate::measure::recorder::Recorder;
 use crate::run::RunResult;
 
 /// The percentiles written for every distribution (inference-perf's default list).
@@ -40,7 +40,7 @@ pub fn distribution(h: &Histogram<u64>, scale: f64) -> Value {
 pub fn lifecycle(
     r: &Recorder,
     requested_rate: Option<f64>,
-    server: Option<&crate::server_metrics::StageServer>,
+    server: Option<&crate::measure::server::StageServer>,
 ) -> Value {
     const S: f64 = 1e6;
     let by_label: Map<String, Value> = r
@@ -133,7 +133,7 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
         "environment": super::metadata::environment(),
         "stages": run.stages.iter().map(|s| s.stage.describe()).collect::<Vec<_>>(),
         "warnings": run.warnings,
-        "knee": crate::knee::find(&run.stages),
+        "knee": crate::gate::knee::find(&run.stages),
         "stage_offsets": run.stages.iter().map(|s| s.offset.as_secs_f64()).collect::<Vec<_>>(),
         "stage_loads": run.stages.iter().map(|s| serde_json::json!({
             "index": s.stage.index,
@@ -151,9 +151,9 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Value {
 }
 
 /// The baseline comparison: where, what it was, and every statistic with both intervals.
-fn comparison(c: &crate::baseline::Comparison) -> Value {
-    use crate::baseline::Problem;
-    let interval = |i: &crate::baseline::interval::Interval| match i {
+fn comparison(c: &crate::gate::baseline::Comparison) -> Value {
+    use crate::gate::baseline::Problem;
+    let interval = |i: &crate::gate::baseline::interval::Interval| match i {
         Ok(e) => json!({"value": e.value, "low": e.low, "high": e.high}),
         Err(note) => json!({"unavailable": note}),
     };
@@ -165,7 +165,7 @@ fn comparison(c: &crate::baseline::Comparison) -> Value {
                 "scope": r.scope,
                 "statistic": r.statistic(),
                 "source": r.source,
-                "allowed": crate::baseline::allowance_text(r.allowance, r.metric),
+                "allowed": crate::gate::baseline::allowance_text(r.allowance, r.metric),
                 "current_value": r.current_value,
                 "baseline_value": r.baseline_value,
                 "current": interval(&r.current),

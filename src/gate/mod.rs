@@ -6,7 +6,10 @@
 //! as much as the target, so the run is *invalid*, never passed, and reported as an error rather than a
 //! failure.
 
-use crate::recorder::Recorder;
+pub mod baseline;
+pub mod knee;
+
+use crate::measure::recorder::Recorder;
 use crate::run::RunResult;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric, Threshold, Validity};
@@ -60,7 +63,7 @@ pub struct GateReport {
     pub checks: Vec<Check>,
     pub status: Status,
     /// The comparison with the baseline, when one was asked for.
-    pub comparison: Option<crate::baseline::Comparison>,
+    pub comparison: Option<crate::gate::baseline::Comparison>,
 }
 
 impl GateReport {
@@ -69,8 +72,9 @@ impl GateReport {
     }
 
     /// Adds the baseline comparison and its checks; a regression fails a valid run.
-    pub fn attach(&mut self, comparison: crate::baseline::Comparison) {
-        self.checks.extend(crate::baseline::checks(&comparison));
+    pub fn attach(&mut self, comparison: crate::gate::baseline::Comparison) {
+        self.checks
+            .extend(crate::gate::baseline::checks(&comparison));
         self.comparison = Some(comparison);
         self.status = status_of(&self.checks);
     }
@@ -164,7 +168,7 @@ fn threshold_check(threshold: &Threshold, recorder: &Recorder) -> Check {
 fn server_check(threshold: &Threshold, run: &RunResult) -> Check {
     let server = match threshold.stage {
         Some(i) => run.stages[i].server.clone(),
-        None => crate::server_metrics::StageServer::merged(
+        None => crate::measure::server::StageServer::merged(
             run.stages.iter().filter_map(|s| s.server.as_ref()),
         ),
     };

@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use std::path::Path;
 
-use super::report::{RunDir, StagePoint};
-use crate::baseline::samples::{self, RunSamples};
-use crate::baseline::{self as baselines, Baseline, Comparison};
+use super::html::{RunDir, StagePoint};
+use crate::gate::baseline::samples::{self, RunSamples};
+use crate::gate::baseline::{self as baselines, Baseline, Comparison};
 use crate::scenario::Regression;
 
 fn delta(a: Option<f64>, b: Option<f64>) -> String {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use hdrhistogram::Histogram;
 
 use crate::gate::{GateReport, Status, Verdict};
-use crate::recorder::Recorder;
+use crate::measure::recorder::Recorder;
 use crate::run::RunResult;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric};
@@ -69,7 +69,7 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
             sweep.saturation_rate,
             sweep.probes.len(),
             sweep.recommended_rate,
-            (crate::sweep::HEADROOM * 100.0) as u32,
+            (crate::run::sweep::HEADROOM * 100.0) as u32,
             sweep
                 .note
                 .as_deref()
@@ -77,7 +77,7 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
                 .unwrap_or_default()
         );
     }
-    if let Some(knee) = crate::knee::find(&run.stages) {
+    if let Some(knee) = crate::gate::knee::find(&run.stages) {
         let _ = writeln!(out, "{}", knee.describe());
     }
     for check in &gate.checks {

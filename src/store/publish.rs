@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use crate::baseline::{self, Comparison, Problem};
+use crate::gate::baseline::{self, Comparison, Problem};
 use crate::gate::{ScenarioOutcome, Status};
 use crate::run::RunResult;
 use crate::scenario::Scenario;
-use crate::storage::{self, Location};
+use crate::store::{self, Location};
 
 /// When reports go to the scenario's `storage.simple_storage_service`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -148,9 +148,9 @@ pub fn copies(
             Upload::Never => false,
             Upload::Auto => !run.simulated,
         };
-        let place = storage::report_place(s3, name, run.started_at);
+        let place = store::report_place(s3, name, run.started_at);
         if wanted {
-            let uploaded = runtime.block_on(storage::s3::upload_dir(
+            let uploaded = runtime.block_on(store::s3::upload_dir(
                 &place,
                 out_dir,
                 &s3.report_file_prefix,

@@ -21,7 +21,7 @@ use samples::RunSamples;
 use crate::gate::{Check, CheckKind, Verdict};
 use crate::scenario::threshold::format_metric_value;
 use crate::scenario::{Aggregation, Metric, MetricKind, Op, Regression, Threshold};
-use crate::storage::Location;
+use crate::store::Location;
 
 /// A baseline as read back.
 #[derive(Debug, Clone)]
@@ -128,7 +128,7 @@ fn describe_origin(verdicts: &serde_json::Value) -> String {
     }
     if let Some(started) = verdicts["started_at_unix"].as_f64() {
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(started.max(0.0));
-        let stamp = crate::storage::timestamp(at);
+        let stamp = crate::store::timestamp(at);
         parts.push(format!("run {stamp} UTC"));
     }
     if parts.is_empty() {

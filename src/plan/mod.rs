@@ -4,10 +4,14 @@
 //! against its embedded simulator: stages are shortened so a fresh clone finishes every suite in a few
 //! minutes, and every report says so.
 
+pub mod arrivals;
+pub mod datagen;
+pub mod tokens;
+
 use std::time::Duration;
 
+use crate::plan::arrivals::Process;
 use crate::scenario::{Arrival, Scenario, Stage, Warmup};
-use crate::schedule::Process;
 
 /// How much to shorten stages when running against the embedded simulator.
 #[derive(Debug, Clone, Copy, PartialEq)]
