@@ -1,29 +1,52 @@
 //! One scenario file, start to finish: load it, run it, judge it (with its baseline, when there is
-//! one), write its reports, save or upload copies, and print its table. The harness and the CLI both call `scenario_file`, so a suite behaves the same either way.
+//! one), write its reports, save or upload copies, and print its table. The harness and the CLI both
+//! call `scenario_file`, so a suite behaves the same either way.
 //!
 //! Ctrl-C or SIGTERM during a run stops it gracefully: no new requests, a short grace for those in
 //! flight, partial reports and JUnit marked incomplete, and every later scenario skipped. A second
 //! signal exits at once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::gate::{ErrorCause, ScenarioOutcome, evaluate};
+use crate::gate::{ErrorCause, ScenarioOutcome, abort_rule, evaluate};
+use crate::options::Options;
 use crate::report;
 use crate::run::stop::stop_pair;
 use crate::run::{RunOptions, run_scenario};
 use crate::scenario::Scenario;
 use crate::store::publish;
 
-/// Runs the file at `path` as the scenario `name`, writing reports under `out_dir`.
+/// Where a suite's reports go: each scenario gets `ROOT/<name>/`.
+#[derive(Debug, Clone)]
+pub enum OutRoot {
+    /// This root for every scenario.
+    Fixed(PathBuf),
+    /// The file's `storage.local_storage.path`, else this root.
+    FileOr(PathBuf),
+}
+
+/// Runs the file at `path` as the scenario `name`, writing reports under `out`'s root for it; returns
+/// the outcome and that root.
 pub fn scenario_file(
     path: &Path,
     name: &str,
-    options: &RunOptions,
-    out_dir: &Path,
-) -> ScenarioOutcome {
+    options: &Options,
+    out: &OutRoot,
+) -> (ScenarioOutcome, PathBuf) {
     let mut loaded = None;
-    let outcome = match Scenario::load(path) {
+    let parsed = Scenario::load(path);
+    let root = match (out, &parsed) {
+        (OutRoot::Fixed(root), _) => root.clone(),
+        (OutRoot::FileOr(root), Ok(scenario)) => scenario
+            .storage
+            .local_path
+            .clone()
+            .unwrap_or_else(|| root.clone()),
+        (OutRoot::FileOr(root), Err(_)) => root.clone(),
+    };
+    let out_dir = &root.join(name);
+    let outcome = match parsed {
         _ if INTERRUPTED.get().is_some() => ScenarioOutcome::Error {
             scenario: name.to_string(),
             message: format!("not run: {}", INTERRUPTED.get().map_or("", String::as_str)),
@@ -35,7 +58,7 @@ pub fn scenario_file(
             cause: ErrorCause::BadInput,
         },
         Ok(scenario) => {
-            let mut outcome = judge(&scenario, name, options);
+            let mut outcome = judge(&scenario, name, &options.run);
             if let ScenarioOutcome::Judged { run, gate } = &mut outcome
                 && let Some(comparison) =
                     publish::compare(&scenario, name, &options.publish, out_dir, run)
@@ -63,7 +86,7 @@ pub fn scenario_file(
         }
         ScenarioOutcome::Error { message, .. } => eprintln!("[{name}] error: {message}"),
     }
-    outcome
+    (outcome, root)
 }
 
 /// Runs the scenario on a single-threaded runtime: the load generator's timers, sends and reads share
@@ -83,6 +106,7 @@ fn judge(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutco
     let (handle, stop) = stop_pair();
     let options = RunOptions {
         stop,
+        abort: abort_rule(&scenario.thresholds),
         ..options.clone()
     };
     runtime.spawn(async move {

@@ -24,12 +24,11 @@ use std::sync::{Arc, Mutex};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use crate::execute;
+use crate::execute::{self, OutRoot};
 use crate::gate::{ScenarioOutcome, Status};
-use crate::plan::Quick;
+use crate::options::SuiteArgs;
 use crate::report;
-use crate::run::{RunOptions, Target, api_key_from_env};
-use crate::store::publish::{PublishOptions, Upload};
+use crate::run::Target;
 
 /// Runs every scenario under `suites_dir` (or `$INFERGATE_SUITES`) as a test; returns the exit code.
 pub fn main(suites_dir: &str) -> ExitCode {
@@ -53,18 +52,24 @@ pub fn main(suites_dir: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let out_root = out_root();
-    let options = options_from_env();
+    let options = match SuiteArgs::from_env() {
+        Ok(args) => args.options(Target::Simulator),
+        Err(e) => {
+            eprintln!("error: {}", e.render().to_string().trim_end());
+            return ExitCode::from(2);
+        }
+    };
+    let out_root = options.out.clone().unwrap_or_else(default_out_root);
     let outcomes: Arc<Mutex<Vec<ScenarioOutcome>>> = Arc::default();
     let trials = files
         .into_iter()
         .map(|path| {
             let name = trial_name(&dir, &path);
             let options = options.clone();
-            let out_dir = out_root.join(&name);
+            let out = OutRoot::Fixed(out_root.clone());
             let outcomes = Arc::clone(&outcomes);
             Trial::test(name.clone(), move || {
-                let outcome = execute::scenario_file(&path, &name, &options, &out_dir);
+                let (outcome, _) = execute::scenario_file(&path, &name, &options, &out);
                 let verdict = trial_verdict(&outcome);
                 outcomes
                     .lock()
@@ -113,51 +118,8 @@ fn trial_verdict(outcome: &ScenarioOutcome) -> Result<(), Failed> {
     }
 }
 
-/// Run options from the environment (see the module docs).
-pub fn options_from_env() -> RunOptions {
-    let full = std::env::var("INFERGATE_FULL").is_ok_and(|v| v == "1" || v == "true");
-    RunOptions {
-        target: match std::env::var("INFERGATE_TARGET")
-            .ok()
-            .filter(|t| !t.is_empty())
-        {
-            None => Target::Simulator,
-            Some(t) if t == "scenario" => Target::Scenario,
-            Some(url) => Target::Url(url),
-        },
-        quick: (!full).then(Quick::default),
-        progress: true,
-        api_key: api_key_from_env(),
-        wait_ready: std::env::var("INFERGATE_WAIT_READY")
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(std::time::Duration::from_secs_f64),
-        publish: publish_options_from_env(),
-        ..RunOptions::default()
-    }
-}
-
-/// Baseline and upload settings from `INFERGATE_BASELINE`, `INFERGATE_SAVE_BASELINE`,
-/// `INFERGATE_FORCE_BASELINE` and `INFERGATE_UPLOAD` (an unknown value is reported and means `auto`).
-pub fn publish_options_from_env() -> PublishOptions {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let upload = var("INFERGATE_UPLOAD").map_or(Ok(Upload::Auto), |v| Upload::parse(&v));
-    PublishOptions {
-        baseline: var("INFERGATE_BASELINE"),
-        save_baseline: var("INFERGATE_SAVE_BASELINE"),
-        force_baseline: var("INFERGATE_FORCE_BASELINE").is_some_and(|v| v == "1" || v == "true"),
-        upload: upload.unwrap_or_else(|e| {
-            eprintln!("warning: INFERGATE_UPLOAD {e}; using auto");
-            Upload::Auto
-        }),
-    }
-}
-
-fn out_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("INFERGATE_OUT") {
-        return PathBuf::from(dir);
-    }
+/// `$CARGO_TARGET_DIR/infergate`, or `target/infergate`.
+fn default_out_root() -> PathBuf {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     target.join("infergate")

@@ -23,11 +23,13 @@
 //! OpenAI-compatible HTTP server that the default run and the tests reach over real HTTP.
 
 pub mod bench;
+pub mod cli;
 pub mod client;
 pub mod execute;
 pub mod gate;
 pub mod harness;
 pub mod measure;
+pub mod options;
 pub mod plan;
 pub mod report;
 pub mod run;

@@ -12,9 +12,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use infergate::execute;
+use infergate::execute::OutRoot;
 use infergate::gate::baseline::Problem;
 use infergate::gate::baseline::change::Change;
 use infergate::gate::{CheckKind, GateReport, ScenarioOutcome, Status, Verdict};
+use infergate::options::Options;
 use infergate::plan::Quick;
 use infergate::run::{RunOptions, Target};
 use infergate::scenario::Scenario;
@@ -33,16 +35,19 @@ fn engine(factor: f64) -> EngineConfig {
     }
 }
 
-fn options(publish: PublishOptions, factor: f64) -> RunOptions {
-    RunOptions {
-        target: Target::Simulator,
-        quick: Some(Quick::default()),
-        sim: SimConfig {
-            engine: engine(factor),
-            ..SimConfig::default()
+fn options(publish: PublishOptions, factor: f64) -> Options {
+    Options {
+        run: RunOptions {
+            target: Target::Simulator,
+            quick: Some(Quick::default()),
+            sim: SimConfig {
+                engine: engine(factor),
+                ..SimConfig::default()
+            },
+            ..RunOptions::default()
         },
         publish,
-        ..RunOptions::default()
+        out: None,
     }
 }
 
@@ -55,12 +60,15 @@ fn judged(outcome: ScenarioOutcome) -> GateReport {
 
 fn run(file: &Path, publish: PublishOptions, factor: f64, out: &Path) -> GateReport {
     let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-    judged(execute::scenario_file(
-        file,
-        &name,
-        &options(publish, factor),
-        &out.join(&name),
-    ))
+    judged(
+        execute::scenario_file(
+            file,
+            &name,
+            &options(publish, factor),
+            &OutRoot::Fixed(out.to_path_buf()),
+        )
+        .0,
+    )
 }
 
 fn compare_with(location: &str) -> PublishOptions {
@@ -261,11 +269,11 @@ fn a_store_that_fails_is_retried_and_reported_and_the_verdict_and_local_files_st
     let dir = tempfile::tempdir().unwrap();
     let file = small_scenario(dir.path(), "flaky-store", 20, &store.uri());
     let out = dir.path().join("out");
-    let outcome = execute::scenario_file(
+    let (outcome, _) = execute::scenario_file(
         &file,
         "flaky-store",
         &options(PublishOptions::default(), 1.0),
-        &out.join("flaky-store"),
+        &OutRoot::Fixed(out.clone()),
     );
     let scenario = Scenario::load(&file).unwrap();
     let publish = PublishOptions {

@@ -45,7 +45,8 @@ async fn a_model_id_that_cannot_be_downloaded_says_what_to_pass_instead() {
     // Nothing answers on this loopback port, standing in for an offline machine.
     let err = TokenCounter::load_from("no-such-org/no-such-model", None, "http://127.0.0.1:9")
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("cannot download `no-such-org/no-such-model`"),
         "{err}"

@@ -10,7 +10,9 @@ pub mod baseline;
 pub mod knee;
 
 use crate::measure::recorder::Recorder;
-use crate::run::RunResult;
+use std::sync::Arc;
+
+use crate::run::{Abort, RunResult};
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric, Threshold, Validity};
 
@@ -120,6 +122,22 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
         checks,
         comparison: None,
     }
+}
+
+/// The rule that stops a run when one of its `abortOnFail` thresholds fails mid-run (`None` when the
+/// scenario has none); the driver asks it as each stage goes (see `abort_reason`).
+pub fn abort_rule(thresholds: &[Threshold]) -> Option<Abort> {
+    let aborting: Vec<Threshold> = thresholds
+        .iter()
+        .filter(|t| t.abort_on_fail)
+        .cloned()
+        .collect();
+    if aborting.is_empty() {
+        return None;
+    }
+    Some(Abort(Arc::new(move |stage, earlier, current, elapsed| {
+        abort_reason(&aborting, stage, earlier, current, elapsed)
+    })))
 }
 
 /// For `abortOnFail` thresholds while a run is under way: the reason to stop, if one of them, past its

@@ -16,6 +16,9 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use tokenizers::Tokenizer;
 
+use crate::client::hub::{self, HubError};
+use crate::scenario::Secret;
+
 /// Words of the built-in tokenizer (and of prompts when it is used).
 pub const BUILTIN_WORDS: &[&str] = &[
     "the",
@@ -217,33 +220,45 @@ impl TokenCounter {
 
     /// Loads `tokenizer.json` from a file or directory, or downloads a Hugging Face model id's (from
     /// `$HF_ENDPOINT`, default `https://huggingface.co`).
-    pub async fn load(name: &str, token: Option<&str>) -> Result<TokenCounter, String> {
-        let hub = std::env::var("HF_ENDPOINT").unwrap_or_else(|_| "https://huggingface.co".into());
-        TokenCounter::load_from(name, token, &hub).await
+    pub async fn load(name: &str, token: Option<&Secret>) -> Result<TokenCounter, TokenizerError> {
+        TokenCounter::load_from(name, token, &hub::endpoint()).await
     }
 
     /// `load` with the hub's address given.
     pub async fn load_from(
         name: &str,
-        token: Option<&str>,
+        token: Option<&Secret>,
         hub: &str,
-    ) -> Result<TokenCounter, String> {
+    ) -> Result<TokenCounter, TokenizerError> {
         let path = Path::new(name);
         let file = if path.is_dir() {
             path.join("tokenizer.json")
         } else if path.exists() {
             path.to_path_buf()
-        } else if looks_like_path(name) {
-            return Err(format!("tokenizer: `{name}` does not exist"));
+        } else if crate::scenario::looks_like_path(name) {
+            return Err(TokenizerError::Missing(name.to_string()));
         } else {
-            download(name, token, hub).await?
+            hub::fetch(hub::Request {
+                hub,
+                kind: CACHE_KIND,
+                repo: name,
+                file: "tokenizer.json",
+                token,
+                hint: format!(
+                    "tokenizer: cannot download `{name}` from {hub}; pass a local tokenizer.json or a \
+                     directory holding one instead (tokenizer.pretrained_model_name_or_path: /path/to/tokenizer.json)"
+                ),
+            })
+            .await?
         };
-        let tokenizer = Tokenizer::from_file(&file)
-            .map_err(|e| format!("tokenizer: cannot load {}: {e}", file.display()))?;
+        let tokenizer = Tokenizer::from_file(&file).map_err(|e| TokenizerError::Unreadable {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
         TokenCounter::new(tokenizer, file.display().to_string())
     }
 
-    fn new(tokenizer: Tokenizer, source: String) -> Result<TokenCounter, String> {
+    fn new(tokenizer: Tokenizer, source: String) -> Result<TokenCounter, TokenizerError> {
         let mut counter = TokenCounter {
             tokenizer,
             source,
@@ -268,10 +283,7 @@ impl TokenCounter {
         words.dedup();
         words.truncate(MAX_WORDS);
         if words.len() < 20 {
-            return Err(format!(
-                "tokenizer {}: too few plain words in its vocabulary to build prompts from",
-                counter.source
-            ));
+            return Err(TokenizerError::TooFewWords(counter.source));
         }
         counter.words = words;
         counter.words_are_tokens = counter.check_words_are_tokens();
@@ -352,59 +364,25 @@ impl TokenCounter {
 
 /// True when loading `name` would mean a download: not a file or directory here, and not cached.
 pub fn needs_download(name: &str) -> bool {
-    !Path::new(name).exists() && !looks_like_path(name) && !cache_file(name).exists()
+    !Path::new(name).exists()
+        && !crate::scenario::looks_like_path(name)
+        && !hub::cache_path(CACHE_KIND, name, "tokenizer.json").exists()
 }
 
-/// True when `name` is meant as a file or directory rather than a Hugging Face model id.
-pub fn looks_like_path(name: &str) -> bool {
-    name.starts_with(['/', '.', '~']) || name.ends_with(".json") || name.matches('/').count() > 1
-}
+/// The hub cache's folder for tokenizers.
+const CACHE_KIND: &str = "tokenizers";
 
-/// Where a downloaded model id's tokenizer is kept.
-fn cache_file(id: &str) -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
-    home.join(".cache/infergate/tokenizers")
-        .join(id.replace('/', "--"))
-        .join("tokenizer.json")
-}
-
-async fn download(id: &str, token: Option<&str>, hub: &str) -> Result<PathBuf, String> {
-    let file = cache_file(id);
-    if file.exists() {
-        return Ok(file);
-    }
-    let url = format!(
-        "{}/{id}/resolve/main/tokenizer.json",
-        hub.trim_end_matches('/')
-    );
-    let hint = format!(
-        "tokenizer: cannot download `{id}` from {hub}; pass a local tokenizer.json or a \
-         directory holding one instead (tokenizer.pretrained_model_name_or_path: /path/to/tokenizer.json)"
-    );
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(|e| format!("{hint}: {e}"))?;
-    let mut request = client.get(&url);
-    if let Some(token) = token.or(std::env::var("HF_TOKEN").ok().as_deref()) {
-        request = request.bearer_auth(token);
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| format!("{hint} ({})", crate::client::describe_error(&e)))?;
-    if !response.status().is_success() {
-        return Err(format!("{hint} (HTTP {})", response.status()));
-    }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| format!("{hint} ({e})"))?;
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{hint} ({}: {e})", dir.display()))?;
-    }
-    std::fs::write(&file, &bytes).map_err(|e| format!("{hint} ({}: {e})", file.display()))?;
-    Ok(file)
+/// Why a tokenizer could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizerError {
+    #[error("tokenizer: `{0}` does not exist")]
+    Missing(String),
+    #[error(transparent)]
+    Download(#[from] HubError),
+    #[error("tokenizer: cannot load {}: {message}", path.display())]
+    Unreadable { path: PathBuf, message: String },
+    #[error("tokenizer {0}: too few plain words in its vocabulary to build prompts from")]
+    TooFewWords(String),
 }
 
 #[cfg(test)]
@@ -427,6 +405,7 @@ mod tests {
         let err = TokenCounter::load("./no/such/tokenizer.json", None)
             .await
             .unwrap_err();
-        assert!(err.contains("does not exist"), "{err}");
+        assert!(matches!(err, TokenizerError::Missing(_)), "{err}");
+        assert!(err.to_string().contains("does not exist"), "{err}");
     }
 }

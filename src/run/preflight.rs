@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::client::describe_error;
-use crate::client::tls::TlsFiles;
+use crate::client::{Http, describe_error};
 use crate::run::RunError;
 use crate::scenario::Secret;
+use crate::scenario::TlsFiles;
 
 /// The engine's own version, when it reports one: vLLM and SGLang answer `GET /version`, TGI
 /// `GET /info`, llama.cpp `GET /props` (`build_info`). Best effort: two seconds per try, errors ignored.
@@ -16,10 +16,7 @@ pub async fn server_version(
     api_key: Option<&Secret>,
     tls: &TlsFiles,
 ) -> Option<String> {
-    let http = tls
-        .apply(reqwest::Client::builder())
-        .ok()?
-        .no_proxy()
+    let http = Http::to_target(tls, api_key)
         .timeout(Duration::from_secs(2))
         .build()
         .ok()?;
@@ -28,10 +25,7 @@ pub async fn server_version(
         ("/info", "version"),
         ("/props", "build_info"),
     ] {
-        let mut request = http.get(format!("{}{path}", base_url.trim_end_matches('/')));
-        if let Some(key) = api_key {
-            request = request.bearer_auth(key.expose());
-        }
+        let request = http.get(format!("{}{path}", base_url.trim_end_matches('/')));
         let Ok(response) = request.send().await else {
             continue;
         };
@@ -101,18 +95,11 @@ async fn attempt(
     api_key: Option<&Secret>,
     tls: &TlsFiles,
 ) -> Result<String, Problem> {
-    let builder = tls
-        .apply(reqwest::Client::builder())
-        .map_err(|e| problem(e, false))?;
-    let http = builder
-        .no_proxy()
+    let http = Http::to_target(tls, api_key)
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| problem(e.to_string(), false))?;
-    let mut request = http.get(format!("{}/v1/models", base_url.trim_end_matches('/')));
-    if let Some(key) = api_key {
-        request = request.bearer_auth(key.expose());
-    }
+    let request = http.get(format!("{}/v1/models", base_url.trim_end_matches('/')));
     let response = request.send().await.map_err(|e| {
         if e.is_connect() {
             problem(

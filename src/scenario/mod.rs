@@ -4,6 +4,7 @@
 //! into a `Scenario` whose every field is honoured, `threshold` parses k6-style expressions and `locate`
 //! finds line numbers for errors found after parsing.
 
+pub mod credentials;
 pub mod env;
 pub mod locate;
 pub mod raw;
@@ -17,6 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use credentials::{Secret, TlsFiles};
 pub use regression::Regression;
 pub use storage::{Addressing, S3Storage, Storage};
 pub use threshold::{Aggregation, Metric, MetricKind, Op, Threshold};
@@ -113,6 +115,12 @@ pub struct TokenizerSpec {
     pub token: Option<Secret>,
 }
 
+/// Whether a tokenizer name is a file path rather than a hub model id: it starts with `/`, `.` or `~`,
+/// ends with `.json`, or has more than one `/` (ids are `org/name`).
+pub fn looks_like_path(name: &str) -> bool {
+    name.starts_with(['/', '.', '~']) || name.ends_with(".json") || name.matches('/').count() > 1
+}
+
 /// How requests arrive within a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival {
@@ -185,7 +193,7 @@ pub struct Server {
     /// Bearer token. Never printed: see `Secret`.
     pub api_key: Option<Secret>,
     /// Extra trusted roots and a client certificate, paths relative to the scenario file.
-    pub tls: crate::client::tls::TlsFiles,
+    pub tls: TlsFiles,
 }
 
 /// Limits on the runner itself. A breach means infergate could not produce the load it was asked for,
@@ -204,32 +212,6 @@ impl Default for Validity {
             max_schedule_delay_p99_us: 10_000.0,
             min_achieved_rate: 0.95,
         }
-    }
-}
-
-/// A value that must never reach logs, reports or JUnit. `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-    /// The value itself, for the one place that sends it (the HTTP Authorization header).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
     }
 }
 

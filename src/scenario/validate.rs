@@ -15,7 +15,7 @@ use super::{
     Api, ApiKind, Arrival, Data, DataSource, LengthDistribution, Load, Scenario, ScenarioError,
     ScenarioErrors, Secret, Server, SharedPrefix, Stage, Sweep, TokenizerSpec, Validity, Warmup,
 };
-use crate::client::tls::TlsFiles;
+use crate::scenario::TlsFiles;
 
 /// The seed used when `load.base_seed` is absent, so that two runs of one file draw the same requests.
 pub const DEFAULT_SEED: u64 = 42;
@@ -450,7 +450,7 @@ fn check_tokenizer(
     };
     let at = |key| [Step::Key("tokenizer"), Step::Key(key)];
     let name = env::expand(name).map_err(|m| c.error(&at("pretrained_model_name_or_path"), m))?;
-    let name = if crate::plan::tokens::looks_like_path(&name) {
+    let name = if super::looks_like_path(&name) {
         resolve_relative(c.path, &name).display().to_string()
     } else {
         name

@@ -1,0 +1,123 @@
+//! `infergate bench`: the load generator measuring itself against a known-timing simulator.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::bench::{self, BenchOptions, SimChild};
+
+use super::{exit, millis};
+
+/// Measure the load generator itself against a known-timing simulator on another core.
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Starts `infergate sim` in fixed-timing mode as a child process pinned to one core, \
+                  pins itself to another, and runs one constant-rate stage per --rates value. \
+                  Prints a markdown table: achieved rate, schedule delay, client TTFT/ITL next to \
+                  the simulator's own measurement of the same streams (truth) and the difference, \
+                  whether output counts equal the server's usage, client CPU seconds, peak RSS and \
+                  the time to the first send.",
+    after_help = "Examples:\n  infergate bench\n  infergate bench --rates 1000,2000,4000 --duration 20\n  \
+                  infergate bench --rates 2000 --duration 500   # 1,000,000 requests: memory stays flat"
+)]
+pub struct BenchArgs {
+    /// Requests per second, one stage each.
+    #[arg(long, value_delimiter = ',', default_values_t = [250.0, 500.0, 1000.0, 2000.0])]
+    pub rates: Vec<f64>,
+    /// Seconds per rate.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    #[arg(long, default_value_t = 32)]
+    pub prompt_tokens: u32,
+    /// Streamed tokens per request.
+    #[arg(long, default_value_t = 128)]
+    pub output_tokens: u32,
+    /// The simulator's time to first token, milliseconds.
+    #[arg(long, default_value_t = 20.0)]
+    pub ttft_ms: f64,
+    /// The simulator's time between tokens, milliseconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub itl_ms: f64,
+    /// Core for the load generator; the simulator gets --sim-cpu.
+    #[arg(long, default_value_t = 0)]
+    pub client_cpu: usize,
+    #[arg(long, default_value_t = 1)]
+    pub sim_cpu: usize,
+    /// Do not pin either process.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Also write the rows as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+pub fn main(args: BenchArgs) -> ExitCode {
+    let BenchArgs {
+        rates,
+        duration,
+        prompt_tokens,
+        output_tokens,
+        ttft_ms,
+        itl_ms,
+        client_cpu,
+        sim_cpu,
+        no_pin,
+        json,
+    } = args;
+    let options = BenchOptions {
+        rates: rates.into_iter().filter(|r| *r > 0.0).collect(),
+        duration: millis(duration * 1e3),
+        prompt_tokens: prompt_tokens.max(1),
+        output_tokens: output_tokens.max(1),
+        ttft: millis(ttft_ms),
+        itl: millis(itl_ms),
+        client_cpu: (!no_pin).then_some(client_cpu),
+        sim_cpu: (!no_pin).then_some(sim_cpu),
+    };
+    run_bench(&options, json.as_deref())
+}
+
+fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode {
+    let sim = match SimChild::start(options.ttft, options.itl, options.sim_cpu) {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::RUN_ERROR);
+        }
+    };
+    if let Some(cpu) = options.client_cpu
+        && let Err(e) = bench::host::pin_to_cpu(cpu)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::RUN_ERROR);
+    }
+    eprintln!(
+        "infergate bench: {} prompt tokens, {} streamed output tokens, simulator TTFT {:?} ITL {:?} at {}; {:.0} s per rate",
+        options.prompt_tokens,
+        options.output_tokens,
+        options.ttft,
+        options.itl,
+        sim.base_url(),
+        options.duration.as_secs_f64()
+    );
+    let runtime = crate::run::load_runtime().expect("runtime starts");
+    println!("{}", bench::table_header());
+    let rows = runtime.block_on(bench::run(options, sim.base_url(), |row| {
+        println!("{}", bench::table_row(row))
+    }));
+    match rows {
+        Ok(rows) => {
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&rows).expect("rows serialise");
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return ExitCode::from(exit::RUN_ERROR);
+                }
+            }
+            ExitCode::from(exit::PASSED)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::RUN_ERROR)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The `infergate` command line (clap): one `Args` struct per subcommand, each a thin door onto the
+//! library. `run` shares its options with the harness (`options::SuiteArgs`).
+
+mod bench;
+mod saved;
+mod sim;
+mod suite;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes, also listed in the README.
+pub mod exit {
+    pub const PASSED: u8 = 0;
+    pub const THRESHOLD_FAILED: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const RUNNER_INVALID: u8 = 3;
+    pub const RUN_ERROR: u8 = 4;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "infergate",
+    version,
+    about = "A performance gate for LLM inference endpoints",
+    long_about = "Runs inference-perf style scenario files against an OpenAI-compatible endpoint, checks \
+                  k6-style thresholds, and exits non-zero when one fails.\n\n\
+                  Exit codes: 0 passed, 1 a threshold failed, 2 bad input, 3 the runner could not keep up \
+                  (results invalid), 4 the run could not happen (target unreachable)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Run(suite::RunArgs),
+    Validate(suite::ValidateArgs),
+    Sim(sim::SimArgs),
+    Report(saved::ReportArgs),
+    Compare(saved::CompareArgs),
+    Bench(bench::BenchArgs),
+}
+
+/// Parses the command line and runs the subcommand; returns the process's exit code.
+pub fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run(args) => suite::run(args),
+        Command::Validate(args) => suite::validate(args),
+        Command::Sim(args) => sim::main(args),
+        Command::Report(args) => saved::report(args),
+        Command::Compare(args) => saved::compare(args),
+        Command::Bench(args) => bench::main(args),
+    }
+}
+
+/// A non-negative, finite number of milliseconds as a duration (anything else is zero).
+fn millis(ms: f64) -> Duration {
+    if ms.is_finite() && ms > 0.0 {
+        Duration::from_secs_f64(ms / 1e3)
+    } else {
+        Duration::ZERO
+    }
+}

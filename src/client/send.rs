@@ -1,0 +1,195 @@
+//! Sending one request: a pooled client bound to one endpoint posts the body, re-sends once when a
+//! server closed a kept-alive connection under it, bounds the whole exchange by the request timeout,
+//! and reads a non-streamed body (streams are read by `stream`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::openai::{self, Chunk};
+use super::stream::{
+    Ended, Fail, MAX_BODY, MAX_ERROR_BODY, read_stream, too_large, transport_failure, truncate,
+};
+use super::{ClientError, Exchange, Failure, FailureKind, Http, Success, Timeout, describe_error};
+use crate::scenario::{ApiKind, Secret, TlsFiles};
+
+/// What a client needs to know about its endpoint.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub base_url: String,
+    pub api: ApiKind,
+    pub streaming: bool,
+    pub model: String,
+    pub ignore_eos: bool,
+    pub api_key: Option<Secret>,
+    pub headers: Vec<(String, String)>,
+    pub request_timeout: Duration,
+    /// Longest silence allowed between reads once a stream has produced content.
+    pub idle_timeout: Duration,
+    pub tls: TlsFiles,
+}
+
+/// A pooled HTTP client bound to one endpoint.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    url: String,
+    endpoint: Endpoint,
+    /// Requests sent a second time because the server closed a kept-alive connection just as they were
+    /// written (see `send`).
+    resent: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Client {
+    pub fn new(endpoint: Endpoint) -> Result<Client, ClientError> {
+        let http = Http::to_target(&endpoint.tls, endpoint.api_key.as_ref())
+            .headers(&endpoint.headers)
+            .build()?;
+        let url = format!(
+            "{}{}",
+            endpoint.base_url.trim_end_matches('/'),
+            openai::path(endpoint.api)
+        );
+        Ok(Client {
+            http,
+            url,
+            endpoint,
+            resent: Arc::default(),
+        })
+    }
+
+    /// Removes the API key from text a server sent back (some echo the Authorization header).
+    fn redact(&self, message: String) -> String {
+        match &self.endpoint.api_key {
+            Some(key) if !key.expose().is_empty() && message.contains(key.expose()) => {
+                message.replace(key.expose(), "***")
+            }
+            _ => message,
+        }
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// How many requests were re-sent after the server closed their kept-alive connection.
+    pub fn resent(&self) -> u64 {
+        self.resent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sends one request and waits for its whole response (bounded by the request timeout).
+    pub async fn send(&self, prompt: &str, max_tokens: u32) -> Exchange {
+        let e = &self.endpoint;
+        let body = openai::request_body(
+            e.api,
+            &e.model,
+            prompt,
+            max_tokens,
+            e.streaming,
+            e.ignore_eos,
+        );
+        let body = bytes::Bytes::from(body);
+        let sent = Instant::now();
+        let exchange = async {
+            let mut response = self.http.post(&self.url).body(body.clone()).send().await;
+            // llama.cpp's server closes the connection after a streamed response while advertising
+            // keep-alive; a request written on it at that moment is never read, and hyper reports
+            // "connection closed before message completed" with no response at all. Like Go's
+            // net/http for a server-closed idle connection, send it once more on a fresh one. Its
+            // latency still counts from the first attempt.
+            if let Err(err) = &response
+                && closed_before_response(err)
+            {
+                self.resent
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                response = self.http.post(&self.url).body(body).send().await;
+            }
+            match response {
+                Err(err) => Err(transport_failure(&err, false).into()),
+                Ok(response) if !response.status().is_success() => {
+                    Err(status_failure(response).await.into())
+                }
+                Ok(response) if e.streaming => {
+                    read_stream(response, sent, e.idle_timeout, max_tokens).await
+                }
+                Ok(response) => read_body(response, sent).await,
+            }
+        };
+        match tokio::time::timeout(e.request_timeout, exchange).await {
+            Err(_) => Exchange::TimedOut {
+                sent,
+                timeout: Timeout::Total,
+            },
+            Ok(Ok(success)) => Exchange::Ok(success),
+            Ok(Err(Ended::Idle)) => Exchange::TimedOut {
+                sent,
+                timeout: Timeout::Idle,
+            },
+            Ok(Err(Ended::Failed((kind, message)))) => Exchange::Failed(Failure {
+                kind,
+                message: self.redact(message),
+                sent,
+                end: Instant::now(),
+            }),
+        }
+    }
+}
+
+/// The connection closed (FIN, or a reset because the request was left unread) before any byte of a
+/// response: the server did not take the request.
+fn closed_before_response(err: &reqwest::Error) -> bool {
+    if !err.is_request() || err.is_connect() || err.is_timeout() {
+        return false;
+    }
+    let text = describe_error(err);
+    text.contains("connection closed before message completed")
+        || text.contains("Connection reset by peer")
+}
+
+async fn status_failure(response: reqwest::Response) -> Fail {
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ERROR_BODY)]).into_owned();
+    let kind = if status == 429 {
+        FailureKind::RateLimited
+    } else {
+        FailureKind::HttpStatus(status)
+    };
+    (kind, format!("HTTP {status}: {}", text.trim()))
+}
+
+async fn read_body(mut response: reqwest::Response, sent: Instant) -> Result<Success, Ended> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_failure(&e, true))?
+    {
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Err(too_large().into());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let end = Instant::now();
+    let chunk: Chunk = serde_json::from_slice(&bytes).map_err(|e| {
+        (
+            FailureKind::Malformed,
+            format!("response body is not a completion: {e}"),
+        )
+    })?;
+    if let Some(error) = chunk.error {
+        return Err((FailureKind::ServerError, truncate(&error.to_string())).into());
+    }
+    if !chunk.has_content() {
+        let message = "the response has no generated text".to_string();
+        return Err((FailureKind::NoContent, message).into());
+    }
+    Ok(Success {
+        sent,
+        first_content: None,
+        end,
+        content_gaps_us: Vec::new(),
+        content_chunks: 0,
+        usage: chunk.usage,
+        body_words: chunk.word_count(),
+    })
+}

@@ -1,0 +1,199 @@
+//! Reading a streamed response: each network read is decoded incrementally (`sse`) and its
+//! content-bearing events are stamped with the time the read returned; a stream that goes quiet after
+//! its first content for longer than the idle timeout ends as timed out.
+
+use std::time::{Duration, Instant};
+
+use super::openai::{self, Chunk};
+use super::sse::SseDecoder;
+use super::{FailureKind, Success, describe_error};
+
+/// Bodies of failed responses are kept up to this many bytes in messages.
+pub(super) const MAX_ERROR_BODY: usize = 300;
+
+/// A non-streamed body, or one streamed event, larger than this is refused as malformed.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+pub(super) type Fail = (FailureKind, String);
+
+/// How an exchange ended early.
+pub(super) enum Ended {
+    Failed(Fail),
+    Idle,
+}
+
+impl From<Fail> for Ended {
+    fn from(fail: Fail) -> Ended {
+        Ended::Failed(fail)
+    }
+}
+
+pub(super) fn transport_failure(err: &reqwest::Error, mid_stream: bool) -> Fail {
+    let kind = if err.is_connect() {
+        FailureKind::Connect
+    } else if mid_stream || err.is_body() || err.is_decode() {
+        FailureKind::StreamInterrupted
+    } else {
+        FailureKind::Other
+    };
+    (kind, describe_error(err))
+}
+
+/// What a stream has shown so far.
+struct StreamState {
+    first_content: Option<Instant>,
+    last_content: Option<Instant>,
+    gaps_us: Vec<u64>,
+    content_chunks: u64,
+    usage: Option<openai::Usage>,
+    done: bool,
+    problem: Option<Fail>,
+}
+
+impl StreamState {
+    fn on_event(&mut self, data: &[u8], at: Instant) {
+        if self.problem.is_some() || self.done {
+            return;
+        }
+        if data == b"[DONE]" {
+            self.done = true;
+            return;
+        }
+        let chunk: Chunk = match serde_json::from_slice(data) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let shown = String::from_utf8_lossy(&data[..data.len().min(80)]).into_owned();
+                self.problem = Some((FailureKind::Malformed, format!("bad event `{shown}`: {e}")));
+                return;
+            }
+        };
+        if let Some(error) = chunk.error {
+            self.problem = Some((FailureKind::ServerError, truncate(&error.to_string())));
+            return;
+        }
+        if chunk.usage.is_some() {
+            self.usage = chunk.usage;
+        }
+        if chunk.has_content() {
+            if let Some(last) = self.last_content {
+                self.gaps_us
+                    .push(at.duration_since(last).as_micros() as u64);
+            } else {
+                self.first_content = Some(at);
+            }
+            self.last_content = Some(at);
+            self.content_chunks += 1;
+        }
+    }
+}
+
+/// Gap slots reserved up front at most (a server may ignore `max_tokens`; the vector still grows).
+const MAX_PREALLOCATED_GAPS: u32 = 16_384;
+
+pub(super) fn too_large() -> Fail {
+    let limit = MAX_BODY >> 20;
+    (
+        FailureKind::Malformed,
+        format!("more than {limit} MiB without an end"),
+    )
+}
+
+pub(super) async fn read_stream(
+    mut response: reqwest::Response,
+    sent: Instant,
+    idle_timeout: Duration,
+    max_tokens: u32,
+) -> Result<Success, Ended> {
+    let mut decoder = SseDecoder::new();
+    let mut state = StreamState {
+        first_content: None,
+        last_content: None,
+        // Sized once for the answer asked for, so recording gaps never reallocates per token.
+        gaps_us: Vec::with_capacity(max_tokens.min(MAX_PREALLOCATED_GAPS) as usize),
+        content_chunks: 0,
+        usage: None,
+        done: false,
+        problem: None,
+    };
+    // One timer for the whole stream, moved forward lazily when it fires: re-arming a timeout on every
+    // chunk would cost two timer-wheel operations per token.
+    let idle = tokio::time::sleep(idle_timeout);
+    tokio::pin!(idle);
+    let mut last_read = Instant::now();
+    let end = loop {
+        // Before the first content the engine may legitimately be queueing; after it, silence is a stall.
+        let read = if state.first_content.is_some() {
+            tokio::select! {
+                biased;
+                read = response.chunk() => read,
+                _ = &mut idle => {
+                    let quiet_until = last_read + idle_timeout;
+                    if Instant::now() >= quiet_until {
+                        return Err(Ended::Idle);
+                    }
+                    idle.as_mut().reset(quiet_until.into());
+                    continue;
+                }
+            }
+        } else {
+            response.chunk().await
+        };
+        match read {
+            Ok(Some(bytes)) => {
+                let at = Instant::now();
+                last_read = at;
+                decoder.feed(&bytes, |data| state.on_event(data, at));
+                if let Some(problem) = state.problem.take() {
+                    return Err(problem.into());
+                }
+                if decoder.pending_len() > MAX_BODY {
+                    return Err(too_large().into());
+                }
+            }
+            Ok(None) => {
+                let at = Instant::now();
+                if let Some(data) = decoder.finish() {
+                    state.on_event(&data, at);
+                }
+                break at;
+            }
+            Err(err) => {
+                let (kind, message) = transport_failure(&err, true);
+                let got = state.content_chunks;
+                return Err((kind, format!("{message} (after {got} content chunks)")).into());
+            }
+        }
+    };
+    if let Some(problem) = state.problem {
+        return Err(problem.into());
+    }
+    if !state.done {
+        let got = state.content_chunks;
+        let message = format!("the stream ended without [DONE] after {got} content chunks");
+        return Err((FailureKind::IncompleteStream, message).into());
+    }
+    if state.content_chunks == 0 {
+        let message = "the stream carried no generated text".to_string();
+        return Err((FailureKind::NoContent, message).into());
+    }
+    Ok(Success {
+        sent,
+        first_content: state.first_content,
+        end,
+        content_gaps_us: state.gaps_us,
+        content_chunks: state.content_chunks,
+        usage: state.usage,
+        body_words: 0,
+    })
+}
+
+pub(super) fn truncate(text: &str) -> String {
+    if text.len() <= MAX_ERROR_BODY {
+        return text.to_string();
+    }
+    let mut cut = MAX_ERROR_BODY;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &text[..cut])
+}

@@ -1,0 +1,117 @@
+//! One source of options for both doors. `SuiteArgs` is a clap `Args` struct whose every flag also
+//! reads an `INFERGATE_*` variable: `infergate run` flattens it into its flags, and the harness (whose
+//! command line belongs to libtest) parses it from the environment alone. Both then go through
+//! `SuiteArgs::options`, so a variable means the same thing, and a bad value is the same error, in
+//! either door. The only difference is the default target: the harness runs against the embedded
+//! simulator unless told otherwise; `infergate run` uses each file's `server.base_url`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::plan::Quick;
+use crate::run::{RunOptions, Target, api_key_from_env};
+use crate::store::publish::{PublishOptions, Upload};
+
+/// Flags (and variables) that shape a run of one or more scenario files.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SuiteArgs {
+    /// Endpoint root, e.g. http://localhost:8000 (overrides server.base_url); `scenario` uses each
+    /// file's server.base_url.
+    #[arg(long, env = "INFERGATE_TARGET", conflicts_with = "sim")]
+    pub target: Option<String>,
+    /// Run against the embedded simulator even when a file sets server.base_url.
+    #[arg(long)]
+    pub sim: bool,
+    /// Directory for reports (one subdirectory per scenario) and junit.xml.
+    #[arg(long, env = "INFERGATE_OUT")]
+    pub out: Option<PathBuf>,
+    /// Against the embedded simulator, run stages at full length instead of shortening them.
+    #[arg(long, env = "INFERGATE_FULL")]
+    pub full: bool,
+    /// Seconds to keep polling a target that is down or still starting before giving up.
+    #[arg(long, env = "INFERGATE_WAIT_READY", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub wait_ready: Option<Duration>,
+    /// Count tokens and build prompts with this tokenizer.json, directory or hub id (overrides the
+    /// file's `tokenizer`).
+    #[arg(long, env = "INFERGATE_TOKENIZER")]
+    pub tokenizer: Option<String>,
+    /// Compare each scenario with its baseline under this directory or s3://bucket/prefix
+    /// (LOCATION/<scenario>/); a regression beyond the noise fails the scenario.
+    #[arg(long, env = "INFERGATE_BASELINE", value_name = "LOCATION")]
+    pub baseline: Option<String>,
+    /// Save each valid run as its scenario's baseline under this directory or s3://bucket/prefix.
+    #[arg(long, env = "INFERGATE_SAVE_BASELINE", value_name = "LOCATION")]
+    pub save_baseline: Option<String>,
+    /// Compare even when the baseline's load-relevant config differs from the scenario's.
+    #[arg(long, env = "INFERGATE_FORCE_BASELINE")]
+    pub force_baseline: bool,
+    /// Upload reports to the file's storage.simple_storage_service: auto (not for the
+    /// simulator), always or never.
+    #[arg(long, env = "INFERGATE_UPLOAD", default_value = "auto", value_parser = Upload::parse)]
+    pub upload: Upload,
+}
+
+/// What a suite run needs beyond its files: how to run each scenario, and what to do after.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub run: RunOptions,
+    pub publish: PublishOptions,
+    /// Where reports go, when set (else each door's default).
+    pub out: Option<PathBuf>,
+}
+
+/// Parses the environment alone, as the harness does.
+#[derive(Parser)]
+#[command(name = "perf-suites", no_binary_name = true)]
+struct FromEnv {
+    #[command(flatten)]
+    args: SuiteArgs,
+}
+
+impl SuiteArgs {
+    /// The settings the `INFERGATE_*` variables give; a bad value is an error naming the variable.
+    pub fn from_env() -> Result<SuiteArgs, clap::Error> {
+        FromEnv::try_parse_from(std::iter::empty::<String>()).map(|p| p.args)
+    }
+
+    /// The options, with `default` as the target when neither `--target` nor `--sim` says.
+    pub fn options(&self, default: Target) -> Options {
+        let target = match (&self.target, self.sim) {
+            (_, true) => Target::Simulator,
+            (Some(t), false) if t.is_empty() => default,
+            (Some(t), false) if t == "scenario" => Target::Scenario,
+            (Some(url), false) => Target::Url(url.clone()),
+            (None, false) => default,
+        };
+        Options {
+            run: RunOptions {
+                target,
+                quick: (!self.full).then(Quick::default),
+                progress: true,
+                api_key: api_key_from_env(),
+                wait_ready: self.wait_ready,
+                tokenizer: self.tokenizer.clone().filter(|t| !t.is_empty()),
+                ..RunOptions::default()
+            },
+            publish: PublishOptions {
+                baseline: self.baseline.clone().filter(|b| !b.trim().is_empty()),
+                save_baseline: self.save_baseline.clone().filter(|b| !b.trim().is_empty()),
+                force_baseline: self.force_baseline,
+                upload: self.upload,
+            },
+            out: self.out.clone().filter(|o| !o.as_os_str().is_empty()),
+        }
+    }
+}
+
+/// A positive, finite number of seconds.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds above 0 (e.g. 120)"
+        )),
+    }
+}

@@ -1,0 +1,333 @@
+//! Runs one scenario end to end: resolve the target (or start the embedded simulator), check it
+//! answers, plan, drive the warm-up, the sweep's probes and every stage, and hand back the recorders.
+
+use std::cell::Cell;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::driver::{Watch, run_stage};
+use super::progress::StageProgress;
+use super::stop::stop_pair;
+use super::{
+    DEFAULT_REQUEST_TIMEOUT, RunError, RunOptions, RunResult, StageResult, Target, preflight,
+};
+use crate::client::{Client, Endpoint};
+use crate::measure::recorder::Recorder;
+use crate::measure::server::session::Session;
+use crate::plan::datagen::Generator;
+use crate::plan::tokens::TokenCounter;
+use crate::plan::{PlannedStage, StageLoad, plan};
+use crate::scenario::{Scenario, Stage};
+use crate::sim::SimHandle;
+
+/// Runs a scenario to completion.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    options: &RunOptions,
+) -> Result<RunResult, RunError> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    let configured = match &options.target {
+        Target::Simulator => None,
+        Target::Scenario => scenario.server.base_url.clone(),
+        Target::Url(url) => Some(url.clone()),
+    };
+    let simulated = configured.is_none();
+    let mut warnings = scenario.warnings.clone();
+    let tokens = Arc::new(
+        load_tokens(
+            scenario,
+            options.tokenizer.as_ref(),
+            simulated,
+            &mut warnings,
+        )
+        .await?,
+    );
+    let mut sim_config = options.sim.clone();
+    sim_config.tokens = Arc::clone(&tokens);
+    if let Some(model) = &scenario.server.model_name {
+        sim_config.model = model.clone();
+    }
+    let _sim; // keeps the simulator alive for the whole run
+    let base_url = match configured {
+        Some(url) => url,
+        None => {
+            let handle = SimHandle::start(sim_config, ([127, 0, 0, 1], 0).into())
+                .map_err(RunError::Simulator)?;
+            let url = handle.base_url();
+            _sim = handle;
+            url
+        }
+    };
+    let target = redact_url(&base_url);
+    let api_key = options
+        .api_key
+        .clone()
+        .or_else(|| scenario.server.api_key.clone());
+    let model = preflight::check(
+        &base_url,
+        &target,
+        scenario.server.model_name.as_deref(),
+        api_key.as_ref(),
+        &scenario.server.tls,
+        options.wait_ready,
+    )
+    .await?;
+    let server_version =
+        preflight::server_version(&base_url, api_key.as_ref(), &scenario.server.tls).await;
+    let scrape_target =
+        crate::measure::server::target_for(&scenario.scrape, &base_url, &mut warnings).await;
+    let quick = if simulated { options.quick } else { None };
+    let mut plan = plan(scenario, quick);
+    let client = Client::new(Endpoint {
+        base_url: base_url.clone(),
+        api: scenario.api.kind,
+        streaming: scenario.api.streaming,
+        model: model.clone(),
+        ignore_eos: scenario.server.ignore_eos,
+        api_key: api_key.clone(),
+        headers: scenario.api.headers.clone(),
+        request_timeout: plan.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+        idle_timeout: plan.idle_timeout,
+        tls: scenario.server.tls.clone(),
+    })?;
+    let client = Arc::new(client);
+    let generator = Arc::new(Mutex::new(
+        Generator::new(&scenario.data, tokens, plan.data_seed).map_err(RunError::Setup)?,
+    ));
+    // One stop for the run, set by a signal (forwarded from `options.stop`) or by an abort threshold.
+    let (handle, stop) = stop_pair();
+    let handle = Arc::new(handle);
+    let forward = tokio::spawn({
+        let (handle, signal) = (Arc::clone(&handle), options.stop.clone());
+        async move {
+            signal.wait().await;
+            handle.stop(signal.reason().unwrap_or_default());
+        }
+    });
+    let aborted: Cell<Option<String>> = Cell::new(None);
+    let warmup = match &plan.warmup {
+        Some(stage) if !stop.is_set() => {
+            let offset = clock.elapsed();
+            let recorder =
+                run_stage(&client, stage, &generator, plan.max_in_flight, &stop, None).await;
+            if options.progress {
+                eprintln!(
+                    "[{}] warm-up ({}): {} sent, left out of every statistic",
+                    scenario.name(),
+                    stage.describe(),
+                    recorder.sent()
+                );
+            }
+            stop.sleep(plan.interval).await;
+            Some(StageResult {
+                stage: stage.clone(),
+                recorder,
+                offset,
+                server: None,
+            })
+        }
+        _ => None,
+    };
+    let sweep = match &scenario.load.sweep {
+        Some(sweep) if !stop.is_set() => {
+            let process = crate::plan::open_process(&scenario.load);
+            let duration = crate::run::sweep::probe_duration(sweep, quick.map(|_| PROBE_QUICK_CAP));
+            let mut step = 0u64;
+            let outcome = crate::run::sweep::find_saturation(
+                sweep,
+                async |rate| {
+                    if stop.is_set() {
+                        return None;
+                    }
+                    step += 1;
+                    let stage = PlannedStage {
+                        index: 0,
+                        load: StageLoad::Open {
+                            process,
+                            rate,
+                            duration,
+                        },
+                        configured: Stage::Rate { rate, duration },
+                        seed: plan.data_seed ^ (0x5357_4545_5000 + step),
+                    };
+                    let recorder =
+                        run_stage(&client, &stage, &generator, plan.max_in_flight, &stop, None)
+                            .await;
+                    stop.sleep(plan.interval).await;
+                    (!stop.is_set()).then_some(recorder)
+                },
+                |probe| {
+                    if options.progress {
+                        eprintln!("{}", probe_line(&scenario.name(), probe));
+                    }
+                },
+            )
+            .await
+            .map_err(RunError::Setup)?;
+            let mut generated = scenario.clone();
+            generated.load.stages = crate::run::sweep::stages(sweep, outcome.saturation_rate);
+            let replanned = crate::plan::plan(&generated, quick);
+            plan.stages = replanned.stages;
+            plan.shortened = replanned.shortened;
+            if options.progress {
+                eprintln!(
+                    "[{}] sweep: saturation at {} req/s, recommended production rate {} req/s; running {} stages up to it",
+                    scenario.name(),
+                    outcome.saturation_rate,
+                    outcome.recommended_rate,
+                    plan.stages.len()
+                );
+            }
+            Some(outcome)
+        }
+        _ => None,
+    };
+    let mut stages = Vec::with_capacity(plan.stages.len());
+    for (i, stage) in plan.stages.iter().enumerate() {
+        if i > 0 && !plan.interval.is_zero() {
+            stop.sleep(plan.interval).await;
+        }
+        if stop.is_set() {
+            break;
+        }
+        let earlier = match options.abort {
+            None => Recorder::new(),
+            Some(_) => Recorder::merged(stages.iter().map(|s: &StageResult| &s.recorder)),
+        };
+        let offset = clock.elapsed();
+        let mut progress =
+            StageProgress::start(options.progress, &scenario.name(), stage, plan.stages.len());
+        let mut check = |current: &Recorder| {
+            progress.update(current);
+            let reason = options
+                .abort
+                .as_ref()
+                .and_then(|abort| abort.check(i, &earlier, current, clock.elapsed()));
+            if reason.is_some() {
+                aborted.set(reason.clone());
+            }
+            reason
+        };
+        let watch = Watch {
+            handle: &handle,
+            check: &mut check,
+        };
+        let scraping = match &scrape_target {
+            Some(target) => Some(Session::start(target).await),
+            None => None,
+        };
+        let recorder = run_stage(
+            &client,
+            stage,
+            &generator,
+            plan.max_in_flight,
+            &stop,
+            Some(watch),
+        )
+        .await;
+        let server = match scraping {
+            Some(session) => Some(session.finish().await),
+            None => None,
+        };
+        progress.finish(&recorder);
+        stages.push(StageResult {
+            stage: stage.clone(),
+            recorder,
+            offset,
+            server,
+        });
+    }
+    forward.abort();
+    if client.resent() > 0 {
+        warnings.push(format!(
+            "{} request(s) were sent twice: the server closed a kept-alive connection just as they were written (llama.cpp does after streamed responses); their latency counts from the first attempt",
+            client.resent()
+        ));
+    }
+    let total = Recorder::merged(stages.iter().map(|s| &s.recorder));
+    Ok(RunResult {
+        scenario: scenario.name(),
+        target,
+        model,
+        server_version,
+        simulated,
+        shortened: plan.shortened,
+        stages,
+        total,
+        started_at,
+        elapsed: clock.elapsed(),
+        warnings,
+        stopped: options.stop.reason(),
+        aborted: aborted.take(),
+        warmup,
+        sweep,
+        config_hash: scenario.config_hash.clone(),
+    })
+}
+
+/// Sweep probe steps are at most this long against the embedded simulator (quick mode).
+const PROBE_QUICK_CAP: Duration = Duration::from_secs(2);
+
+fn probe_line(scenario: &str, p: &crate::run::sweep::Probe) -> String {
+    let ttft = p.ttft_p90_ms.map_or("n/a".into(), |v| format!("{v:.1}ms"));
+    let verdict = p.saturated.as_deref().unwrap_or("good");
+    format!(
+        "[{scenario}] sweep probe {} req/s: completed {:.1} req/s, ttft p90 {ttft}, errors {:.1} %: {verdict}",
+        p.rate,
+        p.completed_rate,
+        p.error_rate * 100.0
+    )
+}
+
+/// The tokenizer prompts are built and counted with: `options.tokenizer` if set, else the scenario's
+/// `tokenizer`, else the built-in one. Against the embedded simulator (which counts with the same
+/// tokenizer, so lengths stay exact either way) a model id that is not cached is not downloaded: a
+/// fresh clone's default run never leaves the machine.
+async fn load_tokens(
+    scenario: &Scenario,
+    chosen: Option<&String>,
+    simulated: bool,
+    warnings: &mut Vec<String>,
+) -> Result<TokenCounter, RunError> {
+    let (name, token) = match (chosen, &scenario.tokenizer) {
+        (Some(name), _) => (name.clone(), None),
+        (None, Some(spec)) => (spec.name.clone(), spec.token.as_ref()),
+        (None, None) => return Ok(TokenCounter::builtin()),
+    };
+    if simulated && crate::plan::tokens::needs_download(&name) {
+        warnings.push(format!(
+            "tokenizer `{name}` is not downloaded against the simulator; prompts use the built-in \
+             tokenizer (set INFERGATE_TOKENIZER=/path/to/tokenizer.json to use a real one)"
+        ));
+        return Ok(TokenCounter::builtin());
+    }
+    Ok(TokenCounter::load(&name, token).await?)
+}
+
+/// The URL without user name or password.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.as_str().trim_end_matches('/').to_string()
+        }
+        Err(_) => "<invalid url>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials_in_urls() {
+        assert_eq!(
+            redact_url("https://user:hunter2@example.com:8000/"),
+            "https://example.com:8000"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:8000"), "http://127.0.0.1:8000");
+        assert_eq!(redact_url("not a url"), "<invalid url>");
+    }
+}
