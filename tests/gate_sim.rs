@@ -99,7 +99,7 @@ api: {streaming: true}
     );
     let knee = infergate::gate::knee::find(&r.stages).expect("the second stage is past the knee");
     assert_eq!(
-        (knee.stage, knee.saturated_stage, knee.unit),
+        (knee.stage, knee.saturated_stage, knee.unit.as_str()),
         (0, 1, "concurrency")
     );
     assert_eq!(knee.recommended, 0.75);

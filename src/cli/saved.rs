@@ -69,7 +69,7 @@ pub fn report(args: ReportArgs) -> ExitCode {
 
 pub fn compare(args: CompareArgs) -> ExitCode {
     let (a, b) = (args.a.as_path(), args.b.as_path());
-    use report::html::RunDir;
+    use report::rundir::RunDir;
     match (RunDir::load(a), RunDir::load(b)) {
         (Ok(ra), Ok(rb)) => {
             let a_name = a.display().to_string();

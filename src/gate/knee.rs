@@ -3,26 +3,25 @@
 //! stage is past the knee when its TTFT p99 is more than three times the first stage's, or more than 1 %
 //! of its requests failed; the knee is the last stage before the first such stage.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plan::StageLoad;
 use crate::run::StageResult;
+use crate::run::sweep::HEADROOM;
 use crate::scenario::{Aggregation, Metric};
 
 /// How much worse than the first stage TTFT p99 may get before a stage counts as saturated.
 const TTFT_GROWTH_LIMIT: f64 = 3.0;
-/// The share of the knee's load recommended for production (25 % below it).
-const HEADROOM: f64 = 0.75;
 
 /// The knee of a run with several stages.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Knee {
     /// Index of the last stage before latency turned upward.
     pub stage: usize,
     /// That stage's rate (req/s) or concurrency.
     pub load: f64,
     /// `rate` or `concurrency`.
-    pub unit: &'static str,
+    pub unit: String,
     /// 25 % below the knee.
     pub recommended: f64,
     /// The first stage past the knee.
@@ -45,8 +44,8 @@ pub fn find(stages: &[StageResult]) -> Option<Knee> {
     Some(Knee {
         stage: knee.stage.index,
         load,
-        unit,
-        recommended: load * HEADROOM,
+        unit: unit.to_string(),
+        recommended: load * (1.0 - HEADROOM),
         saturated_stage: saturated,
     })
 }
@@ -60,13 +59,13 @@ fn ttft_p99(stage: &StageResult) -> Option<f64> {
 impl Knee {
     /// One sentence for the console.
     pub fn describe(&self) -> String {
-        let with_unit = |v: f64| match self.unit {
+        let with_unit = |v: f64| match self.unit.as_str() {
             "concurrency" => format!("concurrency {v:.0}"),
             unit => format!("{v:.1} {unit}"),
         };
         format!(
             "knee: stage {} ({}) is the last before stage {} tripled TTFT p99 or failed > 1 %; \
-             recommended operating point about {} (25 % below, seed 004's advice)",
+             recommended operating point about {} (25 % below it, headroom for bursts)",
             self.stage,
             with_unit(self.load),
             self.saturated_stage,

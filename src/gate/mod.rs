@@ -12,12 +12,15 @@ pub mod knee;
 use crate::measure::recorder::Recorder;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::run::{Abort, RunResult};
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric, Threshold, Validity};
 
 /// What a check concluded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
     /// The target missed a threshold.
@@ -27,12 +30,35 @@ pub enum Verdict {
 }
 
 /// Which family a check belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CheckKind {
     Threshold,
     Validity,
     /// A comparison with the baseline (`regression` block or a relative threshold).
     Regression,
+}
+
+impl Verdict {
+    /// `pass`, `fail` or `invalid`, as reports write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Invalid => "invalid",
+        }
+    }
+}
+
+impl CheckKind {
+    /// `threshold`, `validity` or `regression`, as reports write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            CheckKind::Threshold => "threshold",
+            CheckKind::Validity => "validity",
+            CheckKind::Regression => "regression",
+        }
+    }
 }
 
 /// One evaluated check, ready for people and for JUnit.
@@ -51,7 +77,8 @@ pub struct Check {
 }
 
 /// The overall result of one scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Passed,
     /// At least one threshold failed (and the run was valid).

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use std::path::Path;
 
-use super::html::{RunDir, StagePoint};
+use super::rundir::{RunDir, StagePoint};
 use crate::gate::baseline::samples::{self, RunSamples};
 use crate::gate::baseline::{self as baselines, Baseline, Comparison};
 use crate::scenario::Regression;
@@ -42,8 +42,8 @@ pub fn render(a: &RunDir, b: &RunDir, a_name: &str, b_name: &str) -> String {
         out,
         "## {} — A: `{a_name}` ({}) vs B: `{b_name}` ({})\n",
         a.scenario,
-        a.verdicts["status"].as_str().unwrap_or("?"),
-        b.verdicts["status"].as_str().unwrap_or("?")
+        super::status_word(a.verdicts.status),
+        super::status_word(b.verdicts.status)
     );
     if a.scenario != b.scenario {
         let _ = writeln!(

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use serde_json::{Value, json};
+use super::schema::Environment;
 
 fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git").args(args).output().ok()?;
@@ -50,15 +50,15 @@ pub fn utc_parts(unix_secs: i64) -> (i64, i64, i64, i64, i64, i64) {
 }
 
 /// The `environment` object of `verdicts.json`.
-pub fn environment() -> Value {
-    json!({
-        "git_commit": env("GITHUB_SHA").or_else(|| git(&["rev-parse", "HEAD"])),
-        "git_branch": env("GITHUB_HEAD_REF")
+pub fn environment() -> Environment {
+    Environment {
+        git_commit: env("GITHUB_SHA").or_else(|| git(&["rev-parse", "HEAD"])),
+        git_branch: env("GITHUB_HEAD_REF")
             .or_else(|| env("GITHUB_REF_NAME"))
             .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
-        "host": host(),
-        "os": std::env::consts::OS,
-        "arch": std::env::consts::ARCH,
-        "cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
-    })
+        host: host(),
+        os: std::env::consts::OS.to_string(),
+        arch: std::env::consts::ARCH.to_string(),
+        cpus: std::thread::available_parallelism().map(|n| n.get()).ok(),
+    }
 }

@@ -7,62 +7,81 @@ pub mod json;
 pub mod junit;
 pub mod metadata;
 pub mod plots;
+pub mod rundir;
+pub mod schema;
 pub mod step_summary;
 pub mod table;
 
 use std::path::Path;
 
-use crate::gate::ScenarioOutcome;
+use crate::gate::baseline::samples::RunSamples;
+use crate::gate::{ScenarioOutcome, Status};
+use crate::measure::server::StageServer;
+use schema::files;
+
+/// `passed`, `failed` or `invalid`, as reports write a status.
+pub fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Passed => "passed",
+        Status::Failed => "failed",
+        Status::Invalid => "invalid",
+    }
+}
 
 /// Writes one scenario's reports into `dir` (created if needed): lifecycle JSON per stage and for the
-/// whole scenario, and `verdicts.json`. Errors name the file.
+/// whole scenario, the timeline, the samples, `verdicts.json`, the plots and `report.html`. Errors name
+/// the file.
 pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let write = |name: &str, value: &serde_json::Value| {
+    let write = |name: &str, value: &dyn erased::Json| {
         let path = dir.join(name);
-        let text = serde_json::to_string_pretty(value).expect("reports serialise");
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        std::fs::write(&path, value.pretty())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
     };
     match outcome {
         ScenarioOutcome::Judged { run, gate } => {
+            let merged = StageServer::merged(run.stages.iter().filter_map(|s| s.server.as_ref()));
             write(
-                "summary_lifecycle_metrics.json",
-                &json::lifecycle(
-                    &run.total,
-                    None,
-                    crate::measure::server::StageServer::merged(
-                        run.stages.iter().filter_map(|s| s.server.as_ref()),
-                    )
-                    .as_ref(),
-                ),
+                files::SUMMARY,
+                &json::lifecycle(&run.total, None, merged.as_ref()),
             )?;
             if let Some(w) = &run.warmup {
                 let value = json::lifecycle(&w.recorder, w.stage.requested_rate(), None);
-                write("warmup_lifecycle_metrics.json", &value)?;
+                write(files::WARMUP, &value)?;
             }
             for s in &run.stages {
                 let value =
                     json::lifecycle(&s.recorder, s.stage.requested_rate(), s.server.as_ref());
-                write(
-                    &format!("stage_{}_lifecycle_metrics.json", s.stage.index),
-                    &value,
-                )?;
+                write(&files::stage(s.stage.index), &value)?;
             }
-            write("timeline.json", &json::timeline(run))?;
-            let samples = crate::gate::baseline::samples::RunSamples::from_run(run);
-            write(
-                crate::gate::baseline::samples::FILE_NAME,
-                &serde_json::to_value(samples).expect("samples serialise"),
-            )?;
-            write("verdicts.json", &json::verdicts(run, gate))?;
+            write(files::TIMELINE, &json::timeline(run))?;
+            write(files::SAMPLES, &RunSamples::from_run(run))?;
+            write(files::VERDICTS, &json::verdicts(run, gate))?;
             html::render_dir(dir)
         }
         ScenarioOutcome::Error {
             scenario, message, ..
         } => write(
-            "verdicts.json",
-            &serde_json::json!({"scenario": scenario, "status": "error", "error": message}),
+            files::VERDICTS,
+            &schema::ErrorVerdicts {
+                scenario: scenario.clone(),
+                status: "error".to_string(),
+                error: message.clone(),
+            },
         ),
+    }
+}
+
+/// Any report type, written as pretty JSON.
+mod erased {
+    pub trait Json {
+        fn pretty(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn pretty(&self) -> String {
+            serde_json::to_string_pretty(self).expect("reports serialise")
+        }
     }
 }
 

@@ -14,7 +14,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::html::{RunDir, StagePoint};
+use super::rundir::{RunDir, StagePoint};
+use super::schema::TimelineEntry;
 
 const SIZE: (u32, u32) = (1200, 420);
 const TALL: (u32, u32) = (1200, 640);
@@ -459,11 +460,9 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunDir) -> 
         (
             "in flight",
             P50,
-            (|p: &crate::measure::timeline::Point| p.in_flight as f64) as fn(&_) -> f64,
+            (|p: &TimelineEntry| p.in_flight as f64) as fn(&_) -> f64,
         ),
-        ("completed/s", P95, |p: &crate::measure::timeline::Point| {
-            p.completed_per_s
-        }),
+        ("completed/s", P95, |p: &TimelineEntry| p.completed_per_s),
     ] {
         chart
             .draw_series(LineSeries::new(
@@ -503,11 +502,9 @@ fn timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, run: &RunDir) -> 
         (
             "TTFT",
             P50,
-            (|p: &crate::measure::timeline::Point| p.ttft_avg_ms) as fn(&_) -> Option<f64>,
+            (|p: &TimelineEntry| p.ttft_avg_ms) as fn(&_) -> Option<f64>,
         ),
-        ("e2e", P99, |p: &crate::measure::timeline::Point| {
-            p.e2e_avg_ms
-        }),
+        ("e2e", P99, |p: &TimelineEntry| p.e2e_avg_ms),
     ] {
         chart
             .draw_series(LineSeries::new(

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::measure::recorder::Recorder;
 use crate::scenario::{Aggregation, Metric, Stage, Sweep};
@@ -29,7 +29,7 @@ const REFINEMENTS: usize = 2;
 const MAX_DOUBLINGS: usize = 20;
 
 /// One ramp step as reported.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Probe {
     pub rate: f64,
     pub completed_rate: f64,
@@ -40,7 +40,7 @@ pub struct Probe {
 }
 
 /// What the sweep found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepOutcome {
     pub probes: Vec<Probe>,
     /// The highest good rate, requests per second.

@@ -2,6 +2,7 @@
 //! S3-compatible) prefix. Reports are always written locally first; copies elsewhere are extra, and a
 //! copy that fails is reported without touching the local files or the verdict.
 
+pub mod baseline;
 pub mod publish;
 
 pub mod s3;

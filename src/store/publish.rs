@@ -88,7 +88,7 @@ pub fn compare(
         comparison.location = location.join(name).display();
         let scratch = out_dir.join("baseline");
         let _ = std::fs::remove_dir_all(&scratch);
-        io_runtime()?.block_on(baseline::load(&location, name, &scratch))
+        io_runtime()?.block_on(super::baseline::load(&location, name, &scratch))
     });
     match loaded {
         Err(e) => comparison.problem = Some(Problem::Unreadable(e)),
@@ -136,7 +136,7 @@ pub fn copies(
             let saved = Location::parse(text, scenario.storage.s3.as_ref()).and_then(|location| {
                 let to = location.join(name).display();
                 runtime
-                    .block_on(baseline::save(&location, name, out_dir))
+                    .block_on(super::baseline::save(&location, name, out_dir))
                     .map(|n| format!("baseline saved: {n} files to {to}"))
             });
             lines.push(saved.unwrap_or_else(|e| format!("baseline NOT saved: {e}")));

@@ -2,13 +2,13 @@
 //! change allowed, say *regressed*, *improved*, *no change* or *inconclusive*. Only *regressed* fails
 //! a gate.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::interval::{Estimate, Interval};
 pub use crate::scenario::regression::Allowance;
 
 /// What a comparison concluded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     /// Worse than the baseline by more than allowed, beyond the noise of both runs.

@@ -12,8 +12,6 @@ pub mod change;
 pub mod interval;
 pub mod samples;
 
-use std::path::Path;
-
 use change::{Allowance, Change, Judgement, Worse, judge};
 use interval::Interval;
 use samples::RunSamples;
@@ -21,7 +19,6 @@ use samples::RunSamples;
 use crate::gate::{Check, CheckKind, Verdict};
 use crate::scenario::threshold::format_metric_value;
 use crate::scenario::{Aggregation, Metric, MetricKind, Op, Regression, Threshold};
-use crate::store::Location;
 
 /// A baseline as read back.
 #[derive(Debug, Clone)]
@@ -81,60 +78,6 @@ impl Row {
     /// A value of this row's metric for people.
     pub fn format(&self, value: f64) -> String {
         format_metric_value(self.metric.kind(), self.aggregation, value)
-    }
-}
-
-/// Reads the baseline of `scenario` under `location` into `scratch` (kept beside the run's reports as a
-/// record of what it was compared with). `Ok(None)` when there is none.
-pub async fn load(
-    location: &Location,
-    scenario: &str,
-    scratch: &Path,
-) -> Result<Option<Baseline>, String> {
-    let copied = location.join(scenario).get_dir(scratch).await?;
-    if copied == 0 {
-        return Ok(None);
-    }
-    let read = |name: &str| {
-        let path = scratch.join(name);
-        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    };
-    let samples: RunSamples = serde_json::from_str(&read(samples::FILE_NAME)?)
-        .map_err(|e| format!("{} is not a baseline's samples: {e}", samples::FILE_NAME))?;
-    let verdicts: serde_json::Value = read("verdicts.json")
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    Ok(Some(Baseline {
-        samples,
-        about: describe_origin(&verdicts),
-    }))
-}
-
-/// Copies a scenario's report directory to `location/<scenario>/`, replacing the previous baseline.
-pub async fn save(location: &Location, scenario: &str, dir: &Path) -> Result<usize, String> {
-    location.join(scenario).put_dir(dir).await
-}
-
-fn describe_origin(verdicts: &serde_json::Value) -> String {
-    let env = &verdicts["environment"];
-    let mut parts = Vec::new();
-    if let Some(commit) = env["git_commit"].as_str() {
-        let short = &commit[..commit.len().min(10)];
-        match env["git_branch"].as_str() {
-            Some(branch) => parts.push(format!("commit {short} ({branch})")),
-            None => parts.push(format!("commit {short}")),
-        }
-    }
-    if let Some(started) = verdicts["started_at_unix"].as_f64() {
-        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(started.max(0.0));
-        let stamp = crate::store::timestamp(at);
-        parts.push(format!("run {stamp} UTC"));
-    }
-    if parts.is_empty() {
-        "a saved run".to_string()
-    } else {
-        parts.join(", ")
     }
 }
 

@@ -1,0 +1,325 @@
+//! The report schema: every JSON file a run writes, as `Serialize + Deserialize` structs. The run
+//! writes them (`json`), and `report`, `compare` and the baselines read them back through the same
+//! types, so a field cannot be renamed on one side only. The layout and units are inference-perf's
+//! (`*_lifecycle_metrics.json`, seconds) plus infergate's `verdicts.json` and `timeline.json`;
+//! `samples.json` is `gate::baseline::samples::RunSamples`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::gate::baseline::change::Change;
+use crate::gate::knee::Knee;
+use crate::gate::{CheckKind, Status, Verdict};
+use crate::measure::server::ServerSummary;
+use crate::run::sweep::SweepOutcome;
+
+/// Where each file lives in a scenario's report directory.
+pub mod files {
+    pub const VERDICTS: &str = "verdicts.json";
+    pub const SUMMARY: &str = "summary_lifecycle_metrics.json";
+    pub const WARMUP: &str = "warmup_lifecycle_metrics.json";
+    pub const TIMELINE: &str = "timeline.json";
+    pub const SAMPLES: &str = crate::gate::baseline::samples::FILE_NAME;
+
+    /// `stage_{i}_lifecycle_metrics.json`.
+    pub fn stage(index: usize) -> String {
+        format!("stage_{index}_lifecycle_metrics.json")
+    }
+}
+
+/// A distribution: mean, extremes and inference-perf's percentiles (`median` for p50).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    #[serde(rename = "p0.1")]
+    pub p0_1: f64,
+    pub p1: f64,
+    pub p5: f64,
+    pub p10: f64,
+    pub p25: f64,
+    pub median: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    #[serde(rename = "p99.9")]
+    pub p99_9: f64,
+}
+
+impl Distribution {
+    /// `(percentile, value)` from the minimum (0) to the maximum (100).
+    pub fn curve(&self) -> [(f64, f64); 13] {
+        [
+            (0.0, self.min),
+            (0.1, self.p0_1),
+            (1.0, self.p1),
+            (5.0, self.p5),
+            (10.0, self.p10),
+            (25.0, self.p25),
+            (50.0, self.median),
+            (75.0, self.p75),
+            (90.0, self.p90),
+            (95.0, self.p95),
+            (99.0, self.p99),
+            (99.9, self.p99_9),
+            (100.0, self.max),
+        ]
+    }
+}
+
+/// One lifecycle report: a stage, the warm-up, or the whole scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    pub load_summary: LoadSummary,
+    pub successes: Successes,
+    pub failures: Failures,
+    pub cancelled: u64,
+    /// What the engine's `/metrics` said over the same window, when it was scraped.
+    pub server_metrics: Option<ServerSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadSummary {
+    /// Requests scheduled.
+    pub count: u64,
+    pub schedule_delay: Option<Distribution>,
+    /// Seconds from the first send to the last.
+    pub send_duration: f64,
+    pub requested_rate: Option<f64>,
+    pub achieved_rate: Option<f64>,
+    pub scheduled_rate: Option<f64>,
+    pub in_flight_cap_waits: u64,
+    pub ramp_up: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Successes {
+    pub count: u64,
+    pub latency: Latency,
+    pub throughput: Throughput,
+    pub prompt_tokens: Option<Distribution>,
+    pub output_len: Option<Distribution>,
+    pub output_tokens_from_server_usage: u64,
+    pub prompt_token_mismatches: u64,
+    pub token_count_mismatches: u64,
+}
+
+/// Latency distributions, seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub request_latency: Option<Distribution>,
+    pub request_latency_from_intended_send: Option<Distribution>,
+    pub time_to_first_token: Option<Distribution>,
+    pub inter_token_latency: Option<Distribution>,
+    pub time_per_output_token: Option<Distribution>,
+    pub normalized_time_per_output_token: Option<Distribution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub input_tokens_per_sec: f64,
+    pub output_tokens_per_sec: f64,
+    pub total_tokens_per_sec: f64,
+    pub requests_per_sec: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failures {
+    /// Failed and timed-out requests.
+    pub count: u64,
+    pub timed_out: u64,
+    pub timed_out_idle: u64,
+    /// Failure kind (`http_500`, `connect`, ...) → how many, with a few messages.
+    pub by_label: BTreeMap<String, FailureLabel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureLabel {
+    pub count: u64,
+    pub samples: Vec<String>,
+}
+
+/// `verdicts.json`: a judged run, or a scenario that could not run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VerdictsFile {
+    Judged(Box<Verdicts>),
+    Error(ErrorVerdicts),
+}
+
+/// `verdicts.json` of a scenario that could not run (`status: error`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorVerdicts {
+    pub scenario: String,
+    /// Always `error`.
+    pub status: String,
+    pub error: String,
+}
+
+/// `verdicts.json` of a judged run: its metadata and every check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdicts {
+    pub infergate_version: String,
+    pub scenario: String,
+    pub status: Status,
+    pub target: String,
+    pub model: String,
+    pub server_version: Option<String>,
+    pub simulated: bool,
+    pub shortened: Option<String>,
+    pub started_at_unix: f64,
+    pub ended_at_unix: f64,
+    pub elapsed_seconds: f64,
+    pub config_hash: String,
+    pub environment: Environment,
+    /// Each stage described (`rate 5/s for 60s`).
+    pub stages: Vec<String>,
+    pub warnings: Vec<String>,
+    pub knee: Option<Knee>,
+    /// Seconds from the run's start at which each stage began.
+    pub stage_offsets: Vec<f64>,
+    pub stage_loads: Vec<StageLoadEntry>,
+    pub sweep: Option<SweepOutcome>,
+    pub checks: Vec<CheckEntry>,
+    pub baseline: Option<BaselineEntry>,
+}
+
+/// Where the run happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub git_commit: Option<String>,
+    pub git_branch: Option<String>,
+    pub host: Option<String>,
+    pub os: String,
+    pub arch: String,
+    pub cpus: Option<usize>,
+}
+
+/// A stage's load, for plots and comparisons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageLoadEntry {
+    pub index: usize,
+    pub describe: String,
+    /// Requested rate of an open-loop stage.
+    pub rate: Option<f64>,
+    /// Requests in flight of a closed-loop stage.
+    pub concurrency: Option<u32>,
+}
+
+/// One check as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckEntry {
+    pub name: String,
+    pub kind: CheckKind,
+    pub verdict: Verdict,
+    pub observed: String,
+    pub message: String,
+}
+
+/// The comparison with the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineEntry {
+    pub location: String,
+    pub about: Option<String>,
+    pub problem: Option<ProblemEntry>,
+    pub rows: Vec<RowEntry>,
+}
+
+/// Why nothing (or not everything) was compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProblemEntry {
+    NotConfigured,
+    Missing,
+    Refused { message: String },
+    Unreadable { message: String },
+}
+
+/// One statistic compared, with both intervals (µs for latencies).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowEntry {
+    pub scope: String,
+    pub statistic: String,
+    pub source: String,
+    pub allowed: String,
+    pub current_value: Option<f64>,
+    pub baseline_value: Option<f64>,
+    pub current: IntervalEntry,
+    pub baseline: IntervalEntry,
+    pub delta: Option<f64>,
+    pub change: Change,
+    pub note: Option<String>,
+}
+
+/// An interval, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IntervalEntry {
+    Estimate { value: f64, low: f64, high: f64 },
+    Unavailable { unavailable: String },
+}
+
+/// One second of one stage, on the run's clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub stage: usize,
+    /// Seconds from the run's start.
+    pub t: f64,
+    pub in_flight: u64,
+    pub completed_per_s: f64,
+    pub ttft_avg_ms: Option<f64>,
+    pub e2e_avg_ms: Option<f64>,
+}
+
+/// Why a report file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Json {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Reads one report file into its type.
+pub fn read<T: DeserializeOwned>(path: &Path) -> Result<T, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| ReadError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl VerdictsFile {
+    /// Reads `verdicts.json`, telling a judged run from a scenario that could not run by `status`.
+    pub fn read(path: &Path) -> Result<VerdictsFile, ReadError> {
+        let value: serde_json::Value = read(path)?;
+        let json = |source| ReadError::Json {
+            path: path.to_path_buf(),
+            source,
+        };
+        if value["status"] == "error" {
+            serde_json::from_value(value)
+                .map(VerdictsFile::Error)
+                .map_err(json)
+        } else {
+            serde_json::from_value(value)
+                .map(|v| VerdictsFile::Judged(Box::new(v)))
+                .map_err(json)
+        }
+    }
+}
