@@ -155,6 +155,83 @@ async fn a_configured_url_is_scraped_and_one_that_does_not_answer_is_reported() 
     );
 }
 
+/// A target whose every path wants `Authorization: Bearer sekret` (401 otherwise): a model list, a
+/// non-streamed completion and a llama.cpp `/metrics` page.
+async fn key_protected_target() -> wiremock::MockServer {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let server = wiremock::MockServer::start().await;
+    let keyed = || header("authorization", "Bearer sekret");
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .and(keyed())
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"data":[{"id":"m"}]}"#))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/completions"))
+        .and(keyed())
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"choices":[{"text":" a b"}],"usage":{"prompt_tokens":4,"completion_tokens":2}}"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/metrics"))
+        .and(keyed())
+        .respond_with(ResponseTemplate::new(200).set_body_string(LLAMACPP_PAGE))
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scraper_sends_the_key_to_the_target_and_to_no_other_host() {
+    let target = key_protected_target().await;
+    let options = RunOptions {
+        target: Target::Url(target.uri()),
+        api_key: Some(infergate::scenario::Secret::new("sekret".into())),
+        ..RunOptions::default()
+    };
+    let yaml = "api: {type: completion, streaming: false}\nload:\n  stages: [{rate: 4, duration: 1}]\nmetrics: {type: prometheus, prometheus: {scrape_interval: 0.25}}\n";
+    let result = run_scenario(&scenario(yaml), &options).await.unwrap();
+    assert_eq!(result.total.ok, 4, "the load was let in");
+    let server = result.stages[0]
+        .server
+        .as_ref()
+        .expect("the key-protected /metrics was scraped");
+    assert_eq!(server.engines, vec!["llamacpp".to_string()]);
+    assert!(
+        server.scrapes >= 2 && server.failed_scrapes == 0,
+        "{server:?}"
+    );
+
+    // A metrics URL on another host gets no key.
+    let elsewhere = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/metrics"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(LLAMACPP_PAGE))
+        .mount(&elsewhere)
+        .await;
+    let yaml = format!(
+        "api: {{type: completion, streaming: false}}\nload:\n  stages: [{{rate: 4, duration: 0.5}}]\nmetrics:\n  prometheus: {{url: '{}/metrics', scrape_interval: 0.25}}\n",
+        elsewhere.uri()
+    );
+    let result = run_scenario(&scenario(&yaml), &options).await.unwrap();
+    assert!(result.stages[0].server.as_ref().unwrap().scrapes >= 1);
+    let seen = elsewhere.received_requests().await.unwrap();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|r| !r.headers.contains_key("authorization")),
+        "the key went to another host"
+    );
+}
+
 #[test]
 fn the_metrics_section_is_validated() {
     let bad = Scenario::from_source(

@@ -71,7 +71,11 @@ fn pki() -> Pki {
     Pki { dir, server }
 }
 
-/// An HTTPS server that answers `/v1/models` and streams a three-token completion.
+/// A vLLM-named `/metrics` page, for the scraper.
+const METRICS_PAGE: &str =
+    "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\nvllm:generation_tokens_total 42\n";
+
+/// An HTTPS server that answers `/v1/models` and `/metrics` and streams a three-token completion.
 async fn tls_server(config: rustls::ServerConfig) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
@@ -91,7 +95,12 @@ async fn tls_server(config: rustls::ServerConfig) -> String {
                         Ok(n) => request.extend_from_slice(&buf[..n]),
                     }
                 }
-                let response = if request.starts_with(b"GET") {
+                let response = if request.starts_with(b"GET /metrics") {
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{METRICS_PAGE}",
+                        METRICS_PAGE.len()
+                    )
+                } else if request.starts_with(b"GET") {
                     let body = r#"{"data":[{"id":"secure"}]}"#;
                     format!(
                         "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -137,6 +146,16 @@ async fn mutual_tls_with_a_private_ca() {
     let run = run_with(dir, &url, full).await.unwrap();
     assert_eq!((run.total.ok, run.total.accounted()), (2, 2));
     assert_eq!(run.model, "secure");
+    // The scraper reaches the engine's /metrics with the same CA and client certificate.
+    let server = run.stages[0]
+        .server
+        .as_ref()
+        .expect("the target's /metrics was scraped over mutual TLS");
+    assert_eq!(server.engines, vec!["vllm".to_string()]);
+    assert!(
+        server.scrapes >= 1 && server.failed_scrapes == 0,
+        "{server:?}"
+    );
 
     let no_client_cert = run_with(dir, &url, "  ca_cert_path: ca.pem\n")
         .await

@@ -11,7 +11,7 @@ use super::stop::stop_pair;
 use super::{
     DEFAULT_REQUEST_TIMEOUT, RunError, RunOptions, RunResult, StageResult, Target, preflight,
 };
-use crate::client::{Client, Endpoint};
+use crate::client::{Client, Endpoint, Http};
 use crate::measure::recorder::Recorder;
 use crate::measure::server::session::Session;
 use crate::plan::datagen::Generator;
@@ -75,8 +75,10 @@ pub async fn run_scenario(
     .await?;
     let server_version =
         preflight::server_version(&base_url, api_key.as_ref(), &scenario.server.tls).await;
+    let access = Http::to_target(&scenario.server.tls, api_key.as_ref());
     let scrape_target =
-        crate::measure::server::target_for(&scenario.scrape, &base_url, &mut warnings).await;
+        crate::measure::server::target_for(&scenario.scrape, &base_url, &access, &mut warnings)
+            .await;
     let quick = if simulated { options.quick } else { None };
     let mut plan = plan(scenario, quick);
     let client = Client::new(Endpoint {

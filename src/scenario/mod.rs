@@ -7,6 +7,7 @@
 pub mod credentials;
 pub mod env;
 pub mod locate;
+pub mod metric;
 pub mod raw;
 pub mod regression;
 pub mod scrape;

@@ -10,20 +10,29 @@
 pub mod exposition;
 pub mod names;
 pub mod session;
+mod summary;
+
+pub use summary::{GaugeSummary, HistogramSummary, ServerSummary};
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::Http;
+use crate::client::http::origin;
 use crate::scenario::{Aggregation, Metric};
 use names::{Combine, DEFS, Kind};
 
 /// What to scrape for a run against `base_url`, as the scenario's `metrics` section says. In auto mode
 /// the target's own `/metrics` is probed once and used only if it carries engine metrics; a configured
 /// URL is always used, with a warning if it does not answer now.
+///
+/// `access` is how the target itself is reached (TLS files, key); a configured URL on another host
+/// gets the TLS files but never the key.
 pub async fn target_for(
     scrape: &crate::scenario::scrape::Scrape,
     base_url: &str,
+    access: &Http,
     warnings: &mut Vec<String>,
 ) -> Option<session::ScrapeTarget> {
     use crate::scenario::scrape::Scrape;
@@ -34,6 +43,7 @@ pub async fn target_for(
                 url: format!("{}/metrics", base_url.trim_end_matches('/')),
                 dcgm_url: None,
                 interval: *interval,
+                access: access.clone(),
             };
             session::probe(&target).await.ok().map(|_| target)
         }
@@ -46,6 +56,10 @@ pub async fn target_for(
                 url: url.clone(),
                 dcgm_url: dcgm_url.clone(),
                 interval: *interval,
+                access: match (origin(url), origin(base_url)) {
+                    (Some(a), Some(b)) if a == b => access.clone(),
+                    _ => access.without_key(),
+                },
             };
             if let Err(e) = session::probe(&target).await {
                 warnings.push(format!("metrics: {e}; server-side metrics may be missing"));
@@ -352,94 +366,6 @@ impl StageServer {
             .filter(|_| requests > 0)
             .map(|s| s / requests as f64)
     }
-
-    /// The figures reports show, in seconds and fractions.
-    pub fn summary(&self, client_ok: u64) -> ServerSummary {
-        let gauges = self
-            .gauges
-            .iter()
-            .filter(|(_, samples)| !samples.is_empty())
-            .map(|(name, samples)| {
-                let n = samples.len() as f64;
-                let gauge = GaugeSummary {
-                    avg: samples.iter().sum::<f64>() / n,
-                    min: samples.iter().copied().fold(f64::INFINITY, f64::min),
-                    max: samples.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                };
-                (name.clone(), gauge)
-            })
-            .collect();
-        let histograms = self
-            .histograms
-            .iter()
-            .map(|(name, h)| {
-                let summary = HistogramSummary {
-                    count: h.count,
-                    mean: (h.count > 0.0).then(|| h.sum / h.count),
-                    median: h.quantile(0.5),
-                    p90: h.quantile(0.9),
-                    p99: h.quantile(0.99),
-                };
-                (name.clone(), summary)
-            })
-            .collect();
-        let throughput = self
-            .counters
-            .iter()
-            .filter(|(name, _)| name.as_str() != "prompt_seconds")
-            .map(|(name, delta)| {
-                let rate = (self.seconds > 0.0).then(|| delta / self.seconds);
-                (format!("{name}_per_sec"), rate)
-            })
-            .collect();
-        ServerSummary {
-            url: self.url.clone(),
-            engines: self.engines.clone(),
-            scrapes: self.scrapes,
-            failed_scrapes: self.failed_scrapes,
-            last_error: self.last_error.clone(),
-            seconds: self.seconds,
-            gauges,
-            histograms,
-            throughput,
-            prefill_seconds_per_request: self.prefill_per_request(client_ok),
-        }
-    }
-}
-
-/// A stage's server-side metrics as reports show them (`server_metrics` in lifecycle files).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServerSummary {
-    pub url: String,
-    pub engines: Vec<String>,
-    pub scrapes: u32,
-    pub failed_scrapes: u32,
-    pub last_error: Option<String>,
-    pub seconds: f64,
-    pub gauges: BTreeMap<String, GaugeSummary>,
-    /// Seconds.
-    pub histograms: BTreeMap<String, HistogramSummary>,
-    /// Counter name with `_per_sec` → its rate over the window.
-    pub throughput: BTreeMap<String, Option<f64>>,
-    pub prefill_seconds_per_request: Option<f64>,
-}
-
-/// Every sample of a gauge during the window, summarised.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GaugeSummary {
-    pub avg: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-/// A histogram's growth during the window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistogramSummary {
-    pub count: f64,
-    pub mean: Option<f64>,
-    pub median: Option<f64>,
-    pub p90: Option<f64>,
-    pub p99: Option<f64>,
 }
 
 #[cfg(test)]

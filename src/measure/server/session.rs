@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::{Snapshot, StageServer, exposition};
+use crate::client::Http;
 
 /// Where and how often to scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +17,9 @@ pub struct ScrapeTarget {
     /// A DCGM exporter for GPU utilisation, when configured.
     pub dcgm_url: Option<String>,
     pub interval: Duration,
+    /// How to reach `url`: the scenario's TLS files, and the target's key when `url` is on the target
+    /// itself (a URL on another host never sees the key; the DCGM exporter never does).
+    pub access: Http,
 }
 
 /// Scrapes one URL once.
@@ -38,26 +42,32 @@ pub async fn scrape(http: &reqwest::Client, url: &str) -> Result<Vec<exposition:
     Ok(exposition::parse(&text))
 }
 
-fn http(interval: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(interval.clamp(Duration::from_millis(500), Duration::from_secs(5)))
-        .build()
-        .expect("a plain HTTP client builds")
+/// The clients for the target's URL and for the DCGM exporter, each bounded by the scrape interval.
+fn clients(target: &ScrapeTarget) -> Result<(reqwest::Client, reqwest::Client), String> {
+    let timeout = target
+        .interval
+        .clamp(Duration::from_millis(500), Duration::from_secs(5));
+    let main = target.access.clone().timeout(timeout);
+    let dcgm = main.without_key();
+    let build = |http: Http| http.build().map_err(|e| format!("metrics: {e}"));
+    Ok((build(main)?, build(dcgm)?))
 }
 
 /// Scrapes the target and the DCGM exporter once, as one snapshot.
-async fn snapshot(http: &reqwest::Client, target: &ScrapeTarget) -> Result<Snapshot, String> {
-    let mut samples = scrape(http, &target.url).await?;
+async fn snapshot(
+    (main, dcgm_http): &(reqwest::Client, reqwest::Client),
+    target: &ScrapeTarget,
+) -> Result<Snapshot, String> {
+    let mut samples = scrape(main, &target.url).await?;
     if let Some(dcgm) = &target.dcgm_url {
-        samples.extend(scrape(http, dcgm).await?);
+        samples.extend(scrape(dcgm_http, dcgm).await?);
     }
     Ok(Snapshot::from_samples(&samples))
 }
 
 /// Whether `target` answers with metrics infergate recognises; the reason when not.
 pub async fn probe(target: &ScrapeTarget) -> Result<Vec<&'static str>, String> {
-    let snapshot = snapshot(&http(target.interval), target).await?;
+    let snapshot = snapshot(&clients(target)?, target).await?;
     if snapshot.engines.is_empty() {
         Err(format!(
             "{} has no vLLM, SGLang, TGI or llama.cpp metrics",
@@ -93,7 +103,7 @@ impl Session {
                     return;
                 };
                 runtime.block_on(async move {
-                    let http = http(target.interval);
+                    let http = clients(&target);
                     let mut snapshots: Vec<(Instant, Snapshot)> = Vec::new();
                     let (mut failed, mut last_error) = (0u32, None);
                     let mut started = Some(started);
@@ -102,7 +112,11 @@ impl Session {
                             stopped.try_recv(),
                             Ok(()) | Err(oneshot::error::TryRecvError::Closed)
                         );
-                        match snapshot(&http, &target).await {
+                        let scraped = match &http {
+                            Ok(http) => snapshot(http, &target).await,
+                            Err(e) => Err(e.clone()),
+                        };
+                        match scraped {
                             Ok(s) => snapshots.push((Instant::now(), s)),
                             Err(e) => {
                                 failed += 1;

@@ -5,6 +5,8 @@
 //! significant figures, up to one hour), failures into counters by kind with a few sample messages.
 //! Every scheduled request ends in exactly one bucket: ok, failed (by kind), timed out or cancelled.
 
+mod figures;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -12,7 +14,6 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::client::{Exchange, FailureKind, Success, Timeout};
-use crate::scenario::{Aggregation, Metric, MetricKind};
 
 /// How many example messages are kept per failure kind.
 const SAMPLES_PER_KIND: usize = 3;
@@ -302,120 +303,14 @@ impl Recorder {
         self.first_ok_end = None;
         self.last_ok_end = None;
     }
-
-    /// Requests sent per second between the first and the last send, when at least two were sent.
-    pub fn achieved_rate(&self) -> Option<f64> {
-        span_rate(self.sent(), self.first_sent?, self.last_sent?)
-    }
-
-    /// The rate the schedule asked for over the same requests (first to last intended send).
-    pub fn scheduled_rate(&self) -> Option<f64> {
-        span_rate(self.sent(), self.first_intended?, self.last_intended?)
-    }
-
-    /// Successful requests ended per second, between the first and the last to end: on a target that
-    /// keeps up, this follows the send rate; on a saturated one, ends spread out and it falls behind.
-    pub fn completion_rate(&self) -> Option<f64> {
-        span_rate(self.ok, self.first_ok_end?, self.last_ok_end?)
-    }
-
-    /// When the first request was handed to the HTTP stack.
-    pub fn first_sent(&self) -> Option<Instant> {
-        self.first_sent
-    }
-
-    /// Requests that were handed to the HTTP stack.
-    pub fn sent(&self) -> u64 {
-        self.ok + self.failed() + self.timed_out
-    }
-
-    /// Failed or timed-out requests as a fraction of those sent.
-    pub fn error_rate(&self) -> f64 {
-        let sent = self.sent();
-        if sent == 0 {
-            0.0
-        } else {
-            (self.failed() + self.timed_out) as f64 / sent as f64
-        }
-    }
-
-    fn per_second(&self, count: u64) -> f64 {
-        let secs = self.active.as_secs_f64();
-        if secs > 0.0 { count as f64 / secs } else { 0.0 }
-    }
-
-    pub fn requests_per_sec(&self) -> f64 {
-        self.per_second(self.ok)
-    }
-    pub fn output_tokens_per_sec(&self) -> f64 {
-        self.per_second(self.output_tokens_total)
-    }
-    pub fn input_tokens_per_sec(&self) -> f64 {
-        self.per_second(self.input_tokens_total)
-    }
-
-    /// The histogram behind a trend metric.
-    pub fn trend(&self, metric: Metric) -> Option<&Histogram<u64>> {
-        Some(match metric {
-            Metric::Ttft => &self.ttft,
-            Metric::Itl => &self.itl,
-            Metric::Tpot => &self.tpot,
-            Metric::Ntpot => &self.ntpot,
-            Metric::RequestLatency => &self.request_latency,
-            Metric::ScheduleDelay => &self.schedule_delay,
-            _ => return None,
-        })
-    }
-
-    /// A metric reduced by an aggregation, in canonical units (µs, fraction, per second). `None` when
-    /// there is nothing to aggregate (e.g. the p99 of no observations).
-    pub fn value(&self, metric: Metric, aggregation: Aggregation) -> Option<f64> {
-        if metric.is_server() {
-            return None;
-        }
-        match metric.kind() {
-            MetricKind::Gauge => None,
-            MetricKind::Trend => {
-                let h = self.trend(metric)?;
-                if aggregation == Aggregation::Count {
-                    return Some(h.len() as f64);
-                }
-                if h.is_empty() {
-                    return None;
-                }
-                Some(match aggregation {
-                    Aggregation::Avg => h.mean(),
-                    Aggregation::Min => h.min() as f64,
-                    Aggregation::Max => h.max() as f64,
-                    Aggregation::Med => h.value_at_quantile(0.5) as f64,
-                    Aggregation::Percentile(p) => h.value_at_quantile(p / 100.0) as f64,
-                    _ => return None,
-                })
-            }
-            MetricKind::Rate if metric == Metric::TokenCountMismatch => Some(match aggregation {
-                Aggregation::Count => self.token_count_mismatches as f64,
-                _ if self.ok == 0 => 0.0,
-                _ => self.token_count_mismatches as f64 / self.ok as f64,
-            }),
-            MetricKind::Rate => Some(match aggregation {
-                Aggregation::Count => (self.failed() + self.timed_out) as f64,
-                _ => self.error_rate(),
-            }),
-            MetricKind::Throughput => Some(match metric {
-                Metric::RequestsPerSec => self.requests_per_sec(),
-                Metric::OutputTokensPerSec => self.output_tokens_per_sec(),
-                _ => self.input_tokens_per_sec(),
-            }),
-        }
-    }
 }
 
-fn span_rate(count: u64, first: Instant, last: Instant) -> Option<f64> {
+pub(super) fn span_rate(count: u64, first: Instant, last: Instant) -> Option<f64> {
     let span = last.saturating_duration_since(first).as_secs_f64();
     (count >= 2 && span > 0.0).then(|| (count - 1) as f64 / span)
 }
 
-fn micros(d: Duration) -> u64 {
+pub(super) fn micros(d: Duration) -> u64 {
     d.as_micros().min(u64::MAX as u128) as u64
 }
 
@@ -423,6 +318,7 @@ fn micros(d: Duration) -> u64 {
 mod tests {
     use super::*;
     use crate::client::{Failure, openai::Usage};
+    use crate::scenario::{Aggregation, Metric};
 
     fn success(t0: Instant, ttft_ms: u64, gaps_ms: &[u64], tokens: Option<u64>) -> Exchange {
         let first = t0 + Duration::from_millis(ttft_ms);

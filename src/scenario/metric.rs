@@ -1,0 +1,234 @@
+//! The metric catalogue: every metric a threshold, a regression row or a report can name (`ttft`,
+//! `error_rate`, `server.num_requests_waiting`, ...), its kind (trend, rate, throughput, gauge), the
+//! aggregations it takes (`p(99)`, `avg`, `rate`, `value`), and how its values read for people.
+
+use std::fmt;
+
+/// What a metric measures, which decides the aggregations and units it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A distribution of durations, kept in an HDR histogram (microseconds).
+    Trend,
+    /// A fraction of requests (0..1).
+    Rate,
+    /// A per-second figure over the stage or scenario window.
+    Throughput,
+    /// A server-side level sampled at each scrape of the engine's `/metrics` (requests running, KV cache
+    /// use): avg, min or max over the samples.
+    Gauge,
+}
+
+/// The metrics a threshold may name. Definitions live in the README ("Metric definitions").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    Ttft,
+    Itl,
+    Tpot,
+    Ntpot,
+    RequestLatency,
+    ScheduleDelay,
+    ErrorRate,
+    TokenCountMismatch,
+    RequestsPerSec,
+    OutputTokensPerSec,
+    InputTokensPerSec,
+    /// Scraped from the engine's Prometheus `/metrics` (see `server_metrics`).
+    ServerRequestsRunning,
+    ServerRequestsWaiting,
+    ServerKvCacheUsage,
+    ServerGpuUtilization,
+    ServerTtft,
+    ServerE2eLatency,
+    ServerPromptTokensPerSec,
+    ServerGenerationTokensPerSec,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 19] = [
+        Metric::Ttft,
+        Metric::Itl,
+        Metric::Tpot,
+        Metric::Ntpot,
+        Metric::RequestLatency,
+        Metric::ScheduleDelay,
+        Metric::ErrorRate,
+        Metric::TokenCountMismatch,
+        Metric::RequestsPerSec,
+        Metric::OutputTokensPerSec,
+        Metric::InputTokensPerSec,
+        Metric::ServerRequestsRunning,
+        Metric::ServerRequestsWaiting,
+        Metric::ServerKvCacheUsage,
+        Metric::ServerGpuUtilization,
+        Metric::ServerTtft,
+        Metric::ServerE2eLatency,
+        Metric::ServerPromptTokensPerSec,
+        Metric::ServerGenerationTokensPerSec,
+    ];
+
+    /// The canonical server-side metric behind a `server.*` metric (`server_metrics::names`).
+    pub fn server_source(self) -> Option<&'static str> {
+        Some(match self {
+            Metric::ServerRequestsRunning => "num_requests_running",
+            Metric::ServerRequestsWaiting => "num_requests_waiting",
+            Metric::ServerKvCacheUsage => "kv_cache_usage",
+            Metric::ServerGpuUtilization => "gpu_utilization",
+            Metric::ServerTtft => "ttft",
+            Metric::ServerE2eLatency => "e2e_latency",
+            Metric::ServerPromptTokensPerSec => "prompt_tokens",
+            Metric::ServerGenerationTokensPerSec => "generation_tokens",
+            _ => return None,
+        })
+    }
+
+    /// Measured by the engine, not by infergate.
+    pub fn is_server(self) -> bool {
+        self.server_source().is_some()
+    }
+
+    /// A server-side gauge that is a fraction (shown as a percentage).
+    pub fn is_fraction(self) -> bool {
+        matches!(
+            self,
+            Metric::ServerKvCacheUsage | Metric::ServerGpuUtilization
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Ttft => "ttft",
+            Metric::Itl => "itl",
+            Metric::Tpot => "tpot",
+            Metric::Ntpot => "ntpot",
+            Metric::RequestLatency => "request_latency",
+            Metric::ScheduleDelay => "schedule_delay",
+            Metric::ErrorRate => "error_rate",
+            Metric::TokenCountMismatch => "token_count_mismatch",
+            Metric::RequestsPerSec => "requests_per_sec",
+            Metric::OutputTokensPerSec => "output_tokens_per_sec",
+            Metric::InputTokensPerSec => "input_tokens_per_sec",
+            Metric::ServerRequestsRunning => "server.num_requests_running",
+            Metric::ServerRequestsWaiting => "server.num_requests_waiting",
+            Metric::ServerKvCacheUsage => "server.kv_cache_usage",
+            Metric::ServerGpuUtilization => "server.gpu_utilization",
+            Metric::ServerTtft => "server.ttft",
+            Metric::ServerE2eLatency => "server.e2e_latency",
+            Metric::ServerPromptTokensPerSec => "server.prompt_tokens_per_sec",
+            Metric::ServerGenerationTokensPerSec => "server.generation_tokens_per_sec",
+        }
+    }
+
+    pub fn kind(self) -> MetricKind {
+        match self {
+            Metric::Ttft
+            | Metric::Itl
+            | Metric::Tpot
+            | Metric::Ntpot
+            | Metric::RequestLatency
+            | Metric::ScheduleDelay
+            | Metric::ServerTtft
+            | Metric::ServerE2eLatency => MetricKind::Trend,
+            Metric::ErrorRate | Metric::TokenCountMismatch => MetricKind::Rate,
+            Metric::RequestsPerSec
+            | Metric::OutputTokensPerSec
+            | Metric::InputTokensPerSec
+            | Metric::ServerPromptTokensPerSec
+            | Metric::ServerGenerationTokensPerSec => MetricKind::Throughput,
+            Metric::ServerRequestsRunning
+            | Metric::ServerRequestsWaiting
+            | Metric::ServerKvCacheUsage
+            | Metric::ServerGpuUtilization => MetricKind::Gauge,
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Metric, String> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown metric `{name}`; allowed: {}",
+                    Metric::ALL.map(Metric::name).join(", ")
+                )
+            })
+    }
+}
+
+/// How a metric's observations are reduced to one number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aggregation {
+    Avg,
+    Min,
+    Max,
+    Med,
+    /// `p(N)`, N in (0, 100].
+    Percentile(f64),
+    /// Number of observations (trend) or of failed requests (rate).
+    Count,
+    /// The fraction (rate metrics) or the per-second figure (throughput metrics).
+    Rate,
+    /// The per-second figure of a throughput metric (same as `rate`).
+    Value,
+}
+
+impl Aggregation {
+    pub fn allowed_for(kind: MetricKind) -> &'static str {
+        match kind {
+            MetricKind::Trend => "avg, min, max, med, p(N), count",
+            MetricKind::Rate => "rate, count",
+            MetricKind::Throughput => "rate, value",
+            MetricKind::Gauge => "avg, min, max",
+        }
+    }
+
+    pub fn fits(self, kind: MetricKind) -> bool {
+        use Aggregation::*;
+        match kind {
+            MetricKind::Trend => matches!(self, Avg | Min | Max | Med | Percentile(_) | Count),
+            MetricKind::Rate => matches!(self, Rate | Count),
+            MetricKind::Throughput => matches!(self, Rate | Value),
+            MetricKind::Gauge => matches!(self, Avg | Min | Max),
+        }
+    }
+}
+
+impl fmt::Display for Aggregation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Aggregation::Avg => f.write_str("avg"),
+            Aggregation::Min => f.write_str("min"),
+            Aggregation::Max => f.write_str("max"),
+            Aggregation::Med => f.write_str("med"),
+            Aggregation::Percentile(p) => write!(f, "p({p})"),
+            Aggregation::Count => f.write_str("count"),
+            Aggregation::Rate => f.write_str("rate"),
+            Aggregation::Value => f.write_str("value"),
+        }
+    }
+}
+
+/// Formats a canonical value (µs, fraction, per-second) for people.
+pub fn format_metric_value(kind: MetricKind, aggregation: Aggregation, value: f64) -> String {
+    if aggregation == Aggregation::Count {
+        return format!("{value:.0}");
+    }
+    match kind {
+        MetricKind::Trend => format_micros(value),
+        MetricKind::Rate => format!("{:.2}%", value * 100.0),
+        MetricKind::Throughput => format!("{value:.2}/s"),
+        MetricKind::Gauge => format!("{value:.2}"),
+    }
+}
+
+/// Formats microseconds with a unit that keeps three significant figures readable.
+pub fn format_micros(us: f64) -> String {
+    if us.is_nan() {
+        "n/a".to_string()
+    } else if us < 1_000.0 {
+        format!("{us:.0}us")
+    } else if us < 1_000_000.0 {
+        format!("{:.2}ms", us / 1_000.0)
+    } else {
+        format!("{:.3}s", us / 1_000_000.0)
+    }
+}

@@ -1,0 +1,203 @@
+//! `data` and `tokenizer`: where prompts come from, their length distributions, and what counts tokens.
+
+use std::path::{Path, PathBuf};
+
+use super::Checker;
+use crate::scenario::locate::Step;
+use crate::scenario::raw::{DataType, DistributionType, RawDistribution, RawScenario};
+use crate::scenario::{
+    Data, DataSource, LengthDistribution, ScenarioError, Secret, SharedPrefix, TokenizerSpec,
+};
+
+pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data, ScenarioError> {
+    let data = &raw.data;
+    let source = match data.kind {
+        DataType::Synthetic | DataType::Random | DataType::Mock => DataSource::Generated,
+        DataType::SharedPrefix => {
+            let at = [Step::Key("data"), Step::Key("shared_prefix")];
+            let Some(p) = &data.shared_prefix else {
+                return Err(c.error(&at, "`type: shared_prefix` needs a `shared_prefix` block"));
+            };
+            let shared = SharedPrefix {
+                num_groups: p.num_groups,
+                num_prompts_per_group: p.num_prompts_per_group,
+                system_prompt_len: p.system_prompt_len,
+                question_len: p.question_len,
+                output_len: p.output_len,
+            };
+            if [
+                shared.num_groups,
+                shared.num_prompts_per_group,
+                shared.question_len,
+                shared.output_len,
+            ]
+            .contains(&0)
+            {
+                return Err(c.error(
+                    &at,
+                    "num_groups, num_prompts_per_group, question_len and output_len must be at least 1",
+                ));
+            }
+            DataSource::SharedPrefix(shared)
+        }
+        DataType::ShareGpt => {
+            let at = [Step::Key("data"), Step::Key("path")];
+            let Some(path) = &data.path else {
+                return Err(c.error(
+                    &[Step::Key("data"), Step::Key("type")],
+                    "`type: shareGPT` needs `path`: a local JSON file in the ShareGPT layout",
+                ));
+            };
+            let path = resolve_relative(c.path, path);
+            if !path.is_file() {
+                return Err(c.error(&at, format!("{} is not a file", path.display())));
+            }
+            DataSource::ShareGpt { path }
+        }
+        _ => {
+            return Err(c.error(
+                &[Step::Key("data"), Step::Key("type")],
+                "infergate supports `synthetic`, `random`, `mock`, `shared_prefix` and `shareGPT` data; other data sources are not supported yet",
+            ));
+        }
+    };
+    if data.shared_prefix.is_some() && data.kind != DataType::SharedPrefix {
+        return Err(c.error(
+            &[Step::Key("data"), Step::Key("shared_prefix")],
+            "only used with `type: shared_prefix`",
+        ));
+    }
+    for (key, value) in [
+        ("multimodal", &data.multimodal),
+        ("trace", &data.trace),
+        ("otel_trace_replay", &data.otel_trace_replay),
+        ("conversation_replay", &data.conversation_replay),
+        ("sharegpt4video", &data.sharegpt4video),
+    ] {
+        if value.is_some() {
+            return Err(c.unsupported(&[Step::Key("data"), Step::Key(key)], key));
+        }
+    }
+    if data.path.is_some() && data.kind != DataType::ShareGpt {
+        return Err(c.error(
+            &[Step::Key("data"), Step::Key("path")],
+            "only used with `type: shareGPT`",
+        ));
+    }
+    let input = distribution(c, "input_distribution", data.input_distribution.as_ref())?;
+    let output = distribution(c, "output_distribution", data.output_distribution.as_ref())?;
+    Ok(Data {
+        source,
+        input,
+        output,
+    })
+}
+
+/// A relative path in a scenario is looked up from the working directory, then from the file's own.
+pub(super) fn resolve_relative(scenario: &Path, path: &str) -> PathBuf {
+    let given = PathBuf::from(path);
+    if given.is_absolute() || given.exists() {
+        return given;
+    }
+    scenario
+        .parent()
+        .map_or(given.clone(), |dir| dir.join(&given))
+}
+
+pub(super) fn check_tokenizer(
+    c: &Checker<'_>,
+    raw: &RawScenario,
+) -> Result<Option<TokenizerSpec>, ScenarioError> {
+    let Some(t) = &raw.tokenizer else {
+        return Ok(None);
+    };
+    let Some(name) = &t.pretrained_model_name_or_path else {
+        return Ok(None);
+    };
+    let at = |key| [Step::Key("tokenizer"), Step::Key(key)];
+    let name = crate::scenario::env::expand(name)
+        .map_err(|m| c.error(&at("pretrained_model_name_or_path"), m))?;
+    let name = if crate::scenario::looks_like_path(&name) {
+        resolve_relative(c.path, &name).display().to_string()
+    } else {
+        name
+    };
+    let token = match &t.token {
+        Some(token) => Some(Secret::new(
+            crate::scenario::env::expand(token).map_err(|m| c.error(&at("token"), m))?,
+        )),
+        None => None,
+    };
+    Ok(Some(TokenizerSpec { name, token }))
+}
+
+fn distribution(
+    c: &mut Checker<'_>,
+    key: &str,
+    raw: Option<&RawDistribution>,
+) -> Result<LengthDistribution, ScenarioError> {
+    let default = RawDistribution {
+        min: 10,
+        max: 1024,
+        mean: 512.0,
+        std_dev: None,
+        total_count: None,
+        kind: DistributionType::Normal,
+        variance: None,
+        skew: 0.0,
+    };
+    let d = raw.unwrap_or(&default);
+    let at = |field: &'static str| [Step::Key("data"), Step::Key(key), Step::Key(field)];
+    if d.min > d.max {
+        return Err(c.error(
+            &at("min"),
+            format!("min ({}) is greater than max ({})", d.min, d.max),
+        ));
+    }
+    if d.max == 0 {
+        return Err(c.error(&at("max"), "max must be at least 1 token"));
+    }
+    let std_dev = match (d.variance, d.std_dev) {
+        (Some(_), Some(sd)) if sd > 0.0 => {
+            return Err(c.error(&at("variance"), "give either std_dev or variance, not both"));
+        }
+        (Some(v), _) if v < 0.0 => {
+            return Err(c.error(&at("variance"), "variance cannot be negative"));
+        }
+        (Some(v), _) => v.sqrt(),
+        (None, sd) => sd.unwrap_or(200.0),
+    };
+    if std_dev < 0.0 {
+        return Err(c.error(&at("std_dev"), "std_dev cannot be negative"));
+    }
+    if d.total_count.is_some() {
+        c.warn(
+            &at("total_count"),
+            "ignored: infergate draws a fresh length for every request",
+        );
+    }
+    Ok(match d.kind {
+        DistributionType::Fixed => {
+            LengthDistribution::Fixed((d.mean.round() as u32).clamp(d.min.max(1), d.max))
+        }
+        DistributionType::Normal if std_dev == 0.0 => {
+            LengthDistribution::Fixed((d.mean.round() as u32).clamp(d.min.max(1), d.max))
+        }
+        DistributionType::Normal => LengthDistribution::Normal {
+            mean: d.mean,
+            std_dev,
+            min: d.min.max(1),
+            max: d.max,
+        },
+        DistributionType::Uniform => LengthDistribution::Uniform {
+            min: d.min.max(1),
+            max: d.max,
+        },
+        DistributionType::SkewNormal | DistributionType::Lognormal | DistributionType::Poisson => {
+            return Err(c.error(
+                &at("type"),
+                "infergate supports the length distributions normal, uniform and fixed",
+            ));
+        }
+    })
+}

@@ -1,0 +1,264 @@
+//! Turns a `RawScenario` into a `Scenario`: checks meaning, applies defaults, parses thresholds, and
+//! refuses (or warns about, when harmless) every inference-perf option infergate does not honour.
+//! One file per section: `server` (api and server), `data` (data and tokenizer), `load`; `yaml` places
+//! parse errors and unknown keys.
+
+mod data;
+mod load;
+mod server;
+mod yaml;
+
+use data::{check_data, check_tokenizer};
+use load::check_load;
+use server::{check_api, check_server};
+use yaml::parse_collecting_unknown_keys;
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::locate::{Step, locate};
+use super::raw::{RawScenario, RawThreshold};
+use super::threshold::{Threshold, parse_duration_micros, parse_fraction};
+use super::{Scenario, ScenarioError, ScenarioErrors, Validity};
+
+/// The seed used when `load.base_seed` is absent, so that two runs of one file draw the same requests.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// How long a started stream may stay silent when `load.idle_timeout` is absent.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Collects the file's path and source so errors can be placed.
+pub(super) struct Checker<'a> {
+    path: &'a Path,
+    source: &'a str,
+    warnings: Vec<String>,
+}
+
+impl Checker<'_> {
+    pub(super) fn error(&self, path: &[Step<'_>], message: impl Into<String>) -> ScenarioError {
+        let position = self.position(path);
+        ScenarioError {
+            path: self.path.to_path_buf(),
+            line: position.map(|p| p.0),
+            column: position.map(|p| p.1),
+            key: Some(dotted(path)),
+            message: message.into(),
+        }
+    }
+
+    /// Where `path` is written, or the nearest enclosing key that can be found (flow-style values such
+    /// as `api: {type: chat}` are placed at their key).
+    fn position(&self, path: &[Step<'_>]) -> Option<(usize, usize)> {
+        (1..=path.len())
+            .rev()
+            .find_map(|n| locate(self.source, &path[..n]))
+    }
+
+    pub(super) fn unsupported(&self, path: &[Step<'_>], what: &str) -> ScenarioError {
+        self.error(
+            path,
+            format!("{what} is an inference-perf option infergate does not support yet; remove it"),
+        )
+    }
+
+    pub(super) fn warn(&mut self, path: &[Step<'_>], message: &str) {
+        let at = self
+            .position(path)
+            .map(|(line, _)| format!(":{line}"))
+            .unwrap_or_default();
+        self.warnings.push(format!(
+            "{}{at}: {}: {message}",
+            self.path.display(),
+            dotted(path)
+        ));
+    }
+}
+
+fn dotted(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Step::Item(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
+    if source.trim().is_empty() {
+        return Err(ScenarioErrors(vec![ScenarioError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            key: None,
+            message: "the file is empty; a scenario needs at least `load.stages`".to_string(),
+        }]));
+    }
+    let raw = parse_collecting_unknown_keys(path, source)?;
+    let mut c = Checker {
+        path,
+        source,
+        warnings: Vec::new(),
+    };
+    let mut errors = Vec::new();
+    let api = check_api(&c, &raw).map_err(|e| errors.push(e)).ok();
+    let data = check_data(&mut c, &raw).map_err(|e| errors.push(e)).ok();
+    let tokenizer = check_tokenizer(&c, &raw).map_err(|e| errors.push(e)).ok();
+    let load = check_load(&mut c, &raw).map_err(|e| errors.push(e)).ok();
+    let server = check_server(&c, &raw).map_err(|e| errors.push(e)).ok();
+    let storage = super::storage::check(&mut c, &raw)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let _ = check_other_sections(&mut c, &raw).map_err(|e| errors.push(e));
+    let stage_count = match &raw.load.sweep {
+        Some(sweep) if raw.load.stages.is_empty() => sweep.num_stages as usize,
+        _ => raw.load.stages.len(),
+    };
+    let thresholds = check_thresholds(&c, &raw, stage_count)
+        .map_err(|mut e| errors.append(&mut e))
+        .ok();
+    let validity = check_validity(&c, &raw).map_err(|e| errors.push(e)).ok();
+    let regression = super::regression::check(&c, &raw)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let scrape = super::scrape::check(&mut c, &raw)
+        .map_err(|e| errors.push(e))
+        .ok();
+    match (
+        api, data, tokenizer, load, server, storage, thresholds, validity, regression, scrape,
+    ) {
+        (
+            Some(api),
+            Some(data),
+            Some(tokenizer),
+            Some(load),
+            Some(server),
+            Some(storage),
+            Some(thresholds),
+            Some(validity),
+            Some(regression),
+            Some(scrape),
+        ) if errors.is_empty() => Ok(Scenario {
+            path: path.to_path_buf(),
+            api,
+            data,
+            tokenizer,
+            load,
+            server,
+            storage,
+            thresholds,
+            validity,
+            regression,
+            scrape,
+            warnings: c.warnings,
+            config_hash: String::new(),
+        }),
+        _ => {
+            errors.sort_by_key(|e| (e.line.is_none(), e.line));
+            Err(ScenarioErrors(errors))
+        }
+    }
+}
+
+fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
+    if raw.circuit_breakers.is_some() {
+        return Err(c.unsupported(&[Step::Key("circuit_breakers")], "circuit_breakers"));
+    }
+    if let Some(report) = &raw.report {
+        if report.prometheus.is_some() || report.goodput.is_some() {
+            c.warn(
+                &[Step::Key("report")],
+                "prometheus and goodput reports are not produced yet",
+            );
+        }
+        if report
+            .request_lifecycle
+            .as_ref()
+            .is_some_and(|r| r.per_request == Some(true) || r.percentiles.is_some())
+        {
+            c.warn(
+                &[Step::Key("report"), Step::Key("request_lifecycle")],
+                "per_request reports and custom percentiles are not produced yet",
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_thresholds(
+    c: &Checker<'_>,
+    raw: &RawScenario,
+    stage_count: usize,
+) -> Result<Vec<Threshold>, Vec<ScenarioError>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (key, expressions) in &raw.thresholds {
+        let here = [Step::Key("thresholds"), Step::Key(key.as_str())];
+        let items = expressions.items();
+        if items.is_empty() {
+            errors.push(c.error(
+                &here,
+                "give at least one expression, e.g. [\"p(99) < 1200ms\"]",
+            ));
+        }
+        for item in items {
+            let parsed = match item {
+                RawThreshold::Expression(expression) => Threshold::parse(key, expression),
+                RawThreshold::Object(o) => Threshold::parse(key, &o.threshold).and_then(|mut t| {
+                    t.abort_on_fail = o.abort_on_fail;
+                    if let Some(delay) = &o.delay_abort_eval {
+                        let micros = parse_duration_micros(delay)
+                            .map_err(|m| format!("delayAbortEval: {m}"))?;
+                        t.delay_abort_eval =
+                            std::time::Duration::from_secs_f64(micros.max(0.0) / 1e6);
+                    }
+                    Ok(t)
+                }),
+            };
+            match parsed {
+                Err(m) => errors.push(c.error(&here, m)),
+                Ok(t) if t.stage.is_some_and(|s| s >= stage_count) => errors.push(c.error(
+                    &here,
+                    format!(
+                        "stage {} does not exist; this scenario has stages 0 to {}",
+                        t.stage.unwrap_or_default(),
+                        stage_count.saturating_sub(1)
+                    ),
+                )),
+                Ok(t) => out.push(t),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn check_validity(c: &Checker<'_>, raw: &RawScenario) -> Result<Validity, ScenarioError> {
+    let mut validity = Validity::default();
+    let Some(v) = &raw.validity else {
+        return Ok(validity);
+    };
+    if let Some(text) = &v.max_schedule_delay_p99 {
+        let at = [Step::Key("validity"), Step::Key("max_schedule_delay_p99")];
+        validity.max_schedule_delay_p99_us =
+            parse_duration_micros(text).map_err(|m| c.error(&at, m))?;
+    }
+    if let Some(text) = &v.min_achieved_rate {
+        let at = [Step::Key("validity"), Step::Key("min_achieved_rate")];
+        let fraction = parse_fraction(text).map_err(|m| c.error(&at, m))?;
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(c.error(&at, "must be between 0% and 100%"));
+        }
+        validity.min_achieved_rate = fraction;
+    }
+    Ok(validity)
+}
