@@ -58,7 +58,7 @@ pub fn scenario_file(
             cause: ErrorCause::BadInput,
         },
         Ok(scenario) => {
-            let mut outcome = judge(&scenario, name, &options.run);
+            let mut outcome = run_and_evaluate(&scenario, name, &options.run);
             if let ScenarioOutcome::Judged { run, gate } = &mut outcome
                 && let Some(comparison) =
                     publish::compare(&scenario, name, &options.publish, out_dir, run)
@@ -92,7 +92,7 @@ pub fn scenario_file(
 /// Runs the scenario on a single-threaded runtime: the load generator's timers, sends and reads share
 /// one core with no cross-thread wake-ups, so schedule delay measures the runner and nothing else.
 /// The embedded simulator, when used, runs on a thread of its own.
-fn judge(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutcome {
+fn run_and_evaluate(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutcome {
     let runtime = match crate::run::load_runtime() {
         Ok(rt) => rt,
         Err(e) => {

@@ -17,6 +17,10 @@
 //! | `INFERGATE_SAVE_BASELINE` | save each valid run as its scenario's baseline here | not saved |
 //! | `INFERGATE_FORCE_BASELINE` | `1`: compare even when the load config differs | refuse |
 //! | `INFERGATE_UPLOAD` | `auto`, `always`, `never`: upload to `storage.simple_storage_service` | `auto` (not for the simulator) |
+//! | `INFERGATE_TOKENIZER` | a tokenizer for every scenario (overrides `tokenizer`) | the file's |
+//!
+//! They are read by `options::SuiteArgs`, as `infergate run` reads them; a bad value stops the run
+//! before any load, naming the variable (exit code 2).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,7 +59,7 @@ pub fn main(suites_dir: &str) -> ExitCode {
     let options = match SuiteArgs::from_env() {
         Ok(args) => args.options(Target::Simulator),
         Err(e) => {
-            eprintln!("error: {}", e.render().to_string().trim_end());
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };

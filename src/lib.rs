@@ -6,21 +6,28 @@
 //!
 //! # Layout
 //!
-//! The data flows one way:
+//! The folders are the pipeline, and the data flows one way through it:
 //!
 //! ```text
-//! suites/*.yaml ─► scenario (raw serde mirror ─► validated Scenario + parsed thresholds)
-//!               ─► plan (stages; quick mode against the simulator)
-//!               ─► schedule (arrival offsets) + datagen (prompts, max_tokens)
-//!               ─► loadgen (deadlines, slots; intended vs actual send) ─► client (HTTP, SSE, timings)
-//!               ─► recorder (histograms and counters, one owner per stage)
-//!               ─► gate (thresholds + validity ─► verdicts)
-//!               ─► outputs (lifecycle JSON, verdicts, JUnit, console table)
+//! suites/*.yaml ─► scenario  raw serde mirror ─► validated Scenario, thresholds, the metric catalogue
+//!               ─► plan      stages, arrival offsets, prompts of exact token length
+//!               ─► run       pre-flight, pacer, stage driver (deadlines, slots), sweep, progress
+//!                    └─► client    one HTTP builder; requests, SSE, per-chunk timestamps ─► Exchange
+//!               ─► measure   recorder (HDR histograms, counters), timeline, the engine's /metrics
+//!               ─► gate      thresholds + validity ─► verdicts; knee; baseline statistics
+//!               ─► report    the typed report schema (JSON), JUnit, console, report.html, plots
+//!               ─► store     local directories and S3: reports, baselines
 //! ```
 //!
-//! `run` runs one scenario, `execute` adds its reports, and `harness` (libtest-mimic) and the
-//! `infergate` binary (clap) are two thin doors onto them. `sim` is the embedded engine simulator, an
-//! OpenAI-compatible HTTP server that the default run and the tests reach over real HTTP.
+//! Each module uses only modules listed above it (`client` sits below `plan`, whose tokenizer
+//! download goes through it; `sim` beside `measure`); `tests/it/architecture.rs` keeps it so. The run
+//! never calls the gate: `abortOnFail` thresholds reach the driver as a closure (`run::Abort`).
+//!
+//! Above the pipeline: `options` (one set of options from flags and `INFERGATE_*` variables),
+//! `execute` (one scenario file start to finish), and the two doors, `harness` (libtest-mimic, for
+//! `cargo test --test perf-suites`) and `cli` (clap, the `infergate` binary). `sim` is the embedded
+//! engine simulator, an OpenAI-compatible HTTP server that the default run and the tests reach over
+//! real HTTP; `bench` measures the load generator against it.
 
 pub mod bench;
 pub mod cli;

@@ -71,9 +71,12 @@ struct FromEnv {
 }
 
 impl SuiteArgs {
-    /// The settings the `INFERGATE_*` variables give; a bad value is an error naming the variable.
-    pub fn from_env() -> Result<SuiteArgs, clap::Error> {
-        FromEnv::try_parse_from(std::iter::empty::<String>()).map(|p| p.args)
+    /// The settings the `INFERGATE_*` variables give; a bad value is an error naming the variable
+    /// and what is allowed.
+    pub fn from_env() -> Result<SuiteArgs, String> {
+        FromEnv::try_parse_from(std::iter::empty::<String>())
+            .map(|p| p.args)
+            .map_err(|e| env_error(&e))
     }
 
     /// The options, with `default` as the target when neither `--target` nor `--sim` says.
@@ -91,7 +94,7 @@ impl SuiteArgs {
                 quick: (!self.full).then(Quick::default),
                 progress: true,
                 api_key: api_key_from_env(),
-                wait_ready: self.wait_ready,
+                wait_ready: self.wait_ready.filter(|w| !w.is_zero()),
                 tokenizer: self.tokenizer.clone().filter(|t| !t.is_empty()),
                 ..RunOptions::default()
             },
@@ -106,8 +109,38 @@ impl SuiteArgs {
     }
 }
 
-/// A positive, finite number of seconds.
+/// The error of a bad `INFERGATE_*` value, named by its variable rather than its flag.
+fn env_error(e: &clap::Error) -> String {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue};
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let (Some(flag), Some(value)) = (
+        text(ContextKind::InvalidArg),
+        text(ContextKind::InvalidValue),
+    ) else {
+        return e.render().to_string().trim_end().to_string();
+    };
+    let command = FromEnv::command();
+    let variable = command
+        .get_arguments()
+        .find(|a| {
+            a.get_long()
+                .is_some_and(|long| flag.split(' ').next() == Some(&format!("--{long}")))
+        })
+        .and_then(|a| a.get_env())
+        .map_or(flag.clone(), |v| v.to_string_lossy().into_owned());
+    let why = std::error::Error::source(e).map_or(String::new(), |s| format!(": {s}"));
+    format!("{variable}: invalid value `{value}`{why}")
+}
+
+/// A positive, finite number of seconds; empty (a variable set to nothing) means not set.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
+    if text.trim().is_empty() {
+        return Ok(Duration::ZERO);
+    }
     match text.trim().parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
         _ => Err(format!(

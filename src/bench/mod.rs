@@ -1,3 +1,5 @@
+//! Above the pipeline, beside the doors: it drives `run` against the simulator.
+//!
 //! `infergate bench`: how fast and how exact is the load generator itself?
 //!
 //! It starts the simulator in fixed-timing mode as a child process on one core, pins itself to

@@ -1,3 +1,6 @@
+//! The network layer, used by the stages that talk HTTP (plan's tokenizer download, run, measure's
+//! scraper). Uses only `scenario`.
+//!
 //! The HTTP client: sends one request to an OpenAI-compatible endpoint and times it.
 //!
 //! Every timestamp comes from the monotonic clock (`Instant`). A streamed response is read chunk by

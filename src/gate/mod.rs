@@ -1,3 +1,6 @@
+//! Stage 5 of the pipeline, after `run` and `measure`: the verdict. Uses the stages below it; never
+//! the reports or the store.
+//!
 //! The verdict: thresholds and runner-validity limits checked against a run's recorders.
 //!
 //! Two kinds of check, kept apart on purpose. A *threshold* failing means the target missed its SLO.
@@ -206,7 +209,7 @@ fn threshold_check(threshold: &Threshold, recorder: &Recorder) -> Check {
         "no observations of {} (no successful requests measured it)",
         threshold.metric.name()
     );
-    judge_value(threshold, observed, missing)
+    check_against_limit(threshold, observed, missing)
 }
 
 /// A `server.*` threshold, on what the engine's `/metrics` reported during its stage or the run.
@@ -234,10 +237,10 @@ fn server_check(threshold: &Threshold, run: &RunResult) -> Check {
                 .unwrap_or_default()
         ),
     };
-    judge_value(threshold, observed, missing)
+    check_against_limit(threshold, observed, missing)
 }
 
-fn judge_value(threshold: &Threshold, observed: Option<f64>, missing: String) -> Check {
+fn check_against_limit(threshold: &Threshold, observed: Option<f64>, missing: String) -> Check {
     let limit = format!(
         "{} {}",
         threshold.op.symbol(),

@@ -1,3 +1,5 @@
+//! Stage 2 of the pipeline: what to send, and when. Uses `scenario` and `client` (hub downloads).
+//!
 //! Pure planning: a validated `Scenario` (plus run options) becomes the list of stages to run.
 //!
 //! No I/O and no clocks. The only transformation is the *quick* mode used when infergate runs a suite

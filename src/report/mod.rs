@@ -1,3 +1,6 @@
+//! Stage 6 of the pipeline, after the gate: what a run writes. Uses the stages below it; never the
+//! store.
+//!
 //! Everything a run writes: lifecycle JSON reports, verdicts, the timeline, the samples a later
 //! baseline comparison needs, plots and `report.html`, JUnit XML and the console table.
 

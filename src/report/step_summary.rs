@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::gate::baseline::change::Change;
-use crate::gate::baseline::{Comparison, Problem, allowance_text};
+use crate::gate::baseline::{Comparison, Problem, RowSource, allowance_text};
 use crate::gate::{CheckKind, ScenarioOutcome, Status, Verdict};
 
 /// The markdown section for one scenario; `notes` (copies saved or uploaded) become a list under it.
@@ -112,10 +112,9 @@ pub fn comparison_markdown(comparison: &Comparison) -> String {
                 None => "❔ inconclusive".to_string(),
             },
         };
-        let statistic = if row.source == "regression" {
-            row.statistic()
-        } else {
-            format!("`{}`", row.source.replace('|', "\\|"))
+        let statistic = match &row.source {
+            RowSource::Regression => row.statistic(),
+            RowSource::Threshold(text) => format!("`{}`", text.replace('|', "\\|")),
         };
         let _ = writeln!(
             out,

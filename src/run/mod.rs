@@ -1,4 +1,4 @@
-//! Running: the stage of the pipeline that makes load. `run_scenario` resolves the target (or starts
+//! Stage 3 of the pipeline, running: it makes the load. `run_scenario` resolves the target (or starts
 //! the embedded simulator), checks it answers (`preflight`), and drives the warm-up, the sweep's probes
 //! (`sweep`) and every stage (`driver`, paced by `pacer`, shown by `progress`, stopped by `stop`),
 //! handing back a `RunResult` of recorders for the gate to judge.

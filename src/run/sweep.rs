@@ -51,7 +51,7 @@ pub struct SweepOutcome {
 }
 
 /// Judges one step against the plateau seen so far (the lowest TTFT p90 of good steps, µs).
-pub fn judge(rate: f64, r: &Recorder, plateau_p90_us: Option<f64>) -> Probe {
+pub fn probe_verdict(rate: f64, r: &Recorder, plateau_p90_us: Option<f64>) -> Probe {
     let ttft_p90 = r.value(Metric::Ttft, Aggregation::Percentile(90.0));
     let completed = r.completion_rate().unwrap_or(0.0);
     let error_rate = r.error_rate();
@@ -95,7 +95,7 @@ pub async fn find_saturation(
     let mut rate = sweep.start_rate;
     let mut step = async |rate: f64, probes: &mut Vec<Probe>, plateau: &mut Option<f64>| {
         let recorder = probe(rate).await?;
-        let judged = judge(rate, &recorder, *plateau);
+        let judged = probe_verdict(rate, &recorder, *plateau);
         report(&judged);
         let ok = judged.saturated.is_none();
         if ok && let Some(p90) = judged.ttft_p90_ms.map(|v| v * 1e3) {

@@ -1,3 +1,5 @@
+//! Stage 1 of the pipeline, the input. Uses nothing else of the crate.
+//!
 //! Scenario files: loading, validation and the validated `Scenario` the rest of infergate runs.
 //!
 //! `raw` mirrors the file (inference-perf's config plus `thresholds` and `validity`), `validate` turns it

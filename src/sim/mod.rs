@@ -1,3 +1,5 @@
+//! Beside the pipeline (it uses only `plan`'s tokenizer), reached over HTTP, never through a back door.
+//!
 //! The embedded engine simulator: an OpenAI-compatible HTTP server on 127.0.0.1 backed by a
 //! continuous-batching timing model (`engine`). The default run and the tests talk to it over real
 //! HTTP, exactly as they would to vLLM; `infergate sim` serves it on a port of your choice.

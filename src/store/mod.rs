@@ -1,3 +1,5 @@
+//! Stage 7, the last: copies of what the reports wrote, and baselines read back for the gate.
+//!
 //! Where run directories are copied to and read back from: a local directory or an S3 (or
 //! S3-compatible) prefix. Reports are always written locally first; copies elsewhere are extra, and a
 //! copy that fails is reported without touching the local files or the verdict.

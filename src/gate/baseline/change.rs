@@ -54,7 +54,12 @@ pub struct Judgement {
 /// Compares `current` with `baseline`: regressed when even the best case of the current run is worse
 /// than the worst acceptable value for the baseline's worst case, improved in the mirror case, no
 /// change when the current interval lies inside the baseline's widened by the allowance.
-pub fn judge(current: &Interval, baseline: &Interval, worse: Worse, allow: Allowance) -> Judgement {
+pub fn compare_intervals(
+    current: &Interval,
+    baseline: &Interval,
+    worse: Worse,
+    allow: Allowance,
+) -> Judgement {
     let (c, b) = match (current, baseline) {
         (Ok(c), Ok(b)) => (*c, *b),
         (Err(note), _) => return inconclusive(current, baseline, format!("this run: {note}")),
@@ -133,24 +138,24 @@ mod tests {
 
     #[test]
     fn clear_slowdown_regresses_and_clear_speedup_improves() {
-        let j = judge(&est(120.0, 2.0), &est(100.0, 2.0), Worse::Higher, TEN);
+        let j = compare_intervals(&est(120.0, 2.0), &est(100.0, 2.0), Worse::Higher, TEN);
         assert_eq!(j.change, Change::Regressed);
         assert!((j.delta.unwrap() - 0.2).abs() < 1e-9);
-        let j = judge(&est(80.0, 2.0), &est(100.0, 2.0), Worse::Higher, TEN);
+        let j = compare_intervals(&est(80.0, 2.0), &est(100.0, 2.0), Worse::Higher, TEN);
         assert_eq!(j.change, Change::Improved);
     }
 
     #[test]
     fn noise_within_the_allowance_is_no_change() {
-        let j = judge(&est(103.0, 2.0), &est(100.0, 2.0), Worse::Higher, TEN);
+        let j = compare_intervals(&est(103.0, 2.0), &est(100.0, 2.0), Worse::Higher, TEN);
         assert_eq!(j.change, Change::NoChange);
     }
 
     #[test]
     fn wide_intervals_are_inconclusive_not_regressed() {
-        let j = judge(&est(120.0, 30.0), &est(100.0, 30.0), Worse::Higher, TEN);
+        let j = compare_intervals(&est(120.0, 30.0), &est(100.0, 30.0), Worse::Higher, TEN);
         assert_eq!(j.change, Change::Inconclusive);
-        let j = judge(
+        let j = compare_intervals(
             &Err("too few samples".into()),
             &est(100.0, 1.0),
             Worse::Higher,
@@ -162,21 +167,21 @@ mod tests {
 
     #[test]
     fn throughput_falling_is_the_regression() {
-        let j = judge(&est(80.0, 1.0), &est(100.0, 1.0), Worse::Lower, TEN);
+        let j = compare_intervals(&est(80.0, 1.0), &est(100.0, 1.0), Worse::Lower, TEN);
         assert_eq!(j.change, Change::Regressed);
-        let j = judge(&est(120.0, 1.0), &est(100.0, 1.0), Worse::Lower, TEN);
+        let j = compare_intervals(&est(120.0, 1.0), &est(100.0, 1.0), Worse::Lower, TEN);
         assert_eq!(j.change, Change::Improved);
-        let j = judge(&est(97.0, 1.0), &est(100.0, 1.0), Worse::Lower, TEN);
+        let j = compare_intervals(&est(97.0, 1.0), &est(100.0, 1.0), Worse::Lower, TEN);
         assert_eq!(j.change, Change::NoChange);
     }
 
     #[test]
     fn absolute_allowance_for_rates() {
         let one_point = Allowance::Absolute(0.01);
-        let j = judge(&est(0.05, 0.005), &est(0.0, 0.0), Worse::Higher, one_point);
+        let j = compare_intervals(&est(0.05, 0.005), &est(0.0, 0.0), Worse::Higher, one_point);
         assert_eq!(j.change, Change::Regressed);
         assert_eq!(j.delta, None);
-        let j = judge(&est(0.0, 0.0), &est(0.0, 0.0), Worse::Higher, one_point);
+        let j = compare_intervals(&est(0.0, 0.0), &est(0.0, 0.0), Worse::Higher, one_point);
         assert_eq!(j.change, Change::NoChange);
     }
 }

@@ -12,7 +12,7 @@ pub mod change;
 pub mod interval;
 pub mod samples;
 
-use change::{Allowance, Change, Judgement, Worse, judge};
+use change::{Allowance, Change, Judgement, Worse, compare_intervals};
 use interval::Interval;
 use samples::RunSamples;
 
@@ -52,14 +52,32 @@ pub struct Comparison {
 }
 
 /// One statistic compared.
+/// What asked for a statistic to be compared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowSource {
+    /// The `regression` block (or its defaults).
+    Regression,
+    /// A relative threshold, as written (`ttft: p(99) < baseline * 1.10`).
+    Threshold(String),
+}
+
+impl std::fmt::Display for RowSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowSource::Regression => f.write_str("regression"),
+            RowSource::Threshold(text) => f.write_str(text),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Row {
     /// `stage 0 (rate 5/s for 60s)` or `whole run`.
     pub scope: String,
     pub metric: Metric,
     pub aggregation: Aggregation,
-    /// What asked for it: `regression` or the threshold as written.
-    pub source: String,
+    /// What asked for it.
+    pub source: RowSource,
     pub allowance: Allowance,
     pub current: Interval,
     pub baseline: Interval,
@@ -134,7 +152,7 @@ pub fn compare(
                     metric,
                     aggregation,
                     allowance,
-                    "regression".to_string(),
+                    RowSource::Regression,
                     z,
                 ));
             }
@@ -155,7 +173,7 @@ pub fn compare(
             t.metric,
             t.aggregation,
             allowance,
-            t.label(),
+            RowSource::Threshold(t.label()),
             z,
         ));
     }
@@ -170,7 +188,7 @@ fn row(
     metric: Metric,
     aggregation: Aggregation,
     allowance: Allowance,
-    source: String,
+    source: RowSource,
     z: f64,
 ) -> Row {
     let estimate = |s: &RunSamples| match s.scope(stage) {
@@ -184,7 +202,7 @@ fn row(
         MetricKind::Throughput => Worse::Lower,
         MetricKind::Trend | MetricKind::Rate | MetricKind::Gauge => Worse::Higher,
     };
-    let mut judgement = judge(&current_interval, &baseline_interval, worse, allowance);
+    let mut judgement = compare_intervals(&current_interval, &baseline_interval, worse, allowance);
     if let (Some(c), Some(b)) = (current_value, baseline_value)
         && b != 0.0
     {
@@ -244,15 +262,14 @@ pub fn checks(comparison: &Comparison) -> Vec<Check> {
         });
     }
     for row in &comparison.rows {
-        let name = if row.source == "regression" {
-            format!(
+        let name = match &row.source {
+            RowSource::Regression => format!(
                 "regression: {} {} within {}",
                 row.scope,
                 row.statistic(),
                 allowance_text(row.allowance, row.metric)
-            )
-        } else {
-            format!("{} ({})", row.source, row.scope)
+            ),
+            RowSource::Threshold(text) => format!("{text} ({})", row.scope),
         };
         let change = row.judgement.change;
         let observed = format!("{} ({})", summary(row), change.label());

@@ -1,7 +1,6 @@
 //! Exact prompt lengths with real tokenizers (Qwen3, Llama 3) and the built-in one.
 
-#[path = "support/tokenizers.rs"]
-mod support;
+use crate::support::tokenizers::real_tokenizer;
 
 use infergate::plan::tokens::TokenCounter;
 use rand::SeedableRng;
@@ -18,7 +17,7 @@ async fn check_exact(counter: &TokenCounter) {
 #[tokio::test]
 async fn real_tokenizers_give_prompts_of_exactly_the_sampled_length() {
     for name in ["qwen3", "llama3"] {
-        let Some(file) = support::real_tokenizer(name) else {
+        let Some(file) = real_tokenizer(name) else {
             continue;
         };
         let counter = TokenCounter::load(file.to_str().unwrap(), None)

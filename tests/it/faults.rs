@@ -4,12 +4,10 @@
 
 use std::path::Path;
 
-mod support;
-
+use crate::support::fault_server::{Fault, fault_server};
 use infergate::client::FailureKind;
 use infergate::run::{RunOptions, Target, run_scenario};
 use infergate::scenario::Scenario;
-use support::fault_server::{Fault, fault_server};
 
 fn scenario(requests: u32) -> Scenario {
     let yaml = format!(

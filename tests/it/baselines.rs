@@ -5,8 +5,7 @@
 //! them against the simulator: the same simulator twice must not be called a regression, one made
 //! 20 % slower must be.
 
-#[path = "support/s3_server.rs"]
-mod s3_server;
+use crate::support::s3_server;
 
 use std::path::Path;
 use std::time::Duration;
@@ -230,7 +229,7 @@ fn baselines_on_a_real_s3_server_save_load_refuse_and_report_missing() {
     let threshold_row = comparison
         .rows
         .iter()
-        .find(|r| r.source == "itl: p(50) < baseline * 1.10")
+        .find(|r| r.source.to_string() == "itl: p(50) < baseline * 1.10")
         .expect("the relative threshold is compared");
     assert_ne!(threshold_row.judgement.change, Change::Regressed);
     assert!(out.join("s3-smoke/baseline/samples.json").is_file());

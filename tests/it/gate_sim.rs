@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use infergate::gate::{ScenarioOutcome, Status, evaluate};
+use infergate::gate::{ScenarioOutcome, Status, abort_rule, evaluate};
 use infergate::report::junit;
 use infergate::run::{RunOptions, RunResult, Target, run_scenario};
 use infergate::scenario::{Aggregation, Metric, Scenario};
@@ -31,6 +31,7 @@ async fn run(yaml: &str, engine: EngineConfig) -> (Scenario, RunResult) {
             engine,
             ..SimConfig::default()
         },
+        abort: abort_rule(&s.thresholds),
         ..RunOptions::default()
     };
     let result = run_scenario(&s, &options)

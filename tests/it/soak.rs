@@ -3,18 +3,16 @@
 //! stay flat. Run it with
 //!
 //! ```sh
-//! cargo test --release --test soak -- --ignored --nocapture
-//! INFERGATE_SOAK_SECONDS=600 INFERGATE_SOAK_RATE=500 cargo test --release --test soak -- --ignored --nocapture
+//! cargo test --release --test it soak -- --ignored --nocapture
+//! INFERGATE_SOAK_SECONDS=600 INFERGATE_SOAK_RATE=500 cargo test --release --test it soak -- --ignored --nocapture
 //! ```
-
-mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::fault_server::{Fault, fault_server};
 use infergate::run::{RunOptions, Target, run_scenario};
 use infergate::scenario::Scenario;
-use support::fault_server::{Fault, fault_server};
 
 fn env_number(name: &str, default: f64) -> f64 {
     std::env::var(name)

@@ -2,8 +2,7 @@
 //! counts with the same tokenizer), shared-prefix data, and `token_count_mismatch` catching a server
 //! whose `usage` disagrees with what was asked.
 
-#[path = "support/tokenizers.rs"]
-mod support;
+use crate::support::tokenizers::real_tokenizer;
 
 use std::path::Path;
 
@@ -20,7 +19,7 @@ fn scenario(yaml: &str) -> Scenario {
 
 #[tokio::test(flavor = "current_thread")]
 async fn prompts_hit_the_sampled_length_exactly_as_the_server_counts_it() {
-    let tokenizer = support::real_tokenizer("qwen3")
+    let tokenizer = real_tokenizer("qwen3")
         .map(|p| {
             format!(
                 "tokenizer: {{pretrained_model_name_or_path: \"{}\"}}\n",

@@ -1,0 +1,22 @@
+//! The integration tests, as one binary (one link of the crate instead of one per file). Every test
+//! talks to real servers on 127.0.0.1: the embedded simulator, wiremock, the fault server, a real
+//! S3-compatible store, or the `infergate` binary itself. The timing-sensitive runs stay apart:
+//! `perf-suites` (the suites as test cases) and `real_engine` (llama.cpp's server); the soak test is
+//! here but `#[ignore]`d (`cargo test --release --test it soak -- --ignored --nocapture`).
+
+mod support;
+
+mod architecture;
+mod baselines;
+mod cli;
+mod client_wiremock;
+mod faults;
+mod fuzz;
+mod gate_sim;
+mod reports;
+mod scenarios;
+mod server_metrics;
+mod soak;
+mod tls;
+mod token_counts;
+mod tokenizers;

@@ -1,3 +1,0 @@
-//! Servers shared by several test binaries.
-
-pub mod fault_server;
