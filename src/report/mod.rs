@@ -34,7 +34,14 @@ pub fn status_word(status: Status) -> &'static str {
 /// Writes one scenario's reports into `dir` (created if needed): lifecycle JSON per stage and for the
 /// whole scenario, the timeline, the samples, `verdicts.json`, the plots and `report.html`. Errors name
 /// the file.
-pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), String> {
+///
+/// `samples` are the run's `samples.json`, when the caller already made them (for the baseline
+/// comparison); else they are made here.
+pub fn write_scenario(
+    dir: &Path,
+    outcome: &ScenarioOutcome,
+    samples: Option<&RunSamples>,
+) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let write = |name: &str, value: &dyn erased::Json| {
         let path = dir.join(name);
@@ -58,7 +65,10 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                 write(&files::stage(s.stage.index), &value)?;
             }
             write(files::TIMELINE, &json::timeline(run))?;
-            write(files::SAMPLES, &RunSamples::from_run(run))?;
+            match samples {
+                Some(samples) => write(files::SAMPLES, samples)?,
+                None => write(files::SAMPLES, &RunSamples::from_run(run))?,
+            }
             write(files::VERDICTS, &json::verdicts(run, gate))?;
             html::render_dir(dir)
         }

@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
+use crate::gate::baseline::samples::RunSamples;
 use crate::gate::baseline::{self, Comparison, Problem};
 use crate::gate::{ScenarioOutcome, Status};
-use crate::run::RunResult;
 use crate::scenario::Scenario;
 use crate::store::{self, Location};
 
@@ -53,14 +53,14 @@ fn io_runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start a runtime for storage: {e}"))
 }
 
-/// Compares `run` with its baseline, when a baseline location is given or thresholds need one. The
-/// baseline is copied into `out_dir/baseline/` as a record of what was compared.
+/// Compares a run (its `samples`) with its baseline, when a baseline location is given or thresholds
+/// need one. The baseline is copied into `out_dir/baseline/` as a record of what was compared.
 pub fn compare(
     scenario: &Scenario,
     name: &str,
     options: &PublishOptions,
     out_dir: &Path,
-    run: &RunResult,
+    current: &RunSamples,
 ) -> Option<Comparison> {
     let relative = scenario
         .thresholds
@@ -94,9 +94,8 @@ pub fn compare(
         Err(e) => comparison.problem = Some(Problem::Unreadable(e)),
         Ok(None) => comparison.problem = Some(Problem::Missing),
         Ok(Some(base)) => {
-            let current = baseline::samples::RunSamples::from_run(run);
             let (rows, problem) = baseline::compare(
-                &current,
+                current,
                 &base,
                 &scenario.regression,
                 &scenario.thresholds,

@@ -15,6 +15,7 @@ mod fuzz;
 mod gate_sim;
 mod reports;
 mod scenarios;
+mod schema;
 mod server_metrics;
 mod soak;
 mod tls;
