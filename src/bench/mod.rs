@@ -98,7 +98,9 @@ pub async fn run(
     base_url: &str,
     mut on_row: impl FnMut(&BenchRow),
 ) -> Result<Vec<BenchRow>, String> {
-    let http = reqwest::Client::new();
+    let http = crate::client::Http::to_target(&Default::default(), None)
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
     for &rate in &options.rates {
         let yaml = scenario_yaml(options, rate, base_url);

@@ -38,8 +38,16 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// Files named directly, plus every scenario file under named directories.
-fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+/// Files named directly, plus every scenario file under named directories; on error, says why and
+/// gives the exit code.
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ExitCode> {
+    find_files(paths).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(exit::BAD_INPUT)
+    })
+}
+
+fn find_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
@@ -61,10 +69,7 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 pub fn run(args: RunArgs) -> ExitCode {
     let files = match expand(&args.paths) {
         Ok(files) => files,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::BAD_INPUT);
-        }
+        Err(code) => return code,
     };
     let options = args.suite.options(Target::Scenario);
     // `--out`, else each file's `storage.local_storage.path`, else `reports/`.
@@ -118,10 +123,7 @@ fn exit_code(outcomes: &[ScenarioOutcome]) -> u8 {
 pub fn validate(args: ValidateArgs) -> ExitCode {
     let files = match expand(&args.paths) {
         Ok(files) => files,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::BAD_INPUT);
-        }
+        Err(code) => return code,
     };
     let mut bad = 0;
     for file in &files {

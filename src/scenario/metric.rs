@@ -66,7 +66,7 @@ impl Metric {
         Metric::ServerGenerationTokensPerSec,
     ];
 
-    /// The canonical server-side metric behind a `server.*` metric (`server_metrics::names`).
+    /// The canonical server-side metric behind a `server.*` metric (`measure::server::names`).
     pub fn server_source(self) -> Option<&'static str> {
         Some(match self {
             Metric::ServerRequestsRunning => "num_requests_running",

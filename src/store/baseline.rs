@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::Location;
+use super::{Location, StoreError};
 use crate::gate::baseline::Baseline;
 use crate::gate::baseline::samples::RunSamples;
 use crate::report::schema::{self, Verdicts, files};
@@ -15,18 +15,21 @@ pub async fn load(
     location: &Location,
     scenario: &str,
     scratch: &Path,
-) -> Result<Option<Baseline>, String> {
+) -> Result<Option<Baseline>, StoreError> {
     let copied = location.join(scenario).get_dir(scratch).await?;
     if copied == 0 {
         return Ok(None);
     }
     let samples: RunSamples = schema::read(&scratch.join(files::SAMPLES)).map_err(|e| match e {
-        schema::ReadError::Io { path, source } => {
-            format!("cannot read {}: {source}", path.display())
-        }
-        schema::ReadError::Json { source, .. } => {
-            format!("{} is not a baseline's samples: {source}", files::SAMPLES)
-        }
+        schema::ReadError::Io { path, source } => StoreError::Local {
+            action: "read",
+            path,
+            source,
+        },
+        schema::ReadError::Json { source, .. } => StoreError::NotABaseline(format!(
+            "{} is not a baseline's samples: {source}",
+            files::SAMPLES
+        )),
     })?;
     let verdicts: Option<Verdicts> = schema::read(&scratch.join(files::VERDICTS)).ok();
     Ok(Some(Baseline {
@@ -36,7 +39,7 @@ pub async fn load(
 }
 
 /// Copies a scenario's report directory to `location/<scenario>/`, replacing the previous baseline.
-pub async fn save(location: &Location, scenario: &str, dir: &Path) -> Result<usize, String> {
+pub async fn save(location: &Location, scenario: &str, dir: &Path) -> Result<usize, StoreError> {
     location.join(scenario).put_dir(dir).await
 }
 

@@ -13,6 +13,49 @@ use std::path::{Path, PathBuf};
 
 use crate::scenario::{Addressing, S3Storage};
 
+/// Why a copy to or from a store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("`{0}`: an S3 location is s3://bucket/prefix")]
+    BadLocation(String),
+    /// A local file or directory could not be read, created or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Local {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot copy {} to {}: {source}", from.display(), to.display())]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// S3 refused or could not be reached (after the SDK's retries); the message names the object.
+    #[error("{0}")]
+    S3(String),
+    /// What the location holds is not a baseline.
+    #[error("{0}")]
+    NotABaseline(String),
+    #[error("cannot start a runtime for storage: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// `StoreError::Local` for `path`.
+pub(crate) fn local(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Local {
+        action,
+        path,
+        source,
+    }
+}
+
 /// A place that holds run directories.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Location {
@@ -24,13 +67,13 @@ impl Location {
     /// `s3://bucket/prefix` or a directory. For S3, the endpoint, region and addressing style come
     /// from the scenario's `storage.simple_storage_service` when it names the same bucket, else from
     /// the standard AWS settings (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, `AWS_REGION`, profile).
-    pub fn parse(text: &str, storage: Option<&S3Storage>) -> Result<Location, String> {
+    pub fn parse(text: &str, storage: Option<&S3Storage>) -> Result<Location, StoreError> {
         let Some(rest) = text.strip_prefix("s3://") else {
             return Ok(Location::Local(PathBuf::from(text)));
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(format!("`{text}`: an S3 location is s3://bucket/prefix"));
+            return Err(StoreError::BadLocation(text.to_string()));
         }
         let same_bucket = storage.filter(|s| s.bucket_name == bucket);
         let endpoint_url = same_bucket
@@ -63,7 +106,7 @@ impl Location {
     }
 
     /// Copies every file of `dir` (not sub-directories) here, replacing what was there.
-    pub async fn put_dir(&self, dir: &Path) -> Result<usize, String> {
+    pub async fn put_dir(&self, dir: &Path) -> Result<usize, StoreError> {
         match self {
             Location::Local(dest) => copy_files(dir, dest),
             Location::S3(place) => s3::upload_dir(place, dir, "").await,
@@ -71,7 +114,7 @@ impl Location {
     }
 
     /// Copies every file here into `dest`; `Ok(0)` when there is nothing here.
-    pub async fn get_dir(&self, dest: &Path) -> Result<usize, String> {
+    pub async fn get_dir(&self, dest: &Path) -> Result<usize, StoreError> {
         match self {
             Location::Local(src) if !src.is_dir() => Ok(0),
             Location::Local(src) => copy_files(src, dest),
@@ -101,21 +144,21 @@ fn env_endpoint() -> Option<String> {
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
 }
 
-fn copy_files(src: &Path, dest: &Path) -> Result<usize, String> {
-    std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
-    let entries =
-        std::fs::read_dir(src).map_err(|e| format!("cannot read {}: {e}", src.display()))?;
+fn copy_files(src: &Path, dest: &Path) -> Result<usize, StoreError> {
+    std::fs::create_dir_all(dest).map_err(local("create", dest))?;
+    let entries = std::fs::read_dir(src).map_err(local("read", src))?;
     let mut copied = 0;
     for entry in entries {
-        let path = entry
-            .map_err(|e| format!("cannot read {}: {e}", src.display()))?
-            .path();
+        let path = entry.map_err(local("read", src))?.path();
         if path.is_file()
             && let Some(name) = path.file_name()
         {
             let to = dest.join(name);
-            std::fs::copy(&path, &to)
-                .map_err(|e| format!("cannot copy {} to {}: {e}", path.display(), to.display()))?;
+            std::fs::copy(&path, &to).map_err(|source| StoreError::Copy {
+                from: path.clone(),
+                to: to.clone(),
+                source,
+            })?;
             copied += 1;
         }
     }

@@ -9,7 +9,7 @@ use crate::gate::baseline::samples::RunSamples;
 use crate::gate::baseline::{self, Comparison, Problem};
 use crate::gate::{ScenarioOutcome, Status};
 use crate::scenario::Scenario;
-use crate::store::{self, Location};
+use crate::store::{self, Location, StoreError};
 
 /// When reports go to the scenario's `storage.simple_storage_service`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,11 +46,11 @@ pub struct PublishOptions {
 }
 
 /// A small runtime for the storage calls, apart from the load generator's.
-fn io_runtime() -> Result<tokio::runtime::Runtime, String> {
+fn io_runtime() -> Result<tokio::runtime::Runtime, StoreError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start a runtime for storage: {e}"))
+        .map_err(StoreError::Runtime)
 }
 
 /// Compares a run (its `samples`) with its baseline, when a baseline location is given or thresholds
@@ -91,7 +91,7 @@ pub fn compare(
         io_runtime()?.block_on(super::baseline::load(&location, name, &scratch))
     });
     match loaded {
-        Err(e) => comparison.problem = Some(Problem::Unreadable(e)),
+        Err(e) => comparison.problem = Some(Problem::Unreadable(e.to_string())),
         Ok(None) => comparison.problem = Some(Problem::Missing),
         Ok(Some(base)) => {
             let (rows, problem) = baseline::compare(
@@ -123,7 +123,7 @@ pub fn copies(
     let mut lines = Vec::new();
     let runtime = match io_runtime() {
         Ok(rt) => rt,
-        Err(e) => return vec![e],
+        Err(e) => return vec![e.to_string()],
     };
     if let Some(text) = &options.save_baseline {
         if gate.status == Status::Invalid {

@@ -4,6 +4,7 @@
 //! exponential back-off) under a connect and a per-attempt timeout, so an unreachable store costs
 //! seconds, not the run.
 
+use super::{StoreError, local};
 use std::path::Path;
 use std::time::Duration;
 
@@ -87,10 +88,14 @@ async fn client(place: &S3Place) -> Client {
 
 /// Uploads every file of `dir` to `place`, each key `prefix/{file_prefix}{name}`; the number uploaded.
 /// Stops at the first file that still fails after the retries.
-pub async fn upload_dir(place: &S3Place, dir: &Path, file_prefix: &str) -> Result<usize, String> {
+pub async fn upload_dir(
+    place: &S3Place,
+    dir: &Path,
+    file_prefix: &str,
+) -> Result<usize, StoreError> {
     let client = client(place).await;
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .map_err(local("read", dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .collect();
@@ -102,7 +107,7 @@ pub async fn upload_dir(place: &S3Place, dir: &Path, file_prefix: &str) -> Resul
         let key = place.key(&format!("{file_prefix}{name}"));
         let body = ByteStream::from_path(path)
             .await
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|e| StoreError::S3(format!("cannot read {}: {e}", path.display())))?;
         client
             .put_object()
             .bucket(&place.bucket)
@@ -112,18 +117,18 @@ pub async fn upload_dir(place: &S3Place, dir: &Path, file_prefix: &str) -> Resul
             .send()
             .await
             .map_err(|e| {
-                format!(
+                StoreError::S3(format!(
                     "upload of s3://{}/{key} failed after up to {MAX_ATTEMPTS} attempts: {}",
                     place.bucket,
                     describe(&e)
-                )
+                ))
             })?;
     }
     Ok(files.len())
 }
 
 /// Downloads every object directly under `place` into `dest`; `Ok(0)` when there are none.
-pub async fn download_dir(place: &S3Place, dest: &Path) -> Result<usize, String> {
+pub async fn download_dir(place: &S3Place, dest: &Path) -> Result<usize, StoreError> {
     let client = client(place).await;
     let prefix = format!("{}/", place.prefix.trim_end_matches('/'));
     let prefix = if prefix == "/" { String::new() } else { prefix };
@@ -136,7 +141,9 @@ pub async fn download_dir(place: &S3Place, dest: &Path) -> Result<usize, String>
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| format!("cannot list {}: {}", place.url(), describe(&e)))?;
+        let page = page.map_err(|e| {
+            StoreError::S3(format!("cannot list {}: {}", place.url(), describe(&e)))
+        })?;
         keys.extend(
             page.contents()
                 .iter()
@@ -146,7 +153,7 @@ pub async fn download_dir(place: &S3Place, dest: &Path) -> Result<usize, String>
     if keys.is_empty() {
         return Ok(0);
     }
-    std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    std::fs::create_dir_all(dest).map_err(local("create", dest))?;
     for key in &keys {
         let name = key.rsplit('/').next().unwrap_or(key);
         let object = client
@@ -156,21 +163,22 @@ pub async fn download_dir(place: &S3Place, dest: &Path) -> Result<usize, String>
             .send()
             .await
             .map_err(|e| {
-                format!(
+                StoreError::S3(format!(
                     "cannot download s3://{}/{key}: {}",
                     place.bucket,
                     describe(&e)
-                )
+                ))
             })?;
         let bytes = object
             .body
             .collect()
             .await
-            .map_err(|e| format!("cannot download s3://{}/{key}: {e}", place.bucket))?
+            .map_err(|e| {
+                StoreError::S3(format!("cannot download s3://{}/{key}: {e}", place.bucket))
+            })?
             .into_bytes();
         let path = dest.join(name);
-        std::fs::write(&path, &bytes)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, &bytes).map_err(local("write", &path))?;
     }
     Ok(keys.len())
 }

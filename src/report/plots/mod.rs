@@ -1,6 +1,6 @@
 //! Plots written with every run, as SVG and PNG (plotters): latency percentiles against stage load
 //! with the knee marked, throughput against latency, TTFT and ITL distributions, and the run over time.
-//! They are drawn from the run directory's JSON files (`report::RunDir`), so `infergate report DIR`
+//! They are drawn from the run directory's JSON files (`report::rundir::RunDir`), so `infergate report DIR`
 //! redraws them from a saved run.
 //!
 //! Text needs a TrueType font: `INFERGATE_FONT`, else DejaVu Sans, Liberation Sans or any `.ttf`
