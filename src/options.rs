@@ -17,8 +17,9 @@ use crate::store::publish::{PublishOptions, Upload};
 /// Flags (and variables) that shape a run of one or more scenario files.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SuiteArgs {
-    /// Endpoint root, e.g. http://localhost:8000 (overrides server.base_url); `scenario` uses each
-    /// file's server.base_url.
+    /// Endpoint root, e.g. http://localhost:8000 (overrides server.base_url). Without it, `infergate
+    /// run` uses each file's server.base_url, or the embedded simulator when a file has none (the
+    /// harness uses the simulator unless this is `scenario`).
     #[arg(long, env = "INFERGATE_TARGET", conflicts_with = "sim")]
     pub target: Option<String>,
     /// Run against the embedded simulator even when a file sets server.base_url.

@@ -95,6 +95,7 @@ fn changes(gate: &GateReport) -> Vec<(String, Change)> {
 
 #[test]
 fn the_same_simulator_is_no_regression_and_a_20_percent_slower_one_is() {
+    let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("baselines");
     let store = store.to_str().unwrap();
@@ -175,6 +176,7 @@ thresholds:
 
 #[test]
 fn baselines_on_a_real_s3_server_save_load_refuse_and_report_missing() {
+    let _turn = crate::support::turn_blocking();
     let server = S3Server::start(&["perf"]);
     let dir = tempfile::tempdir().unwrap();
     let file = small_scenario(dir.path(), "s3-smoke", 20, &server.url);
@@ -255,6 +257,7 @@ fn baselines_on_a_real_s3_server_save_load_refuse_and_report_missing() {
 
 #[test]
 fn a_store_that_fails_is_retried_and_reported_and_the_verdict_and_local_files_stand() {
+    let _turn = crate::support::turn_blocking();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let store = runtime.block_on(async {
         let store = wiremock::MockServer::start().await;

@@ -27,6 +27,7 @@ load:
 
 #[test]
 fn validate_lists_every_bad_file_with_line_and_key() {
+    let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "good.yaml", QUICK);
     write(
@@ -64,6 +65,7 @@ fn validate_lists_every_bad_file_with_line_and_key() {
 
 #[test]
 fn run_exit_codes_tell_pass_failure_invalid_and_error_apart() {
+    let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -166,6 +168,7 @@ fn run_exit_codes_tell_pass_failure_invalid_and_error_apart() {
 
 #[test]
 fn help_explains_commands_and_exit_codes() {
+    let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     let out = infergate(&["--help"], dir.path());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -179,6 +182,7 @@ fn help_explains_commands_and_exit_codes() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_gracefully_with_partial_reports() {
+    let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -245,6 +249,7 @@ fn all_text(dir: &Path) -> String {
 
 #[test]
 fn api_keys_come_from_the_environment_and_never_reach_output() {
+    let _turn = crate::support::turn_blocking();
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
     const KEY: &str = "sk-leak-check-42";
@@ -315,6 +320,7 @@ fn api_keys_come_from_the_environment_and_never_reach_output() {
 /// and reports exact usage; at a gentle rate the client's TTFT is within a loose bound of the truth.
 #[test]
 fn bench_reports_client_timings_next_to_the_simulators_truth() {
+    let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let out = infergate(
@@ -362,6 +368,7 @@ fn bench_reports_client_timings_next_to_the_simulators_truth() {
 /// Every report says where it came from, and on GitHub Actions the verdicts land in the job summary.
 #[test]
 fn reports_carry_run_metadata_and_github_gets_a_step_summary() {
+    let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.md");
     let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/smoke.yaml");

@@ -24,6 +24,7 @@ load:
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_connection_the_server_closes_after_answering_is_not_a_failed_request() {
+    let _turn = crate::support::turn().await;
     // Closed loop, one slot: each request goes out on the connection of the one before it, which
     // the server closes (llama.cpp's behaviour after a streamed response).
     let url = fault_server(vec![Fault::HealthyThenClose]).await;
@@ -44,6 +45,7 @@ async fn a_connection_the_server_closes_after_answering_is_not_a_failed_request(
 
 #[tokio::test(flavor = "current_thread")]
 async fn every_fault_is_counted_once_and_the_run_completes() {
+    let _turn = crate::support::turn().await;
     let faults = vec![
         Fault::Healthy,
         Fault::ResetAfter(2),
@@ -113,6 +115,7 @@ async fn every_fault_is_counted_once_and_the_run_completes() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_target_that_dies_mid_run_is_recorded_not_fatal() {
+    let _turn = crate::support::turn().await;
     let url = fault_server(vec![Fault::Healthy, Fault::ResetAfter(0)]).await;
     let options = RunOptions {
         target: Target::Url(url),

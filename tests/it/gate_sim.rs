@@ -46,6 +46,7 @@ fn ms(r: &infergate::measure::recorder::Recorder, metric: Metric, p: f64) -> f64
 
 #[tokio::test(flavor = "current_thread")]
 async fn timings_match_the_simulated_engine_within_loose_bounds() {
+    let _turn = crate::support::turn().await;
     let yaml = "api: {type: completion, streaming: true}
 data:
   input_distribution: {mean: 20, std_dev: 0, min: 20, max: 20}
@@ -81,6 +82,7 @@ load:
 
 #[tokio::test(flavor = "current_thread")]
 async fn queueing_beyond_the_batch_shows_as_a_knee() {
+    let _turn = crate::support::turn().await;
     let stages = "load:
   type: concurrent
   stages:
@@ -112,6 +114,7 @@ api: {streaming: true}
 
 #[tokio::test(flavor = "current_thread")]
 async fn open_loop_stages_send_every_scheduled_request() {
+    let _turn = crate::support::turn().await;
     let yaml = "load:
   type: constant
   interval: 0
@@ -141,6 +144,7 @@ fn junit_of(run: RunResult, status_wanted: Status, thresholds_yaml: &Scenario) -
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_impossible_threshold_fails_with_observed_and_limit() {
+    let _turn = crate::support::turn().await;
     let yaml = "api: {streaming: true}
 load:
   stages: [{rate: 10, duration: 0.5}]
@@ -160,6 +164,7 @@ thresholds:
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_runner_that_cannot_keep_up_is_an_error_not_a_failure() {
+    let _turn = crate::support::turn().await;
     // One in-flight slot for 20 req/s of requests that take ~10 x 20 ms: sends must wait for the slot,
     // so the runner falls behind its schedule. The thresholds would pass; the run is invalid anyway.
     let yaml = "api: {streaming: true}
@@ -185,6 +190,7 @@ thresholds:
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_unreachable_target_is_one_clear_error() {
+    let _turn = crate::support::turn().await;
     let s = scenario("load:\n  stages: [{rate: 1, duration: 1}]\n");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://user:secret@{}", listener.local_addr().unwrap());
@@ -200,6 +206,7 @@ async fn an_unreachable_target_is_one_clear_error() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_model_the_target_does_not_serve_is_refused_before_any_load() {
+    let _turn = crate::support::turn().await;
     let s = scenario(
         "server: {model_name: other-model, base_url: \"http://127.0.0.1:1\"}\nload:\n  stages: [{rate: 1, duration: 1}]\n",
     );
@@ -219,6 +226,7 @@ async fn a_model_the_target_does_not_serve_is_refused_before_any_load() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_starting_target_is_waited_for_when_asked() {
+    let _turn = crate::support::turn().await;
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = probe.local_addr().unwrap();
     drop(probe);
@@ -250,6 +258,7 @@ async fn a_starting_target_is_waited_for_when_asked() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_abort_on_fail_threshold_stops_the_run_early_as_a_failure() {
+    let _turn = crate::support::turn().await;
     let yaml = "api: {streaming: true}
 load:
   stages: [{rate: 10, duration: 20}, {rate: 10, duration: 20}]
@@ -293,6 +302,7 @@ thresholds:
 
 #[tokio::test(flavor = "current_thread")]
 async fn warm_up_requests_are_sent_first_and_left_out_of_every_statistic() {
+    let _turn = crate::support::turn().await;
     let yaml = "api: {streaming: true}
 load:
   type: constant
@@ -334,6 +344,7 @@ thresholds:
 /// req/s of 256-token answers with the default engine), then runs its stages up to it.
 #[tokio::test(flavor = "current_thread")]
 async fn a_sweep_finds_the_simulators_saturation_and_runs_stages_up_to_it() {
+    let _turn = crate::support::turn().await;
     let yaml = "api: {type: completion, streaming: true}
 data:
   input_distribution: {mean: 128, std_dev: 0, min: 128, max: 128}

@@ -37,6 +37,7 @@ fn check_png(path: &Path) {
 
 #[test]
 fn a_saturation_run_leaves_plots_with_the_knee_and_a_self_contained_report() {
+    let _turn = crate::support::turn_blocking();
     let out = tempfile::tempdir().unwrap();
     let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/suites/saturation.yaml");
     let run = infergate(&["run", suite, "--sim", "--out", out.path().to_str().unwrap()]);

@@ -91,6 +91,7 @@ fn options(publish: PublishOptions) -> Options {
 
 #[test]
 fn every_file_a_run_writes_reads_back_into_the_schema() {
+    let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("schema.yaml");
     std::fs::write(&file, SCENARIO).unwrap();

@@ -40,6 +40,7 @@ load:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulators_metrics_are_scraped_per_stage_and_judged() {
+    let _turn = crate::support::turn().await;
     let yaml = format!(
         "{STAGES}thresholds:\n  server.num_requests_waiting{{stage:0}}: [\"max < 1\"]\n  server.num_requests_waiting{{stage:1}}: [\"max >= 1\"]\n  server.ttft: [\"p(99) < 1us\"]\n  server.generation_tokens_per_sec: [\"value > 10\"]\n"
     );
@@ -97,6 +98,7 @@ const LLAMACPP_PAGE: &str = "# TYPE llamacpp:requests_processing gauge\nllamacpp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configured_url_is_scraped_and_one_that_does_not_answer_is_reported() {
+    let _turn = crate::support::turn().await;
     let page = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::path("/metrics"))
         .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(LLAMACPP_PAGE))
@@ -192,6 +194,7 @@ async fn key_protected_target() -> wiremock::MockServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scraper_sends_the_key_to_the_target_and_to_no_other_host() {
+    let _turn = crate::support::turn().await;
     let target = key_protected_target().await;
     let options = RunOptions {
         target: Target::Url(target.uri()),
@@ -234,6 +237,7 @@ async fn the_scraper_sends_the_key_to_the_target_and_to_no_other_host() {
 
 #[test]
 fn the_metrics_section_is_validated() {
+    let _turn = crate::support::turn_blocking();
     let bad = Scenario::from_source(
         Path::new("m.yaml"),
         "load:\n  stages: [{rate: 1, duration: 1}]\nmetrics:\n  type: graphite\n",

@@ -139,6 +139,7 @@ async fn run_with(
 
 #[tokio::test(flavor = "current_thread")]
 async fn mutual_tls_with_a_private_ca() {
+    let _turn = crate::support::turn().await;
     let pki = pki();
     let url = tls_server(pki.server.clone()).await;
     let dir = pki.dir.path();

@@ -19,6 +19,7 @@ fn scenario(yaml: &str) -> Scenario {
 
 #[tokio::test(flavor = "current_thread")]
 async fn prompts_hit_the_sampled_length_exactly_as_the_server_counts_it() {
+    let _turn = crate::support::turn().await;
     let tokenizer = real_tokenizer("qwen3")
         .map(|p| {
             format!(
@@ -61,6 +62,7 @@ async fn prompts_hit_the_sampled_length_exactly_as_the_server_counts_it() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_server_that_ignores_max_tokens_fails_token_count_mismatch() {
+    let _turn = crate::support::turn().await;
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v1/models"))
