@@ -15,7 +15,7 @@ fn config() -> Config {
     Config {
         cases: 512,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "tests/proptest-regressions/fuzz.txt",
+            "tests/it/proptest-regressions/fuzz.txt",
         ))),
         ..Config::default()
     }
