@@ -1,6 +1,6 @@
 //! Property tests: the parsers that read what users and servers send (SSE decoder, threshold grammar,
 //! scenario loader, key locator, env expansion) never panic on any input, and the SSE decoder gives the
-//! same events however the bytes are split. Failing cases are kept in `tests/proptest-regressions/`.
+//! same events however the bytes are split. Failing cases are kept in `tests/it/proptest-regressions/`.
 
 use std::path::Path;
 
