@@ -8,6 +8,7 @@
 
 pub mod arrivals;
 pub mod datagen;
+pub mod shard;
 pub mod tokens;
 
 use std::time::Duration;

@@ -17,6 +17,7 @@ mod reports;
 mod scenarios;
 mod schema;
 mod server_metrics;
+mod shards;
 mod soak;
 mod tls;
 mod token_counts;
