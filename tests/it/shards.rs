@@ -45,3 +45,127 @@ proptest! {
         prop_assert_eq!(union, whole);
     }
 }
+
+mod merge {
+    use std::time::{Duration, Instant};
+
+    use infergate::client::openai::Usage;
+    use infergate::client::{Exchange, Failure, FailureKind, Success, Timeout};
+    use infergate::measure::recorder::{Expect, Recorder, Sample};
+    use proptest::prelude::*;
+
+    /// A request's end, from a few numbers: 0 and 1 succeed (streamed, or not), 2 fails, 3 times out.
+    fn sample(
+        base: Instant,
+        i: usize,
+        kind: u8,
+        ttft_ms: u64,
+        gaps: &[u64],
+        tokens: u64,
+    ) -> Sample {
+        let intended = base + Duration::from_millis(i as u64 * 7);
+        let sent = intended + Duration::from_micros(ttft_ms * 13 % 997);
+        let first = sent + Duration::from_millis(ttft_ms);
+        let end = first + Duration::from_micros(gaps.iter().sum());
+        let exchange = match kind % 4 {
+            0 | 1 => Exchange::Ok(Success {
+                sent,
+                first_content: (kind % 4 == 0).then_some(first),
+                end,
+                content_gaps_us: gaps.to_vec(),
+                content_chunks: gaps.len() as u64 + 1,
+                usage: Some(Usage {
+                    prompt_tokens: Some(32),
+                    completion_tokens: Some(tokens),
+                }),
+                body_words: tokens,
+            }),
+            2 => Exchange::Failed(Failure {
+                kind: if ttft_ms % 2 == 0 {
+                    FailureKind::HttpStatus(503)
+                } else {
+                    FailureKind::StreamInterrupted
+                },
+                message: format!("failure {i}"),
+                sent,
+                end,
+            }),
+            _ => Exchange::TimedOut {
+                timeout: if ttft_ms % 2 == 0 {
+                    Timeout::Total
+                } else {
+                    Timeout::Idle
+                },
+                sent,
+            },
+        };
+        Sample {
+            intended,
+            prompt_tokens: 32,
+            expect: Expect {
+                prompt: true,
+                output: Some(16),
+            },
+            exchange,
+        }
+    }
+
+    fn counts(r: &Recorder) -> Vec<u64> {
+        let mut v = vec![
+            r.ok,
+            r.timed_out,
+            r.idle_timeouts,
+            r.input_tokens_total,
+            r.output_tokens_total,
+            r.output_tokens_from_usage,
+            r.prompt_token_mismatches,
+            r.token_count_mismatches,
+        ];
+        v.extend(r.failures.values().map(|g| g.count));
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Merging the recorders of any split gives every count and every HDR bucket of the
+        /// recorder that saw all the requests.
+        #[test]
+        fn merged_shards_equal_the_recorder_of_the_union(
+            requests in prop::collection::vec(
+                (0u8..4, 1u64..5_000, prop::collection::vec(1u64..200_000, 0..20), 1u64..64),
+                0..200,
+            ),
+            count in 1usize..6,
+        ) {
+            let base = Instant::now();
+            let mut whole = Recorder::new();
+            let mut shards: Vec<Recorder> = (0..count).map(|_| Recorder::new()).collect();
+            for (i, (kind, ttft, gaps, tokens)) in requests.iter().enumerate() {
+                let s = sample(base, i, *kind, *ttft, gaps, *tokens);
+                whole.record(&s);
+                shards[i % count].record(&s);
+            }
+            let merged = Recorder::merged(&shards);
+            prop_assert_eq!(counts(&merged), counts(&whole));
+            for (a, b) in [
+                (&merged.ttft, &whole.ttft),
+                (&merged.itl, &whole.itl),
+                (&merged.tpot, &whole.tpot),
+                (&merged.ntpot, &whole.ntpot),
+                (&merged.request_latency, &whole.request_latency),
+                (&merged.latency_from_intended, &whole.latency_from_intended),
+                (&merged.schedule_delay, &whole.schedule_delay),
+                (&merged.prompt_tokens, &whole.prompt_tokens),
+                (&merged.output_tokens, &whole.output_tokens),
+            ] {
+                let buckets = |h: &hdrhistogram::Histogram<u64>| -> Vec<(u64, u64)> {
+                    h.iter_recorded()
+                        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                        .collect()
+                };
+                prop_assert_eq!(buckets(a), buckets(b));
+            }
+        }
+    }
+}
