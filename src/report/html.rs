@@ -50,7 +50,7 @@ pub fn render_dir(dir: &Path) -> Result<(), String> {
 
 fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     let v = &run.verdicts;
-    let status = super::status_word(v.status);
+    let status = v.status.word();
     let mut out = String::new();
     let _ = write!(
         out,
@@ -250,9 +250,8 @@ fn server_table(out: &mut String, run: &RunDir) {
     }
     out.push_str("<h2>Server-side metrics</h2><p class=\"note\">Scraped from the engine's /metrics during each stage; TTFT as the engine measured it, the client's in brackets.</p><table><tr><th>stage</th><th>engine</th><th>TTFT p50</th><th>TTFT p99</th><th>prefill / request</th><th>running avg / max</th><th>waiting avg / max</th><th>KV cache avg / max</th><th>generated tok/s</th></tr>");
     for s in &run.stages {
-        let Some(m) = &s.server else {
-            continue;
-        };
+        // A stage that was not scraped keeps its row, with dashes.
+        let m = s.server.as_ref();
         let ms = |v: Option<f64>| cell(v.map(|secs| secs * 1e3));
         let gauge = |name: &str, percent: bool| {
             let show = |v: Option<f64>| match v {
@@ -260,27 +259,28 @@ fn server_table(out: &mut String, run: &RunDir) {
                 Some(v) if percent => format!("{:.0}%", v * 100.0),
                 Some(v) => format!("{v:.1}"),
             };
-            let g = m.gauges.get(name);
+            let g = m.and_then(|m| m.gauges.get(name));
             format!("{} / {}", show(g.map(|g| g.avg)), show(g.map(|g| g.max)))
         };
-        let ttft = m.histograms.get("ttft");
+        let ttft = m.and_then(|m| m.histograms.get("ttft"));
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             s.index,
-            escape(&m.engines.join("+")),
+            escape(&m.map(|m| m.engines.join("+")).unwrap_or_default()),
             ms(ttft.and_then(|h| h.median)),
             cell(s.ttft[0]),
             ms(ttft.and_then(|h| h.p99)),
             cell(s.ttft[2]),
-            ms(m.prefill_seconds_per_request),
+            ms(m.and_then(|m| m.prefill_seconds_per_request)),
             gauge("num_requests_running", false),
             gauge("num_requests_waiting", false),
             gauge("kv_cache_usage", true),
-            m.throughput
+            m.and_then(|m| m
+                .throughput
                 .get("generation_tokens_per_sec")
                 .copied()
-                .flatten()
+                .flatten())
                 .map_or("-".to_string(), |v| format!("{v:.0}")),
         );
     }

@@ -6,17 +6,13 @@ use std::time::{Duration, Instant};
 
 use crate::client::{Http, describe_error};
 use crate::run::RunError;
-use crate::scenario::Secret;
-use crate::scenario::TlsFiles;
 
 /// The engine's own version, when it reports one: vLLM and SGLang answer `GET /version`, TGI
 /// `GET /info`, llama.cpp `GET /props` (`build_info`). Best effort: two seconds per try, errors ignored.
-pub async fn server_version(
-    base_url: &str,
-    api_key: Option<&Secret>,
-    tls: &TlsFiles,
-) -> Option<String> {
-    let http = Http::to_target(tls, api_key)
+/// `access` is how the target is reached (TLS files, key).
+pub async fn server_version(base_url: &str, access: &Http) -> Option<String> {
+    let http = access
+        .clone()
         .timeout(Duration::from_secs(2))
         .build()
         .ok()?;
@@ -45,18 +41,26 @@ pub async fn server_version(
 /// How often a starting target is polled.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Returns the model to request: `model_name` if the target serves it, else the first it lists.
+/// Returns the model to request: `model_name` if the target serves it, else the first it lists. One
+/// client (from `access`: TLS files, key) serves every attempt of a readiness wait.
 pub async fn check(
     base_url: &str,
     target: &str,
     model_name: Option<&str>,
-    api_key: Option<&Secret>,
-    tls: &TlsFiles,
+    access: &Http,
     wait_ready: Option<Duration>,
 ) -> Result<String, RunError> {
+    let http = access
+        .clone()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| RunError::Target {
+            target: target.to_string(),
+            reason: e.to_string(),
+        })?;
     let deadline = wait_ready.map(|w| Instant::now() + w);
     loop {
-        match attempt(base_url, model_name, api_key, tls).await {
+        match attempt(&http, base_url, model_name).await {
             Ok(model) => return Ok(model),
             Err(Problem { reason, retry }) => {
                 if retry && deadline.is_some_and(|d| Instant::now() + POLL < d) {
@@ -90,15 +94,10 @@ fn problem(reason: impl Into<String>, retry: bool) -> Problem {
 }
 
 async fn attempt(
+    http: &reqwest::Client,
     base_url: &str,
     model_name: Option<&str>,
-    api_key: Option<&Secret>,
-    tls: &TlsFiles,
 ) -> Result<String, Problem> {
-    let http = Http::to_target(tls, api_key)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| problem(e.to_string(), false))?;
     let request = http.get(format!("{}/v1/models", base_url.trim_end_matches('/')));
     let response = request.send().await.map_err(|e| {
         if e.is_connect() {

@@ -64,18 +64,17 @@ pub async fn run_scenario(
         .api_key
         .clone()
         .or_else(|| scenario.server.api_key.clone());
+    // How every request to the target is made (TLS files, key): pre-flight, version, scraper.
+    let access = Http::to_target(&scenario.server.tls, api_key.as_ref());
     let model = preflight::check(
         &base_url,
         &target,
         scenario.server.model_name.as_deref(),
-        api_key.as_ref(),
-        &scenario.server.tls,
+        &access,
         options.wait_ready,
     )
     .await?;
-    let server_version =
-        preflight::server_version(&base_url, api_key.as_ref(), &scenario.server.tls).await;
-    let access = Http::to_target(&scenario.server.tls, api_key.as_ref());
+    let server_version = preflight::server_version(&base_url, &access).await;
     let scrape_target =
         crate::measure::server::target_for(&scenario.scrape, &base_url, &access, &mut warnings)
             .await;
