@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::gate::baseline::samples::RunSamples;
 use crate::gate::{ErrorCause, ScenarioOutcome, abort_rule, evaluate};
 use crate::options::Options;
 use crate::report;
@@ -36,7 +35,6 @@ pub fn scenario_file(
     out: &OutRoot,
 ) -> (ScenarioOutcome, PathBuf) {
     let mut loaded = None;
-    let mut samples = None;
     let parsed = Scenario::load(path);
     let root = match (out, &parsed) {
         (OutRoot::Fixed(root), _) => root.clone(),
@@ -61,20 +59,17 @@ pub fn scenario_file(
         },
         Ok(scenario) => {
             let mut outcome = run_and_evaluate(&scenario, name, &options.run);
-            if let ScenarioOutcome::Judged { run, gate } = &mut outcome {
-                let current = RunSamples::from_run(run);
-                if let Some(comparison) =
-                    publish::compare(&scenario, name, &options.publish, out_dir, &current)
-                {
-                    gate.attach(comparison);
-                }
-                samples = Some(current);
+            if let ScenarioOutcome::Judged { gate, .. } = &mut outcome
+                && let Some(comparison) =
+                    publish::compare(&scenario, name, &options.publish, out_dir, &gate.samples)
+            {
+                gate.attach(comparison);
             }
             loaded = Some(scenario);
             outcome
         }
     };
-    if let Err(e) = report::write_scenario(out_dir, &outcome, samples.as_ref()) {
+    if let Err(e) = report::write_scenario(out_dir, &outcome) {
         eprintln!("[{name}] {e}");
     }
     let copies = loaded.map_or_else(Vec::new, |scenario| {

@@ -65,10 +65,6 @@ impl Http {
         self
     }
 
-    pub fn api_key(&self) -> Option<&Secret> {
-        self.api_key.as_ref()
-    }
-
     /// The client; errors name the setting and the file at fault.
     pub fn build(&self) -> Result<reqwest::Client, ClientError> {
         let mut headers = HeaderMap::new();

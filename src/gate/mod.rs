@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::run::{Abort, RunResult};
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric, Threshold, Validity};
+use baseline::samples::RunSamples;
 
 /// What a check concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +50,17 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::Invalid => "invalid",
+        }
+    }
+}
+
+impl Status {
+    /// `passed`, `failed` or `invalid`, as reports write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Invalid => "invalid",
         }
     }
 }
@@ -96,6 +108,8 @@ pub struct GateReport {
     pub status: Status,
     /// The comparison with the baseline, when one was asked for.
     pub comparison: Option<crate::gate::baseline::Comparison>,
+    /// What a baseline comparison judges, and what `samples.json` keeps: made once, here.
+    pub samples: Box<RunSamples>,
 }
 
 impl GateReport {
@@ -151,6 +165,7 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
         status: status_of(&checks),
         checks,
         comparison: None,
+        samples: Box::new(RunSamples::from_run(run)),
     }
 }
 

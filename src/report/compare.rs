@@ -42,8 +42,8 @@ pub fn render(a: &RunDir, b: &RunDir, a_name: &str, b_name: &str) -> String {
         out,
         "## {} — A: `{a_name}` ({}) vs B: `{b_name}` ({})\n",
         a.scenario,
-        super::status_word(a.verdicts.status),
-        super::status_word(b.verdicts.status)
+        a.verdicts.status.word(),
+        b.verdicts.status.word()
     );
     if a.scenario != b.scenario {
         let _ = writeln!(

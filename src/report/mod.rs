@@ -17,31 +17,14 @@ pub mod table;
 
 use std::path::Path;
 
-use crate::gate::baseline::samples::RunSamples;
-use crate::gate::{ScenarioOutcome, Status};
+use crate::gate::ScenarioOutcome;
 use crate::measure::server::StageServer;
 use schema::files;
-
-/// `passed`, `failed` or `invalid`, as reports write a status.
-pub fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Passed => "passed",
-        Status::Failed => "failed",
-        Status::Invalid => "invalid",
-    }
-}
 
 /// Writes one scenario's reports into `dir` (created if needed): lifecycle JSON per stage and for the
 /// whole scenario, the timeline, the samples, `verdicts.json`, the plots and `report.html`. Errors name
 /// the file.
-///
-/// `samples` are the run's `samples.json`, when the caller already made them (for the baseline
-/// comparison); else they are made here.
-pub fn write_scenario(
-    dir: &Path,
-    outcome: &ScenarioOutcome,
-    samples: Option<&RunSamples>,
-) -> Result<(), String> {
+pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let write = |name: &str, value: &dyn erased::Json| {
         let path = dir.join(name);
@@ -65,10 +48,7 @@ pub fn write_scenario(
                 write(&files::stage(s.stage.index), &value)?;
             }
             write(files::TIMELINE, &json::timeline(run))?;
-            match samples {
-                Some(samples) => write(files::SAMPLES, samples)?,
-                None => write(files::SAMPLES, &RunSamples::from_run(run))?,
-            }
+            write(files::SAMPLES, &gate.samples)?;
             write(files::VERDICTS, &json::verdicts(run, gate))?;
             html::render_dir(dir)
         }

@@ -157,7 +157,7 @@ impl RunDir {
     }
 
     /// Seconds from the run's start at which each stage began.
-    pub fn stage_starts(&self) -> Vec<f64> {
-        self.verdicts.stage_offsets.clone()
+    pub fn stage_starts(&self) -> &[f64] {
+        &self.verdicts.stage_offsets
     }
 }

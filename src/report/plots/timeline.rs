@@ -16,7 +16,7 @@ pub(super) fn timeline<DB: DrawingBackend>(
     let (top, bottom) = root.split_vertically(TALL.1 / 2 - 20);
     let (t0, t1) = linear_bounds(run.timeline.iter().map(|p| p.t));
     let t0 = t0.min(0.0);
-    let boundaries: Vec<f64> = run.stage_starts();
+    let boundaries = run.stage_starts();
     // Counts start at zero, so the axis does too.
     let counts = linear_bounds(
         run.timeline
