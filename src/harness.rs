@@ -57,7 +57,13 @@ pub fn main(suites_dir: &str) -> ExitCode {
         }
     };
     let options = match SuiteArgs::from_env() {
-        Ok(args) => args.options(Target::Simulator),
+        Ok(args) => match args.options(Target::Simulator) {
+            Ok(options) => options,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::plan::Quick;
+use crate::plan::shard::Shard;
 use crate::run::{RunOptions, Target, api_key_from_env};
 use crate::store::publish::{PublishOptions, Upload};
 
@@ -52,7 +53,41 @@ pub struct SuiteArgs {
     /// simulator), always or never.
     #[arg(long, env = "INFERGATE_UPLOAD", default_value = "auto", value_parser = Upload::parse)]
     pub upload: Upload,
+    /// Send shard I of N of the load (every N-th arrival; a share of closed-loop slots and
+    /// requests), meeting the other shards at --rendezvous. Shard 0 merges and judges.
+    #[arg(long, env = "INFERGATE_SHARD", value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// The number of shards when the shard's index comes from JOB_COMPLETION_INDEX (a Kubernetes
+    /// Indexed Job).
+    #[arg(long, env = "INFERGATE_SHARDS", value_name = "N")]
+    pub shards: Option<u32>,
+    /// This shard's index (set by Kubernetes in an Indexed Job's pods).
+    #[arg(long, env = "JOB_COMPLETION_INDEX", hide = true)]
+    pub shard_index: Option<u32>,
+    /// Directory or s3://bucket/prefix where shards meet and leave their results
+    /// (LOCATION/<run-id>/<scenario>/shard-<I>/).
+    #[arg(long, env = "INFERGATE_RENDEZVOUS", value_name = "LOCATION")]
+    pub rendezvous: Option<String>,
+    /// The id every shard of one run shares (letters, digits, `.`, `_`, `-`), e.g. the CI job's id.
+    #[arg(long, env = "INFERGATE_RUN_ID", value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Seconds a shard waits for the others, at the start and (shard 0) for their results.
+    #[arg(long, env = "INFERGATE_RENDEZVOUS_TIMEOUT", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub rendezvous_timeout: Option<Duration>,
 }
+
+/// How this process takes part in a sharded run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sharding {
+    pub shard: Shard,
+    /// Where the shards meet (a directory or `s3://bucket/prefix`).
+    pub rendezvous: String,
+    pub run_id: String,
+    pub timeout: Duration,
+}
+
+/// How long shards wait for each other unless told.
+pub const DEFAULT_RENDEZVOUS_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What a suite run needs beyond its files: how to run each scenario, and what to do after.
 #[derive(Debug, Clone, Default)]
@@ -61,6 +96,8 @@ pub struct Options {
     pub publish: PublishOptions,
     /// Where reports go, when set (else each door's default).
     pub out: Option<PathBuf>,
+    /// Set when this process is one shard of several.
+    pub sharding: Option<Sharding>,
 }
 
 /// Parses the environment alone, as the harness does.
@@ -80,8 +117,52 @@ impl SuiteArgs {
             .map_err(|e| env_error(&e))
     }
 
-    /// The options, with `default` as the target when neither `--target` nor `--sim` says.
-    pub fn options(&self, default: Target) -> Options {
+    /// The shard this process is, if any, and where it meets the others; an error for a shard
+    /// without a rendezvous or run id, or an index without a count.
+    pub fn sharding(&self) -> Result<Option<Sharding>, String> {
+        let shard = match (self.shard, self.shard_index, self.shards) {
+            (Some(shard), _, _) => shard,
+            (None, Some(i), Some(n)) => Shard::new(i, n)
+                .map_err(|e| format!("JOB_COMPLETION_INDEX={i} with INFERGATE_SHARDS={n}: {e}"))?,
+            (None, None, Some(n)) if n > 1 => {
+                return Err(format!(
+                    "INFERGATE_SHARDS={n} needs JOB_COMPLETION_INDEX (set in an Indexed Job's pods) or --shard I/{n}"
+                ));
+            }
+            _ => return Ok(None),
+        };
+        if shard.count() == 1 {
+            return Ok(None);
+        }
+        let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
+        let (Some(rendezvous), Some(run_id)) = (nonempty(&self.rendezvous), nonempty(&self.run_id))
+        else {
+            return Err(format!(
+                "shard {shard} needs --rendezvous LOCATION (INFERGATE_RENDEZVOUS) and --run-id ID \
+                 (INFERGATE_RUN_ID), the same for every shard, to meet the others"
+            ));
+        };
+        let ok = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+        if !run_id.chars().all(ok) || run_id.starts_with('.') {
+            return Err(format!(
+                "--run-id `{run_id}`: use letters, digits, `.`, `_` and `-` only"
+            ));
+        }
+        Ok(Some(Sharding {
+            shard,
+            rendezvous,
+            run_id,
+            timeout: self
+                .rendezvous_timeout
+                .filter(|t| !t.is_zero())
+                .unwrap_or(DEFAULT_RENDEZVOUS_TIMEOUT),
+        }))
+    }
+
+    /// The options, with `default` as the target when neither `--target` nor `--sim` says; an error
+    /// when the sharding flags do not fit together.
+    pub fn options(&self, default: Target) -> Result<Options, String> {
+        let sharding = self.sharding()?;
         let target = match (&self.target, self.sim) {
             (_, true) => Target::Simulator,
             (Some(t), false) if t.is_empty() => default,
@@ -89,7 +170,7 @@ impl SuiteArgs {
             (Some(url), false) => Target::Url(url.clone()),
             (None, false) => default,
         };
-        Options {
+        Ok(Options {
             run: RunOptions {
                 target,
                 quick: (!self.full).then(Quick::default),
@@ -97,6 +178,7 @@ impl SuiteArgs {
                 api_key: api_key_from_env(),
                 wait_ready: self.wait_ready.filter(|w| !w.is_zero()),
                 tokenizer: self.tokenizer.clone().filter(|t| !t.is_empty()),
+                shard: sharding.as_ref().map_or(Shard::WHOLE, |s| s.shard),
                 ..RunOptions::default()
             },
             publish: PublishOptions {
@@ -106,7 +188,8 @@ impl SuiteArgs {
                 upload: self.upload,
             },
             out: self.out.clone().filter(|o| !o.as_os_str().is_empty()),
-        }
+            sharding,
+        })
     }
 }
 
@@ -135,6 +218,11 @@ fn env_error(e: &clap::Error) -> String {
         .map_or(flag.clone(), |v| v.to_string_lossy().into_owned());
     let why = std::error::Error::source(e).map_or(String::new(), |s| format!(": {s}"));
     format!("{variable}: invalid value `{value}`{why}")
+}
+
+/// `I/N`; empty (a variable set to nothing) is an error clap reports with the variable's name.
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    Shard::parse(text).map_err(|e| e.to_string())
 }
 
 /// A positive, finite number of seconds; empty (a variable set to nothing) means not set.

@@ -3,15 +3,17 @@
 
 /// Pins the calling process (all its threads, including ones started later) to `cpu`.
 #[cfg(target_os = "linux")]
-pub fn pin_to_cpu(cpu: usize) -> Result<(), String> {
+pub fn pin_to_cpus(cpus: &[usize]) -> Result<(), String> {
     // SAFETY: `set` is a plain bitmask owned by this frame; the calls only read and write it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(cpu, &mut set);
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
             return Err(format!(
-                "cannot pin to CPU {cpu}: {}",
+                "cannot pin to CPU(s) {cpus:?}: {}",
                 std::io::Error::last_os_error()
             ));
         }
@@ -20,8 +22,10 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), String> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn pin_to_cpu(cpu: usize) -> Result<(), String> {
-    Err(format!("pinning to CPU {cpu} is only supported on Linux"))
+pub fn pin_to_cpus(cpus: &[usize]) -> Result<(), String> {
+    Err(format!(
+        "pinning to CPU(s) {cpus:?} is only supported on Linux"
+    ))
 }
 
 /// This process's resource use so far.

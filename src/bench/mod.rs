@@ -35,8 +35,10 @@ pub struct BenchOptions {
     /// The simulator's fixed timing.
     pub ttft: Duration,
     pub itl: Duration,
+    /// Load threads (`load.num_workers`).
+    pub workers: u32,
     /// Cores for the load generator and the simulator (`None`: not pinned).
-    pub client_cpu: Option<usize>,
+    pub client_cpu: Option<Vec<usize>>,
     pub sim_cpu: Option<usize>,
 }
 
@@ -59,6 +61,10 @@ pub struct BenchRow {
     /// Output tokens counted from the server's `usage` on every success, and matching max_tokens.
     pub usage_exact: bool,
     pub client_cpu_seconds: f64,
+    /// Client CPU time per request sent, microseconds.
+    pub cpu_per_request_us: f64,
+    /// Client CPU time over the stage's length: the cores the load generator kept busy on average.
+    pub cores_busy: f64,
     pub peak_rss_mib: f64,
     /// From the start of the run (client set-up and pre-flight included) to the first send.
     pub first_send_ms: f64,
@@ -73,8 +79,9 @@ fn scenario_yaml(options: &BenchOptions, rate: f64, base_url: &str) -> String {
          data:\n  type: synthetic\n\
          \x20 input_distribution: {{min: {p}, max: {p}, mean: {p}, std_dev: 0}}\n\
          \x20 output_distribution: {{min: {o}, max: {o}, mean: {o}, std_dev: 0}}\n\
-         load:\n  type: constant\n  num_workers: 1\n  worker_max_concurrency: 1000000\n\
+         load:\n  type: constant\n  num_workers: {}\n  worker_max_concurrency: 1000000\n\
          \x20 stages: [{{rate: {rate}, duration: {}}}]\n",
+        options.workers,
         options.duration.as_secs_f64()
     )
 }
@@ -143,6 +150,9 @@ pub async fn run(
             usage_exact: r.output_tokens_from_usage == r.ok
                 && r.output_tokens_total == r.ok * options.output_tokens as u64,
             client_cpu_seconds: after.cpu_seconds - before.cpu_seconds,
+            cpu_per_request_us: (after.cpu_seconds - before.cpu_seconds) * 1e6
+                / r.sent().max(1) as f64,
+            cores_busy: (after.cpu_seconds - before.cpu_seconds) / options.duration.as_secs_f64(),
             peak_rss_mib: after.peak_rss_bytes as f64 / (1024.0 * 1024.0),
             first_send_ms: r.first_sent().map_or(f64::NAN, |t| {
                 t.saturating_duration_since(started).as_secs_f64() * 1e3
@@ -170,8 +180,8 @@ fn against_truth(client: u64, truth: u64) -> String {
 
 /// The header of the results table.
 pub fn table_header() -> String {
-    "| rate req/s | achieved | sent | not ok | sched delay p50/p99 ms | TTFT p50 client/truth/err ms | TTFT p99 client/truth/err ms | ITL p50 client/truth/err ms | ITL p99 client/truth/err ms | usage exact | client CPU s | peak RSS MiB | first send ms |\n\
-     |---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| rate req/s | achieved | sent | not ok | sched delay p50/p99 ms | TTFT p50 client/truth/err ms | TTFT p99 client/truth/err ms | ITL p50 client/truth/err ms | ITL p99 client/truth/err ms | usage exact | client CPU s | CPU µs/req | cores busy | peak RSS MiB | first send ms |\n\
+     |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         .to_string()
 }
 
@@ -181,7 +191,7 @@ pub fn table_row(r: &BenchRow) -> String {
     let t = &r.truth;
     let _ = write!(
         line,
-        "| {:.0} | {:.1} | {} | {} | {} / {} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.1} |",
+        "| {:.0} | {:.1} | {} | {} | {} / {} | {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.3} | {:.1} | {:.1} |",
         r.requested_rate,
         r.achieved_rate,
         r.sent,
@@ -194,6 +204,8 @@ pub fn table_row(r: &BenchRow) -> String {
         against_truth(r.itl_client_p99_us, t.itl.p99_us),
         if r.usage_exact { "yes" } else { "NO" },
         r.client_cpu_seconds,
+        r.cpu_per_request_us,
+        r.cores_busy,
         r.peak_rss_mib,
         r.first_send_ms,
     );

@@ -17,6 +17,7 @@ use super::{exit, millis};
                   whether output counts equal the server's usage, client CPU seconds, peak RSS and \
                   the time to the first send.",
     after_help = "Examples:\n  infergate bench\n  infergate bench --rates 1000,2000,4000 --duration 20\n  \
+                  infergate bench --workers 2 --client-cpu 0,2 --sim-cpu 1   # needs 3 cores\n  \
                   infergate bench --rates 2000 --duration 500   # 1,000,000 requests: memory stays flat"
 )]
 pub struct BenchArgs {
@@ -37,9 +38,12 @@ pub struct BenchArgs {
     /// The simulator's time between tokens, milliseconds.
     #[arg(long, default_value_t = 2.0)]
     pub itl_ms: f64,
-    /// Core for the load generator; the simulator gets --sim-cpu.
-    #[arg(long, default_value_t = 0)]
-    pub client_cpu: usize,
+    /// Load threads (the scenario's `load.num_workers`).
+    #[arg(long, default_value_t = 1)]
+    pub workers: u32,
+    /// Cores for the load generator, e.g. 0 or 0,2,3; the simulator gets --sim-cpu.
+    #[arg(long, value_delimiter = ',', default_values_t = [0usize])]
+    pub client_cpu: Vec<usize>,
     #[arg(long, default_value_t = 1)]
     pub sim_cpu: usize,
     /// Do not pin either process.
@@ -58,6 +62,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         output_tokens,
         ttft_ms,
         itl_ms,
+        workers,
         client_cpu,
         sim_cpu,
         no_pin,
@@ -70,6 +75,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         output_tokens: output_tokens.max(1),
         ttft: millis(ttft_ms),
         itl: millis(itl_ms),
+        workers: workers.max(1),
         client_cpu: (!no_pin).then_some(client_cpu),
         sim_cpu: (!no_pin).then_some(sim_cpu),
     };
@@ -84,14 +90,19 @@ fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode
             return ExitCode::from(exit::RUN_ERROR);
         }
     };
-    if let Some(cpu) = options.client_cpu
-        && let Err(e) = bench::host::pin_to_cpu(cpu)
+    if let Some(cpus) = &options.client_cpu
+        && let Err(e) = bench::host::pin_to_cpus(cpus)
     {
         eprintln!("error: {e}");
         return ExitCode::from(exit::RUN_ERROR);
     }
     eprintln!(
-        "infergate bench: {} prompt tokens, {} streamed output tokens, simulator TTFT {:?} ITL {:?} at {}; {:.0} s per rate",
+        "infergate bench: {} load thread(s) on {}, {} prompt tokens, {} streamed output tokens, simulator TTFT {:?} ITL {:?} at {}; {:.0} s per rate",
+        options.workers,
+        options
+            .client_cpu
+            .as_ref()
+            .map_or("any core".to_string(), |c| format!("core(s) {c:?}")),
         options.prompt_tokens,
         options.output_tokens,
         options.ttft,

@@ -2,6 +2,7 @@
 //! library. `run` shares its options with the harness (`options::SuiteArgs`).
 
 mod bench;
+mod merge;
 mod saved;
 mod sim;
 mod suite;
@@ -43,6 +44,7 @@ enum Command {
     Report(saved::ReportArgs),
     Compare(saved::CompareArgs),
     Bench(bench::BenchArgs),
+    Merge(merge::MergeArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process's exit code.
@@ -54,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => saved::report(args),
         Command::Compare(args) => saved::compare(args),
         Command::Bench(args) => bench::main(args),
+        Command::Merge(args) => merge::main(args),
     }
 }
 

@@ -78,7 +78,7 @@ pub fn main(args: SimArgs) -> ExitCode {
             itl: millis(itl),
         });
     if let Some(cpu) = cpu
-        && let Err(e) = bench::host::pin_to_cpu(cpu)
+        && let Err(e) = bench::host::pin_to_cpus(&[cpu])
     {
         eprintln!("error: {e}");
         return ExitCode::from(exit::BAD_INPUT);

@@ -71,7 +71,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(files) => files,
         Err(code) => return code,
     };
-    let options = args.suite.options(Target::Scenario);
+    let options = match args.suite.options(Target::Scenario) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
     // `--out`, else each file's `storage.local_storage.path`, else `reports/`.
     let out = match &options.out {
         Some(dir) => OutRoot::Fixed(dir.clone()),
@@ -92,7 +98,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 /// The most serious outcome decides: run error > bad input > invalid > failed > passed.
-fn exit_code(outcomes: &[ScenarioOutcome]) -> u8 {
+pub(super) fn exit_code(outcomes: &[ScenarioOutcome]) -> u8 {
     outcomes
         .iter()
         .map(|o| match o {

@@ -7,7 +7,10 @@ use std::time::Instant;
 use super::openai;
 
 /// Why a request did not succeed. Timeouts and cancellations are not failures; see `Exchange`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// The connection could not be made (refused, DNS, TLS handshake).
     Connect,

@@ -126,6 +126,21 @@ impl GateReport {
     }
 }
 
+impl GateReport {
+    /// Adds every validity limit one shard of a merged run broke, named after the shard, so a shard
+    /// that fell behind makes the whole run invalid and the message says which.
+    pub fn add_shard_validity(&mut self, validity: &Validity, shard: &RunResult) {
+        let broken = validity_checks(validity, shard)
+            .into_iter()
+            .filter(|c| c.verdict != Verdict::Pass);
+        for mut check in broken {
+            check.name = format!("shard {}: {}", shard.shard, check.name);
+            self.checks.push(check);
+        }
+        self.status = status_of(&self.checks);
+    }
+}
+
 fn status_of(checks: &[Check]) -> Status {
     if checks.iter().any(|c| c.verdict == Verdict::Invalid) {
         Status::Invalid

@@ -78,3 +78,40 @@ impl Timeline {
         }
     }
 }
+
+/// One timeline from several shards' timelines of the same stage: points are grouped by the whole
+/// second they end in; in-flight counts and completion rates add up, and the mean TTFT and e2e are
+/// weighted by each shard's completions in that second.
+pub fn merge<'a>(parts: impl IntoIterator<Item = &'a [Point]>) -> Vec<Point> {
+    #[derive(Default)]
+    struct Second {
+        in_flight: u64,
+        completed_per_s: f64,
+        ttft: (f64, f64),
+        e2e: (f64, f64),
+    }
+    let mut seconds: std::collections::BTreeMap<u64, Second> = Default::default();
+    for point in parts.into_iter().flatten() {
+        let s = seconds.entry(point.t.round().max(1.0) as u64).or_default();
+        s.in_flight += point.in_flight;
+        s.completed_per_s += point.completed_per_s;
+        let w = point.completed_per_s;
+        if let Some(v) = point.ttft_avg_ms {
+            s.ttft = (s.ttft.0 + v * w, s.ttft.1 + w);
+        }
+        if let Some(v) = point.e2e_avg_ms {
+            s.e2e = (s.e2e.0 + v * w, s.e2e.1 + w);
+        }
+    }
+    let mean = |(sum, weight): (f64, f64)| (weight > 0.0).then(|| sum / weight);
+    seconds
+        .into_iter()
+        .map(|(t, s)| Point {
+            t: t as f64,
+            in_flight: s.in_flight,
+            completed_per_s: s.completed_per_s,
+            ttft_avg_ms: mean(s.ttft),
+            e2e_avg_ms: mean(s.e2e),
+        })
+        .collect()
+}

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand_distr::{Distribution, Exp, Gamma};
 
 /// The open-loop arrival processes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Process {
     /// Evenly spaced: offsets 0, 1/rate, 2/rate, ...
     Constant,

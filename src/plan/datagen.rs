@@ -9,8 +9,10 @@
 //! - `shareGPT`: the first human turn of each conversation in a local JSON file (the first
 //!   `SHAREGPT_MAX` usable ones); `max_tokens` is the length of the answer that followed it.
 //!
-//! Everything is drawn from a seeded generator, so a scenario sends the same requests every run, and
-//! all counting happens here, before a request's deadline, never on the response path.
+//! Request `i` of a stage is drawn from its own generator seeded by (stage stream, `i`), so a scenario
+//! sends the same requests every run, and a shard (a thread, process or pod sending every `N`-th
+//! arrival) sends exactly the requests the unsharded run sends at those global indexes. All counting
+//! happens here, before a request's deadline, never on the response path.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -42,7 +44,6 @@ pub struct Generator {
     input: LengthDistribution,
     output: LengthDistribution,
     tokens: Arc<TokenCounter>,
-    rng: StdRng,
 }
 
 enum Source {
@@ -79,25 +80,37 @@ impl Generator {
             input: data.input,
             output: data.output,
             tokens,
-            rng,
         })
     }
 
-    pub fn next_request(&mut self) -> RequestSpec {
+    /// The request with global index `index` of the stream `stream` (one per stage: its seed).
+    pub fn request(&self, stream: u64, index: u64) -> RequestSpec {
+        let mut rng = StdRng::seed_from_u64(mix(stream, index));
         match &self.source {
             Source::Generated => {
-                let prompt_tokens = sample_length(self.input, &mut self.rng).max(1);
-                let max_tokens = sample_length(self.output, &mut self.rng).max(1);
-                let prompt = self.tokens.prompt(prompt_tokens, &mut self.rng);
+                let prompt_tokens = sample_length(self.input, &mut rng).max(1);
+                let max_tokens = sample_length(self.output, &mut rng).max(1);
+                let prompt = self.tokens.prompt(prompt_tokens, &mut rng);
                 RequestSpec {
                     prompt_tokens: self.tokens.prompt_length(prompt_tokens),
                     prompt,
                     max_tokens,
                 }
             }
-            Source::Fixed(specs) => specs[self.rng.random_range(0..specs.len())].clone(),
+            Source::Fixed(specs) => specs[rng.random_range(0..specs.len())].clone(),
         }
     }
+}
+
+/// One seed from a stream and an index (SplitMix64's finaliser over both), so neighbouring indexes
+/// get unrelated generators.
+fn mix(stream: u64, index: u64) -> u64 {
+    let mut z = stream
+        .rotate_left(32)
+        .wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn shared_prefix(p: &SharedPrefix, tokens: &TokenCounter, rng: &mut StdRng) -> Vec<RequestSpec> {
@@ -181,12 +194,12 @@ mod tests {
 
     #[test]
     fn fixed_lengths_give_exactly_that_many_tokens() {
-        let mut g = generated(
+        let g = generated(
             LengthDistribution::Fixed(512),
             LengthDistribution::Fixed(128),
             1,
         );
-        let r = g.next_request();
+        let r = g.request(7, 0);
         assert_eq!(TokenCounter::builtin().count(&r.prompt), 512);
         assert_eq!((r.prompt_tokens, r.max_tokens), (512, 128));
     }
@@ -252,14 +265,21 @@ mod tests {
     }
 
     #[test]
-    fn same_seed_same_requests() {
+    fn same_index_same_request_in_any_order() {
         let d = LengthDistribution::Uniform { min: 5, max: 50 };
         let a: Vec<_> = {
-            let mut g = generated(d, d, 9);
-            (0..20).map(|_| g.next_request()).collect()
+            let g = generated(d, d, 9);
+            (0..20).map(|i| g.request(3, i)).collect()
         };
-        let mut g = generated(d, d, 9);
-        let b: Vec<_> = (0..20).map(|_| g.next_request()).collect();
+        let g = generated(d, d, 9);
+        let mut b: Vec<_> = (0..20).rev().map(|i| g.request(3, i)).collect();
+        b.reverse();
         assert_eq!(a, b);
+        assert_ne!(g.request(3, 0), g.request(4, 0), "streams differ");
+        let lengths: std::collections::BTreeSet<u32> = a.iter().map(|r| r.prompt_tokens).collect();
+        assert!(
+            lengths.len() > 5,
+            "indexes draw different lengths: {lengths:?}"
+        );
     }
 }

@@ -38,7 +38,7 @@ impl Default for Quick {
 }
 
 /// What kind of load a planned stage produces.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum StageLoad {
     /// Requests at scheduled offsets, never waiting for responses.
     Open {
@@ -50,7 +50,7 @@ pub enum StageLoad {
     Closed { num_requests: u64, concurrency: u32 },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlannedStage {
     pub index: usize,
     pub load: StageLoad,
@@ -103,6 +103,8 @@ pub struct Plan {
     pub request_timeout: Option<Duration>,
     pub idle_timeout: Duration,
     pub max_in_flight: usize,
+    /// Load threads (`load.num_workers`).
+    pub threads: u32,
     /// Seed for request contents.
     pub data_seed: u64,
     /// `Some(description)` when quick mode shortened anything.
@@ -222,6 +224,7 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
         request_timeout: load.request_timeout,
         idle_timeout: load.idle_timeout,
         max_in_flight: load.max_in_flight,
+        threads: load.threads,
         data_seed: load.seed,
         shortened: (shortened && quick.is_some()).then(|| {
             let q = quick.unwrap_or_default();

@@ -12,6 +12,7 @@ pub mod metadata;
 pub mod plots;
 pub mod rundir;
 pub mod schema;
+pub mod shard;
 pub mod step_summary;
 pub mod table;
 

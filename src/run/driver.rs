@@ -6,11 +6,16 @@
 //! (schedule delay), nothing scheduled is ever dropped, and the stage ends when every request it sent
 //! has ended. Completed requests are recorded by this one task, so the `Recorder` has a single owner.
 //!
+//! A driver sends one part of a stage (`Part`): its shard's arrivals of an open-loop stage, or its
+//! slots of a closed-loop one, claiming requests' global indexes from the `Claims` its process's
+//! load threads share. Request `i` is always `Generator::request(stage seed, i)`, so the parts
+//! together send exactly what one driver would.
+//!
 //! When the run is stopped, sending stops at once, requests in flight get `STOP_GRACE` to finish, and
 //! everything scheduled but not finished is counted as cancelled.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -21,13 +26,11 @@ use crate::measure::recorder::{Expect, Recorder, Sample};
 use crate::measure::timeline::Timeline;
 use crate::plan::arrivals::Arrivals;
 use crate::plan::datagen::{Generator, RequestSpec};
+use crate::plan::shard::Shard;
 use crate::plan::{PlannedStage, StageLoad};
 use crate::run::pacer::Pacer;
-use crate::run::stop::{Stop, StopHandle};
+use crate::run::stop::Stop;
 use crate::scenario::ApiKind;
-
-/// The request generator, shared by a stage's slots and kept across stages.
-pub type SharedGenerator = Arc<Mutex<Generator>>;
 
 /// A finished request: its sample and when it ended (for the stage window and closed-loop slots).
 struct Finished {
@@ -35,30 +38,72 @@ struct Finished {
     ended: Instant,
 }
 
-/// How often a running stage's recorder is shown to its `Watch`.
-const WATCH_EVERY: Duration = Duration::from_millis(250);
+/// How often a running stage's recorder is shown to its `peek`.
+pub const WATCH_EVERY: Duration = Duration::from_millis(250);
 
-/// Looks at a stage while it runs, every `WATCH_EVERY` as requests finish: for progress lines and for
-/// thresholds that abort the run (k6's `abortOnFail`). Returning a reason stops the run.
-pub struct Watch<'a> {
-    pub handle: &'a StopHandle,
-    pub check: &'a mut dyn FnMut(&Recorder) -> Option<String>,
+/// The global indexes of a closed-loop stage's requests that one process sends (`shard`'s share of
+/// `num_requests`: `I`, `I + N`, ...), handed out one at a time to whichever slot of whichever load
+/// thread asks first.
+#[derive(Debug)]
+pub struct Claims {
+    next: AtomicU64,
+    count: u64,
+    shard: Shard,
 }
 
-/// Runs one stage to completion (or until `stop`) and returns what it recorded.
-pub async fn run_stage(
+impl Claims {
+    pub fn new(num_requests: u64, shard: Shard) -> Claims {
+        Claims {
+            next: AtomicU64::new(0),
+            count: shard.share(num_requests),
+            shard,
+        }
+    }
+
+    /// The next request's global index, while any are left.
+    fn claim(&self) -> Option<u64> {
+        let k = self
+            .next
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |k| {
+                (k < self.count).then_some(k + 1)
+            })
+            .ok()?;
+        Some(k * u64::from(self.shard.count()) + u64::from(self.shard.index()))
+    }
+
+    /// Requests never claimed (the run stopped first).
+    pub fn unclaimed(&self) -> u64 {
+        self.count - self.next.load(Ordering::Acquire).min(self.count)
+    }
+}
+
+/// The part of a stage one driver sends.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// Open loop: the arrivals of the global schedule this driver sends.
+    pub shard: Shard,
+    /// Closed loop: this driver's concurrency slots, and the requests they claim from.
+    pub slots: u64,
+    pub claims: Arc<Claims>,
+    /// This driver's share of the in-flight cap (open loop).
+    pub max_in_flight: usize,
+}
+
+/// Runs one part of a stage from `started` to completion (or until `stop`) and returns what it
+/// recorded; `peek` sees the recorder every `WATCH_EVERY` as requests finish.
+pub async fn run_stage<'p>(
     client: &Arc<Client>,
     stage: &PlannedStage,
-    generator: &SharedGenerator,
-    max_in_flight: usize,
+    part: &Part,
+    generator: &Arc<Generator>,
+    started: Instant,
     stop: &Stop,
-    watch: Option<Watch<'_>>,
+    peek: Option<&'p mut (dyn FnMut(&Recorder) + 'p)>,
 ) -> Recorder {
-    let started = Instant::now();
     let mut driver = Driver {
         client,
         stop,
-        watch,
+        peek,
         last_watch: Instant::now(),
         recorder: Recorder::new(),
         in_flight: JoinSet::new(),
@@ -72,18 +117,19 @@ pub async fn run_stage(
             rate,
             duration,
         } => {
-            let arrivals = Arrivals::new(process, rate, duration, stage.seed);
+            let arrivals = part
+                .shard
+                .arrivals(Arrivals::new(process, rate, duration, stage.seed));
+            let (generator, stream) = (Arc::clone(generator), stage.seed);
+            let prepare = move |index| generator.request(stream, index);
             driver
-                .open_loop(started, arrivals, generator, max_in_flight.max(1))
+                .open_loop(started, arrivals, prepare, part.max_in_flight.max(1))
                 .await;
         }
-        StageLoad::Closed {
-            num_requests,
-            concurrency,
-        } => {
-            let slots = concurrency as usize;
+        StageLoad::Closed { .. } => {
+            tokio::time::sleep_until(started.into()).await;
             driver
-                .closed_loop(started, num_requests, slots, generator)
+                .closed_loop(started, part, generator, stage.seed)
                 .await;
         }
     }
@@ -92,13 +138,6 @@ pub async fn run_stage(
     driver.recorder.close(started, ended);
     driver.recorder.timeline = driver.timeline.points;
     driver.recorder
-}
-
-fn next_request(generator: &SharedGenerator) -> RequestSpec {
-    generator
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .next_request()
 }
 
 async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished {
@@ -120,7 +159,7 @@ async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished
 struct Driver<'a, 'b> {
     client: &'a Arc<Client>,
     stop: &'a Stop,
-    watch: Option<Watch<'b>>,
+    peek: Option<&'b mut (dyn FnMut(&Recorder) + 'b)>,
     last_watch: Instant,
     recorder: Recorder,
     in_flight: JoinSet<Finished>,
@@ -134,28 +173,26 @@ impl Driver<'_, '_> {
     async fn open_loop(
         &mut self,
         started: Instant,
-        arrivals: Arrivals,
-        generator: &SharedGenerator,
+        arrivals: impl Iterator<Item = (u64, Duration)>,
+        prepare: impl FnMut(u64) -> RequestSpec,
         max_in_flight: usize,
     ) {
-        let mut pacer = match Pacer::start(started, arrivals) {
+        let mut pacer = match Pacer::new(started, arrivals, prepare) {
             Ok(pacer) => pacer,
-            Err(e) => panic!("cannot start the pacer thread: {e}"),
+            Err(e) => panic!("cannot start the pacer's timer: {e}"),
         };
         loop {
-            // Prepare the request before its deadline, so building it never delays the send.
-            let spec = next_request(generator);
             let due = tokio::select! {
                 biased;
                 _ = self.stop.wait() => None,
                 due = pacer.next() => Some(due),
             };
-            let intended = match due {
-                Some(Some(intended)) => intended,
+            let due = match due {
+                Some(Some(due)) => due,
                 Some(None) => return,
                 None => {
                     // The rest of the schedule will never be sent.
-                    let never_sent = pacer.cancel();
+                    let never_sent = pacer.remaining();
                     self.recorder.scheduled += never_sent;
                     self.recorder.cancelled += never_sent;
                     return;
@@ -168,25 +205,24 @@ impl Driver<'_, '_> {
                     self.wait_for_one().await;
                 }
             }
-            self.launch(intended, spec);
+            self.launch(due.deadline, due.spec);
         }
     }
 
-    /// Runs `concurrency` slots, each its own task: a slot's next request is due the moment its previous
+    /// Runs this part's slots, each its own task: a slot's next request is due the moment its previous
     /// one ended, with no hop through a dispatcher, and finished requests come back over a channel.
     async fn closed_loop(
         &mut self,
         started: Instant,
-        num_requests: u64,
-        concurrency: usize,
-        generator: &SharedGenerator,
+        part: &Part,
+        generator: &Arc<Generator>,
+        stream: u64,
     ) {
-        let unclaimed = Arc::new(AtomicU64::new(num_requests));
         let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
         let mut slots = JoinSet::new();
-        for _ in 0..(concurrency as u64).min(num_requests) {
+        for _ in 0..part.slots {
             let client = Arc::clone(self.client);
-            let (generator, unclaimed) = (Arc::clone(generator), Arc::clone(&unclaimed));
+            let (generator, claims) = (Arc::clone(generator), Arc::clone(&part.claims));
             let launched = Arc::clone(&self.launched);
             let (tx, stop) = (tx.clone(), self.stop.clone());
             slots.spawn(async move {
@@ -195,12 +231,10 @@ impl Driver<'_, '_> {
                 let slot_started = Instant::now();
                 let mut intended = slot_started;
                 while !stop.is_set()
-                    && unclaimed
-                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                        .is_ok()
+                    && let Some(index) = claims.claim()
                 {
                     launched.fetch_add(1, Ordering::Relaxed);
-                    let finished = send(&client, intended, next_request(&generator)).await;
+                    let finished = send(&client, intended, generator.request(stream, index)).await;
                     intended = finished.ended;
                     if tx.send(finished).is_err() {
                         break;
@@ -227,10 +261,6 @@ impl Driver<'_, '_> {
                 }
             }
         }
-        let claimed = num_requests - unclaimed.load(Ordering::Acquire);
-        self.recorder.scheduled += num_requests;
-        // Never claimed, because the run stopped first.
-        self.recorder.cancelled += num_requests - claimed;
         while let Some(joined) = slots.join_next().await {
             match joined {
                 Ok(slot_started) => {
@@ -245,6 +275,9 @@ impl Driver<'_, '_> {
                 }
             }
         }
+        // What this part claimed is its schedule; what was never claimed the caller counts once.
+        let claimed = self.launched.load(Ordering::Relaxed);
+        self.recorder.scheduled += claimed;
         self.recorder.cancelled += claimed.saturating_sub(received);
     }
 
@@ -334,13 +367,11 @@ impl Driver<'_, '_> {
             self.last_end
                 .map_or(finished.ended, |t| t.max(finished.ended)),
         );
-        if let Some(watch) = &mut self.watch
+        if let Some(peek) = &mut self.peek
             && self.last_watch.elapsed() >= WATCH_EVERY
         {
             self.last_watch = Instant::now();
-            if let Some(reason) = (watch.check)(&self.recorder) {
-                watch.handle.stop(reason);
-            }
+            peek(&self.recorder);
         }
     }
 }

@@ -7,6 +7,7 @@
 //! rules come in as a closure, `Abort`).
 
 pub mod driver;
+pub mod merge;
 mod options;
 pub mod pacer;
 pub mod preflight;
@@ -15,9 +16,10 @@ mod result;
 mod runner;
 pub mod stop;
 pub mod sweep;
+pub mod workers;
 
 pub use options::{
-    Abort, AbortCheck, DEFAULT_REQUEST_TIMEOUT, RunOptions, Target, api_key_from_env,
+    Abort, AbortCheck, DEFAULT_REQUEST_TIMEOUT, Meet, MeetFn, RunOptions, Target, api_key_from_env,
 };
 pub use result::{RunResult, StageResult};
 pub use runner::{redact_url, run_scenario};
@@ -36,6 +38,9 @@ pub enum RunError {
     /// The data or the sweep could not be set up (a dataset that does not load, say).
     #[error("{0}")]
     Setup(String),
+    /// The shards did not all meet (`--rendezvous`).
+    #[error("rendezvous: {0}")]
+    Rendezvous(String),
 }
 
 /// The runtime a run drives its load from: single-threaded, so timers, sends and reads share one core

@@ -2,11 +2,14 @@
 //! simulator, the key, readiness wait, the signal stop, and the abort rule the gate hands in.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::measure::recorder::Recorder;
 use crate::plan::Quick;
+use crate::plan::shard::Shard;
 use crate::scenario::Secret;
 use crate::sim::SimConfig;
 
@@ -57,6 +60,25 @@ pub struct RunOptions {
     pub wait_ready: Option<Duration>,
     /// Stops the run when an `abortOnFail` threshold fails mid-run (`gate::abort_rule` makes one).
     pub abort: Option<Abort>,
+    /// The part of the load this process sends (`--shard I/N`); all of it by default.
+    pub shard: Shard,
+    /// Where the shards agree on a start: called once the target answers, it returns the wall-clock
+    /// instant every shard starts at (`store::rendezvous` makes one).
+    pub meet: Option<Meet>,
+}
+
+/// Announces this shard and waits for the others; the agreed start, or why there is none.
+pub type MeetFn =
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<SystemTime, String>> + Send>> + Send + Sync;
+
+/// A meeting of shards (see `MeetFn`), shared by the runs that use it.
+#[derive(Clone)]
+pub struct Meet(pub Arc<MeetFn>);
+
+impl fmt::Debug for Meet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Meet(..)")
+    }
 }
 
 /// Decides, while a stage runs, whether the whole run must stop: given the stage's index, what the

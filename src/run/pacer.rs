@@ -1,135 +1,185 @@
-//! The open-loop metronome: a small thread that sleeps until each arrival's deadline and hands the
-//! deadline to the load generator through a channel.
+//! The open-loop metronome: hands a stage's arrivals to the load generator at their deadlines, each
+//! with its request built beforehand.
 //!
-//! tokio's timer has 1 ms ticks and, on a busy runtime, fires only when the runtime next looks at it,
-//! so sleeping on it makes sends up to a few milliseconds late. Spinning for milliseconds before every
-//! deadline fixes that but burns the core the requests need. A thread blocked in `recv_timeout` (a
-//! futex with a high-resolution timeout, ~50 µs slack) wakes on time and costs nothing while it waits.
-//! It hands each deadline over `HEAD_START` (2 ms) early, which absorbs the operating system's latency
-//! in waking first this thread and then the runtime's on a busy machine; `Pacer::next` spends the rest
-//! yielding to other tasks (which keep running), so the send itself happens on a thread that is
-//! already running. The yielding shows up as CPU time when the runtime has nothing else to do.
+//! tokio's timer has 1 ms ticks, so sleeping on it makes sends up to a millisecond late; spinning
+//! before every deadline fixes that but burns the core the requests need (and, with several load
+//! threads, the cores the others need); a separate timer thread wakes on time only when it gets a core,
+//! which on a busy one the scheduler may not give it for milliseconds. So on Linux the deadline is a
+//! `timerfd` registered with the load thread's own runtime: the kernel's high-resolution timer makes
+//! it readable on time, the runtime's epoll wakes at once when idle, and nothing spins. (Elsewhere
+//! tokio's timer is used.) The next request is built right after the previous one is handed over,
+//! while waiting for its deadline, never on the send path.
 
-use std::sync::mpsc as std_mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use crate::plan::datagen::RequestSpec;
 
-use crate::plan::arrivals::Arrivals;
-
-/// How long before its deadline an arrival is handed to the runtime.
-const HEAD_START: Duration = Duration::from_millis(2);
-
-/// A running metronome for one stage's arrivals.
-pub struct Pacer {
-    due: mpsc::UnboundedReceiver<Instant>,
-    stop: Option<std_mpsc::Sender<()>>,
-    thread: Option<thread::JoinHandle<u64>>,
+/// One arrival, due now: when it was due, its global index and its request.
+pub struct Due {
+    pub deadline: Instant,
+    pub index: u64,
+    pub spec: RequestSpec,
 }
 
-impl Pacer {
-    /// Starts ticking: arrival `i` is handed over at `started + offset_i`.
-    pub fn start(started: Instant, arrivals: Arrivals) -> std::io::Result<Pacer> {
-        let (due_tx, due) = mpsc::unbounded_channel();
-        let (stop, stop_rx) = std_mpsc::channel::<()>();
-        let thread = thread::Builder::new()
-            .name("infergate-pacer".into())
-            .spawn(move || tick(started, arrivals, &due_tx, &stop_rx))?;
+/// A stage's arrivals on a precise timer.
+pub struct Pacer<A, P> {
+    started: Instant,
+    arrivals: A,
+    prepare: P,
+    /// The next arrival, once drawn and prepared (kept when a wait for it is cancelled).
+    pending: Option<Due>,
+    timer: Timer,
+}
+
+impl<A, P> Pacer<A, P>
+where
+    A: Iterator<Item = (u64, Duration)>,
+    P: FnMut(u64) -> RequestSpec,
+{
+    /// Arrival `(index, offset)` is due at `started + offset`, with the request `prepare(index)`. Must
+    /// be called on the runtime that awaits `next`.
+    pub fn new(started: Instant, arrivals: A, prepare: P) -> std::io::Result<Self> {
         Ok(Pacer {
-            due,
-            stop: Some(stop),
-            thread: Some(thread),
+            started,
+            arrivals,
+            prepare,
+            pending: None,
+            timer: Timer::new()?,
         })
     }
 
-    /// The deadline of the next request, once it has come; `None` after the last.
-    pub async fn next(&mut self) -> Option<Instant> {
-        let deadline = self.due.recv().await?;
-        while Instant::now() < deadline {
-            tokio::task::yield_now().await;
+    /// The next arrival, once it is due; `None` after the last. Cancel-safe: an arrival whose wait
+    /// is dropped is handed over by the next call (or counted by `remaining`).
+    pub async fn next(&mut self) -> Option<Due> {
+        if self.pending.is_none() {
+            let (index, offset) = self.arrivals.next()?;
+            self.pending = Some(Due {
+                deadline: self.started + offset,
+                index,
+                spec: (self.prepare)(index),
+            });
         }
-        Some(deadline)
+        let deadline = self.pending.as_ref()?.deadline;
+        self.timer.sleep_until(deadline).await;
+        self.pending.take()
     }
 
-    /// Stops the metronome and returns how many arrivals were never handed over or never taken.
-    pub fn cancel(mut self) -> u64 {
-        self.stop.take();
-        let never_ticked = self.thread.take().and_then(|t| t.join().ok()).unwrap_or(0);
-        let mut not_taken = 0;
-        while self.due.try_recv().is_ok() {
-            not_taken += 1;
-        }
-        never_ticked + not_taken
-    }
-}
-
-impl Drop for Pacer {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// How many arrivals were never handed over.
+    pub fn remaining(self) -> u64 {
+        self.pending.is_some() as u64 + self.arrivals.count() as u64
     }
 }
 
-/// The thread's loop; returns how many arrivals it never handed over because it was stopped.
-fn tick(
-    started: Instant,
-    mut arrivals: Arrivals,
-    due: &mpsc::UnboundedSender<Instant>,
-    stop: &std_mpsc::Receiver<()>,
-) -> u64 {
-    while let Some(offset) = arrivals.next() {
-        let deadline = started + offset;
-        let wake = deadline.checked_sub(HEAD_START).unwrap_or(deadline);
-        loop {
+#[cfg(target_os = "linux")]
+use linux::Timer;
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io;
+    use std::time::Instant;
+
+    use timerfd::{ClockId, SetTimeFlags, TimerFd, TimerState};
+    use tokio::io::Interest;
+    use tokio::io::unix::AsyncFd;
+
+    /// A one-shot `timerfd` on the monotonic clock (the one `Instant` reads).
+    pub struct Timer(AsyncFd<TimerFd>);
+
+    impl Timer {
+        pub fn new() -> io::Result<Timer> {
+            let fd = TimerFd::new_custom(ClockId::Monotonic, true, true)?;
+            // SAFETY: `TimerFd` owns its descriptor (an `OwnedFd`), which stays open and the same
+            // for as long as the `AsyncFd` holds it.
+            let registered = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) };
+            Ok(Timer(registered?))
+        }
+
+        pub async fn sleep_until(&mut self, deadline: Instant) {
             let now = Instant::now();
-            if now >= wake {
-                break;
+            if now >= deadline {
+                return;
             }
-            match stop.recv_timeout(wake - now) {
-                Err(std_mpsc::RecvTimeoutError::Timeout) => {}
-                // Stopped (the sender is dropped, never used to send).
-                _ => return 1 + arrivals.count() as u64,
+            self.0
+                .get_mut()
+                .set_state(TimerState::Oneshot(deadline - now), SetTimeFlags::Default);
+            loop {
+                let Ok(mut ready) = self.0.readable().await else {
+                    // The reactor is gone (shutting down): fall back to the coarse timer.
+                    tokio::time::sleep_until(deadline.into()).await;
+                    return;
+                };
+                let expired = ready.try_io(|fd| match fd.get_ref().read() {
+                    0 => Err(io::ErrorKind::WouldBlock.into()),
+                    n => Ok(n),
+                });
+                if matches!(expired, Ok(Ok(_))) && Instant::now() >= deadline {
+                    return;
+                }
             }
-        }
-        if due.send(deadline).is_err() {
-            return 1 + arrivals.count() as u64;
         }
     }
-    0
+}
+
+#[cfg(not(target_os = "linux"))]
+struct Timer;
+
+#[cfg(not(target_os = "linux"))]
+impl Timer {
+    fn new() -> std::io::Result<Timer> {
+        Ok(Timer)
+    }
+
+    async fn sleep_until(&mut self, deadline: Instant) {
+        tokio::time::sleep_until(deadline.into()).await;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::arrivals::Process;
+    use crate::plan::arrivals::{Arrivals, Process};
     use std::time::Duration;
+
+    fn spec(index: u64) -> RequestSpec {
+        RequestSpec {
+            prompt: format!("request {index}"),
+            prompt_tokens: 2,
+            max_tokens: 1,
+        }
+    }
+
+    fn every(rate: f64, duration: Duration) -> impl Iterator<Item = (u64, Duration)> {
+        Arrivals::new(Process::Constant, rate, duration, 1)
+            .enumerate()
+            .map(|(i, d)| (i as u64, d))
+    }
 
     #[tokio::test]
     async fn hands_over_every_deadline_in_order_and_not_early() {
         let started = Instant::now();
-        let arrivals = Arrivals::new(Process::Constant, 200.0, Duration::from_millis(100), 1);
-        let mut pacer = Pacer::start(started, arrivals).unwrap();
+        let mut pacer =
+            Pacer::new(started, every(200.0, Duration::from_millis(100)), spec).unwrap();
         let mut seen = Vec::new();
-        while let Some(deadline) = pacer.next().await {
+        while let Some(due) = pacer.next().await {
             assert!(
-                Instant::now() >= deadline,
+                Instant::now() >= due.deadline,
                 "handed over before its deadline"
             );
-            seen.push(deadline);
+            assert_eq!(due.spec.prompt, format!("request {}", due.index));
+            seen.push(due.deadline);
         }
         assert_eq!(seen.len(), 20);
         assert!(seen.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[tokio::test]
-    async fn cancel_counts_what_was_never_taken() {
+    async fn an_interrupted_wait_loses_nothing() {
         let started = Instant::now();
-        let arrivals = Arrivals::new(Process::Constant, 10.0, Duration::from_secs(10), 1);
-        let mut pacer = Pacer::start(started, arrivals).unwrap();
-        assert!(pacer.next().await.is_some());
-        assert_eq!(pacer.cancel(), 99);
+        let mut pacer = Pacer::new(started, every(10.0, Duration::from_secs(10)), spec).unwrap();
+        assert_eq!(pacer.next().await.map(|d| d.index), Some(0));
+        // Arrival 1 is due in 100 ms; give up waiting after 10.
+        let waited = tokio::time::timeout(Duration::from_millis(10), pacer.next()).await;
+        assert!(waited.is_err());
+        assert_eq!(pacer.remaining(), 99);
     }
 }

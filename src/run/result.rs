@@ -1,7 +1,9 @@
 //! What a run produced, before judging: each stage's plan and recorder, the whole run merged, the
 //! warm-up and sweep kept apart, and the run's metadata.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::plan::shard::Shard;
 
 use crate::measure::recorder::Recorder;
 use crate::measure::server::StageServer;
@@ -16,6 +18,8 @@ pub struct StageResult {
     pub recorder: Recorder,
     /// When the stage started, from the start of the run.
     pub offset: Duration,
+    /// When the stage started (on every load thread).
+    pub started: Instant,
     /// What the engine's `/metrics` said during the stage, when it was scraped.
     pub server: Option<StageServer>,
 }
@@ -49,4 +53,8 @@ pub struct RunResult {
     pub sweep: Option<SweepOutcome>,
     /// The hash of the load-relevant configuration (`Scenario::config_hash`).
     pub config_hash: String,
+    /// The part of the load this run sent (`0/1`: all of it).
+    pub shard: Shard,
+    /// The instant the shards agreed to start at, when they met at a rendezvous.
+    pub origin: Option<Instant>,
 }

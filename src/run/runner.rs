@@ -2,16 +2,16 @@
 //! answers, plan, drive the warm-up, the sweep's probes and every stage, and hand back the recorders.
 
 use std::cell::Cell;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::driver::{Watch, run_stage};
 use super::progress::StageProgress;
 use super::stop::stop_pair;
+use super::workers::Workers;
 use super::{
-    DEFAULT_REQUEST_TIMEOUT, RunError, RunOptions, RunResult, StageResult, Target, preflight,
+    DEFAULT_REQUEST_TIMEOUT, Meet, RunError, RunOptions, RunResult, StageResult, Target, preflight,
 };
-use crate::client::{Client, Endpoint, Http};
+use crate::client::{Endpoint, Http};
 use crate::measure::recorder::Recorder;
 use crate::measure::server::session::Session;
 use crate::plan::datagen::Generator;
@@ -75,12 +75,25 @@ pub async fn run_scenario(
     )
     .await?;
     let server_version = preflight::server_version(&base_url, &access).await;
-    let scrape_target =
-        crate::measure::server::target_for(&scenario.scrape, &base_url, &access, &mut warnings)
-            .await;
+    // Only one shard scrapes the engine, so its metrics are counted once.
+    let scrape_target = match options.shard.index() {
+        0 => {
+            crate::measure::server::target_for(&scenario.scrape, &base_url, &access, &mut warnings)
+                .await
+        }
+        _ => None,
+    };
+    if options.shard.count() > 1 && scenario.load.sweep.is_some() {
+        return Err(RunError::Setup(format!(
+            "load.sweep cannot be split over {} shards (each probe step would need its own \
+             meeting): run the sweep unsharded, or with load.num_workers threads in one process, \
+             and give the shards the stages it finds",
+            options.shard.count()
+        )));
+    }
     let quick = if simulated { options.quick } else { None };
     let mut plan = plan(scenario, quick);
-    let client = Client::new(Endpoint {
+    let endpoint = Endpoint {
         base_url: base_url.clone(),
         api: scenario.api.kind,
         streaming: scenario.api.streaming,
@@ -91,11 +104,11 @@ pub async fn run_scenario(
         request_timeout: plan.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
         idle_timeout: plan.idle_timeout,
         tls: scenario.server.tls.clone(),
-    })?;
-    let client = Arc::new(client);
-    let generator = Arc::new(Mutex::new(
-        Generator::new(&scenario.data, tokens, plan.data_seed).map_err(RunError::Setup)?,
-    ));
+    };
+    let generator =
+        Arc::new(Generator::new(&scenario.data, tokens, plan.data_seed).map_err(RunError::Setup)?);
+    let threads = load_threads(plan.threads, &mut warnings);
+    let workers = Workers::start(threads, options.shard, &endpoint, &generator)?;
     // One stop for the run, set by a signal (forwarded from `options.stop`) or by an abort threshold.
     let (handle, stop) = stop_pair();
     let handle = Arc::new(handle);
@@ -107,11 +120,19 @@ pub async fn run_scenario(
         }
     });
     let aborted: Cell<Option<String>> = Cell::new(None);
+    let max_in_flight = plan.max_in_flight;
+    let origin = match &options.meet {
+        Some(meet) => Some(meet_at(meet).await?),
+        None => None,
+    };
+    let mut schedule = Schedule::new(origin, plan.interval);
     let warmup = match &plan.warmup {
         Some(stage) if !stop.is_set() => {
             let offset = clock.elapsed();
-            let recorder =
-                run_stage(&client, stage, &generator, plan.max_in_flight, &stop, None).await;
+            let started = schedule.start(stage);
+            let recorder = workers
+                .run_stage(stage, max_in_flight, started, &stop, None)
+                .await?;
             if options.progress {
                 eprintln!(
                     "[{}] warm-up ({}): {} sent, left out of every statistic",
@@ -120,11 +141,12 @@ pub async fn run_scenario(
                     recorder.sent()
                 );
             }
-            stop.sleep(plan.interval).await;
+            schedule.pause(&stop).await;
             Some(StageResult {
                 stage: stage.clone(),
                 recorder,
                 offset,
+                started,
                 server: None,
             })
         }
@@ -135,10 +157,11 @@ pub async fn run_scenario(
             let process = crate::plan::open_process(&scenario.load);
             let duration = crate::run::sweep::probe_duration(sweep, quick.map(|_| PROBE_QUICK_CAP));
             let mut step = 0u64;
+            let mut failed = None;
             let outcome = crate::run::sweep::find_saturation(
                 sweep,
                 async |rate| {
-                    if stop.is_set() {
+                    if stop.is_set() || failed.is_some() {
                         return None;
                     }
                     step += 1;
@@ -152,9 +175,16 @@ pub async fn run_scenario(
                         configured: Stage::Rate { rate, duration },
                         seed: plan.data_seed ^ (0x5357_4545_5000 + step),
                     };
-                    let recorder =
-                        run_stage(&client, &stage, &generator, plan.max_in_flight, &stop, None)
-                            .await;
+                    let recorder = match workers
+                        .run_stage(&stage, max_in_flight, soon(), &stop, None)
+                        .await
+                    {
+                        Ok(recorder) => recorder,
+                        Err(e) => {
+                            failed = Some(e);
+                            return None;
+                        }
+                    };
                     stop.sleep(plan.interval).await;
                     (!stop.is_set()).then_some(recorder)
                 },
@@ -166,6 +196,9 @@ pub async fn run_scenario(
             )
             .await
             .map_err(RunError::Setup)?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
             let mut generated = scenario.clone();
             generated.load.stages = crate::run::sweep::stages(sweep, outcome.saturation_rate);
             let replanned = crate::plan::plan(&generated, quick);
@@ -186,8 +219,8 @@ pub async fn run_scenario(
     };
     let mut stages = Vec::with_capacity(plan.stages.len());
     for (i, stage) in plan.stages.iter().enumerate() {
-        if i > 0 && !plan.interval.is_zero() {
-            stop.sleep(plan.interval).await;
+        if i > 0 {
+            schedule.pause(&stop).await;
         }
         if stop.is_set() {
             break;
@@ -199,34 +232,28 @@ pub async fn run_scenario(
         let offset = clock.elapsed();
         let mut progress =
             StageProgress::start(options.progress, &scenario.name(), stage, plan.stages.len());
-        let mut check = |current: &Recorder| {
+        let mut watch = |current: &Recorder| {
             progress.update(current);
             let reason = options
                 .abort
                 .as_ref()
                 .and_then(|abort| abort.check(i, &earlier, current, clock.elapsed()));
-            if reason.is_some() {
-                aborted.set(reason.clone());
+            if let Some(reason) = reason {
+                aborted.set(Some(reason.clone()));
+                handle.stop(reason);
             }
-            reason
-        };
-        let watch = Watch {
-            handle: &handle,
-            check: &mut check,
         };
         let scraping = match &scrape_target {
             Some(target) => Some(Session::start(target).await),
             None => None,
         };
-        let recorder = run_stage(
-            &client,
-            stage,
-            &generator,
-            plan.max_in_flight,
-            &stop,
-            Some(watch),
-        )
-        .await;
+        // Watching costs a look at every thread's recorder four times a second: only when used.
+        let watched = options.progress || options.abort.is_some();
+        let watch: Option<&mut (dyn FnMut(&Recorder) + '_)> = watched.then_some(&mut watch);
+        let started = schedule.start(stage);
+        let recorder = workers
+            .run_stage(stage, max_in_flight, started, &stop, watch)
+            .await?;
         let server = match scraping {
             Some(session) => Some(session.finish().await),
             None => None,
@@ -236,14 +263,15 @@ pub async fn run_scenario(
             stage: stage.clone(),
             recorder,
             offset,
+            started,
             server,
         });
     }
     forward.abort();
-    if client.resent() > 0 {
+    if workers.resent() > 0 {
         warnings.push(format!(
             "{} request(s) were sent twice: the server closed a kept-alive connection just as they were written (llama.cpp does after streamed responses); their latency counts from the first attempt",
-            client.resent()
+            workers.resent()
         ));
     }
     let total = Recorder::merged(stages.iter().map(|s| &s.recorder));
@@ -264,7 +292,74 @@ pub async fn run_scenario(
         warmup,
         sweep,
         config_hash: scenario.config_hash.clone(),
+        shard: options.shard,
+        origin,
     })
+}
+
+/// Meets the other shards; returns the agreed start on this process's clock (the first stage's
+/// pacer waits for it precisely).
+async fn meet_at(meet: &Meet) -> Result<Instant, RunError> {
+    let at = (meet.0)().await.map_err(RunError::Rendezvous)?;
+    let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+    Ok(Instant::now() + wait)
+}
+
+/// When each stage starts. Alone, a stage starts as soon as the previous one has drained and the
+/// pause (`load.interval`) is over. Met with other shards, each stage starts at its planned offset
+/// from the agreed start (the open-loop durations and pauses before it), so stages stay aligned
+/// across hosts; a stage after a closed-loop one (whose length nobody can plan) starts when the
+/// previous one has drained, as does any stage whose planned start has already passed.
+struct Schedule {
+    /// The planned start of the next stage, while one can be planned.
+    planned: Option<Instant>,
+    interval: Duration,
+}
+
+impl Schedule {
+    fn new(origin: Option<Instant>, interval: Duration) -> Schedule {
+        Schedule {
+            planned: origin,
+            interval,
+        }
+    }
+
+    /// The start of `stage`, and the plan for the one after it.
+    fn start(&mut self, stage: &PlannedStage) -> Instant {
+        let start = self.planned.map_or_else(soon, |at| at.max(soon()));
+        self.planned = match (self.planned, stage.load) {
+            (Some(at), StageLoad::Open { duration, .. }) => Some(at + duration + self.interval),
+            _ => None,
+        };
+        start
+    }
+
+    /// The pause between stages: none when the next start is planned (it includes the pause).
+    async fn pause(&self, stop: &super::stop::Stop) {
+        if self.planned.is_none() && !self.interval.is_zero() {
+            stop.sleep(self.interval).await;
+        }
+    }
+}
+
+/// How far ahead a stage's start is set, so every load thread is waiting for it when it comes.
+const STAGE_LEAD: Duration = Duration::from_millis(2);
+
+/// The start of a stage that begins now, on every load thread at once.
+fn soon() -> Instant {
+    Instant::now() + STAGE_LEAD
+}
+
+/// The load threads to run: `load.num_workers`, at most the cores this process may use (saying so
+/// when that caps it).
+fn load_threads(wanted: u32, warnings: &mut Vec<String>) -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    if wanted > cores {
+        warnings.push(format!(
+            "load.num_workers is {wanted} but this process may use {cores} core(s): running {cores} load threads"
+        ));
+    }
+    wanted.clamp(1, cores)
 }
 
 /// Sweep probe steps are at most this long against the embedded simulator (quick mode).

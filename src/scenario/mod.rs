@@ -135,7 +135,7 @@ pub enum Arrival {
     Concurrent,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Stage {
     /// Open loop: `rate` requests per second for `duration`.
     Rate { rate: f64, duration: Duration },
@@ -184,6 +184,8 @@ pub struct Load {
     /// Requests in flight at most (`num_workers x worker_max_concurrency`); open-loop sends wait for a
     /// free slot, and the wait shows up as schedule delay.
     pub max_in_flight: usize,
+    /// Load threads in one process (`num_workers`; one when unset), each with its own runtime.
+    pub threads: u32,
     /// Seed for arrivals and lengths; a fixed default keeps runs reproducible.
     pub seed: u64,
 }

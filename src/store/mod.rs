@@ -6,6 +6,7 @@
 
 pub mod baseline;
 pub mod publish;
+pub mod rendezvous;
 
 pub mod s3;
 

@@ -47,6 +47,7 @@ fn options(publish: PublishOptions, factor: f64) -> Options {
         },
         publish,
         out: None,
+        sharding: None,
     }
 }
 

@@ -17,6 +17,7 @@ mod reports;
 mod scenarios;
 mod schema;
 mod server_metrics;
+mod sharded_runs;
 mod shards;
 mod soak;
 mod tls;

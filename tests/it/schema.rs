@@ -86,6 +86,7 @@ fn options(publish: PublishOptions) -> Options {
         },
         publish,
         out: None,
+        sharding: None,
     }
 }
 

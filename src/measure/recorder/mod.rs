@@ -6,6 +6,8 @@
 //! Every scheduled request ends in exactly one bucket: ok, failed (by kind), timed out or cancelled.
 
 mod figures;
+mod shards;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -42,7 +44,7 @@ pub struct Expect {
 }
 
 /// Failures of one kind.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct FailureGroup {
     pub count: u64,
     /// Up to three messages, as received.
@@ -256,8 +258,22 @@ impl Recorder {
         all
     }
 
-    /// Adds another recorder's observations (for the scenario-wide view).
+    /// Adds another stage's observations (for the scenario-wide view): counts and histograms add up,
+    /// active time is summed, and the merged recorder reports no send rate (windows are per stage).
     pub fn merge(&mut self, other: &Recorder) {
+        self.add_counts(other);
+        self.active += other.active;
+        self.stages += other.stages;
+        self.first_sent = None;
+        self.last_sent = None;
+        self.first_intended = None;
+        self.last_intended = None;
+        self.first_ok_end = None;
+        self.last_ok_end = None;
+    }
+
+    /// Every count and every histogram bucket of `other` added to this one's.
+    fn add_counts(&mut self, other: &Recorder) {
         for (mine, theirs) in [
             (&mut self.ttft, &other.ttft),
             (&mut self.itl, &other.itl),
@@ -292,16 +308,7 @@ impl Recorder {
         self.prompt_token_mismatches += other.prompt_token_mismatches;
         self.token_count_mismatches += other.token_count_mismatches;
         self.in_flight_cap_waits += other.in_flight_cap_waits;
-        self.active += other.active;
         self.ramp_up = self.ramp_up.max(other.ramp_up);
-        self.stages += other.stages;
-        // Send windows are per stage; a merged recorder reports no send rate.
-        self.first_sent = None;
-        self.last_sent = None;
-        self.first_intended = None;
-        self.last_intended = None;
-        self.first_ok_end = None;
-        self.last_ok_end = None;
     }
 }
 

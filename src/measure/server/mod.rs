@@ -72,9 +72,50 @@ pub async fn target_for(
 /// Cumulative histogram buckets `(upper bound, count)`, ascending, with the sum and count.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Buckets {
+    /// The last bound is usually `+Inf`, written as the string `"+Inf"` (JSON has no infinity).
+    #[serde(with = "le")]
     pub bounds: Vec<(f64, f64)>,
     pub sum: f64,
     pub count: f64,
+}
+
+/// Bucket bounds in JSON: numbers, and `"+Inf"` for the infinite one.
+mod le {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Bound {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(bounds: &[(f64, f64)], s: S) -> Result<S::Ok, S::Error> {
+        let written: Vec<(Bound, f64)> = bounds
+            .iter()
+            .map(|&(le, n)| match le.is_finite() {
+                true => (Bound::Number(le), n),
+                false => (
+                    Bound::Text(if le > 0.0 { "+Inf" } else { "-Inf" }.into()),
+                    n,
+                ),
+            })
+            .collect();
+        written.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(f64, f64)>, D::Error> {
+        let read = Vec::<(Bound, f64)>::deserialize(d)?;
+        read.into_iter()
+            .map(|(le, n)| match le {
+                Bound::Number(x) => Ok((x, n)),
+                Bound::Text(t) => t
+                    .parse::<f64>()
+                    .map(|x| (x, n))
+                    .map_err(|_| serde::de::Error::custom(format!("bucket bound `{t}`"))),
+            })
+            .collect()
+    }
 }
 
 impl Buckets {

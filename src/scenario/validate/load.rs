@@ -204,6 +204,7 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
         request_timeout,
         idle_timeout,
         max_in_flight: workers as usize * load.worker_max_concurrency as usize,
+        threads: load.num_workers.unwrap_or(1),
         seed: load.base_seed.unwrap_or(DEFAULT_SEED),
     })
 }

@@ -2,6 +2,9 @@
 //! one), write its reports, save or upload copies, and print its table. The harness and the CLI both
 //! call `scenario_file`, so a suite behaves the same either way.
 //!
+//! With `--shard I/N`, the run is one shard of several (`shards`): it meets the others first, and
+//! afterwards leaves its results for shard 0, which merges them and judges the whole.
+//!
 //! Ctrl-C or SIGTERM during a run stops it gracefully: no new requests, a short grace for those in
 //! flight, partial reports and JUnit marked incomplete, and every later scenario skipped. A second
 //! signal exits at once.
@@ -14,6 +17,8 @@ use crate::options::Options;
 use crate::report;
 use crate::run::stop::stop_pair;
 use crate::run::{RunOptions, run_scenario};
+
+pub mod shards;
 use crate::scenario::Scenario;
 use crate::store::publish;
 
@@ -58,23 +63,43 @@ pub fn scenario_file(
             cause: ErrorCause::BadInput,
         },
         Ok(scenario) => {
-            let mut outcome = run_and_evaluate(&scenario, name, &options.run);
-            if let ScenarioOutcome::Judged { gate, .. } = &mut outcome
-                && let Some(comparison) =
-                    publish::compare(&scenario, name, &options.publish, out_dir, &gate.samples)
-            {
-                gate.attach(comparison);
-            }
+            let outcome = run_and_evaluate(&scenario, name, options);
             loaded = Some(scenario);
             outcome
         }
     };
+    let outcome = finish(loaded.as_ref(), name, options, out_dir, outcome);
+    (outcome, root)
+}
+
+/// The end of every judged scenario, one run's or a merge's: the baseline comparison, the reports,
+/// copies and uploads, the job summary and the table.
+pub fn finish(
+    loaded: Option<&Scenario>,
+    name: &str,
+    options: &Options,
+    out_dir: &Path,
+    mut outcome: ScenarioOutcome,
+) -> ScenarioOutcome {
+    if let (ScenarioOutcome::Judged { gate, run }, Some(scenario)) = (&mut outcome, loaded)
+        && run.shard.count() == 1
+        && let Some(comparison) =
+            publish::compare(scenario, name, &options.publish, out_dir, &gate.samples)
+    {
+        gate.attach(comparison);
+    }
     if let Err(e) = report::write_scenario(out_dir, &outcome) {
         eprintln!("[{name}] {e}");
     }
-    let copies = loaded.map_or_else(Vec::new, |scenario| {
-        publish::copies(&scenario, name, &options.publish, out_dir, &outcome)
-    });
+    // A shard other than 0 saves no baseline and uploads nothing: the merged run does.
+    let merged_or_whole =
+        matches!(&outcome, ScenarioOutcome::Judged { run, .. } if run.shard.count() == 1);
+    let copies = match loaded {
+        Some(scenario) if merged_or_whole || matches!(outcome, ScenarioOutcome::Error { .. }) => {
+            publish::copies(scenario, name, &options.publish, out_dir, &outcome)
+        }
+        _ => Vec::new(),
+    };
     for line in &copies {
         eprintln!("[{name}] {line}");
     }
@@ -86,13 +111,13 @@ pub fn scenario_file(
         }
         ScenarioOutcome::Error { message, .. } => eprintln!("[{name}] error: {message}"),
     }
-    (outcome, root)
+    outcome
 }
 
 /// Runs the scenario on a single-threaded runtime: the load generator's timers, sends and reads share
 /// one core with no cross-thread wake-ups, so schedule delay measures the runner and nothing else.
 /// The embedded simulator, when used, runs on a thread of its own.
-fn run_and_evaluate(scenario: &Scenario, name: &str, options: &RunOptions) -> ScenarioOutcome {
+fn run_and_evaluate(scenario: &Scenario, name: &str, options: &Options) -> ScenarioOutcome {
     let runtime = match crate::run::load_runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -104,10 +129,25 @@ fn run_and_evaluate(scenario: &Scenario, name: &str, options: &RunOptions) -> Sc
         }
     };
     let (handle, stop) = stop_pair();
-    let options = RunOptions {
+    let meeting = options
+        .sharding
+        .as_ref()
+        .map(|s| shards::meeting(scenario, name, s));
+    let meeting = match meeting.transpose() {
+        Ok(meeting) => meeting,
+        Err(message) => {
+            return ScenarioOutcome::Error {
+                scenario: name.to_string(),
+                message,
+                cause: ErrorCause::BadInput,
+            };
+        }
+    };
+    let run_options = RunOptions {
         stop,
         abort: abort_rule(&scenario.thresholds),
-        ..options.clone()
+        meet: meeting.as_ref().map(shards::meet),
+        ..options.run.clone()
     };
     runtime.spawn(async move {
         let reason = next_signal().await;
@@ -120,9 +160,12 @@ fn run_and_evaluate(scenario: &Scenario, name: &str, options: &RunOptions) -> Sc
         eprintln!("second signal: exiting now");
         std::process::exit(130);
     });
-    match runtime.block_on(run_scenario(scenario, &options)) {
+    match runtime.block_on(run_scenario(scenario, &run_options)) {
         Ok(mut run) => {
             run.scenario = name.to_string();
+            if let Some(meeting) = &meeting {
+                return runtime.block_on(shards::after_run(scenario, meeting, run));
+            }
             let gate = evaluate(&scenario.thresholds, &scenario.validity, &run);
             ScenarioOutcome::Judged {
                 run: Box::new(run),

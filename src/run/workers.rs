@@ -1,0 +1,213 @@
+//! The load threads: `load.num_workers` threads in one process, each with its own single-threaded
+//! runtime, its own HTTP client and its own pacer, so a stage's load spreads over the cores the
+//! process may use with no hand-off between them.
+//!
+//! Thread `j` of `T` in a process that is shard `I` of `N` sends shard `I + j·N` of `N·T` of every
+//! open-loop stage (together: exactly the process's shard), and a share of its closed-loop slots,
+//! claiming requests from the process's `Claims`. Each stage starts on every thread at the same
+//! instant; while it runs, the threads' recorders are merged for the progress line and the abort
+//! rule, and when every thread is done the stage's recorder is their exact merge.
+
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::thread;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::RunError;
+use super::driver::{Claims, Part, WATCH_EVERY, run_stage};
+use super::stop::Stop;
+use crate::client::{Client, Endpoint};
+use crate::measure::recorder::Recorder;
+use crate::plan::datagen::Generator;
+use crate::plan::shard::Shard;
+use crate::plan::{PlannedStage, StageLoad};
+
+/// What a thread reports: a look at its recorder while the stage runs, or the final one.
+enum Report {
+    Snapshot(usize, Recorder),
+    Done(usize, Recorder),
+}
+
+struct Job {
+    stage: PlannedStage,
+    part: Part,
+    started: Instant,
+    stop: Stop,
+    /// Whether the main thread wants snapshots.
+    watched: bool,
+    reports: mpsc::UnboundedSender<Report>,
+}
+
+/// The running load threads of one process.
+pub struct Workers {
+    jobs: Vec<std_mpsc::Sender<Job>>,
+    threads: Vec<thread::JoinHandle<()>>,
+    clients: Vec<Arc<Client>>,
+    /// Which part of the load this process sends.
+    shard: Shard,
+}
+
+impl Workers {
+    /// Starts `count` load threads sending `shard`'s part of every stage to `endpoint`.
+    pub fn start(
+        count: u32,
+        shard: Shard,
+        endpoint: &Endpoint,
+        generator: &Arc<Generator>,
+    ) -> Result<Workers, RunError> {
+        let mut workers = Workers {
+            jobs: Vec::new(),
+            threads: Vec::new(),
+            clients: Vec::new(),
+            shard,
+        };
+        for j in 0..count.max(1) {
+            let client = Arc::new(Client::new(endpoint.clone())?);
+            let runtime = super::load_runtime().map_err(|e| {
+                RunError::Setup(format!("cannot start the runtime of load thread {j}: {e}"))
+            })?;
+            let (tx, rx) = std_mpsc::channel::<Job>();
+            let (c, generator) = (Arc::clone(&client), Arc::clone(generator));
+            let thread = thread::Builder::new()
+                .name(format!("infergate-load-{j}"))
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        let recorder = runtime.block_on(work(&c, &generator, j as usize, &job));
+                        let _ = job.reports.send(Report::Done(j as usize, recorder));
+                    }
+                })
+                .map_err(|e| RunError::Setup(format!("cannot start load thread {j}: {e}")))?;
+            workers.jobs.push(tx);
+            workers.threads.push(thread);
+            workers.clients.push(client);
+        }
+        Ok(workers)
+    }
+
+    /// How many load threads there are.
+    pub fn count(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Requests re-sent after a kept-alive connection closed, over every thread.
+    pub fn resent(&self) -> u64 {
+        self.clients.iter().map(|c| c.resent()).sum()
+    }
+
+    /// Each thread's part of `stage` (the in-flight cap `max_in_flight` is for the whole run).
+    fn parts(&self, stage: &PlannedStage, max_in_flight: usize) -> Vec<Part> {
+        let (shard, threads) = (self.shard, self.count() as u32);
+        let (num_requests, concurrency) = match stage.load {
+            StageLoad::Closed {
+                num_requests,
+                concurrency,
+            } => (num_requests, u64::from(concurrency)),
+            StageLoad::Open { .. } => (0, 0),
+        };
+        let claims = Arc::new(Claims::new(num_requests, shard));
+        let (slots, in_flight) = (shard.share(concurrency), shard.share(max_in_flight as u64));
+        (0..threads)
+            .map(|j| {
+                let mine = Shard::new(j, threads).expect("j < threads");
+                Part {
+                    shard: Shard::new(shard.index() + j * shard.count(), shard.count() * threads)
+                        .expect("index < count"),
+                    slots: mine.share(slots),
+                    claims: Arc::clone(&claims),
+                    max_in_flight: mine.share(in_flight).max(1) as usize,
+                }
+            })
+            .collect()
+    }
+
+    /// Runs this process's part of `stage` on every thread from `started`, and returns the exact merge
+    /// of what they recorded. `watch` sees the threads' merged recorders every `WATCH_EVERY`.
+    pub async fn run_stage(
+        &self,
+        stage: &PlannedStage,
+        max_in_flight: usize,
+        started: Instant,
+        stop: &Stop,
+        mut watch: Option<&mut (dyn FnMut(&Recorder) + '_)>,
+    ) -> Result<Recorder, RunError> {
+        let parts = self.parts(stage, max_in_flight);
+        let claims = Arc::clone(&parts[0].claims);
+        let (reports, mut rx) = mpsc::unbounded_channel();
+        for (jobs, part) in self.jobs.iter().zip(parts) {
+            let job = Job {
+                stage: stage.clone(),
+                part,
+                started,
+                stop: stop.clone(),
+                watched: watch.is_some(),
+                reports: reports.clone(),
+            };
+            jobs.send(job)
+                .map_err(|_| RunError::Setup("a load thread has stopped".into()))?;
+        }
+        drop(reports);
+        let n = self.count();
+        let mut latest: Vec<Option<Recorder>> = vec![None; n];
+        let mut done: Vec<Option<Recorder>> = vec![None; n];
+        let mut last_watch = Instant::now();
+        while done.iter().any(Option::is_none) {
+            match rx.recv().await {
+                Some(Report::Snapshot(j, recorder)) => {
+                    latest[j] = Some(recorder);
+                    if let Some(watch) = &mut watch
+                        && (n == 1 || last_watch.elapsed() >= WATCH_EVERY)
+                    {
+                        last_watch = Instant::now();
+                        watch(&Recorder::merged_shards(latest.iter().flatten()));
+                    }
+                }
+                Some(Report::Done(j, recorder)) => done[j] = Some(recorder),
+                None => {
+                    let lost: Vec<usize> = (0..n).filter(|&j| done[j].is_none()).collect();
+                    return Err(RunError::Setup(format!(
+                        "load thread(s) {lost:?} stopped in the middle of a stage"
+                    )));
+                }
+            }
+        }
+        let mut merged = Recorder::merged_shards(done.iter().flatten());
+        let unclaimed = claims.unclaimed();
+        merged.scheduled += unclaimed;
+        merged.cancelled += unclaimed;
+        Ok(merged)
+    }
+}
+
+/// One thread's part of a stage.
+async fn work(client: &Arc<Client>, generator: &Arc<Generator>, j: usize, job: &Job) -> Recorder {
+    let reports = job.reports.clone();
+    let mut snapshot = move |r: &Recorder| {
+        let _ = reports.send(Report::Snapshot(j, r.clone()));
+    };
+    let peek: Option<&mut (dyn FnMut(&Recorder) + '_)> = if job.watched {
+        Some(&mut snapshot)
+    } else {
+        None
+    };
+    run_stage(
+        client,
+        &job.stage,
+        &job.part,
+        generator,
+        job.started,
+        &job.stop,
+        peek,
+    )
+    .await
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.jobs.clear();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
