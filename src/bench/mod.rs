@@ -10,6 +10,7 @@
 
 mod child;
 pub mod host;
+pub mod merge;
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -17,6 +17,7 @@ use super::{exit, millis};
                   whether output counts equal the server's usage, client CPU seconds, peak RSS and \
                   the time to the first send.",
     after_help = "Examples:\n  infergate bench\n  infergate bench --rates 1000,2000,4000 --duration 20\n  \
+                  infergate bench --merge-shards 16   # time merging 16 shards of 1,000,000 requests\n  \
                   infergate bench --workers 2 --client-cpu 0,2 --sim-cpu 1   # needs 3 cores\n  \
                   infergate bench --rates 2000 --duration 500   # 1,000,000 requests: memory stays flat"
 )]
@@ -52,9 +53,33 @@ pub struct BenchArgs {
     /// Also write the rows as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Instead of the load, time merging this many shards' results (no simulator, no pinning).
+    #[arg(long, value_name = "N")]
+    pub merge_shards: Option<u32>,
+    /// Requests over all shards for --merge-shards.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub merge_requests: u64,
 }
 
 pub fn main(args: BenchArgs) -> ExitCode {
+    if let Some(shards) = args.merge_shards {
+        eprintln!(
+            "infergate bench: recording {} requests over {shards} shards, then timing their merge",
+            args.merge_requests
+        );
+        let row = bench::merge::run(shards, args.merge_requests);
+        println!("| shards | requests | file KiB per shard | merge ms | merged requests |");
+        println!("|---|---|---|---|---|");
+        println!(
+            "| {} | {} | {:.0} | {:.1} | {} |",
+            row.shards,
+            row.requests,
+            row.file_bytes as f64 / 1024.0,
+            row.merge_ms,
+            row.merged_ok
+        );
+        return ExitCode::from(exit::PASSED);
+    }
     let BenchArgs {
         rates,
         duration,
@@ -67,6 +92,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         sim_cpu,
         no_pin,
         json,
+        ..
     } = args;
     let options = BenchOptions {
         rates: rates.into_iter().filter(|r| *r > 0.0).collect(),

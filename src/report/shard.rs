@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::recorder::Recorder;
-use crate::measure::recorder::wire::RecorderFile;
+use crate::measure::recorder::wire::{RecorderFile, instant, offset};
 use crate::measure::server::StageServer;
 use crate::plan::PlannedStage;
 use crate::plan::shard::Shard;
@@ -59,23 +59,11 @@ pub struct ShardFile {
     pub stages: Vec<ShardStage>,
 }
 
-fn nanos_from(origin: Instant, t: Instant) -> i64 {
-    match t.checked_duration_since(origin) {
-        Some(d) => d.as_nanos().min(i64::MAX as u128) as i64,
-        None => -(origin.duration_since(t).as_nanos().min(i64::MAX as u128) as i64),
-    }
-}
-
-fn at(origin: Instant, ns: i64) -> Instant {
-    let d = Duration::from_nanos(ns.unsigned_abs());
-    if ns >= 0 { origin + d } else { origin - d }
-}
-
 impl ShardStage {
     fn of(s: &StageResult, origin: Instant) -> ShardStage {
         ShardStage {
             stage: s.stage.clone(),
-            start_ns: nanos_from(origin, s.started),
+            start_ns: offset(origin, Some(s.started)).unwrap_or(0),
             offset_s: s.offset.as_secs_f64(),
             recorder: s.recorder.to_file(origin),
             server: s.server.clone(),
@@ -87,7 +75,7 @@ impl ShardStage {
             stage: self.stage.clone(),
             recorder: Recorder::from_file(&self.recorder, origin)?,
             offset: Duration::from_secs_f64(self.offset_s.max(0.0)),
-            started: at(origin, self.start_ns),
+            started: instant(origin, Some(self.start_ns)).unwrap_or(origin),
             server: self.server.clone(),
         })
     }

@@ -206,6 +206,8 @@ impl Driver<'_, '_> {
                 }
             }
             self.launch(due.deadline, due.spec);
+            // Let the request just launched start (and stamp its send) before the next one is built.
+            tokio::task::yield_now().await;
         }
     }
 

@@ -342,8 +342,9 @@ impl Schedule {
     }
 }
 
-/// How far ahead a stage's start is set, so every load thread is waiting for it when it comes.
-const STAGE_LEAD: Duration = Duration::from_millis(2);
+/// How far ahead a stage's start is set, so every load thread has woken, taken the stage and set up
+/// its pacer before the first deadline (a thread woken on a busy machine can take milliseconds).
+const STAGE_LEAD: Duration = Duration::from_millis(25);
 
 /// The start of a stage that begins now, on every load thread at once.
 fn soon() -> Instant {

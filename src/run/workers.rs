@@ -5,11 +5,12 @@
 //! Thread `j` of `T` in a process that is shard `I` of `N` sends shard `I + j·N` of `N·T` of every
 //! open-loop stage (together: exactly the process's shard), and a share of its closed-loop slots,
 //! claiming requests from the process's `Claims`. Each stage starts on every thread at the same
-//! instant; while it runs, the threads' recorders are merged for the progress line and the abort
-//! rule, and when every thread is done the stage's recorder is their exact merge.
+//! instant; while it runs, each thread copies its recorder in place (no allocation) four times a
+//! second, and the main thread merges the copies for the progress line and the abort rule; when
+//! every thread is done the stage's recorder is their exact merge.
 
-use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
@@ -24,20 +25,14 @@ use crate::plan::datagen::Generator;
 use crate::plan::shard::Shard;
 use crate::plan::{PlannedStage, StageLoad};
 
-/// What a thread reports: a look at its recorder while the stage runs, or the final one.
-enum Report {
-    Snapshot(usize, Recorder),
-    Done(usize, Recorder),
-}
-
 struct Job {
     stage: PlannedStage,
     part: Part,
     started: Instant,
     stop: Stop,
-    /// Whether the main thread wants snapshots.
-    watched: bool,
-    reports: mpsc::UnboundedSender<Report>,
+    /// Where the thread shows its recorder every `WATCH_EVERY`, when the stage is watched.
+    view: Option<Arc<Mutex<Recorder>>>,
+    done: mpsc::UnboundedSender<(usize, Recorder)>,
 }
 
 /// The running load threads of one process.
@@ -45,6 +40,8 @@ pub struct Workers {
     jobs: Vec<std_mpsc::Sender<Job>>,
     threads: Vec<thread::JoinHandle<()>>,
     clients: Vec<Arc<Client>>,
+    /// Each thread's latest recorder, copied in place (no allocation) while a watched stage runs.
+    views: Vec<Arc<Mutex<Recorder>>>,
     /// Which part of the load this process sends.
     shard: Shard,
 }
@@ -61,6 +58,7 @@ impl Workers {
             jobs: Vec::new(),
             threads: Vec::new(),
             clients: Vec::new(),
+            views: Vec::new(),
             shard,
         };
         for j in 0..count.max(1) {
@@ -74,14 +72,15 @@ impl Workers {
                 .name(format!("infergate-load-{j}"))
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
-                        let recorder = runtime.block_on(work(&c, &generator, j as usize, &job));
-                        let _ = job.reports.send(Report::Done(j as usize, recorder));
+                        let recorder = runtime.block_on(work(&c, &generator, &job));
+                        let _ = job.done.send((j as usize, recorder));
                     }
                 })
                 .map_err(|e| RunError::Setup(format!("cannot start load thread {j}: {e}")))?;
             workers.jobs.push(tx);
             workers.threads.push(thread);
             workers.clients.push(client);
+            workers.views.push(Arc::default());
         }
         Ok(workers)
     }
@@ -134,41 +133,44 @@ impl Workers {
     ) -> Result<Recorder, RunError> {
         let parts = self.parts(stage, max_in_flight);
         let claims = Arc::clone(&parts[0].claims);
-        let (reports, mut rx) = mpsc::unbounded_channel();
-        for (jobs, part) in self.jobs.iter().zip(parts) {
+        let (done_tx, mut rx) = mpsc::unbounded_channel();
+        for ((jobs, part), view) in self.jobs.iter().zip(parts).zip(&self.views) {
+            view.lock().unwrap_or_else(|e| e.into_inner()).clear();
             let job = Job {
                 stage: stage.clone(),
                 part,
                 started,
                 stop: stop.clone(),
-                watched: watch.is_some(),
-                reports: reports.clone(),
+                view: watch.is_some().then(|| Arc::clone(view)),
+                done: done_tx.clone(),
             };
             jobs.send(job)
                 .map_err(|_| RunError::Setup("a load thread has stopped".into()))?;
         }
-        drop(reports);
+        drop(done_tx);
         let n = self.count();
-        let mut latest: Vec<Option<Recorder>> = vec![None; n];
         let mut done: Vec<Option<Recorder>> = vec![None; n];
-        let mut last_watch = Instant::now();
+        let mut seen = Recorder::new();
+        let mut ticks = tokio::time::interval_at((started + WATCH_EVERY).into(), WATCH_EVERY);
         while done.iter().any(Option::is_none) {
-            match rx.recv().await {
-                Some(Report::Snapshot(j, recorder)) => {
-                    latest[j] = Some(recorder);
-                    if let Some(watch) = &mut watch
-                        && (n == 1 || last_watch.elapsed() >= WATCH_EVERY)
-                    {
-                        last_watch = Instant::now();
-                        watch(&Recorder::merged_shards(latest.iter().flatten()));
+            tokio::select! {
+                finished = rx.recv() => match finished {
+                    Some((j, recorder)) => done[j] = Some(recorder),
+                    None => {
+                        let lost: Vec<usize> = (0..n).filter(|&j| done[j].is_none()).collect();
+                        return Err(RunError::Setup(format!(
+                            "load thread(s) {lost:?} stopped in the middle of a stage"
+                        )));
                     }
-                }
-                Some(Report::Done(j, recorder)) => done[j] = Some(recorder),
-                None => {
-                    let lost: Vec<usize> = (0..n).filter(|&j| done[j].is_none()).collect();
-                    return Err(RunError::Setup(format!(
-                        "load thread(s) {lost:?} stopped in the middle of a stage"
-                    )));
+                },
+                _ = ticks.tick(), if watch.is_some() => {
+                    seen.clear();
+                    for view in &self.views {
+                        seen.add_shard(&view.lock().unwrap_or_else(|e| e.into_inner()));
+                    }
+                    if let Some(watch) = &mut watch {
+                        watch(&seen);
+                    }
                 }
             }
         }
@@ -181,15 +183,15 @@ impl Workers {
 }
 
 /// One thread's part of a stage.
-async fn work(client: &Arc<Client>, generator: &Arc<Generator>, j: usize, job: &Job) -> Recorder {
-    let reports = job.reports.clone();
-    let mut snapshot = move |r: &Recorder| {
-        let _ = reports.send(Report::Snapshot(j, r.clone()));
+async fn work(client: &Arc<Client>, generator: &Arc<Generator>, job: &Job) -> Recorder {
+    let mut show = |r: &Recorder| {
+        if let Some(view) = &job.view {
+            view.lock().unwrap_or_else(|e| e.into_inner()).copy_from(r);
+        }
     };
-    let peek: Option<&mut (dyn FnMut(&Recorder) + '_)> = if job.watched {
-        Some(&mut snapshot)
-    } else {
-        None
+    let peek: Option<&mut (dyn FnMut(&Recorder) + '_)> = match job.view {
+        Some(_) => Some(&mut show),
+        None => None,
     };
     run_stage(
         client,

@@ -102,15 +102,8 @@ impl Meeting {
                 let last = hellos.iter().map(|h| h.arrived_unix_ms).max().unwrap_or(0);
                 return Ok(UNIX_EPOCH + Duration::from_millis(last) + LEAD);
             }
-            if Instant::now() >= give_up {
-                return Err(format!(
-                    "waited {:.0} s at {} for shard(s) {} that never came",
-                    self.timeout.as_secs_f64(),
-                    self.place.display(),
-                    missing.join(", ")
-                ));
-            }
-            tokio::time::sleep(POLL).await;
+            self.wait_more(give_up, "shard(s) {} that never came", &missing)
+                .await?;
         }
     }
 
@@ -198,16 +191,31 @@ impl Meeting {
             if missing.is_empty() {
                 return Ok(dirs);
             }
-            if Instant::now() >= give_up {
-                return Err(format!(
-                    "waited {:.0} s at {} for the results of shard(s) {}",
-                    self.timeout.as_secs_f64(),
-                    self.place.display(),
-                    missing.join(", ")
-                ));
-            }
-            tokio::time::sleep(POLL).await;
+            self.wait_more(give_up, "the results of shard(s) {}", &missing)
+                .await?;
         }
+    }
+}
+
+impl Meeting {
+    /// Waits one poll for what is `missing`, or, past `give_up`, says what never came (`what` with
+    /// `{}` where the shards go).
+    async fn wait_more(
+        &self,
+        give_up: Instant,
+        what: &str,
+        missing: &[String],
+    ) -> Result<(), String> {
+        if Instant::now() >= give_up {
+            return Err(format!(
+                "waited {:.0} s at {} for {}",
+                self.timeout.as_secs_f64(),
+                self.place.display(),
+                what.replace("{}", &missing.join(", "))
+            ));
+        }
+        tokio::time::sleep(POLL).await;
+        Ok(())
     }
 }
 

@@ -10,31 +10,40 @@ use std::time::Duration;
 use infergate::sim::{FixedTiming, SimConfig, SimHandle};
 use serde_json::Value;
 
-/// Open-loop (Poisson, so the count depends on the seed) then closed-loop stages.
-const SCENARIO: &str = "api: {type: completion, streaming: true}
+/// The API and data every scenario here shares.
+macro_rules! head {
+    () => {
+        "api: {type: completion, streaming: true}
 data:
   type: random
   input_distribution: {min: 8, max: 40, mean: 20, std_dev: 8}
   output_distribution: {min: 2, max: 12, mean: 6, std_dev: 3}
-load:
+"
+    };
+}
+
+/// An open-loop stage (Poisson, so the count depends on the seed).
+const SCENARIO: &str = concat!(
+    head!(),
+    "load:
   type: poisson
   interval: 0.3
   stages:
     - {rate: 45, duration: 1.5}
 thresholds:
   ttft: [\"p(99) < 5000ms\"]
-";
+"
+);
 
-const CLOSED: &str = "api: {type: completion, streaming: true}
-data:
-  type: random
-  input_distribution: {min: 8, max: 40, mean: 20, std_dev: 8}
-  output_distribution: {min: 2, max: 12, mean: 6, std_dev: 3}
-load:
+/// A closed-loop stage whose requests and slots do not divide by three.
+const CLOSED: &str = concat!(
+    head!(),
+    "load:
   type: concurrent
   stages:
     - {num_requests: 31, concurrency_level: 7}
-";
+"
+);
 
 fn sim(ttft_ms: u64) -> SimHandle {
     let config = SimConfig {
@@ -253,4 +262,62 @@ fn a_shard_that_falls_behind_makes_the_merged_run_invalid() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(3), "{}", text(&again));
+}
+
+/// `load.num_workers: 2` splits each stage over two load threads in one process: the same requests
+/// (every count and token total) on the same schedule as one thread.
+#[tokio::test(flavor = "current_thread")]
+async fn two_load_threads_send_what_one_sends() {
+    use infergate::run::{RunOptions, Target, run_scenario};
+    use infergate::scenario::Scenario;
+    let _turn = crate::support::turn().await;
+    let yaml = |workers: u32| {
+        format!(
+            "{}load:
+  type: poisson
+  num_workers: {workers}
+  interval: 0.2
+  stages:
+    - {{rate: 60, duration: 1.5}}
+    - {{rate: 90, duration: 1}}
+",
+            head!()
+        )
+    };
+    let mut results = Vec::new();
+    for workers in [1, 2] {
+        let s = Scenario::from_source(Path::new("w.yaml"), &yaml(workers)).unwrap();
+        let options = RunOptions {
+            target: Target::Simulator,
+            ..RunOptions::default()
+        };
+        results.push(run_scenario(&s, &options).await.unwrap());
+    }
+    let (one, two) = (&results[0], &results[1]);
+    assert!(
+        !two.warnings.iter().any(|w| w.contains("num_workers")),
+        "two threads are not capped on this machine: {:?}",
+        two.warnings
+    );
+    for (a, b) in one.stages.iter().zip(&two.stages) {
+        let (a, b) = (&a.recorder, &b.recorder);
+        assert_eq!(
+            (
+                a.scheduled,
+                a.ok,
+                a.accounted(),
+                a.input_tokens_total,
+                a.output_tokens_total
+            ),
+            (
+                b.scheduled,
+                b.ok,
+                b.accounted(),
+                b.input_tokens_total,
+                b.output_tokens_total
+            )
+        );
+        let (ra, rb) = (a.scheduled_rate().unwrap(), b.scheduled_rate().unwrap());
+        assert!((ra - rb).abs() < 1e-6 * ra, "same schedule: {ra} vs {rb}");
+    }
 }

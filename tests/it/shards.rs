@@ -146,8 +146,12 @@ mod merge {
                 whole.record(&s);
                 shards[i % count].record(&s);
             }
-            let merged = Recorder::merged(&shards);
+            let merged = Recorder::merged_shards(&shards);
             prop_assert_eq!(counts(&merged), counts(&whole));
+            // The windows too: the union's send, schedule and completion rates.
+            prop_assert_eq!(merged.achieved_rate(), whole.achieved_rate());
+            prop_assert_eq!(merged.scheduled_rate(), whole.scheduled_rate());
+            prop_assert_eq!(merged.completion_rate(), whole.completion_rate());
             for (a, b) in [
                 (&merged.ttft, &whole.ttft),
                 (&merged.itl, &whole.itl),
@@ -166,6 +170,54 @@ mod merge {
                 };
                 prop_assert_eq!(buckets(a), buckets(b));
             }
+        }
+    }
+}
+
+mod files {
+    use std::time::{Duration, Instant};
+
+    use infergate::client::openai::Usage;
+    use infergate::client::{Exchange, Success};
+    use infergate::measure::recorder::{Expect, Recorder, Sample};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// A recorder written as a shard's file and read back at another origin is the same recorder:
+        /// every count and bucket, and its windows shifted with the origin (so rates are unchanged).
+        #[test]
+        fn a_recorder_survives_its_file(
+            requests in prop::collection::vec((1u64..5_000, 0u64..400_000, 1u64..64), 1..100),
+        ) {
+            let base = Instant::now();
+            let mut r = Recorder::new();
+            for (i, (ttft, gap, tokens)) in requests.iter().enumerate() {
+                let intended = base + Duration::from_millis(i as u64 * 3);
+                let first = intended + Duration::from_millis(*ttft);
+                r.scheduled += 1;
+                r.record(&Sample {
+                    intended,
+                    prompt_tokens: 9,
+                    expect: Expect::default(),
+                    exchange: Exchange::Ok(Success {
+                        sent: intended,
+                        first_content: Some(first),
+                        end: first + Duration::from_micros(*gap),
+                        content_gaps_us: vec![*gap],
+                        content_chunks: 2,
+                        usage: Some(Usage { prompt_tokens: Some(9), completion_tokens: Some(*tokens) }),
+                        body_words: 0,
+                    }),
+                });
+            }
+            let file = r.to_file(base);
+            let json = serde_json::to_string(&file).unwrap();
+            let back = Recorder::from_file(&serde_json::from_str(&json).unwrap(), base + Duration::from_secs(7)).unwrap();
+            prop_assert_eq!(back.to_file(base + Duration::from_secs(7)), file);
+            prop_assert_eq!(back.achieved_rate(), r.achieved_rate());
+            prop_assert_eq!(back.ttft.len(), r.ttft.len());
         }
     }
 }

@@ -32,8 +32,50 @@ impl Recorder {
         all
     }
 
+    /// This recorder made equal to `other` without allocating (histograms are reset and refilled in
+    /// place): a cheap copy for looking at a running stage from another thread.
+    pub fn copy_from(&mut self, other: &Recorder) {
+        self.clear();
+        self.add_shard(other);
+        self.stages = other.stages;
+        self.timeline.clone_from(&other.timeline);
+    }
+
+    /// Empty again, keeping the histograms' memory.
+    pub fn clear(&mut self) {
+        for h in [
+            &mut self.ttft,
+            &mut self.itl,
+            &mut self.tpot,
+            &mut self.ntpot,
+            &mut self.request_latency,
+            &mut self.latency_from_intended,
+            &mut self.schedule_delay,
+            &mut self.prompt_tokens,
+            &mut self.output_tokens,
+        ] {
+            h.reset();
+        }
+        self.failures.clear();
+        self.timeline.clear();
+        (
+            self.scheduled,
+            self.ok,
+            self.timed_out,
+            self.idle_timeouts,
+            self.cancelled,
+        ) = (0, 0, 0, 0, 0);
+        (self.input_tokens_total, self.output_tokens_total) = (0, 0);
+        (self.output_tokens_from_usage, self.prompt_token_mismatches) = (0, 0);
+        (self.token_count_mismatches, self.in_flight_cap_waits) = (0, 0);
+        (self.ramp_up, self.active) = (Default::default(), Default::default());
+        (self.first_sent, self.last_sent, self.first_intended) = (None, None, None);
+        (self.last_intended, self.first_ok_end, self.last_ok_end) = (None, None, None);
+        self.stages = 1;
+    }
+
     /// Adds a shard of the same stage (see the module doc); timelines are left to `merged_shards`.
-    fn add_shard(&mut self, other: &Recorder) {
+    pub fn add_shard(&mut self, other: &Recorder) {
         self.add_counts(other);
         self.active = self.active.max(other.active);
         self.first_sent = earliest(self.first_sent, other.first_sent);

@@ -49,14 +49,16 @@ fn buckets(h: &Histogram<u64>) -> Buckets {
         .collect()
 }
 
-fn offset(origin: Instant, t: Option<Instant>) -> Option<i64> {
+/// `t` as signed nanoseconds from `origin`.
+pub fn offset(origin: Instant, t: Option<Instant>) -> Option<i64> {
     t.map(|t| match t.checked_duration_since(origin) {
         Some(after) => after.as_nanos().min(i64::MAX as u128) as i64,
         None => -(origin.duration_since(t).as_nanos().min(i64::MAX as u128) as i64),
     })
 }
 
-fn instant(origin: Instant, ns: Option<i64>) -> Option<Instant> {
+/// The instant `ns` nanoseconds from `origin` (`None` when not representable).
+pub fn instant(origin: Instant, ns: Option<i64>) -> Option<Instant> {
     ns.and_then(|ns| {
         let d = Duration::from_nanos(ns.unsigned_abs());
         if ns >= 0 {
