@@ -107,7 +107,7 @@ pub async fn run_scenario(
     };
     let generator =
         Arc::new(Generator::new(&scenario.data, tokens, plan.data_seed).map_err(RunError::Setup)?);
-    let threads = load_threads(plan.threads, &mut warnings);
+    let threads = load_threads(plan.threads, simulated, &mut warnings);
     let workers = Workers::start(threads, options.shard, &endpoint, &generator)?;
     // One stop for the run, set by a signal (forwarded from `options.stop`) or by an abort threshold.
     let (handle, stop) = stop_pair();
@@ -351,16 +351,23 @@ fn soon() -> Instant {
     Instant::now() + STAGE_LEAD
 }
 
-/// The load threads to run: `load.num_workers`, at most the cores this process may use (saying so
-/// when that caps it).
-fn load_threads(wanted: u32, warnings: &mut Vec<String>) -> u32 {
+/// The load threads to run: `load.num_workers`, at most the cores this process may use, less the
+/// one the embedded simulator needs when it is the target (saying so when that caps it).
+fn load_threads(wanted: u32, simulated: bool, warnings: &mut Vec<String>) -> u32 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    if wanted > cores {
+    let (room, why) = match simulated {
+        true => (
+            cores.saturating_sub(1).max(1),
+            " beside the embedded simulator",
+        ),
+        false => (cores, ""),
+    };
+    if wanted > room {
         warnings.push(format!(
-            "load.num_workers is {wanted} but this process may use {cores} core(s): running {cores} load threads"
+            "load.num_workers is {wanted} but this process may use {cores} core(s): running {room} load thread(s){why}"
         ));
     }
-    wanted.clamp(1, cores)
+    wanted.clamp(1, room)
 }
 
 /// Sweep probe steps are at most this long against the embedded simulator (quick mode).

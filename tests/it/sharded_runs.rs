@@ -284,11 +284,13 @@ async fn two_load_threads_send_what_one_sends() {
             head!()
         )
     };
+    // A simulator of its own, not the embedded one (which keeps a core for itself).
+    let target = sim(3);
     let mut results = Vec::new();
     for workers in [1, 2] {
         let s = Scenario::from_source(Path::new("w.yaml"), &yaml(workers)).unwrap();
         let options = RunOptions {
-            target: Target::Simulator,
+            target: Target::Url(target.base_url()),
             ..RunOptions::default()
         };
         results.push(run_scenario(&s, &options).await.unwrap());
