@@ -130,8 +130,14 @@ fn the_same_simulator_is_no_regression_and_a_20_percent_slower_one_is() {
             .filter(|(_, c)| *c == Change::Regressed)
             .map(|(name, _)| name)
             .collect();
+        // Every decode step is 20 % longer, so ITL, TTFT and e2e medians all move; on a loaded
+        // machine one of them can stay inside the noise, so any one of them will do.
         assert!(
-            regressed.iter().any(|n| n.ends_with("itl p(50)")),
+            regressed.iter().any(|n| {
+                ["itl p(50)", "ttft p(50)", "request_latency p(50)"]
+                    .iter()
+                    .any(|m| n.ends_with(m))
+            }),
             "{suite}: a 20% slower simulator was not called a regression: {slower_changes:?}"
         );
         assert_eq!(slower.status, Status::Failed, "{suite}");
