@@ -110,25 +110,29 @@ mod linux {
         }
 
         pub async fn sleep_until(&mut self, deadline: Instant) {
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            self.0
-                .get_mut()
-                .set_state(TimerState::Oneshot(deadline - now), SetTimeFlags::Default);
             loop {
-                let Ok(mut ready) = self.0.readable().await else {
-                    // The reactor is gone (shutting down): fall back to the coarse timer.
-                    tokio::time::sleep_until(deadline.into()).await;
+                let now = Instant::now();
+                if now >= deadline {
                     return;
-                };
-                let expired = ready.try_io(|fd| match fd.get_ref().read() {
-                    0 => Err(io::ErrorKind::WouldBlock.into()),
-                    n => Ok(n),
-                });
-                if matches!(expired, Ok(Ok(_))) && Instant::now() >= deadline {
-                    return;
+                }
+                // Armed afresh each time round, so a wake-up that comes early can never leave the
+                // wait with a disarmed timer.
+                self.0
+                    .get_mut()
+                    .set_state(TimerState::Oneshot(deadline - now), SetTimeFlags::Default);
+                loop {
+                    let Ok(mut ready) = self.0.readable().await else {
+                        // The reactor is gone (shutting down): fall back to the coarse timer.
+                        tokio::time::sleep_until(deadline.into()).await;
+                        return;
+                    };
+                    let expired = ready.try_io(|fd| match fd.get_ref().read() {
+                        0 => Err(io::ErrorKind::WouldBlock.into()),
+                        n => Ok(n),
+                    });
+                    if matches!(expired, Ok(Ok(_))) {
+                        break;
+                    }
                 }
             }
         }
