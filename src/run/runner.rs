@@ -93,6 +93,23 @@ pub async fn run_scenario(
     }
     let quick = if simulated { options.quick } else { None };
     let mut plan = plan(scenario, quick);
+    let thin = plan
+        .stages
+        .iter()
+        .chain(&plan.warmup)
+        .find_map(|s| match s.load {
+            StageLoad::Closed { concurrency, .. } if concurrency < options.shard.count() => {
+                Some((s.index, concurrency))
+            }
+            _ => None,
+        });
+    if let Some((index, concurrency)) = thin {
+        return Err(RunError::Setup(format!(
+            "stage {index}'s concurrency_level {concurrency} cannot be split over {} shards (a shard \
+             without a slot could send nothing): use at most {concurrency} shards",
+            options.shard.count()
+        )));
+    }
     let endpoint = Endpoint {
         base_url: base_url.clone(),
         api: scenario.api.kind,

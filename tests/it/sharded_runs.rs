@@ -323,3 +323,39 @@ async fn two_load_threads_send_what_one_sends() {
         assert!((ra - rb).abs() < 1e-6 * ra, "same schedule: {ra} vs {rb}");
     }
 }
+
+#[test]
+fn a_closed_loop_with_fewer_slots_than_shards_is_refused() {
+    let _turn = crate::support::turn_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("closed.yaml"), CLOSED).unwrap();
+    let target = sim(5);
+    let out = infergate(
+        d,
+        &[
+            "run",
+            "closed.yaml",
+            "--target",
+            &target.base_url(),
+            "--shard",
+            "0/8",
+            "--rendezvous",
+            "rv",
+            "--run-id",
+            "r2",
+            "--rendezvous-timeout",
+            "2",
+            "--out",
+            "o",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        text(&out).contains("concurrency_level 7 cannot be split over 8 shards"),
+        "{}",
+        text(&out)
+    );
+}
