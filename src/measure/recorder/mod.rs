@@ -17,6 +17,19 @@ use serde::Serialize;
 
 use crate::client::{Exchange, FailureKind, Success, Timeout};
 
+/// The histograms' names (in files), in the order `Recorder::histograms` gives them.
+const HISTOGRAMS: [&str; 9] = [
+    "ttft",
+    "itl",
+    "tpot",
+    "ntpot",
+    "request_latency",
+    "latency_from_intended",
+    "schedule_delay",
+    "prompt_tokens",
+    "output_tokens",
+];
+
 /// How many example messages are kept per failure kind.
 const SAMPLES_PER_KIND: usize = 3;
 
@@ -272,22 +285,39 @@ impl Recorder {
         self.last_ok_end = None;
     }
 
+    /// The histograms, in `HISTOGRAMS` order.
+    fn histograms(&self) -> [&Histogram<u64>; 9] {
+        [
+            &self.ttft,
+            &self.itl,
+            &self.tpot,
+            &self.ntpot,
+            &self.request_latency,
+            &self.latency_from_intended,
+            &self.schedule_delay,
+            &self.prompt_tokens,
+            &self.output_tokens,
+        ]
+    }
+
+    /// The histograms, in `HISTOGRAMS` order, to change.
+    fn histograms_mut(&mut self) -> [&mut Histogram<u64>; 9] {
+        [
+            &mut self.ttft,
+            &mut self.itl,
+            &mut self.tpot,
+            &mut self.ntpot,
+            &mut self.request_latency,
+            &mut self.latency_from_intended,
+            &mut self.schedule_delay,
+            &mut self.prompt_tokens,
+            &mut self.output_tokens,
+        ]
+    }
+
     /// Every count and every histogram bucket of `other` added to this one's.
     fn add_counts(&mut self, other: &Recorder) {
-        for (mine, theirs) in [
-            (&mut self.ttft, &other.ttft),
-            (&mut self.itl, &other.itl),
-            (&mut self.tpot, &other.tpot),
-            (&mut self.ntpot, &other.ntpot),
-            (&mut self.request_latency, &other.request_latency),
-            (
-                &mut self.latency_from_intended,
-                &other.latency_from_intended,
-            ),
-            (&mut self.schedule_delay, &other.schedule_delay),
-            (&mut self.prompt_tokens, &other.prompt_tokens),
-            (&mut self.output_tokens, &other.output_tokens),
-        ] {
+        for (mine, theirs) in self.histograms_mut().into_iter().zip(other.histograms()) {
             mine.add(theirs).expect("histograms share bounds");
         }
         self.scheduled += other.scheduled;

@@ -43,17 +43,7 @@ impl Recorder {
 
     /// Empty again, keeping the histograms' memory.
     pub fn clear(&mut self) {
-        for h in [
-            &mut self.ttft,
-            &mut self.itl,
-            &mut self.tpot,
-            &mut self.ntpot,
-            &mut self.request_latency,
-            &mut self.latency_from_intended,
-            &mut self.schedule_delay,
-            &mut self.prompt_tokens,
-            &mut self.output_tokens,
-        ] {
+        for h in self.histograms_mut() {
             h.reset();
         }
         self.failures.clear();

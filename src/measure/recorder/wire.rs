@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::{FailureGroup, Recorder};
+use super::{FailureGroup, HISTOGRAMS, Recorder};
 use crate::client::FailureKind;
 use crate::measure::timeline::Point;
 
@@ -70,27 +70,11 @@ pub fn instant(origin: Instant, ns: Option<i64>) -> Option<Instant> {
 }
 
 impl Recorder {
-    /// The histograms by name, in one order for writing and reading.
-    fn named_histograms(&mut self) -> [(&'static str, &mut Histogram<u64>); 9] {
-        [
-            ("ttft", &mut self.ttft),
-            ("itl", &mut self.itl),
-            ("tpot", &mut self.tpot),
-            ("ntpot", &mut self.ntpot),
-            ("request_latency", &mut self.request_latency),
-            ("latency_from_intended", &mut self.latency_from_intended),
-            ("schedule_delay", &mut self.schedule_delay),
-            ("prompt_tokens", &mut self.prompt_tokens),
-            ("output_tokens", &mut self.output_tokens),
-        ]
-    }
-
     /// This recorder as a file, its instants counted from `origin`.
     pub fn to_file(&self, origin: Instant) -> RecorderFile {
-        let mut copy = self.clone();
-        let histograms = copy
-            .named_histograms()
-            .into_iter()
+        let histograms = HISTOGRAMS
+            .iter()
+            .zip(self.histograms())
             .map(|(name, h)| (name.to_string(), buckets(h)))
             .collect();
         let w = |t| offset(origin, t);
@@ -128,12 +112,12 @@ impl Recorder {
     pub fn from_file(file: &RecorderFile, origin: Instant) -> Result<Recorder, String> {
         let mut r = Recorder::new();
         for (name, pairs) in &file.histograms {
-            let h = r
-                .named_histograms()
-                .into_iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, h)| h)
+            let i = HISTOGRAMS
+                .iter()
+                .position(|n| n == name)
                 .ok_or_else(|| format!("unknown histogram `{name}`"))?;
+            let all = r.histograms_mut();
+            let h = &mut *all[i];
             for &(value, count) in pairs {
                 h.record_n(value, count)
                     .map_err(|e| format!("histogram `{name}`: value {value}: {e:?}"))?;
