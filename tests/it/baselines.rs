@@ -72,6 +72,18 @@ fn run(file: &Path, publish: PublishOptions, factor: f64, out: &Path) -> GateRep
     judged(execute::scenario_file(file, &name, &options, &OutRoot::Fixed(out.to_path_buf())).0)
 }
 
+/// A copy of a shipped suite, unchanged but for looser runner-validity limits. This test is about
+/// the comparison; on a shared 2-core CI machine one late wake-up among twelve sends is a 10 ms
+/// schedule-delay p99, and the runner's own limits are tested elsewhere (`gate_sim`).
+fn loosened(suite: &Path, dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(suite).unwrap();
+    assert!(!text.contains("\nvalidity:"), "{suite:?} sets its own validity limits");
+    let copy = dir.join(suite.file_name().unwrap());
+    let limits = "\nvalidity:\n  max_schedule_delay_p99: 250ms\n  min_achieved_rate: 80%\n";
+    std::fs::write(&copy, text + limits).unwrap();
+    copy
+}
+
 fn compare_with(location: &str) -> PublishOptions {
     PublishOptions {
         baseline: Some(location.to_string()),
@@ -102,7 +114,7 @@ fn the_same_simulator_is_no_regression_and_a_20_percent_slower_one_is() {
     let store = dir.path().join("baselines");
     let store = store.to_str().unwrap();
     for suite in ["suites/baseline.yaml", "suites/saturation.yaml"] {
-        let file = Path::new(suite);
+        let file = &loosened(Path::new(suite), dir.path());
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let first = run(file, save_to(store), 1.0, &dir.path().join("main"));
         assert_eq!(first.status, Status::Passed, "{suite}: {:?}", first.checks);
@@ -121,7 +133,7 @@ fn the_same_simulator_is_no_regression_and_a_20_percent_slower_one_is() {
             same_changes.iter().any(|(_, c)| *c == Change::NoChange),
             "{suite}: nothing was conclusively unchanged: {same_changes:?}"
         );
-        assert_eq!(same.status, Status::Passed, "{suite}");
+        assert_eq!(same.status, Status::Passed, "{suite}: {:?}", same.checks);
 
         let slower = run(file, compare_with(store), 1.2, &dir.path().join("slower"));
         let slower_changes = changes(&slower);
@@ -140,7 +152,7 @@ fn the_same_simulator_is_no_regression_and_a_20_percent_slower_one_is() {
             }),
             "{suite}: a 20% slower simulator was not called a regression: {slower_changes:?}"
         );
-        assert_eq!(slower.status, Status::Failed, "{suite}");
+        assert_eq!(slower.status, Status::Failed, "{suite}: {:?}", slower.checks);
         let failed: Vec<_> = slower.failed_checks().collect();
         assert!(
             failed.iter().all(|c| c.kind == CheckKind::Regression),
