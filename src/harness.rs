@@ -135,13 +135,22 @@ fn default_out_root() -> PathBuf {
     target.join("infergate")
 }
 
-/// Every `*.yaml` / `*.yml` file under `dir`, recursively, sorted.
+/// Every `*.yaml` / `*.yml` file under `dir`, recursively, sorted. Hidden entries are skipped (a
+/// ConfigMap mounted in a pod holds each file three times: the file, and copies under `..data/`
+/// and a timestamped `..<date>/`), and so is `kustomization.yaml`, which lets a suites folder be
+/// the kustomize root that turns it into that ConfigMap.
 pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         for entry in std::fs::read_dir(&current)? {
-            let path = entry?.path();
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name.starts_with("kustomization.") {
+                continue;
+            }
+            let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
             } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
@@ -161,4 +170,28 @@ fn trial_name(dir: &Path, path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mounted_configmap_and_its_kustomization_give_each_scenario_once() {
+        // The layout the kubelet gives a ConfigMap volume: files are links into `..data`, which
+        // links to a timestamped folder.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let stamp = d.join("..2026_12_02_00_00_00.1");
+        std::fs::create_dir_all(stamp.join("team")).unwrap();
+        std::fs::write(stamp.join("chat.yaml"), "").unwrap();
+        std::os::unix::fs::symlink("..2026_12_02_00_00_00.1", d.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/chat.yaml", d.join("chat.yaml")).unwrap();
+        std::fs::create_dir(d.join("team")).unwrap();
+        std::fs::write(d.join("team/rag.yml"), "").unwrap();
+        std::fs::write(d.join("kustomization.yaml"), "").unwrap();
+        std::fs::write(d.join("notes.txt"), "").unwrap();
+        let found = scenario_files(d).unwrap();
+        assert_eq!(found, vec![d.join("chat.yaml"), d.join("team/rag.yml")]);
+    }
 }

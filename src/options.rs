@@ -24,8 +24,11 @@ pub struct SuiteArgs {
     #[arg(long, env = "INFERGATE_TARGET", conflicts_with = "sim")]
     pub target: Option<String>,
     /// Run against the embedded simulator even when a file sets server.base_url.
-    #[arg(long)]
+    #[arg(long, env = "INFERGATE_SIM")]
     pub sim: bool,
+    /// Request this model (overrides server.model_name).
+    #[arg(long, env = "INFERGATE_MODEL", value_name = "NAME")]
+    pub model: Option<String>,
     /// Directory for reports (one subdirectory per scenario) and junit.xml.
     #[arg(long, env = "INFERGATE_OUT")]
     pub out: Option<PathBuf>,
@@ -178,6 +181,7 @@ impl SuiteArgs {
                 api_key: api_key_from_env(),
                 wait_ready: self.wait_ready.filter(|w| !w.is_zero()),
                 tokenizer: self.tokenizer.clone().filter(|t| !t.is_empty()),
+                model: self.model.clone().filter(|m| !m.trim().is_empty()),
                 shard: sharding.as_ref().map_or(Shard::WHOLE, |s| s.shard),
                 ..RunOptions::default()
             },

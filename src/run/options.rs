@@ -56,6 +56,8 @@ pub struct RunOptions {
     pub api_key: Option<Secret>,
     /// A tokenizer that overrides the file's `tokenizer` (`INFERGATE_TOKENIZER`).
     pub tokenizer: Option<String>,
+    /// A model name that overrides the file's `server.model_name` (`INFERGATE_MODEL`).
+    pub model: Option<String>,
     /// Keep retrying the pre-flight check this long while the target is down or starting.
     pub wait_ready: Option<Duration>,
     /// Stops the run when an `abortOnFail` threshold fails mid-run (`gate::abort_rule` makes one).

@@ -45,8 +45,12 @@ pub async fn run_scenario(
     );
     let mut sim_config = options.sim.clone();
     sim_config.tokens = Arc::clone(&tokens);
-    if let Some(model) = &scenario.server.model_name {
-        sim_config.model = model.clone();
+    let model_name = options
+        .model
+        .as_deref()
+        .or(scenario.server.model_name.as_deref());
+    if let Some(model) = model_name {
+        sim_config.model = model.to_string();
     }
     let _sim; // keeps the simulator alive for the whole run
     let base_url = match configured {
@@ -69,7 +73,7 @@ pub async fn run_scenario(
     let model = preflight::check(
         &base_url,
         &target,
-        scenario.server.model_name.as_deref(),
+        model_name,
         &access,
         options.wait_ready,
     )
