@@ -13,6 +13,7 @@ mod client_wiremock;
 mod faults;
 mod fuzz;
 mod gate_sim;
+mod kubernetes;
 mod reports;
 mod scenarios;
 mod schema;

@@ -2,6 +2,7 @@
 //! S3-compatible store, and real tokenizers.
 
 pub mod fault_server;
+pub mod kustomize;
 pub mod s3_server;
 pub mod tokenizers;
 
