@@ -70,14 +70,8 @@ pub async fn run_scenario(
         .or_else(|| scenario.server.api_key.clone());
     // How every request to the target is made (TLS files, key): pre-flight, version, scraper.
     let access = Http::to_target(&scenario.server.tls, api_key.as_ref());
-    let model = preflight::check(
-        &base_url,
-        &target,
-        model_name,
-        &access,
-        options.wait_ready,
-    )
-    .await?;
+    let model =
+        preflight::check(&base_url, &target, model_name, &access, options.wait_ready).await?;
     let server_version = preflight::server_version(&base_url, &access).await;
     // Only one shard scrapes the engine, so its metrics are counted once.
     let scrape_target = match options.shard.index() {

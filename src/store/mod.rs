@@ -125,15 +125,18 @@ impl Location {
 }
 
 /// The S3 place of a scenario's `storage.simple_storage_service`, with `{timestamp}` in its path
-/// replaced by `started` (`20261123-104501`, UTC).
+/// replaced by `started` (`20261123-104501`, UTC). Without `endpoint_url`, `AWS_ENDPOINT_URL_S3` or
+/// `AWS_ENDPOINT_URL` is the endpoint, as for [`Location::parse`].
 pub fn report_place(s3: &S3Storage, scenario: &str, started: std::time::SystemTime) -> s3::S3Place {
     let stamp = timestamp(started);
     let prefix = s3.path.replace("{timestamp}", &stamp);
+    // As for a location: the file's endpoint, else the standard variables (path-style for either).
+    let endpoint_url = s3.endpoint_url.clone().or_else(env_endpoint);
     s3::S3Place {
         bucket: s3.bucket_name.clone(),
         prefix: prefix.trim_matches('/').to_string(),
-        path_style: s3.addressing_style.path_style(s3.endpoint_url.is_some()),
-        endpoint_url: s3.endpoint_url.clone(),
+        path_style: s3.addressing_style.path_style(endpoint_url.is_some()),
+        endpoint_url,
         region: s3.region_name.clone(),
     }
     .join(scenario)

@@ -77,7 +77,10 @@ fn run(file: &Path, publish: PublishOptions, factor: f64, out: &Path) -> GateRep
 /// schedule-delay p99, and the runner's own limits are tested elsewhere (`gate_sim`).
 fn loosened(suite: &Path, dir: &Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(suite).unwrap();
-    assert!(!text.contains("\nvalidity:"), "{suite:?} sets its own validity limits");
+    assert!(
+        !text.contains("\nvalidity:"),
+        "{suite:?} sets its own validity limits"
+    );
     let copy = dir.join(suite.file_name().unwrap());
     let limits = "\nvalidity:\n  max_schedule_delay_p99: 250ms\n  min_achieved_rate: 80%\n";
     std::fs::write(&copy, text + limits).unwrap();
@@ -152,7 +155,12 @@ fn the_same_simulator_is_no_regression_and_a_20_percent_slower_one_is() {
             }),
             "{suite}: a 20% slower simulator was not called a regression: {slower_changes:?}"
         );
-        assert_eq!(slower.status, Status::Failed, "{suite}: {:?}", slower.checks);
+        assert_eq!(
+            slower.status,
+            Status::Failed,
+            "{suite}: {:?}",
+            slower.checks
+        );
         let failed: Vec<_> = slower.failed_checks().collect();
         assert!(
             failed.iter().all(|c| c.kind == CheckKind::Regression),

@@ -20,13 +20,16 @@ fn settings(docs: &[Value]) -> Vec<(String, String)> {
 }
 
 fn setting(docs: &[Value], key: &str) -> Option<String> {
-    settings(docs).into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    settings(docs)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
 }
 
 /// What the image's Dockerfile sets with `ENV NAME=value`.
 fn dockerfile_env(name: &str) -> String {
-    let dockerfile = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile"))
-        .unwrap();
+    let dockerfile =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile")).unwrap();
     let prefix = format!("ENV {name}=");
     dockerfile
         .lines()
@@ -38,20 +41,29 @@ fn dockerfile_env(name: &str) -> String {
 #[test]
 fn every_overlay_fails_its_job_on_the_verdict_and_keeps_secrets_out() {
     for name in OVERLAYS {
-        let Some(docs) = render(&overlay(name)) else { return };
+        let Some(docs) = render(&overlay(name)) else {
+            return;
+        };
         let job = job(&docs);
         let spec = &job["spec"];
         let pod = &spec["template"]["spec"];
         let c = container(job);
         assert_eq!(pod["restartPolicy"], "Never", "{name}");
         assert!(spec["ttlSecondsAfterFinished"].as_u64().is_some(), "{name}");
-        assert!(spec["activeDeadlineSeconds"].as_u64().is_some(), "{name}: a bound on the run");
+        assert!(
+            spec["activeDeadlineSeconds"].as_u64().is_some(),
+            "{name}: a bound on the run"
+        );
 
         // Exit codes 1-4 end the Job (or, sharded, the index) without running the load again; a
         // pod the node lost is not counted against it.
         let rules = spec["podFailurePolicy"]["rules"].as_sequence().unwrap();
         let on_exit = rules.iter().find(|r| !r["onExitCodes"].is_null()).unwrap();
-        let expected = if name == "sharded" { "FailIndex" } else { "FailJob" };
+        let expected = if name == "sharded" {
+            "FailIndex"
+        } else {
+            "FailJob"
+        };
         assert_eq!(on_exit["action"], expected, "{name}");
         assert_eq!(on_exit["onExitCodes"]["operator"], "In");
         assert_eq!(on_exit["onExitCodes"]["containerName"], c["name"]);
@@ -69,11 +81,16 @@ fn every_overlay_fails_its_job_on_the_verdict_and_keeps_secrets_out() {
         );
 
         // No secret inline: secrets come from secretKeyRef, and no Secret is rendered.
-        assert!(of_kind(&docs, "Secret").is_empty(), "{name}: no Secret in the manifests");
+        assert!(
+            of_kind(&docs, "Secret").is_empty(),
+            "{name}: no Secret in the manifests"
+        );
         let secretish = |k: &str| {
             k.ends_with("KEY")
                 || k.ends_with("TOKEN")
-                || ["ACCESS_KEY", "SECRET", "PASSWORD"].iter().any(|s| k.contains(s))
+                || ["ACCESS_KEY", "SECRET", "PASSWORD"]
+                    .iter()
+                    .any(|s| k.contains(s))
         };
         for (key, _) in settings(&docs) {
             assert!(!secretish(&key), "{name}: {key} is in a ConfigMap");
@@ -82,12 +99,18 @@ fn every_overlay_fails_its_job_on_the_verdict_and_keeps_secrets_out() {
             let key = text(&var["name"]);
             if secretish(key) {
                 assert!(var["value"].is_null(), "{name}: {key} is inline");
-                assert!(!var["valueFrom"]["secretKeyRef"].is_null(), "{name}: {key} from a Secret");
+                assert!(
+                    !var["valueFrom"]["secretKeyRef"].is_null(),
+                    "{name}: {key} from a Secret"
+                );
             }
         }
 
         // The pod may write only where the image writes: reports and the hub cache.
-        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true, "{name}");
+        assert_eq!(
+            c["securityContext"]["readOnlyRootFilesystem"], true,
+            "{name}"
+        );
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
         let mounts: Vec<&str> = c["volumeMounts"]
             .as_sequence()
@@ -95,17 +118,34 @@ fn every_overlay_fails_its_job_on_the_verdict_and_keeps_secrets_out() {
             .iter()
             .map(|m| text(&m["mountPath"]))
             .collect();
-        assert!(mounts.contains(&dockerfile_env("INFERGATE_OUT").as_str()), "{name}: {mounts:?}");
-        assert!(mounts.contains(&"/home/infergate/.cache"), "{name}: {mounts:?}");
-        assert!(!pod["affinity"]["podAffinity"].is_null(), "{name}: beside the model");
-        assert!(!c["resources"]["requests"]["cpu"].is_null(), "{name}: CPU requested");
+        assert!(
+            mounts.contains(&dockerfile_env("INFERGATE_OUT").as_str()),
+            "{name}: {mounts:?}"
+        );
+        assert!(
+            mounts.contains(&"/home/infergate/.cache"),
+            "{name}: {mounts:?}"
+        );
+        assert!(
+            !pod["affinity"]["podAffinity"].is_null(),
+            "{name}: beside the model"
+        );
+        assert!(
+            !c["resources"]["requests"]["cpu"].is_null(),
+            "{name}: CPU requested"
+        );
 
         // The scenario the Job runs is in the ConfigMap mounted at /scenarios.
         let args: Vec<&str> = c["args"].as_sequence().unwrap().iter().map(text).collect();
         assert_eq!(args[0], "run", "{name}");
-        let file = args[1].strip_prefix("/scenarios/").expect("a scenario under /scenarios");
+        let file = args[1]
+            .strip_prefix("/scenarios/")
+            .expect("a scenario under /scenarios");
         let scenarios = data(config_map(&docs, "infergate-scenarios"));
-        assert!(scenarios.iter().any(|(k, _)| k == file), "{name}: {file} in the ConfigMap");
+        assert!(
+            scenarios.iter().any(|(k, _)| k == file),
+            "{name}: {file} in the ConfigMap"
+        );
         assert!(
             job["spec"]["template"]["metadata"]["labels"]["benchmark.scenario"] == name,
             "{name}: pods carry the label kubectl logs -l selects"
@@ -115,7 +155,9 @@ fn every_overlay_fails_its_job_on_the_verdict_and_keeps_secrets_out() {
 
 #[test]
 fn the_scenarios_config_map_holds_every_suite_unchanged() {
-    let Some(docs) = render(&overlay("baseline")) else { return };
+    let Some(docs) = render(&overlay("baseline")) else {
+        return;
+    };
     let suites = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
     let files = scenario_files(&suites).unwrap();
     let scenarios = data(config_map(&docs, "infergate-scenarios"));
@@ -127,7 +169,11 @@ fn the_scenarios_config_map_holds_every_suite_unchanged() {
     assert_eq!(keys, names, "suites/kustomization.yaml lists every suite");
     let dir = tempfile::tempdir().unwrap();
     for ((key, text), file) in scenarios.iter().zip(&files) {
-        assert_eq!(text, &std::fs::read_to_string(file).unwrap(), "{key} unchanged");
+        assert_eq!(
+            text,
+            &std::fs::read_to_string(file).unwrap(),
+            "{key} unchanged"
+        );
         let copy = dir.path().join(key);
         std::fs::write(&copy, text).unwrap();
         Scenario::load(&copy).unwrap_or_else(|e| panic!("{key}: {e}"));
@@ -136,26 +182,40 @@ fn the_scenarios_config_map_holds_every_suite_unchanged() {
 
 #[test]
 fn the_sharded_overlay_is_an_indexed_job_whose_counts_agree() {
-    let Some(docs) = render(&overlay("sharded")) else { return };
+    let Some(docs) = render(&overlay("sharded")) else {
+        return;
+    };
     let job = job(&docs);
     let spec = &job["spec"];
     assert_eq!(spec["completionMode"], "Indexed");
     let shards: u64 = setting(&docs, "INFERGATE_SHARDS").unwrap().parse().unwrap();
     assert!(shards > 1);
     assert_eq!(spec["completions"].as_u64(), Some(shards));
-    assert_eq!(spec["parallelism"].as_u64(), Some(shards), "all shards at once");
-    assert!(spec["backoffLimitPerIndex"].as_u64().is_some(), "FailIndex needs it");
+    assert_eq!(
+        spec["parallelism"].as_u64(),
+        Some(shards),
+        "all shards at once"
+    );
+    assert!(
+        spec["backoffLimitPerIndex"].as_u64().is_some(),
+        "FailIndex needs it"
+    );
     let rendezvous = setting(&docs, "INFERGATE_RENDEZVOUS").unwrap();
     assert!(rendezvous.starts_with("s3://"), "{rendezvous}");
     let env = container(job)["env"].as_sequence().unwrap();
-    let run_id = env.iter().find(|v| v["name"] == "INFERGATE_RUN_ID").unwrap();
+    let run_id = env
+        .iter()
+        .find(|v| v["name"] == "INFERGATE_RUN_ID")
+        .unwrap();
     assert_eq!(
         run_id["valueFrom"]["fieldRef"]["fieldPath"],
         "metadata.labels['batch.kubernetes.io/controller-uid']",
         "every pod of the Job meets under the Job's uid"
     );
     // The one-pod overlays are not sharded.
-    let Some(single) = render(&overlay("baseline")) else { return };
+    let Some(single) = render(&overlay("baseline")) else {
+        return;
+    };
     assert!(job_is_single(&single));
 }
 
@@ -186,11 +246,20 @@ configMapGenerator:
         ),
     )
     .unwrap();
-    let Some(docs) = render(dir.path()) else { return };
-    assert_eq!(container(job(&docs))["image"], "registry.example/infergate:pr-123-abc");
+    let Some(docs) = render(dir.path()) else {
+        return;
+    };
+    assert_eq!(
+        container(job(&docs))["image"],
+        "registry.example/infergate:pr-123-abc"
+    );
     assert_eq!(
         setting(&docs, "INFERGATE_TARGET").as_deref(),
         Some("http://my-model.team:8000")
     );
-    assert_eq!(setting(&docs, "INFERGATE_MODEL").as_deref(), Some("qwen3-8b"), "the rest kept");
+    assert_eq!(
+        setting(&docs, "INFERGATE_MODEL").as_deref(),
+        Some("qwen3-8b"),
+        "the rest kept"
+    );
 }

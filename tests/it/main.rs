@@ -13,6 +13,7 @@ mod client_wiremock;
 mod faults;
 mod fuzz;
 mod gate_sim;
+mod indexed_job;
 mod kubernetes;
 mod reports;
 mod scenarios;

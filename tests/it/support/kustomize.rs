@@ -34,7 +34,9 @@ pub fn render(dir: &Path) -> Option<Vec<Value>> {
 
 /// The overlay's folder in this repository.
 pub fn overlay(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/overlays").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/kubernetes/overlays")
+        .join(name)
 }
 
 /// `to` as a path relative to the folder `from` (kustomize refuses absolute resource paths).
