@@ -53,6 +53,8 @@ if ! "${podman[@]}" image exists "$build_base"; then
     rm -rf "$work/build"
     debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates bookworm "$work/build" \
         http://deb.debian.org/debian >"$work/build.log"
+    # This machine's trust store: its network may reach crates.io through a TLS proxy of its own.
+    cp /etc/ssl/certs/ca-certificates.crt "$work/build/etc/ssl/certs/ca-certificates.crt"
     toolchain=$work/build/usr/local/rustup/toolchains/$rust_version-x86_64-unknown-linux-gnu
     mkdir -p "$toolchain" "$work/build/usr/local/cargo/bin"
     cp -a "$sysroot"/. "$toolchain"/

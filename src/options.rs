@@ -132,14 +132,16 @@ impl SuiteArgs {
                     "INFERGATE_SHARDS={n} needs JOB_COMPLETION_INDEX (set in an Indexed Job's pods) or --shard I/{n}"
                 ));
             }
-            _ => return Ok(None),
+            _ => Shard::WHOLE,
         };
-        if shard.count() == 1 {
+        let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
+        let place = (nonempty(&self.rendezvous), nonempty(&self.run_id));
+        // One process with a rendezvous and a run id is the only shard of its run: it leaves its
+        // results there too, so a one-pod Job's are found the way an Indexed Job's are.
+        if shard.count() == 1 && !matches!(place, (Some(_), Some(_))) {
             return Ok(None);
         }
-        let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
-        let (Some(rendezvous), Some(run_id)) = (nonempty(&self.rendezvous), nonempty(&self.run_id))
-        else {
+        let (Some(rendezvous), Some(run_id)) = place else {
             return Err(format!(
                 "shard {shard} needs --rendezvous LOCATION (INFERGATE_RENDEZVOUS) and --run-id ID \
                  (INFERGATE_RUN_ID), the same for every shard, to meet the others"

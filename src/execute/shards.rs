@@ -86,12 +86,16 @@ pub async fn after_run(scenario: &Scenario, meeting: &Meeting, run: RunResult) -
             gate,
         };
     }
-    eprintln!(
-        "[{name}] shard {}: waiting up to {:.0} s for the other shards' results at {}",
-        run.shard,
-        meeting.timeout.as_secs_f64(),
-        meeting.place.display()
-    );
+    if meeting.shard.count() > 1 {
+        eprintln!(
+            "[{name}] shard {}: waiting up to {:.0} s for the other shards' results at {}",
+            run.shard,
+            meeting.timeout.as_secs_f64(),
+            meeting.place.display()
+        );
+    } else {
+        eprintln!("[{name}] results left in {place} (infergate merge reads them)");
+    }
     match merge(meeting, Some(scenario)).await {
         Ok((_, mut merged, gate)) => {
             merged.scenario = name;

@@ -29,7 +29,9 @@ pub fn merge_shards(runs: &[RunResult]) -> RunResult {
         .flat_map(|r| r.warnings.iter().cloned())
         .filter(|w| seen.insert(w.clone()))
         .collect();
-    warnings.push(skew_line(runs, stage_count));
+    if runs.len() > 1 {
+        warnings.push(skew_line(runs, stage_count));
+    }
     if runs.iter().any(|r| r.stages.len() != stage_count) {
         let counts: Vec<String> = runs
             .iter()

@@ -227,7 +227,7 @@ fn the_indexed_job_meets_on_s3_and_shard_0_gives_the_verdict() {
         verdict.contains("qwen3-8b"),
         "the settings' model was requested: {verdict}"
     );
-    let met = s3.keys(BUCKET, &format!("infergate/shards/{uid}/production/"));
+    let met = s3.keys(BUCKET, &format!("infergate/runs/{uid}/production/"));
     for i in 0..shards {
         assert!(
             met.iter().any(|k| k.contains(&format!("shard-{i}/"))),

@@ -200,23 +200,27 @@ fn the_sharded_overlay_is_an_indexed_job_whose_counts_agree() {
         spec["backoffLimitPerIndex"].as_u64().is_some(),
         "FailIndex needs it"
     );
-    let rendezvous = setting(&docs, "INFERGATE_RENDEZVOUS").unwrap();
-    assert!(rendezvous.starts_with("s3://"), "{rendezvous}");
-    let env = container(job)["env"].as_sequence().unwrap();
-    let run_id = env
-        .iter()
-        .find(|v| v["name"] == "INFERGATE_RUN_ID")
-        .unwrap();
-    assert_eq!(
-        run_id["valueFrom"]["fieldRef"]["fieldPath"],
-        "metadata.labels['batch.kubernetes.io/controller-uid']",
-        "every pod of the Job meets under the Job's uid"
-    );
-    // The one-pod overlays are not sharded.
+    // The one-pod overlays are not sharded, but leave their results the same way.
     let Some(single) = render(&overlay("baseline")) else {
         return;
     };
     assert!(job_is_single(&single));
+    for docs in [&docs, &single] {
+        let env = container(crate::support::kustomize::job(docs))["env"]
+            .as_sequence()
+            .unwrap();
+        let run_id = env
+            .iter()
+            .find(|v| v["name"] == "INFERGATE_RUN_ID")
+            .unwrap();
+        assert_eq!(
+            run_id["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.labels['batch.kubernetes.io/controller-uid']",
+            "every pod of the Job leaves its results under the Job's uid"
+        );
+        let rendezvous = setting(docs, "INFERGATE_RENDEZVOUS").unwrap();
+        assert!(rendezvous.starts_with("s3://"), "{rendezvous}");
+    }
 }
 
 fn job_is_single(docs: &[Value]) -> bool {

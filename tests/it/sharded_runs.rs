@@ -359,3 +359,41 @@ fn a_closed_loop_with_fewer_slots_than_shards_is_refused() {
         text(&out)
     );
 }
+
+#[test]
+fn one_process_with_a_rendezvous_leaves_results_that_merge_rebuilds() {
+    // A one-pod Job: no shard count, but a rendezvous and a run id. Its results are left where an
+    // Indexed Job's are, and `infergate merge` rebuilds the reports and the verdict from them.
+    let _turn = crate::support::turn_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("open.yaml"), SCENARIO).unwrap();
+    let target = sim(5);
+    let url = target.base_url();
+    let args = [
+        "run",
+        "open.yaml",
+        "--target",
+        &url,
+        "--rendezvous",
+        "rv",
+        "--run-id",
+        "job-1",
+    ];
+    let run = infergate(d, &args).args(["--out", "out"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert!(
+        d.join("rv/job-1/open/shard-0/shard.json").is_file(),
+        "{}",
+        text(&run)
+    );
+    let merged = infergate(d, &["merge", "rv", "--run-id", "job-1", "--out", "merged"])
+        .output()
+        .unwrap();
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged));
+    assert_eq!(
+        counts(&summary(d, "merged", "open")),
+        counts(&summary(d, "out", "open"))
+    );
+    assert!(d.join("merged/junit.xml").is_file());
+}
