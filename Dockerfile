@@ -8,7 +8,7 @@
 #
 # The two base images are arguments so that a build without a registry can name local ones
 # (scripts/image-proof.sh does). The verdict is the exit code: 0 passed, 1 a threshold or regression
-# failed, 2 a scenario could not run, 3 the runner could not keep up (invalid), 4 shards did not meet.
+# failed, 2 bad input, 3 invalid (the runner fell behind or was stopped), 4 the run could not happen.
 
 ARG RUST_IMAGE=docker.io/library/rust:1.95.0-slim-bookworm
 ARG RUNTIME_IMAGE=docker.io/library/debian:bookworm-slim

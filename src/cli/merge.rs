@@ -8,6 +8,7 @@ use crate::gate::{ErrorCause, ScenarioOutcome};
 use crate::options::Options;
 use crate::report;
 use crate::store::Location;
+use crate::store::publish::PublishOptions;
 
 use super::exit;
 
@@ -34,6 +35,9 @@ pub struct MergeArgs {
     /// Directory for reports (one subdirectory per scenario) and junit.xml.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
+    /// Compare with the baselines here too (a directory or s3://bucket/prefix), as the run did.
+    #[arg(long, env = "INFERGATE_BASELINE", value_name = "LOCATION")]
+    pub baseline: Option<String>,
 }
 
 fn scenarios(location: &Location, args: &MergeArgs) -> Result<Vec<String>, String> {
@@ -72,7 +76,13 @@ pub fn main(args: MergeArgs) -> ExitCode {
         }
     };
     let runtime = crate::run::load_runtime().expect("runtime starts");
-    let options = Options::default();
+    let options = Options {
+        publish: PublishOptions {
+            baseline: args.baseline.clone().filter(|b| !b.trim().is_empty()),
+            ..PublishOptions::default()
+        },
+        ..Options::default()
+    };
     let mut outcomes = Vec::new();
     for name in &names {
         let judged = runtime.block_on(async {

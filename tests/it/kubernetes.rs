@@ -74,9 +74,10 @@ fn every_overlay_fails_its_job_on_the_verdict_and_keeps_secrets_out() {
             .map(|v| v.as_u64().unwrap())
             .collect();
         assert_eq!(codes, [1, 2, 3, 4], "{name}");
+        // First: an evicted pod is stopped (exit 3), and must be retried, not judged.
         assert!(
-            rules.iter().any(|r| r["action"] == "Ignore"
-                && r["onPodConditions"][0]["type"] == "DisruptionTarget"),
+            rules[0]["action"] == "Ignore"
+                && rules[0]["onPodConditions"][0]["type"] == "DisruptionTarget",
             "{name}: a pod the node lost is retried"
         );
 
@@ -266,4 +267,49 @@ configMapGenerator:
         Some("qwen3-8b"),
         "the rest kept"
     );
+}
+
+#[test]
+fn the_gate_script_renders_the_run_it_would_apply() {
+    // scripts/k8s-gate.sh with RENDER_ONLY prints what it would apply: the overlay, this run's
+    // image and name, and its settings merged over the overlay's.
+    if render(&overlay("sharded")).is_none() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(root.join("scripts/k8s-gate.sh"))
+        .args([
+            "deploy/kubernetes/overlays/sharded",
+            "registry.example:5000/infergate:sha-1a2b3c",
+            "pr42-9876543210-1",
+            "INFERGATE_BASELINE=s3://perf-baselines/infergate",
+        ])
+        .env("RENDER_ONLY", "1")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let job = job(&docs);
+    assert_eq!(job["metadata"]["name"], "infergate-pr42-9876543210-1");
+    assert_eq!(
+        container(job)["image"],
+        "registry.example:5000/infergate:sha-1a2b3c"
+    );
+    assert_eq!(
+        job["spec"]["completionMode"], "Indexed",
+        "the overlay's own shape kept"
+    );
+    assert_eq!(
+        setting(&docs, "INFERGATE_BASELINE").as_deref(),
+        Some("s3://perf-baselines/infergate")
+    );
+    assert_eq!(setting(&docs, "INFERGATE_SHARDS").as_deref(), Some("4"));
 }
