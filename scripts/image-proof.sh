@@ -79,8 +79,8 @@ step "built $image: $((size / 1024 / 1024)) MiB"
 run() {
     "${podman[@]}" run --rm --network host "${limits[@]}" --read-only --cap-drop ALL \
         --security-opt no-new-privileges \
-        --tmpfs /home/infergate/reports:uid=10001,gid=10001 \
-        --tmpfs /home/infergate/.cache:uid=10001,gid=10001 --tmpfs /tmp "$@"
+        --tmpfs /home/infergate/reports:rw,mode=1777 \
+        --tmpfs /home/infergate/.cache:rw,mode=1777 --tmpfs /tmp:rw,mode=1777 "$@"
 }
 
 step "who runs, and what is on PATH"

@@ -24,7 +24,7 @@ pub struct SuiteArgs {
     #[arg(long, env = "INFERGATE_TARGET", conflicts_with = "sim")]
     pub target: Option<String>,
     /// Run against the embedded simulator even when a file sets server.base_url.
-    #[arg(long, env = "INFERGATE_SIM")]
+    #[arg(long, env = "INFERGATE_SIM", value_parser = yes_no())]
     pub sim: bool,
     /// Request this model (overrides server.model_name).
     #[arg(long, env = "INFERGATE_MODEL", value_name = "NAME")]
@@ -33,7 +33,7 @@ pub struct SuiteArgs {
     #[arg(long, env = "INFERGATE_OUT")]
     pub out: Option<PathBuf>,
     /// Against the embedded simulator, run stages at full length instead of shortening them.
-    #[arg(long, env = "INFERGATE_FULL")]
+    #[arg(long, env = "INFERGATE_FULL", value_parser = yes_no())]
     pub full: bool,
     /// Seconds to keep polling a target that is down or still starting before giving up.
     #[arg(long, env = "INFERGATE_WAIT_READY", value_name = "SECONDS", value_parser = parse_seconds)]
@@ -50,7 +50,7 @@ pub struct SuiteArgs {
     #[arg(long, env = "INFERGATE_SAVE_BASELINE", value_name = "LOCATION")]
     pub save_baseline: Option<String>,
     /// Compare even when the baseline's load-relevant config differs from the scenario's.
-    #[arg(long, env = "INFERGATE_FORCE_BASELINE")]
+    #[arg(long, env = "INFERGATE_FORCE_BASELINE", value_parser = yes_no())]
     pub force_baseline: bool,
     /// Upload reports to the file's storage.simple_storage_service: auto (not for the
     /// simulator), always or never.
@@ -227,6 +227,11 @@ fn env_error(e: &clap::Error) -> String {
 }
 
 /// `I/N`; empty (a variable set to nothing) is an error clap reports with the variable's name.
+/// A yes/no variable: `1`, `true`, `yes`, `on` (and `0`, `false`, `no`, `off`), in any case.
+fn yes_no() -> clap::builder::BoolishValueParser {
+    clap::builder::BoolishValueParser::new()
+}
+
 fn parse_shard(text: &str) -> Result<Shard, String> {
     Shard::parse(text).map_err(|e| e.to_string())
 }

@@ -410,3 +410,45 @@ fn reports_carry_run_metadata_and_github_gets_a_step_summary() {
     );
     assert!(verdicts["ended_at_unix"].as_f64() >= verdicts["started_at_unix"].as_f64());
 }
+
+#[test]
+fn yes_no_variables_take_1_yes_and_on_and_the_model_can_be_overridden() {
+    // INFERGATE_SIM=1 runs a file that names an unreachable server against the simulator instead,
+    // as the image's documented `docker run -e INFERGATE_SIM=1` does; INFERGATE_MODEL is the model
+    // the run requests (the simulator serves whatever it is asked to).
+    let _turn = crate::support::turn_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let file =
+        format!("{QUICK}server: {{base_url: 'http://127.0.0.1:9', model_name: from-file}}\n");
+    write(dir.path(), "s.yaml", &file);
+    for yes in ["1", "yes", "ON"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_infergate"))
+            .args(["run", "s.yaml", "--out", "out"])
+            .current_dir(dir.path())
+            .env_remove("INFERGATE_TARGET")
+            .env("INFERGATE_SIM", yes)
+            .env("INFERGATE_MODEL", "from-settings")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "INFERGATE_SIM={yes}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("embedded simulator"), "{text}");
+        assert!(text.contains("model from-settings"), "{text}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_infergate"))
+        .args(["run", "s.yaml"])
+        .current_dir(dir.path())
+        .env("INFERGATE_SIM", "maybe")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad yes/no value is bad input"
+    );
+}
