@@ -195,14 +195,13 @@ fn sim() -> SimHandle {
 
 #[test]
 fn the_indexed_job_meets_on_s3_and_shard_0_gives_the_verdict() {
-    let _turn = crate::support::turn_blocking();
     let s3 = S3Server::start(&[BUCKET]);
     let target = sim();
     let dir = tempfile::tempdir().unwrap();
-
-    // A passing run: every pod exits 0, shard 0 merges, the merged reports are in the bucket.
-    let overlay_dir = dir.path().join("passing");
+    let (overlay_dir, failing_dir) = (dir.path().join("passing"), dir.path().join("failing"));
     std::fs::create_dir(&overlay_dir).unwrap();
+    std::fs::create_dir(&failing_dir).unwrap();
+    // Rendered before the turn: rendering takes one of its own.
     let Some(docs) = rendered(
         &overlay_dir,
         &scenario("p(99) < 5000ms"),
@@ -210,6 +209,10 @@ fn the_indexed_job_meets_on_s3_and_shard_0_gives_the_verdict() {
     ) else {
         return;
     };
+    let failing = rendered(&failing_dir, &scenario("p(99) < 1us"), &target.base_url()).unwrap();
+    let _turn = crate::support::turn_blocking();
+
+    // A passing run: every pod exits 0, shard 0 merges, the merged reports are in the bucket.
     let uid = "0b6d5a9e-3f0c-4f57-9a55-1d2c3e4f5a6b";
     let outputs = run_job(&docs, uid, &overlay_dir, &s3);
     let shards = outputs.len();
@@ -261,13 +264,10 @@ fn the_indexed_job_meets_on_s3_and_shard_0_gives_the_verdict() {
     );
 
     // A threshold that cannot hold: shard 0 exits 1, the code the podFailurePolicy fails the Job on.
-    let overlay_dir = dir.path().join("failing");
-    std::fs::create_dir(&overlay_dir).unwrap();
-    let docs = rendered(&overlay_dir, &scenario("p(99) < 1us"), &target.base_url()).unwrap();
     let outputs = run_job(
-        &docs,
+        &failing,
         "7c1e2d3f-aaaa-4bbb-8ccc-0123456789ab",
-        &overlay_dir,
+        &failing_dir,
         &s3,
     );
     assert_eq!(outputs[0].status.code(), Some(1), "{}", output(&outputs[0]));

@@ -277,6 +277,7 @@ fn the_gate_script_renders_the_run_it_would_apply() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let _turn = crate::support::turn_blocking(); // the script runs kubectl
     let out = std::process::Command::new(root.join("scripts/k8s-gate.sh"))
         .args([
             "deploy/kubernetes/overlays/sharded",

@@ -3,29 +3,18 @@
 
 use std::path::{Path, PathBuf};
 
+use infergate::harness::scenario_files;
 use infergate::scenario::{Arrival, LengthDistribution, Scenario, Stage};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if path.is_dir() && !name.starts_with('.') && name != "target" {
-            yaml_files(&path, out);
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_scenario_in_the_repository_validates() {
-    let mut files = Vec::new();
-    yaml_files(&repo().join("suites"), &mut files);
-    yaml_files(&repo().join("tests/fixtures/valid"), &mut files);
+    // The way `infergate run` and the harness find them (suites/kustomization.yaml is skipped).
+    let mut files = scenario_files(&repo().join("suites")).unwrap();
+    files.extend(scenario_files(&repo().join("tests/fixtures/valid")).unwrap());
     assert!(files.len() >= 5, "found {files:?}");
     for file in files {
         if let Err(e) = Scenario::load(&file) {

@@ -10,8 +10,10 @@ use serde_yaml::Value;
 /// The repository's kustomize overlays, each a folder under `deploy/kubernetes/overlays`.
 pub const OVERLAYS: [&str; 5] = ["baseline", "saturation", "production", "sweep", "sharded"];
 
-/// Every document `kubectl kustomize dir` renders.
+/// Every document `kubectl kustomize dir` renders. kubectl takes a turn like a load test: a
+/// second of a busy core beside a measured run moves its tail latencies.
 pub fn render(dir: &Path) -> Option<Vec<Value>> {
+    let _turn = super::turn_blocking();
     let out = match Command::new("kubectl").arg("kustomize").arg(dir).output() {
         Ok(out) => out,
         Err(e) => {
