@@ -1,7 +1,6 @@
 //! Request contents: a prompt of an exact token length and the `max_tokens` to ask for.
 //!
-//! - `synthetic` / `random` / `mock`: lengths follow the scenario's distributions (normal clamped to
-//!   [min, max], uniform, or fixed), and prompts are vocabulary words of the scenario's tokenizer
+//! - `synthetic` / `random` / `mock`: lengths follow the scenario's distributions (`lengths`), and prompts are vocabulary words of the scenario's tokenizer
 //!   (`tokens`), drawn at random so prompts share no prefix a cache could reuse.
 //! - `shared_prefix`: `num_groups` system prompts of `system_prompt_len` tokens, each followed by one of
 //!   `num_prompts_per_group` questions of `question_len` tokens; requests pick prompts at random, so a
@@ -19,9 +18,9 @@ use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rand_distr::{Distribution, Normal};
 use serde::Deserialize;
 
+use crate::plan::lengths::sample_length;
 use crate::plan::tokens::TokenCounter;
 use crate::scenario::{Data, DataSource, LengthDistribution, SharedPrefix};
 
@@ -161,24 +160,6 @@ fn share_gpt(path: &Path, tokens: &TokenCounter) -> Result<Vec<RequestSpec>, Str
     Ok(specs)
 }
 
-/// Draws one length; normal samples are rounded and clamped to [min, max] like inference-perf's.
-pub fn sample_length(distribution: LengthDistribution, rng: &mut StdRng) -> u32 {
-    match distribution {
-        LengthDistribution::Fixed(n) => n,
-        LengthDistribution::Uniform { min, max } => rng.random_range(min..=max),
-        LengthDistribution::Normal {
-            mean,
-            std_dev,
-            min,
-            max,
-        } => {
-            let normal = Normal::new(mean, std_dev).expect("std_dev is finite and positive");
-            let x: f64 = normal.sample(rng);
-            (x.round().max(0.0) as u32).clamp(min, max)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,22 +227,6 @@ mod tests {
                 .unwrap_err()
                 .contains("ShareGPT")
         );
-    }
-
-    #[test]
-    fn normal_lengths_are_clamped_and_centred() {
-        let d = LengthDistribution::Normal {
-            mean: 200.0,
-            std_dev: 20.0,
-            min: 190,
-            max: 260,
-        };
-        let mut rng = StdRng::seed_from_u64(3);
-        let xs: Vec<u32> = (0..10_000).map(|_| sample_length(d, &mut rng)).collect();
-        assert!(xs.iter().all(|&x| (190..=260).contains(&x)));
-        assert!(xs.contains(&190), "the lower tail piles up at min");
-        let mean = xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len() as f64;
-        assert!((mean - 203.0).abs() < 3.0, "mean {mean}");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod arrivals;
 pub mod datagen;
+pub mod lengths;
 pub mod shard;
 pub mod tokens;
 

@@ -78,6 +78,24 @@ pub enum LengthDistribution {
     },
     /// Uniform over [min, max].
     Uniform { min: u32, max: u32 },
+    /// Azzalini's skew-normal with location `mean`, scale `std_dev` and shape `skew`, rounded and
+    /// clamped (inference-perf's `skew_normal`).
+    SkewNormal {
+        mean: f64,
+        std_dev: f64,
+        skew: f64,
+        min: u32,
+        max: u32,
+    },
+    /// The lognormal with this mean and standard deviation, rounded and clamped.
+    LogNormal {
+        mean: f64,
+        std_dev: f64,
+        min: u32,
+        max: u32,
+    },
+    /// Poisson with rate `mean`, clamped.
+    Poisson { mean: f64, min: u32, max: u32 },
 }
 
 #[derive(Debug, Clone)]

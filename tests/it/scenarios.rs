@@ -311,3 +311,54 @@ fn the_api_key_never_shows_in_debug_output() {
     );
     assert!(!format!("{s:?}").contains("sk-very-secret"));
 }
+
+#[test]
+fn inference_perfs_other_length_distributions_load_with_its_meanings() {
+    let source = "data:
+  type: random
+  input_distribution: {type: lognormal, mean: 300, std_dev: 150, min: 20, max: 2000}
+  output_distribution: {type: skew_normal, mean: 200, std_dev: 50, skew: 2.5, min: 10, max: 600}
+load:
+  stages: [{rate: 1, duration: 1}]
+";
+    let s = Scenario::from_source(Path::new("suites/x.yaml"), source).unwrap();
+    assert_eq!(
+        s.data.input,
+        LengthDistribution::LogNormal {
+            mean: 300.0,
+            std_dev: 150.0,
+            min: 20,
+            max: 2000
+        }
+    );
+    assert_eq!(
+        s.data.output,
+        LengthDistribution::SkewNormal {
+            mean: 200.0,
+            std_dev: 50.0,
+            skew: 2.5,
+            min: 10,
+            max: 600
+        }
+    );
+    let poisson = source.replace(
+        "{type: skew_normal, mean: 200, std_dev: 50, skew: 2.5, min: 10, max: 600}",
+        "{type: poisson, mean: 0, min: 1, max: 64}",
+    );
+    let s = Scenario::from_source(Path::new("suites/x.yaml"), &poisson).unwrap();
+    assert_eq!(
+        s.data.output,
+        LengthDistribution::Poisson {
+            mean: 1.0,
+            min: 1,
+            max: 64
+        },
+        "inference-perf's rate 1 for a mean that is not positive"
+    );
+    let e = error_of(&source.replace("type: lognormal, mean: 300", "type: lognormal, mean: 0"));
+    assert!(e.starts_with("suites/bad.yaml:3:"), "{e}");
+    assert!(
+        e.contains("data.input_distribution.mean: a lognormal distribution needs mean > 0"),
+        "{e}"
+    );
+}

@@ -16,6 +16,8 @@ async fn check_exact(counter: &TokenCounter) {
 
 #[tokio::test]
 async fn real_tokenizers_give_prompts_of_exactly_the_sampled_length() {
+    // Seconds of a busy core (loading and running two real tokenizers): not beside a measured run.
+    let _turn = crate::support::turn().await;
     for name in ["qwen3", "llama3"] {
         let Some(file) = real_tokenizer(name) else {
             continue;

@@ -193,11 +193,33 @@ fn distribution(
             min: d.min.max(1),
             max: d.max,
         },
-        DistributionType::SkewNormal | DistributionType::Lognormal | DistributionType::Poisson => {
-            return Err(c.error(
-                &at("type"),
-                "infergate supports the length distributions normal, uniform and fixed",
-            ));
+        DistributionType::SkewNormal | DistributionType::Lognormal if std_dev == 0.0 => {
+            LengthDistribution::Fixed((d.mean.round().max(0.0) as u32).clamp(d.min.max(1), d.max))
         }
+        DistributionType::SkewNormal if !d.skew.is_finite() => {
+            return Err(c.error(&at("skew"), "skew must be a finite number"));
+        }
+        DistributionType::SkewNormal => LengthDistribution::SkewNormal {
+            mean: d.mean,
+            std_dev,
+            skew: d.skew,
+            min: d.min.max(1),
+            max: d.max,
+        },
+        DistributionType::Lognormal if d.mean <= 0.0 => {
+            return Err(c.error(&at("mean"), "a lognormal distribution needs mean > 0"));
+        }
+        DistributionType::Lognormal => LengthDistribution::LogNormal {
+            mean: d.mean,
+            std_dev,
+            min: d.min.max(1),
+            max: d.max,
+        },
+        // inference-perf: a rate of `mean`, or 1 when `mean` is not positive.
+        DistributionType::Poisson => LengthDistribution::Poisson {
+            mean: if d.mean > 0.0 { d.mean } else { 1.0 },
+            min: d.min.max(1),
+            max: d.max,
+        },
     })
 }

@@ -8,7 +8,8 @@ pub mod tokenizers;
 
 /// Load tests take turns. Two at once on a 2-core machine measure each other (schedule delay, the
 /// runner's validity limits, `infergate bench`'s pinned cores), so every test that drives load holds
-/// a turn for its whole run; tests without load run in parallel as usual. (tokio's mutex: it does not
+/// a turn for its whole run, and so does a test that keeps a core busy for a while (real tokenizers,
+/// kubectl); light tests run in parallel as usual. (tokio's mutex: it does not
 /// poison, so one failing test does not fail the rest, and it may be held across `.await`.)
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
