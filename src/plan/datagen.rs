@@ -3,8 +3,10 @@
 //! - `synthetic` / `random` / `mock`: lengths follow the scenario's distributions (`lengths`), and prompts are vocabulary words of the scenario's tokenizer
 //!   (`tokens`), drawn at random so prompts share no prefix a cache could reuse.
 //! - `shared_prefix`: `num_groups` system prompts of `system_prompt_len` tokens, each followed by one of
-//!   `num_prompts_per_group` questions of `question_len` tokens; requests pick prompts at random, so a
-//!   server with prefix caching reuses each group's prefix.
+//!   `num_prompts_per_group` questions of `question_len` tokens (each length fixed or drawn: once per
+//!   group for the system prompt, once per prompt for the question and `max_tokens`, from
+//!   `shared_prefix.seed` when given); requests pick prompts at random, so a server with prefix
+//!   caching reuses each group's prefix.
 //! - `shareGPT`: the first human turn of each conversation in a local JSON file (the first
 //!   `SHAREGPT_MAX` usable ones); `max_tokens` is the length of the answer that followed it.
 //!
@@ -68,10 +70,13 @@ struct Turn {
 impl Generator {
     /// Prepares the scenario's data; reading a ShareGPT file can fail.
     pub fn new(data: &Data, tokens: Arc<TokenCounter>, seed: u64) -> Result<Generator, String> {
-        let mut rng = StdRng::seed_from_u64(seed);
+        let rng = StdRng::seed_from_u64(seed);
         let source = match &data.source {
             DataSource::Generated => Source::Generated,
-            DataSource::SharedPrefix(p) => Source::Fixed(shared_prefix(p, &tokens, &mut rng)),
+            DataSource::SharedPrefix(p) => {
+                let mut rng = p.seed.map_or(rng, StdRng::seed_from_u64);
+                Source::Fixed(shared_prefix(p, &tokens, &mut rng))
+            }
             DataSource::ShareGpt { path } => Source::Fixed(share_gpt(path, &tokens)?),
         };
         Ok(Generator {
@@ -115,13 +120,14 @@ fn mix(stream: u64, index: u64) -> u64 {
 fn shared_prefix(p: &SharedPrefix, tokens: &TokenCounter, rng: &mut StdRng) -> Vec<RequestSpec> {
     let mut specs = Vec::new();
     for _ in 0..p.num_groups {
-        let system = tokens.words(p.system_prompt_len, rng);
+        let system = tokens.words(sample_length(p.system_prompt_len, rng), rng);
         for _ in 0..p.num_prompts_per_group {
-            let prompt = format!("{system}{}", tokens.words(p.question_len, rng));
+            let question = sample_length(p.question_len, rng).max(1);
+            let prompt = format!("{system}{}", tokens.words(question, rng));
             specs.push(RequestSpec {
                 prompt_tokens: tokens.count(&prompt),
                 prompt,
-                max_tokens: p.output_len,
+                max_tokens: sample_length(p.output_len, rng).max(1),
             });
         }
     }
@@ -190,9 +196,10 @@ mod tests {
         let p = SharedPrefix {
             num_groups: 3,
             num_prompts_per_group: 4,
-            system_prompt_len: 20,
-            question_len: 5,
-            output_len: 7,
+            system_prompt_len: LengthDistribution::Fixed(20),
+            question_len: LengthDistribution::Fixed(5),
+            output_len: LengthDistribution::Fixed(7),
+            seed: None,
         };
         let specs = shared_prefix(&p, &TokenCounter::builtin(), &mut StdRng::seed_from_u64(1));
         assert_eq!(specs.len(), 12);
@@ -204,6 +211,78 @@ mod tests {
             }
         }
         assert_ne!(specs[0].prompt.split(' ').nth(1), None);
+    }
+
+    #[test]
+    fn shared_prefix_lengths_are_drawn_per_group_and_prompt_and_seeded_by_their_own_seed() {
+        let p = SharedPrefix {
+            num_groups: 4,
+            num_prompts_per_group: 25,
+            system_prompt_len: LengthDistribution::Uniform { min: 10, max: 60 },
+            question_len: LengthDistribution::Poisson {
+                mean: 12.0,
+                min: 1,
+                max: 40,
+            },
+            output_len: LengthDistribution::Uniform { min: 5, max: 500 },
+            seed: Some(42),
+        };
+        let data = |p| Data {
+            source: DataSource::SharedPrefix(p),
+            input: LengthDistribution::Fixed(1),
+            output: LengthDistribution::Fixed(1),
+        };
+        let tokens = Arc::new(TokenCounter::builtin());
+        let specs = |scenario_seed| match Generator::new(&data(p), tokens.clone(), scenario_seed)
+            .unwrap()
+            .source
+        {
+            Source::Fixed(specs) => specs,
+            Source::Generated => unreachable!(),
+        };
+        let a = specs(1);
+        assert_eq!(
+            a,
+            specs(2),
+            "shared_prefix.seed, not the scenario's, builds the prompts"
+        );
+        let outputs: std::collections::BTreeSet<u32> = a.iter().map(|s| s.max_tokens).collect();
+        assert!(
+            outputs.len() > 50,
+            "max_tokens drawn per prompt: {outputs:?}"
+        );
+        let systems: std::collections::BTreeSet<usize> = a
+            .chunks(25)
+            .map(|group| {
+                let first = &group[0].prompt;
+                // The longest prefix every prompt of the group shares: the system prompt at least.
+                let shared = group
+                    .iter()
+                    .map(|s| {
+                        first
+                            .chars()
+                            .zip(s.prompt.chars())
+                            .take_while(|(x, y)| x == y)
+                            .count()
+                    })
+                    .min()
+                    .unwrap();
+                first[..shared].split(' ').count()
+            })
+            .collect();
+        assert!(
+            systems.len() > 1,
+            "system prompt lengths differ by group: {systems:?}"
+        );
+        let unseeded = SharedPrefix { seed: None, ..p };
+        let b = match Generator::new(&data(unseeded), tokens.clone(), 1)
+            .unwrap()
+            .source
+        {
+            Source::Fixed(specs) => specs,
+            Source::Generated => unreachable!(),
+        };
+        assert_ne!(a, b);
     }
 
     #[test]

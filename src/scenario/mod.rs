@@ -118,13 +118,18 @@ pub enum DataSource {
 }
 
 /// inference-perf's `data.shared_prefix`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SharedPrefix {
     pub num_groups: u32,
     pub num_prompts_per_group: u32,
-    pub system_prompt_len: u32,
-    pub question_len: u32,
-    pub output_len: u32,
+    /// Drawn once per group.
+    pub system_prompt_len: LengthDistribution,
+    /// Drawn once per prompt.
+    pub question_len: LengthDistribution,
+    /// Drawn once per prompt: its `max_tokens`.
+    pub output_len: LengthDistribution,
+    /// Seeds the prompts' construction (else the scenario's seed).
+    pub seed: Option<u64>,
 }
 
 /// `tokenizer`: what counts tokens and builds prompts.

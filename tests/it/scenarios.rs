@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use infergate::harness::scenario_files;
-use infergate::scenario::{Arrival, LengthDistribution, Scenario, Stage};
+use infergate::scenario::{Arrival, DataSource, LengthDistribution, Scenario, Stage};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -359,6 +359,88 @@ load:
     assert!(e.starts_with("suites/bad.yaml:3:"), "{e}");
     assert!(
         e.contains("data.input_distribution.mean: a lognormal distribution needs mean > 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn shared_prefix_takes_inference_perfs_aliases_seed_and_length_distributions() {
+    // inference-perf's examples/vllm/config-shared-prefix-distributions.yml, data section.
+    let source = "data:
+  type: shared_prefix
+  shared_prefix:
+    seed: 42
+    num_unique_system_prompts: 10
+    num_users_per_system_prompt: 10
+    system_prompt_len: 100
+    question_len: {type: skew_normal, mean: 200, std_dev: 80, skew: 2.5, min: 10, max: 2000}
+    output_len: {type: lognormal, mean: 150, std_dev: 60, min: 1, max: 4096}
+load:
+  stages: [{rate: 1, duration: 1}]
+";
+    let s = Scenario::from_source(Path::new("suites/x.yaml"), source).unwrap();
+    let DataSource::SharedPrefix(p) = s.data.source else {
+        panic!("{:?}", s.data.source)
+    };
+    assert_eq!(
+        (p.num_groups, p.num_prompts_per_group, p.seed),
+        (10, 10, Some(42))
+    );
+    assert_eq!(p.system_prompt_len, LengthDistribution::Fixed(100));
+    assert_eq!(
+        p.question_len,
+        LengthDistribution::SkewNormal {
+            mean: 200.0,
+            std_dev: 80.0,
+            skew: 2.5,
+            min: 10,
+            max: 2000
+        }
+    );
+    assert_eq!(
+        p.output_len,
+        LengthDistribution::LogNormal {
+            mean: 150.0,
+            std_dev: 60.0,
+            min: 1,
+            max: 4096
+        }
+    );
+
+    // The legacy form: a number with `output_distribution` beside it takes the distribution.
+    let legacy = source.replace(
+        "output_len: {type: lognormal, mean: 150, std_dev: 60, min: 1, max: 4096}",
+        "output_len: 50\n    output_distribution: {type: poisson, mean: 30, min: 1, max: 99}",
+    );
+    let s = Scenario::from_source(Path::new("suites/x.yaml"), &legacy).unwrap();
+    let DataSource::SharedPrefix(p) = s.data.source else {
+        panic!()
+    };
+    assert_eq!(
+        p.output_len,
+        LengthDistribution::Poisson {
+            mean: 30.0,
+            min: 1,
+            max: 99
+        }
+    );
+
+    // Both forms at once, a typo inside a distribution, and what is not supported: by name.
+    let both = source.replace(
+        "    output_len: {type: lognormal",
+        "    output_distribution: {mean: 9}\n    output_len: {type: lognormal",
+    );
+    let e = error_of(&both);
+    assert!(e.contains("data.shared_prefix.output_len: give a distribution here or in `output_distribution`, not both"), "{e}");
+    let e = error_of(&source.replace("skew: 2.5", "skw: 2.5"));
+    assert!(
+        e.starts_with("suites/bad.yaml:8:5: data.shared_prefix.question_len: "),
+        "{e}"
+    );
+    assert!(e.contains("unknown field `skw`"), "{e}");
+    let e = error_of(&source.replace("seed: 42", "seed: 42\n    enable_multi_turn_chat: true"));
+    assert!(
+        e.contains("data.shared_prefix.enable_multi_turn_chat: multi-turn chat"),
         "{e}"
     );
 }

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use super::Checker;
 use crate::scenario::locate::Step;
-use crate::scenario::raw::{DataType, DistributionType, RawDistribution, RawScenario};
+use crate::scenario::raw::{
+    DEFAULT_QUESTION_LEN, DEFAULT_SYSTEM_PROMPT_LEN, DataType, DistributionType, RawDistribution,
+    RawScenario, RawSharedPrefix,
+};
 use crate::scenario::{
     Data, DataSource, LengthDistribution, ScenarioError, Secret, SharedPrefix, TokenizerSpec,
 };
@@ -18,27 +21,7 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
             let Some(p) = &data.shared_prefix else {
                 return Err(c.error(&at, "`type: shared_prefix` needs a `shared_prefix` block"));
             };
-            let shared = SharedPrefix {
-                num_groups: p.num_groups,
-                num_prompts_per_group: p.num_prompts_per_group,
-                system_prompt_len: p.system_prompt_len,
-                question_len: p.question_len,
-                output_len: p.output_len,
-            };
-            if [
-                shared.num_groups,
-                shared.num_prompts_per_group,
-                shared.question_len,
-                shared.output_len,
-            ]
-            .contains(&0)
-            {
-                return Err(c.error(
-                    &at,
-                    "num_groups, num_prompts_per_group, question_len and output_len must be at least 1",
-                ));
-            }
-            DataSource::SharedPrefix(shared)
+            DataSource::SharedPrefix(shared_prefix(c, p)?)
         }
         DataType::ShareGpt => {
             let at = [Step::Key("data"), Step::Key("path")];
@@ -131,9 +114,118 @@ pub(super) fn check_tokenizer(
     Ok(Some(TokenizerSpec { name, token }))
 }
 
+/// `shared_prefix`: groups of prompts sharing a system prompt, every length a number or a
+/// distribution (inference-perf's legacy `question_distribution` / `output_distribution` too).
+fn shared_prefix(c: &mut Checker<'_>, p: &RawSharedPrefix) -> Result<SharedPrefix, ScenarioError> {
+    let base = [Step::Key("data"), Step::Key("shared_prefix")];
+    let at = |field: &'static str| [base[0], base[1], Step::Key(field)];
+    if p.enable_multi_turn_chat {
+        return Err(c.error(
+            &at("enable_multi_turn_chat"),
+            "multi-turn chat over a group's prompts is not supported yet; each prompt is sent on its own",
+        ));
+    }
+    if p.multimodal.is_some() {
+        return Err(c.error(
+            &at("multimodal"),
+            "multimodal prompts are not supported yet",
+        ));
+    }
+    if p.num_groups == 0 || p.num_prompts_per_group == 0 {
+        return Err(c.error(
+            &base,
+            "num_groups and num_prompts_per_group must be at least 1",
+        ));
+    }
+    let system_prompt_len = length(
+        c,
+        "system_prompt_len",
+        &p.system_prompt_len,
+        None,
+        DEFAULT_SYSTEM_PROMPT_LEN,
+    )?;
+    let question_len = length(
+        c,
+        "question_len",
+        &p.question_len,
+        p.question_distribution.as_ref(),
+        DEFAULT_QUESTION_LEN,
+    )?;
+    let output_len = length(
+        c,
+        "output_len",
+        &p.output_len,
+        p.output_distribution.as_ref(),
+        DEFAULT_QUESTION_LEN,
+    )?;
+    for (key, d) in [("question_len", question_len), ("output_len", output_len)] {
+        if d == LengthDistribution::Fixed(0) {
+            return Err(c.error(&at(key), "must be at least 1 token"));
+        }
+    }
+    Ok(SharedPrefix {
+        num_groups: p.num_groups,
+        num_prompts_per_group: p.num_prompts_per_group,
+        system_prompt_len,
+        question_len,
+        output_len,
+        seed: p.seed,
+    })
+}
+
+/// One `shared_prefix` length: a number of tokens, an inline distribution, or (for a number or
+/// nothing) the legacy `<name>_distribution` beside it, as inference-perf resolves them.
+fn length(
+    c: &mut Checker<'_>,
+    key: &'static str,
+    value: &Option<serde_yaml::Value>,
+    legacy: Option<&RawDistribution>,
+    default: u32,
+) -> Result<LengthDistribution, ScenarioError> {
+    let at = [
+        Step::Key("data"),
+        Step::Key("shared_prefix"),
+        Step::Key(key),
+    ];
+    let legacy_key = if key == "output_len" {
+        "output_distribution"
+    } else {
+        "question_distribution"
+    };
+    match value {
+        Some(serde_yaml::Value::Mapping(_)) if legacy.is_some() => Err(c.error(
+            &at,
+            format!("give a distribution here or in `{legacy_key}`, not both"),
+        )),
+        Some(v @ serde_yaml::Value::Mapping(_)) => {
+            let raw: RawDistribution = serde_yaml::from_value(v.clone()).map_err(|e| {
+                c.error(
+                    &at,
+                    format!("a distribution {{type, mean, std_dev, min, max, skew}}: {e}"),
+                )
+            })?;
+            distribution_at(c, &at, &raw)
+        }
+        Some(serde_yaml::Value::Number(n)) if legacy.is_none() => match n.as_u64() {
+            Some(n) => Ok(LengthDistribution::Fixed(n.min(u64::from(u32::MAX)) as u32)),
+            None => Err(c.error(&at, "a whole number of tokens, or a distribution")),
+        },
+        None if legacy.is_none() => Ok(LengthDistribution::Fixed(default)),
+        Some(serde_yaml::Value::Number(_)) | None => {
+            let at = [
+                Step::Key("data"),
+                Step::Key("shared_prefix"),
+                Step::Key(legacy_key),
+            ];
+            distribution_at(c, &at, legacy.expect("matched above"))
+        }
+        Some(_) => Err(c.error(&at, "a whole number of tokens, or a distribution")),
+    }
+}
+
 fn distribution(
     c: &mut Checker<'_>,
-    key: &str,
+    key: &'static str,
     raw: Option<&RawDistribution>,
 ) -> Result<LengthDistribution, ScenarioError> {
     let default = RawDistribution {
@@ -146,8 +238,25 @@ fn distribution(
         variance: None,
         skew: 0.0,
     };
-    let d = raw.unwrap_or(&default);
-    let at = |field: &'static str| [Step::Key("data"), Step::Key(key), Step::Key(field)];
+    distribution_at(
+        c,
+        &[Step::Key("data"), Step::Key(key)],
+        raw.unwrap_or(&default),
+    )
+}
+
+/// A length distribution at `base` (the map holding `type`, `mean`, ...), checked as inference-perf
+/// checks it.
+fn distribution_at(
+    c: &mut Checker<'_>,
+    base: &[Step<'_>],
+    d: &RawDistribution,
+) -> Result<LengthDistribution, ScenarioError> {
+    let at = |field: &'static str| {
+        let mut path = base.to_vec();
+        path.push(Step::Key(field));
+        path
+    };
     if d.min > d.max {
         return Err(c.error(
             &at("min"),

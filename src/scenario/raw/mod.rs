@@ -5,6 +5,10 @@
 //! `Option<Value>` or typed), so that `validate` can refuse or warn about them *by name* instead of
 //! calling them unknown. Nothing here checks meaning; that is `validate`'s job.
 
+mod data;
+
+pub use data::*;
+
 use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -93,117 +97,6 @@ pub enum ApiType {
     Chat,
     AnthropicMessages,
     Embeddings,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawData {
-    #[serde(rename = "type", default)]
-    pub kind: DataType,
-    pub path: Option<String>,
-    pub input_distribution: Option<RawDistribution>,
-    pub output_distribution: Option<RawDistribution>,
-    pub shared_prefix: Option<RawSharedPrefix>,
-    pub multimodal: Option<Value>,
-    pub trace: Option<Value>,
-    pub otel_trace_replay: Option<Value>,
-    pub conversation_replay: Option<Value>,
-    pub sharegpt4video: Option<Value>,
-}
-
-/// inference-perf's defaults.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSharedPrefix {
-    #[serde(default = "default_num_groups")]
-    pub num_groups: u32,
-    #[serde(default = "default_num_groups")]
-    pub num_prompts_per_group: u32,
-    #[serde(default = "default_system_prompt_len")]
-    pub system_prompt_len: u32,
-    #[serde(default = "default_question_len")]
-    pub question_len: u32,
-    #[serde(default = "default_question_len")]
-    pub output_len: u32,
-}
-
-fn default_num_groups() -> u32 {
-    10
-}
-fn default_system_prompt_len() -> u32 {
-    100
-}
-fn default_question_len() -> u32 {
-    50
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum DataType {
-    #[default]
-    #[serde(rename = "mock")]
-    Mock,
-    #[serde(rename = "shareGPT")]
-    ShareGpt,
-    #[serde(rename = "synthetic")]
-    Synthetic,
-    #[serde(rename = "random")]
-    Random,
-    #[serde(rename = "shared_prefix")]
-    SharedPrefix,
-    #[serde(rename = "cnn_dailymail")]
-    CnnDailymail,
-    #[serde(rename = "infinity_instruct")]
-    InfinityInstruct,
-    #[serde(rename = "billsum_conversations")]
-    BillsumConversations,
-    #[serde(rename = "otel_trace_replay")]
-    OtelTraceReplay,
-    #[serde(rename = "conversation_replay")]
-    ConversationReplay,
-    #[serde(rename = "sharegpt4video")]
-    ShareGpt4Video,
-}
-
-/// inference-perf's `Distribution` with its defaults.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDistribution {
-    #[serde(default = "default_min")]
-    pub min: u32,
-    #[serde(default = "default_max")]
-    pub max: u32,
-    #[serde(default = "default_mean")]
-    pub mean: f64,
-    /// inference-perf's default is 200; `None` lets `validate` tell it apart from an explicit value.
-    pub std_dev: Option<f64>,
-    pub total_count: Option<u64>,
-    #[serde(rename = "type", default)]
-    pub kind: DistributionType,
-    pub variance: Option<f64>,
-    #[serde(default)]
-    pub skew: f64,
-}
-
-fn default_min() -> u32 {
-    10
-}
-fn default_max() -> u32 {
-    1024
-}
-fn default_mean() -> f64 {
-    512.0
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DistributionType {
-    #[default]
-    Normal,
-    SkewNormal,
-    Lognormal,
-    Uniform,
-    Poisson,
-    Fixed,
 }
 
 #[derive(Debug, Deserialize)]
