@@ -45,6 +45,7 @@ pub async fn run_scenario(
     );
     let mut sim_config = options.sim.clone();
     sim_config.tokens = Arc::clone(&tokens);
+    sim_config.background = true;
     let model_name = options
         .model
         .as_deref()

@@ -28,6 +28,10 @@ pub struct SimConfig {
     pub fixed: Option<FixedTiming>,
     /// Counts prompt tokens for `usage` (a run against the simulator shares its scenario's).
     pub tokens: std::sync::Arc<crate::plan::tokens::TokenCounter>,
+    /// Run the simulator's thread at a lower priority (nice 10, Linux): set when it is embedded in a
+    /// run, so that the load generator, woken for a deadline while the simulator is busy, takes the
+    /// core at once instead of waiting out the simulator's time slice.
+    pub background: bool,
 }
 
 /// A target with known timing: the first token `ttft` after the request arrives, then one token every
@@ -45,6 +49,7 @@ impl Default for SimConfig {
             engine: EngineConfig::default(),
             fixed: None,
             tokens: std::sync::Arc::new(crate::plan::tokens::TokenCounter::builtin()),
+            background: false,
         }
     }
 }
@@ -64,9 +69,13 @@ impl SimHandle {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let background = config.background;
         let thread = thread::Builder::new()
             .name("infergate-sim".into())
             .spawn(move || {
+                if background {
+                    lower_this_threads_priority();
+                }
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -94,6 +103,16 @@ impl SimHandle {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+}
+
+/// Nice 10 for the calling thread (on Linux a nice value is per thread); best effort elsewhere.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take no pointers; a failure leaves the priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 
