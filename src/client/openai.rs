@@ -41,6 +41,9 @@ struct Body<'a> {
     stream_options: Option<StreamOptions>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ignore_eos: bool,
+    /// Structured output (`api.response_format`), in the API's form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a serde_json::Value>,
 }
 
 /// The path under the base URL for an API kind.
@@ -59,6 +62,7 @@ pub fn request_body(
     max_tokens: u32,
     streaming: bool,
     ignore_eos: bool,
+    response_format: Option<&serde_json::Value>,
 ) -> Vec<u8> {
     let input = match api {
         ApiKind::Completion => Input::Prompt { prompt },
@@ -78,6 +82,7 @@ pub fn request_body(
             include_usage: true,
         }),
         ignore_eos,
+        response_format,
     };
     serde_json::to_vec(&body).expect("request bodies always serialise")
 }
@@ -191,14 +196,14 @@ mod tests {
 
     #[test]
     fn completion_and_chat_bodies() {
-        let b = request_body(ApiKind::Completion, "m", "hi there", 16, true, true);
+        let b = request_body(ApiKind::Completion, "m", "hi there", 16, true, true, None);
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"model":"m","prompt":"hi there","max_tokens":16,"stream":true,
                 "stream_options":{"include_usage":true},"ignore_eos":true})
         );
-        let b = request_body(ApiKind::Chat, "m", "hi", 4, false, false);
+        let b = request_body(ApiKind::Chat, "m", "hi", 4, false, false, None);
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(
             v,

@@ -20,6 +20,8 @@ pub struct Endpoint {
     pub streaming: bool,
     pub model: String,
     pub ignore_eos: bool,
+    /// `response_format` sent with every request (structured output), if any.
+    pub response_format: Option<serde_json::Value>,
     pub api_key: Option<Secret>,
     pub headers: Vec<(String, String)>,
     pub request_timeout: Duration,
@@ -86,6 +88,7 @@ impl Client {
             max_tokens,
             e.streaming,
             e.ignore_eos,
+            e.response_format.as_ref(),
         );
         let body = bytes::Bytes::from(body);
         let sent = Instant::now();

@@ -115,6 +115,7 @@ pub async fn run_scenario(
         streaming: scenario.api.streaming,
         model: model.clone(),
         ignore_eos: scenario.server.ignore_eos,
+        response_format: scenario.api.response_format.clone(),
         api_key: api_key.clone(),
         headers: scenario.api.headers.clone(),
         request_timeout: plan.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),

@@ -62,6 +62,9 @@ pub struct Api {
     pub kind: ApiKind,
     pub streaming: bool,
     pub headers: Vec<(String, String)>,
+    /// `api.response_format` in the API's form: `{"type": "json_object"}` or `{"type":
+    /// "json_schema", "json_schema": {"name", "schema"}}`, as inference-perf sends it.
+    pub response_format: Option<serde_json::Value>,
 }
 
 /// How token lengths are drawn for each request.

@@ -16,6 +16,7 @@ fn endpoint(base_url: String, api: ApiKind, streaming: bool) -> Endpoint {
         streaming,
         model: "m".into(),
         ignore_eos: true,
+        response_format: None,
         api_key: Some(Secret::new("sk-test".into())),
         headers: vec![("x-team".into(), "perf".into())],
         request_timeout: Duration::from_secs(5),
@@ -186,4 +187,47 @@ async fn slow_servers_time_out_and_closed_ports_refuse() {
     };
     assert_eq!(f.kind, FailureKind::Connect);
     assert!(!f.message.contains("sk-test"));
+}
+
+#[tokio::test]
+async fn a_response_format_from_the_scenario_goes_with_every_request() {
+    // inference-perf's examples/structured-output/config.yml, through the loader, as sent.
+    let scenario = infergate::scenario::Scenario::from_source(
+        std::path::Path::new("structured.yaml"),
+        "api:
+  type: chat
+  streaming: false
+  response_format:
+    type: json_schema
+    name: my_schema
+    json_schema:
+      type: object
+      properties: {name: {type: string}, age: {type: integer}}
+      required: [name, age]
+load:
+  stages: [{rate: 1, duration: 1}]
+",
+    )
+    .unwrap();
+    let server = MockServer::start().await;
+    let format = json!({"type": "json_schema", "json_schema": {"name": "my_schema", "schema": {
+        "type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"]}}});
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_json(json!({
+            "model": "m", "messages": [{"role": "user", "content": "hello world"}],
+            "max_tokens": 3, "stream": false, "ignore_eos": true, "response_format": format,
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{"index": 0, "message": {"content": "{\"name\": \"a\", \"age\": 1}"}}],
+            "usage": {"prompt_tokens": 2, "completion_tokens": 3}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut e = endpoint(server.uri(), ApiKind::Chat, false);
+    e.response_format = scenario.api.response_format.clone();
+    let exchange = Client::new(e).unwrap().send("hello world", 3).await;
+    assert!(matches!(exchange, Exchange::Ok(_)), "{exchange:?}");
 }

@@ -444,3 +444,41 @@ load:
         "{e}"
     );
 }
+
+#[test]
+fn response_format_is_sent_as_inference_perf_sends_it_and_bad_ones_are_named() {
+    let with = |format: &str| {
+        format!(
+            "api:\n  type: chat\n  response_format: {format}\nload:\n  stages: [{{rate: 1, duration: 1}}]\n"
+        )
+    };
+    let s =
+        Scenario::from_source(Path::new("suites/x.yaml"), &with("{type: json_object}")).unwrap();
+    assert_eq!(
+        s.api.response_format,
+        Some(serde_json::json!({"type": "json_object"}))
+    );
+    let s = Scenario::from_source(
+        Path::new("suites/x.yaml"),
+        &with("{json_schema: {type: object}}"),
+    )
+    .unwrap();
+    assert_eq!(
+        s.api.response_format,
+        Some(
+            serde_json::json!({"type": "json_schema", "json_schema": {"name": "structured_output", "schema": {"type": "object"}}})
+        ),
+        "inference-perf's defaults: json_schema, named structured_output"
+    );
+    let e = error_of(&with("{type: regex}"));
+    assert!(
+        e.contains(
+            "api.response_format.type: unknown type `regex`; allowed: json_schema, json_object"
+        ),
+        "{e}"
+    );
+    let e = error_of(&with("{type: json_schema}"));
+    assert!(e.contains("needs `json_schema`"), "{e}");
+    let e = error_of(&with("{type: json_object, nmae: x}"));
+    assert!(e.contains("unknown field `nmae`"), "{e}");
+}

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use serde_yaml::Value;
+
 use super::Checker;
 use crate::scenario::locate::Step;
 use crate::scenario::raw::{ApiType, RawScenario};
@@ -23,7 +25,6 @@ pub(super) fn check_api(c: &Checker<'_>, raw: &RawScenario) -> Result<Api, Scena
         ("slo_unit", &api.slo_unit),
         ("slo_tpot_header", &api.slo_tpot_header),
         ("slo_ttft_header", &api.slo_ttft_header),
-        ("response_format", &api.response_format),
         ("session_id_header_key", &api.session_id_header_key),
         ("session_token_header_key", &api.session_token_header_key),
     ] {
@@ -31,9 +32,14 @@ pub(super) fn check_api(c: &Checker<'_>, raw: &RawScenario) -> Result<Api, Scena
             return Err(c.unsupported(&[Step::Key("api"), Step::Key(key)], key));
         }
     }
+    let response_format = match &api.response_format {
+        Some(v) => Some(response_format(c, v)?),
+        None => None,
+    };
     Ok(Api {
         kind,
         streaming: api.streaming,
+        response_format,
         headers: api
             .headers
             .iter()
@@ -51,6 +57,47 @@ pub(super) fn check_api(c: &Checker<'_>, raw: &RawScenario) -> Result<Api, Scena
             })
             .collect::<Result<_, ScenarioError>>()?,
     })
+}
+
+/// inference-perf's `ResponseFormat` (`type` json_schema or json_object, `name`, `json_schema`), turned
+/// into the request parameter it sends (`to_api_format`).
+fn response_format(c: &Checker<'_>, value: &Value) -> Result<serde_json::Value, ScenarioError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        #[serde(rename = "type", default)]
+        kind: Option<String>,
+        name: Option<String>,
+        json_schema: Option<Value>,
+    }
+    let at = [Step::Key("api"), Step::Key("response_format")];
+    let raw: Raw =
+        serde_yaml::from_value(value.clone()).map_err(|e| c.error(&at, e.to_string()))?;
+    match raw.kind.as_deref().unwrap_or("json_schema") {
+        "json_object" => Ok(serde_json::json!({"type": "json_object"})),
+        "json_schema" => {
+            let Some(schema) = raw.json_schema else {
+                return Err(c.error(
+                    &at,
+                    "`type: json_schema` needs `json_schema`: the schema the output must follow",
+                ));
+            };
+            let schema = serde_json::to_value(&schema)
+                .map_err(|e| c.error(&at, format!("json_schema: {e}")))?;
+            Ok(serde_json::json!({
+                "type": "json_schema",
+                "json_schema": {"name": raw.name.as_deref().unwrap_or("structured_output"), "schema": schema},
+            }))
+        }
+        other => Err(c.error(
+            &[
+                Step::Key("api"),
+                Step::Key("response_format"),
+                Step::Key("type"),
+            ],
+            format!("unknown type `{other}`; allowed: json_schema, json_object"),
+        )),
+    }
 }
 
 pub(super) fn check_server(c: &Checker<'_>, raw: &RawScenario) -> Result<Server, ScenarioError> {
