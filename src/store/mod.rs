@@ -77,17 +77,7 @@ impl Location {
             return Err(StoreError::BadLocation(text.to_string()));
         }
         let same_bucket = storage.filter(|s| s.bucket_name == bucket);
-        let endpoint_url = same_bucket
-            .and_then(|s| s.endpoint_url.clone())
-            .or_else(env_endpoint);
-        let addressing = same_bucket.map_or(Addressing::Auto, |s| s.addressing_style);
-        Ok(Location::S3(s3::S3Place {
-            bucket: bucket.to_string(),
-            prefix: prefix.trim_matches('/').to_string(),
-            path_style: addressing.path_style(endpoint_url.is_some()),
-            endpoint_url,
-            region: same_bucket.and_then(|s| s.region_name.clone()),
-        }))
+        Ok(Location::S3(place(bucket, prefix, same_bucket)))
     }
 
     /// The same kind of place, one level down (`name` may contain `/`).
@@ -125,21 +115,27 @@ impl Location {
 }
 
 /// The S3 place of a scenario's `storage.simple_storage_service`, with `{timestamp}` in its path
-/// replaced by `started` (`20261123-104501`, UTC). Without `endpoint_url`, `AWS_ENDPOINT_URL_S3` or
-/// `AWS_ENDPOINT_URL` is the endpoint, as for [`Location::parse`].
+/// replaced by `started` (`20261123-104501`, UTC).
 pub fn report_place(s3: &S3Storage, scenario: &str, started: std::time::SystemTime) -> s3::S3Place {
-    let stamp = timestamp(started);
-    let prefix = s3.path.replace("{timestamp}", &stamp);
-    // As for a location: the file's endpoint, else the standard variables (path-style for either).
-    let endpoint_url = s3.endpoint_url.clone().or_else(env_endpoint);
+    let prefix = s3.path.replace("{timestamp}", &timestamp(started));
+    place(&s3.bucket_name, &prefix, Some(s3)).join(scenario)
+}
+
+/// `bucket/prefix`, reached as `storage` says (endpoint, region, addressing style), else by the
+/// standard AWS settings; a custom endpoint from either means path-style addressing unless the
+/// storage says otherwise.
+fn place(bucket: &str, prefix: &str, storage: Option<&S3Storage>) -> s3::S3Place {
+    let endpoint_url = storage
+        .and_then(|s| s.endpoint_url.clone())
+        .or_else(env_endpoint);
+    let addressing = storage.map_or(Addressing::Auto, |s| s.addressing_style);
     s3::S3Place {
-        bucket: s3.bucket_name.clone(),
+        bucket: bucket.to_string(),
         prefix: prefix.trim_matches('/').to_string(),
-        path_style: s3.addressing_style.path_style(endpoint_url.is_some()),
+        path_style: addressing.path_style(endpoint_url.is_some()),
         endpoint_url,
-        region: s3.region_name.clone(),
+        region: storage.and_then(|s| s.region_name.clone()),
     }
-    .join(scenario)
 }
 
 fn env_endpoint() -> Option<String> {
