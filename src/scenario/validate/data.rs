@@ -148,14 +148,18 @@ fn shared_prefix(c: &mut Checker<'_>, p: &RawSharedPrefix) -> Result<SharedPrefi
         c,
         "question_len",
         &p.question_len,
-        p.question_distribution.as_ref(),
+        p.question_distribution
+            .as_ref()
+            .map(|d| ("question_distribution", d)),
         DEFAULT_QUESTION_LEN,
     )?;
     let output_len = length(
         c,
         "output_len",
         &p.output_len,
-        p.output_distribution.as_ref(),
+        p.output_distribution
+            .as_ref()
+            .map(|d| ("output_distribution", d)),
         DEFAULT_QUESTION_LEN,
     )?;
     for (key, d) in [("question_len", question_len), ("output_len", output_len)] {
@@ -174,52 +178,45 @@ fn shared_prefix(c: &mut Checker<'_>, p: &RawSharedPrefix) -> Result<SharedPrefi
 }
 
 /// One `shared_prefix` length: a number of tokens, an inline distribution, or (for a number or
-/// nothing) the legacy `<name>_distribution` beside it, as inference-perf resolves them.
+/// nothing) the legacy distribution beside it, given with its key, as inference-perf resolves them.
 fn length(
     c: &mut Checker<'_>,
     key: &'static str,
     value: &Option<serde_yaml::Value>,
-    legacy: Option<&RawDistribution>,
+    legacy: Option<(&'static str, &RawDistribution)>,
     default: u32,
 ) -> Result<LengthDistribution, ScenarioError> {
-    let at = [
-        Step::Key("data"),
-        Step::Key("shared_prefix"),
-        Step::Key(key),
-    ];
-    let legacy_key = if key == "output_len" {
-        "output_distribution"
-    } else {
-        "question_distribution"
+    use serde_yaml::Value;
+    let at = |key| {
+        [
+            Step::Key("data"),
+            Step::Key("shared_prefix"),
+            Step::Key(key),
+        ]
     };
-    match value {
-        Some(serde_yaml::Value::Mapping(_)) if legacy.is_some() => Err(c.error(
-            &at,
+    match (value, legacy) {
+        (Some(Value::Mapping(_)), Some((legacy_key, _))) => Err(c.error(
+            &at(key),
             format!("give a distribution here or in `{legacy_key}`, not both"),
         )),
-        Some(v @ serde_yaml::Value::Mapping(_)) => {
+        (Some(v @ Value::Mapping(_)), None) => {
             let raw: RawDistribution = serde_yaml::from_value(v.clone()).map_err(|e| {
                 c.error(
-                    &at,
+                    &at(key),
                     format!("a distribution {{type, mean, std_dev, min, max, skew}}: {e}"),
                 )
             })?;
-            distribution_at(c, &at, &raw)
+            distribution_at(c, &at(key), &raw)
         }
-        Some(serde_yaml::Value::Number(n)) if legacy.is_none() => match n.as_u64() {
+        (Some(Value::Number(_)) | None, Some((legacy_key, d))) => {
+            distribution_at(c, &at(legacy_key), d)
+        }
+        (Some(Value::Number(n)), None) => match n.as_u64() {
             Some(n) => Ok(LengthDistribution::Fixed(n.min(u64::from(u32::MAX)) as u32)),
-            None => Err(c.error(&at, "a whole number of tokens, or a distribution")),
+            None => Err(c.error(&at(key), "a whole number of tokens, or a distribution")),
         },
-        None if legacy.is_none() => Ok(LengthDistribution::Fixed(default)),
-        Some(serde_yaml::Value::Number(_)) | None => {
-            let at = [
-                Step::Key("data"),
-                Step::Key("shared_prefix"),
-                Step::Key(legacy_key),
-            ];
-            distribution_at(c, &at, legacy.expect("matched above"))
-        }
-        Some(_) => Err(c.error(&at, "a whole number of tokens, or a distribution")),
+        (None, None) => Ok(LengthDistribution::Fixed(default)),
+        (Some(_), _) => Err(c.error(&at(key), "a whole number of tokens, or a distribution")),
     }
 }
 
@@ -285,50 +282,45 @@ fn distribution_at(
             "ignored: infergate draws a fresh length for every request",
         );
     }
+    // Lengths are at least one token; a distribution without spread is its mean (`as` saturates a
+    // negative mean to 0, which the clamp raises to `min`).
+    let (min, max) = (d.min.max(1), d.max);
+    let fixed = LengthDistribution::Fixed((d.mean.round() as u32).clamp(min, max));
+    use DistributionType as T;
     Ok(match d.kind {
-        DistributionType::Fixed => {
-            LengthDistribution::Fixed((d.mean.round() as u32).clamp(d.min.max(1), d.max))
-        }
-        DistributionType::Normal if std_dev == 0.0 => {
-            LengthDistribution::Fixed((d.mean.round() as u32).clamp(d.min.max(1), d.max))
-        }
-        DistributionType::Normal => LengthDistribution::Normal {
+        T::Fixed => fixed,
+        T::Normal | T::SkewNormal | T::Lognormal if std_dev == 0.0 => fixed,
+        T::Normal => LengthDistribution::Normal {
             mean: d.mean,
             std_dev,
-            min: d.min.max(1),
-            max: d.max,
+            min,
+            max,
         },
-        DistributionType::Uniform => LengthDistribution::Uniform {
-            min: d.min.max(1),
-            max: d.max,
-        },
-        DistributionType::SkewNormal | DistributionType::Lognormal if std_dev == 0.0 => {
-            LengthDistribution::Fixed((d.mean.round().max(0.0) as u32).clamp(d.min.max(1), d.max))
-        }
-        DistributionType::SkewNormal if !d.skew.is_finite() => {
+        T::Uniform => LengthDistribution::Uniform { min, max },
+        T::SkewNormal if !d.skew.is_finite() => {
             return Err(c.error(&at("skew"), "skew must be a finite number"));
         }
-        DistributionType::SkewNormal => LengthDistribution::SkewNormal {
+        T::SkewNormal => LengthDistribution::SkewNormal {
             mean: d.mean,
             std_dev,
             skew: d.skew,
-            min: d.min.max(1),
-            max: d.max,
+            min,
+            max,
         },
-        DistributionType::Lognormal if d.mean <= 0.0 => {
+        T::Lognormal if d.mean <= 0.0 => {
             return Err(c.error(&at("mean"), "a lognormal distribution needs mean > 0"));
         }
-        DistributionType::Lognormal => LengthDistribution::LogNormal {
+        T::Lognormal => LengthDistribution::LogNormal {
             mean: d.mean,
             std_dev,
-            min: d.min.max(1),
-            max: d.max,
+            min,
+            max,
         },
         // inference-perf: a rate of `mean`, or 1 when `mean` is not positive.
-        DistributionType::Poisson => LengthDistribution::Poisson {
+        T::Poisson => LengthDistribution::Poisson {
             mean: if d.mean > 0.0 { d.mean } else { 1.0 },
-            min: d.min.max(1),
-            max: d.max,
+            min,
+            max,
         },
     })
 }
