@@ -226,12 +226,12 @@ fn env_error(e: &clap::Error) -> String {
     format!("{variable}: invalid value `{value}`{why}")
 }
 
-/// `I/N`; empty (a variable set to nothing) is an error clap reports with the variable's name.
 /// A yes/no variable: `1`, `true`, `yes`, `on` (and `0`, `false`, `no`, `off`), in any case.
 fn yes_no() -> clap::builder::BoolishValueParser {
     clap::builder::BoolishValueParser::new()
 }
 
+/// `I/N`; empty (a variable set to nothing) is an error clap reports with the variable's name.
 fn parse_shard(text: &str) -> Result<Shard, String> {
     Shard::parse(text).map_err(|e| e.to_string())
 }

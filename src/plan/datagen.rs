@@ -1,7 +1,8 @@
 //! Request contents: a prompt of an exact token length and the `max_tokens` to ask for.
 //!
-//! - `synthetic` / `random` / `mock`: lengths follow the scenario's distributions (`lengths`), and prompts are vocabulary words of the scenario's tokenizer
-//!   (`tokens`), drawn at random so prompts share no prefix a cache could reuse.
+//! - `synthetic` / `random` / `mock`: lengths follow the scenario's distributions (`lengths`), and
+//!   prompts are vocabulary words of the scenario's tokenizer (`tokens`), drawn at random so prompts
+//!   share no prefix a cache could reuse.
 //! - `shared_prefix`: `num_groups` system prompts of `system_prompt_len` tokens, each followed by one of
 //!   `num_prompts_per_group` questions of `question_len` tokens (each length fixed or drawn: once per
 //!   group for the system prompt, once per prompt for the question and `max_tokens`, from

@@ -10,8 +10,9 @@
 //! that has gone idle takes 0.1–0.3 ms here and up to a few milliseconds on a virtual machine, which
 //! is what the head start absorbs. It costs at most `HEAD_START` of CPU per arrival, and only when
 //! the wait is long (over twice the head start: a low rate, a thread with nothing else to do); at
-//! high rates the thread is awake anyway and sleeps to the deadline, so CPU follows the work. (Elsewhere tokio's timer is used.) The next request is built right after
-//! the previous one is handed over, while waiting for its deadline, never on the send path.
+//! high rates the thread is awake anyway and sleeps to the deadline, so CPU follows the work.
+//! (Elsewhere tokio's timer is used.) The next request is built right after the previous one is
+//! handed over, while waiting for its deadline, never on the send path.
 
 use std::time::{Duration, Instant};
 
