@@ -27,9 +27,9 @@
 //! Above the pipeline: `options` (one set of options from flags and `INFERGATE_*` variables),
 //! `execute` (one scenario file start to finish, or one shard of it and the merge), and the two
 //! doors, `harness` (libtest-mimic, for `cargo test --test perf-suites`) and `cli` (clap, the
-//! `infergate` binary). `sim` is the embedded
-//! engine simulator, an OpenAI-compatible HTTP server that the default run and the tests reach over
-//! real HTTP; `bench` measures the load generator against it.
+//! `infergate` binary). `sim` is the embedded engine simulator, an OpenAI-compatible HTTP server
+//! that the default run and the tests reach over real HTTP; `bench` measures the load generator
+//! against it.
 
 pub mod bench;
 pub mod cli;
