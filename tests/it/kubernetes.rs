@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_yaml::Value;
 
 use crate::support::kustomize::{
-    OVERLAYS, config_map, container, data, job, of_kind, overlay, relative, render, text,
+    OVERLAYS, config_map, container, data, documents, job, of_kind, overlay, relative, render, text,
 };
 use infergate::harness::scenario_files;
 use infergate::scenario::Scenario;
@@ -294,10 +294,7 @@ fn the_gate_script_renders_the_run_it_would_apply() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
-        .map(|d| serde::Deserialize::deserialize(d).unwrap())
-        .collect();
+    let docs = documents(&String::from_utf8(out.stdout).unwrap());
     let job = job(&docs);
     assert_eq!(job["metadata"]["name"], "infergate-pr42-9876543210-1");
     assert_eq!(

@@ -27,11 +27,14 @@ pub fn render(dir: &Path) -> Option<Vec<Value>> {
         dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let docs = serde_yaml::Deserializer::from_str(&text)
+    Some(documents(&String::from_utf8(out.stdout).unwrap()))
+}
+
+/// The documents of a multi-document YAML text, such as kustomize prints.
+pub fn documents(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
-        .collect();
-    Some(docs)
+        .collect()
 }
 
 /// The overlay's folder in this repository.
