@@ -51,7 +51,7 @@ fi
 kubectl apply -n "$namespace" -f "$dir/rendered.yaml" >&2
 say "job/$job applied; waiting up to ${timeout}s"
 
-# Wait for Complete or Failed (kubectl wait takes one condition), saying where the pods are.
+# Wait for Complete or Failed (kubectl wait takes one condition), bounded by TIMEOUT.
 deadline=$((SECONDS + timeout))
 while :; do
     state=$(kubectl get job "$job" -n "$namespace" \
