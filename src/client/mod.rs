@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 pub use exchange::{Exchange, Failure, FailureKind, Success, Timeout};
 pub use http::Http;
-pub use send::{Client, Endpoint};
+pub use send::{Answer, Client, Endpoint};
 pub use stream::MAX_BODY;
 
 /// Why an HTTP client could not be built: a setting or file of the scenario is wrong.

@@ -177,6 +177,29 @@ fn fold_choices<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Cho
     deserializer.deserialize_any(Fold)
 }
 
+/// The generated text of a chunk or body, parsed again on its own: used only when an answer must
+/// be kept (multi-turn sessions send it back in the next turn).
+#[derive(Debug, Deserialize)]
+struct Answered<'a> {
+    #[serde(borrow, default)]
+    choices: Vec<Choice<'a>>,
+}
+
+/// Appends the text or content `data` carries (the first choice's) to `out`.
+pub fn append_text(data: &[u8], out: &mut String) {
+    let Ok(answered) = serde_json::from_slice::<Answered<'_>>(data) else {
+        return;
+    };
+    if let Some(choice) = answered.choices.first() {
+        let text = choice
+            .text
+            .as_deref()
+            .or_else(|| choice.delta.as_ref().and_then(|d| d.content.as_deref()))
+            .or_else(|| choice.message.as_ref().and_then(|m| m.content.as_deref()));
+        out.push_str(text.unwrap_or(""));
+    }
+}
+
 impl Chunk {
     /// True when any choice carries generated text.
     pub fn has_content(&self) -> bool {

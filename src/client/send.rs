@@ -24,10 +24,24 @@ pub struct Endpoint {
     pub response_format: Option<serde_json::Value>,
     pub api_key: Option<Secret>,
     pub headers: Vec<(String, String)>,
+    /// Multi-turn sessions: the header carrying the session's id (`api.session_id_header_key`).
+    pub session_id_header: Option<String>,
+    /// Multi-turn sessions: the response header whose value later turns send back
+    /// (`api.session_token_header_key`).
+    pub session_token_header: Option<String>,
     pub request_timeout: Duration,
     /// Longest silence allowed between reads once a stream has produced content.
     pub idle_timeout: Duration,
     pub tls: TlsFiles,
+}
+
+/// What a session's turn keeps of its response.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    /// The generated text (content of the first choice), as received.
+    pub text: String,
+    /// The session token the response carried (`api.session_token_header_key`), if any.
+    pub token: Option<String>,
 }
 
 /// A pooled HTTP client bound to one endpoint.
@@ -80,6 +94,41 @@ impl Client {
 
     /// Sends one request and waits for its whole response (bounded by the request timeout).
     pub async fn send(&self, prompt: &str, max_tokens: u32) -> Exchange {
+        self.exchange(prompt, max_tokens, &[], None).await
+    }
+
+    /// Sends one turn of a session, with its id and the token an earlier turn's response carried
+    /// (under the headers `api` names); the answer's text and the token of this response (if any)
+    /// come back with it.
+    pub async fn send_turn(
+        &self,
+        prompt: &str,
+        max_tokens: u32,
+        session_id: &str,
+        token: Option<&str>,
+    ) -> (Exchange, Answer) {
+        let e = &self.endpoint;
+        let mut headers = Vec::with_capacity(2);
+        if let Some(name) = &e.session_id_header {
+            headers.push((name.as_str(), session_id));
+        }
+        if let (Some(name), Some(token)) = (&e.session_token_header, token) {
+            headers.push((name.as_str(), token));
+        }
+        let mut answer = Answer::default();
+        let exchange = self
+            .exchange(prompt, max_tokens, &headers, Some(&mut answer))
+            .await;
+        (exchange, answer)
+    }
+
+    async fn exchange(
+        &self,
+        prompt: &str,
+        max_tokens: u32,
+        headers: &[(&str, &str)],
+        mut answer: Option<&mut Answer>,
+    ) -> Exchange {
         let e = &self.endpoint;
         let body = openai::request_body(
             e.api,
@@ -92,8 +141,13 @@ impl Client {
         );
         let body = bytes::Bytes::from(body);
         let sent = Instant::now();
+        let post = || {
+            headers
+                .iter()
+                .fold(self.http.post(&self.url), |r, (k, v)| r.header(*k, *v))
+        };
         let exchange = async {
-            let mut response = self.http.post(&self.url).body(body.clone()).send().await;
+            let mut response = post().body(body.clone()).send().await;
             // llama.cpp's server closes the connection after a streamed response while advertising
             // keep-alive; a request written on it at that moment is never read, and hyper reports
             // "connection closed before message completed" with no response at all. Like Go's
@@ -104,17 +158,24 @@ impl Client {
             {
                 self.resent
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                response = self.http.post(&self.url).body(body).send().await;
+                response = post().body(body).send().await;
             }
+            if let (Ok(response), Some(answer)) = (&response, answer.as_deref_mut()) {
+                answer.token = e.session_token_header.as_deref().and_then(|name| {
+                    let value = response.headers().get(name)?.to_str().ok()?;
+                    Some(value.to_string())
+                });
+            }
+            let text = answer.map(|a| &mut a.text);
             match response {
                 Err(err) => Err(transport_failure(&err, false).into()),
                 Ok(response) if !response.status().is_success() => {
                     Err(status_failure(response).await.into())
                 }
                 Ok(response) if e.streaming => {
-                    read_stream(response, sent, e.idle_timeout, max_tokens).await
+                    read_stream(response, sent, e.idle_timeout, max_tokens, text).await
                 }
-                Ok(response) => read_body(response, sent).await,
+                Ok(response) => read_body(response, sent, text).await,
             }
         };
         match tokio::time::timeout(e.request_timeout, exchange).await {
@@ -160,7 +221,11 @@ async fn status_failure(response: reqwest::Response) -> Fail {
     (kind, format!("HTTP {status}: {}", text.trim()))
 }
 
-async fn read_body(mut response: reqwest::Response, sent: Instant) -> Result<Success, Ended> {
+async fn read_body(
+    mut response: reqwest::Response,
+    sent: Instant,
+    text: Option<&mut String>,
+) -> Result<Success, Ended> {
     let mut bytes = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -185,6 +250,9 @@ async fn read_body(mut response: reqwest::Response, sent: Instant) -> Result<Suc
     if !chunk.has_content() {
         let message = "the response has no generated text".to_string();
         return Err((FailureKind::NoContent, message).into());
+    }
+    if let Some(text) = text {
+        openai::append_text(&bytes, text);
     }
     Ok(Success {
         sent,

@@ -51,7 +51,7 @@ struct StreamState {
 }
 
 impl StreamState {
-    fn on_event(&mut self, data: &[u8], at: Instant) {
+    fn on_event(&mut self, data: &[u8], at: Instant, text: &mut Option<&mut String>) {
         if self.problem.is_some() || self.done {
             return;
         }
@@ -75,6 +75,9 @@ impl StreamState {
             self.usage = chunk.usage;
         }
         if chunk.has_content() {
+            if let Some(text) = text {
+                openai::append_text(data, text);
+            }
             if let Some(last) = self.last_content {
                 self.gaps_us
                     .push(at.duration_since(last).as_micros() as u64);
@@ -103,6 +106,7 @@ pub(super) async fn read_stream(
     sent: Instant,
     idle_timeout: Duration,
     max_tokens: u32,
+    mut text: Option<&mut String>,
 ) -> Result<Success, Ended> {
     let mut decoder = SseDecoder::new();
     let mut state = StreamState {
@@ -142,7 +146,7 @@ pub(super) async fn read_stream(
             Ok(Some(bytes)) => {
                 let at = Instant::now();
                 last_read = at;
-                decoder.feed(&bytes, |data| state.on_event(data, at));
+                decoder.feed(&bytes, |data| state.on_event(data, at, &mut text));
                 if let Some(problem) = state.problem.take() {
                     return Err(problem.into());
                 }
@@ -153,7 +157,7 @@ pub(super) async fn read_stream(
             Ok(None) => {
                 let at = Instant::now();
                 if let Some(data) = decoder.finish() {
-                    state.on_event(&data, at);
+                    state.on_event(&data, at, &mut text);
                 }
                 break at;
             }

@@ -24,6 +24,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
 use crate::plan::lengths::sample_length;
+use crate::plan::sessions::{self, SessionPlan};
 use crate::plan::tokens::TokenCounter;
 use crate::scenario::{Data, DataSource, LengthDistribution, SharedPrefix};
 
@@ -38,6 +39,9 @@ pub struct RequestSpec {
     pub prompt_tokens: u32,
     /// Sent as `max_tokens`.
     pub max_tokens: u32,
+    /// Multi-turn data: the request's place in its session (`prompt` is then the turn's question,
+    /// sent after the session's system prompt and history).
+    pub turn: Option<sessions::Turn>,
 }
 
 /// Draws request contents for a scenario.
@@ -50,6 +54,8 @@ pub struct Generator {
 
 enum Source {
     Generated,
+    /// Multi-turn sessions.
+    Sessions(Arc<SessionPlan>),
     /// Every prompt of every group, built once.
     Fixed(Vec<RequestSpec>),
 }
@@ -76,9 +82,17 @@ impl Generator {
             DataSource::Generated => Source::Generated,
             DataSource::SharedPrefix(p) => {
                 let mut rng = p.seed.map_or(rng, StdRng::seed_from_u64);
-                Source::Fixed(shared_prefix(p, &tokens, &mut rng))
+                let groups = shared_prefix(p, &tokens, &mut rng);
+                if p.multi_turn {
+                    Source::Sessions(Arc::new(SessionPlan::users(groups, Arc::clone(&tokens))))
+                } else {
+                    Source::Fixed(flatten(groups, &tokens))
+                }
             }
             DataSource::ShareGpt { path } => Source::Fixed(share_gpt(path, &tokens)?),
+            DataSource::Conversations(c) => {
+                Source::Sessions(Arc::new(SessionPlan::replay(c, Arc::clone(&tokens))))
+            }
         };
         Ok(Generator {
             source,
@@ -100,16 +114,34 @@ impl Generator {
                     prompt_tokens: self.tokens.prompt_length(prompt_tokens),
                     prompt,
                     max_tokens,
+                    turn: None,
                 }
             }
             Source::Fixed(specs) => specs[rng.random_range(0..specs.len())].clone(),
+            Source::Sessions(plan) => {
+                let (turn, prompt, prompt_tokens, max_tokens) = plan.request(index);
+                RequestSpec {
+                    prompt,
+                    prompt_tokens,
+                    max_tokens,
+                    turn: Some(turn),
+                }
+            }
+        }
+    }
+
+    /// The sessions of multi-turn data.
+    pub fn sessions(&self) -> Option<&Arc<SessionPlan>> {
+        match &self.source {
+            Source::Sessions(plan) => Some(plan),
+            _ => None,
         }
     }
 }
 
 /// One seed from a stream and an index (SplitMix64's finaliser over both), so neighbouring indexes
 /// get unrelated generators.
-fn mix(stream: u64, index: u64) -> u64 {
+pub fn mix(stream: u64, index: u64) -> u64 {
     let mut z = stream
         .rotate_left(32)
         .wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -118,17 +150,38 @@ fn mix(stream: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn shared_prefix(p: &SharedPrefix, tokens: &TokenCounter, rng: &mut StdRng) -> Vec<RequestSpec> {
+/// A group's system prompt and its prompts' questions: `(system, [(question, its tokens,
+/// max_tokens)])` per group.
+type Groups = Vec<(String, Vec<(String, u32, u32)>)>;
+
+fn shared_prefix(p: &SharedPrefix, tokens: &TokenCounter, rng: &mut StdRng) -> Groups {
+    (0..p.num_groups)
+        .map(|_| {
+            let system = tokens.words(sample_length(p.system_prompt_len, rng), rng);
+            let questions = (0..p.num_prompts_per_group)
+                .map(|_| {
+                    let length = sample_length(p.question_len, rng).max(1);
+                    let question = tokens.words(length, rng);
+                    let max_tokens = sample_length(p.output_len, rng).max(1);
+                    (question, length, max_tokens)
+                })
+                .collect();
+            (system, questions)
+        })
+        .collect()
+}
+
+/// Every prompt of every group: its system prompt, then its question.
+fn flatten(groups: Groups, tokens: &TokenCounter) -> Vec<RequestSpec> {
     let mut specs = Vec::new();
-    for _ in 0..p.num_groups {
-        let system = tokens.words(sample_length(p.system_prompt_len, rng), rng);
-        for _ in 0..p.num_prompts_per_group {
-            let question = sample_length(p.question_len, rng).max(1);
-            let prompt = format!("{system}{}", tokens.words(question, rng));
+    for (system, questions) in groups {
+        for (question, _, max_tokens) in questions {
+            let prompt = format!("{system}{question}");
             specs.push(RequestSpec {
                 prompt_tokens: tokens.count(&prompt),
                 prompt,
-                max_tokens: sample_length(p.output_len, rng).max(1),
+                max_tokens,
+                turn: None,
             });
         }
     }
@@ -155,6 +208,7 @@ fn share_gpt(path: &Path, tokens: &TokenCounter) -> Result<Vec<RequestSpec>, Str
                 prompt,
                 prompt_tokens,
                 max_tokens,
+                turn: None,
             })
         })
         .take(SHAREGPT_MAX)
@@ -202,7 +256,11 @@ mod tests {
             output_len: LengthDistribution::Fixed(7),
             seed: None,
         };
-        let specs = shared_prefix(&p, &TokenCounter::builtin(), &mut StdRng::seed_from_u64(1));
+        let tokens = TokenCounter::builtin();
+        let specs = flatten(
+            shared_prefix(&p, &tokens, &mut StdRng::seed_from_u64(1)),
+            &tokens,
+        );
         assert_eq!(specs.len(), 12);
         for group in specs.chunks(4) {
             let prefix: Vec<&str> = group[0].prompt.split(' ').take(21).collect();
@@ -227,6 +285,7 @@ mod tests {
             },
             output_len: LengthDistribution::Uniform { min: 5, max: 500 },
             seed: Some(42),
+            multi_turn: false,
         };
         let data = |p| Data {
             source: DataSource::SharedPrefix(p),
@@ -239,7 +298,7 @@ mod tests {
             .source
         {
             Source::Fixed(specs) => specs,
-            Source::Generated => unreachable!(),
+            _ => unreachable!(),
         };
         let a = specs(1);
         assert_eq!(
@@ -281,7 +340,7 @@ mod tests {
             .source
         {
             Source::Fixed(specs) => specs,
-            Source::Generated => unreachable!(),
+            _ => unreachable!(),
         };
         assert_ne!(a, b);
     }

@@ -9,13 +9,14 @@
 pub mod arrivals;
 pub mod datagen;
 pub mod lengths;
+pub mod sessions;
 pub mod shard;
 pub mod tokens;
 
 use std::time::Duration;
 
 use crate::plan::arrivals::Process;
-use crate::scenario::{Arrival, Scenario, Stage, Warmup};
+use crate::scenario::{Arrival, DataSource, Scenario, Stage, Warmup};
 
 /// How much to shorten stages when running against the embedded simulator.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,6 +38,20 @@ impl Default for Quick {
         }
     }
 }
+
+/// Quick mode's limits on multi-turn sessions: answers and tool-call latencies (seconds to minutes in
+/// inference-perf's workload catalog) are capped so a session's turns fit in a quick stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SessionCaps {
+    pub max_tokens: Option<u32>,
+    pub tool_latency: Option<Duration>,
+}
+
+/// Quick mode's caps on session turns.
+pub const QUICK_SESSION_CAPS: SessionCaps = SessionCaps {
+    max_tokens: Some(128),
+    tool_latency: Some(Duration::from_millis(100)),
+};
 
 /// What kind of load a planned stage produces.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -110,6 +125,8 @@ pub struct Plan {
     pub data_seed: u64,
     /// `Some(description)` when quick mode shortened anything.
     pub shortened: Option<String>,
+    /// Limits on multi-turn sessions' turns (quick mode).
+    pub session_caps: SessionCaps,
 }
 
 /// The warm-up: the first stage's load, for `warmup` requests or seconds (capped like a stage in quick
@@ -218,6 +235,18 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
     let warmup = load
         .warmup
         .and_then(|w| warmup_stage(w, stages.first()?, quick));
+    let sessions = match &scenario.data.source {
+        DataSource::Conversations(_) => true,
+        DataSource::SharedPrefix(p) => p.multi_turn,
+        _ => false,
+    };
+    let session_caps = match quick {
+        Some(_) if sessions => {
+            shortened = true;
+            QUICK_SESSION_CAPS
+        }
+        _ => SessionCaps::default(),
+    };
     Plan {
         warmup,
         stages,
@@ -229,12 +258,24 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
         data_seed: load.seed,
         shortened: (shortened && quick.is_some()).then(|| {
             let q = quick.unwrap_or_default();
-            format!(
+            let mut said = format!(
                 "quick mode (embedded simulator): stages capped at {}s or {} requests per concurrency slot",
                 q.max_stage_duration.as_secs_f64(),
                 q.requests_per_slot
-            )
+            );
+            if let SessionCaps {
+                max_tokens: Some(tokens),
+                tool_latency: Some(latency),
+            } = session_caps
+            {
+                said.push_str(&format!(
+                    "; session turns ask for at most {tokens} tokens and wait at most {} ms for a tool call",
+                    latency.as_millis()
+                ));
+            }
+            said
         }),
+        session_caps,
     }
 }
 

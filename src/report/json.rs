@@ -6,13 +6,14 @@ use hdrhistogram::Histogram;
 
 use super::schema::{
     BaselineEntry, CheckEntry, Distribution, FailureLabel, Failures, IntervalEntry, Latency,
-    Lifecycle, LoadSummary, ProblemEntry, RowEntry, StageLoadEntry, Successes, Throughput,
-    TimelineEntry, Verdicts,
+    Lifecycle, LoadSummary, ProblemEntry, RowEntry, SessionsEntry, StageLoadEntry, Successes,
+    Throughput, TimelineEntry, TurnEntry, Verdicts,
 };
 use crate::gate::GateReport;
 use crate::gate::baseline::interval::Interval;
 use crate::gate::baseline::{Comparison, Problem, allowance_text};
 use crate::measure::recorder::Recorder;
+use crate::measure::recorder::sessions::{MAX_TURNS, SessionStats};
 use crate::measure::server::StageServer;
 use crate::plan::StageLoad;
 use crate::run::RunResult;
@@ -104,7 +105,35 @@ pub fn lifecycle(
         },
         cancelled: r.cancelled,
         server_metrics: server.map(|s| s.summary(r.ok)),
+        sessions: sessions(&r.sessions),
     }
+}
+
+/// The sessions part of a lifecycle report; `None` when the run had none.
+fn sessions(s: &SessionStats) -> Option<SessionsEntry> {
+    if s.turns.is_empty() {
+        return None;
+    }
+    let by_turn = s
+        .turns
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TurnEntry {
+            turn: i as u32,
+            and_later: i + 1 == MAX_TURNS,
+            requests: t.requests,
+            ok: t.ok,
+            time_to_first_token: distribution(&t.ttft, S),
+            inter_token_latency: distribution(&t.itl, S),
+            prompt_tokens: distribution(&t.prompt_tokens, 1.0),
+        })
+        .collect();
+    Some(SessionsEntry {
+        started: s.started,
+        completed: s.completed,
+        turns: s.requests(),
+        by_turn,
+    })
 }
 
 /// The run's metadata and every check, for machines.

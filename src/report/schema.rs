@@ -81,6 +81,34 @@ pub struct Lifecycle {
     pub cancelled: u64,
     /// What the engine's `/metrics` said over the same window, when it was scraped.
     pub server_metrics: Option<ServerSummary>,
+    /// Multi-turn sessions, when the data has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionsEntry>,
+}
+
+/// Multi-turn sessions: how many conversations began and completed, and the requests by turn index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionsEntry {
+    /// Conversations begun (first turns sent).
+    pub started: u64,
+    /// Conversations whose last turn succeeded.
+    pub completed: u64,
+    /// Requests that were turns of a session.
+    pub turns: u64,
+    pub by_turn: Vec<TurnEntry>,
+}
+
+/// The requests of one turn index (0 the first turn of a conversation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnEntry {
+    pub turn: u32,
+    /// This entry also counts every later turn.
+    pub and_later: bool,
+    pub requests: u64,
+    pub ok: u64,
+    pub time_to_first_token: Option<Distribution>,
+    pub inter_token_latency: Option<Distribution>,
+    pub prompt_tokens: Option<Distribution>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 
 use crate::gate::{GateReport, Status, Verdict};
 use crate::measure::recorder::Recorder;
+use crate::measure::recorder::sessions::{MAX_TURNS, SessionStats};
 use crate::run::RunResult;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric};
@@ -61,6 +62,7 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         rows.insert(0, stage_row("warm-up", &load, &w.recorder));
     }
     out.push_str(&grid(&STAGE_COLUMNS, &rows, 2));
+    out.push_str(&session_rows(&run.total.sessions));
     out.push_str(&server_rows(run));
     if let Some(sweep) = &run.sweep {
         let _ = writeln!(
@@ -95,6 +97,56 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
     };
     let _ = writeln!(out, "result: {verdict}");
     out
+}
+
+const SESSION_COLUMNS: [&str; 7] = [
+    "turn",
+    "requests",
+    "ok",
+    "prompt tok p50",
+    "ttft p50",
+    "ttft p99",
+    "itl p99",
+];
+
+/// Multi-turn sessions: how many conversations began and completed, then one row per turn index,
+/// where prefix caching shows (prompts grow by turn; cached, TTFT does not).
+fn session_rows(s: &SessionStats) -> String {
+    if s.turns.is_empty() {
+        return String::new();
+    }
+    let q = |h: &Histogram<u64>, p: f64, f: &dyn Fn(f64) -> String| {
+        if h.is_empty() {
+            "n/a".to_string()
+        } else {
+            f(h.value_at_quantile(p) as f64)
+        }
+    };
+    let tokens = |v: f64| format!("{v:.0}");
+    let rows: Vec<Vec<String>> = s
+        .turns
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let later = if i + 1 == MAX_TURNS { "+" } else { "" };
+            vec![
+                format!("{}{later}", i + 1),
+                t.requests.to_string(),
+                t.ok.to_string(),
+                q(&t.prompt_tokens, 0.5, &tokens),
+                q(&t.ttft, 0.5, &format_micros),
+                q(&t.ttft, 0.99, &format_micros),
+                q(&t.itl, 0.99, &format_micros),
+            ]
+        })
+        .collect();
+    format!(
+        "sessions: {} conversations begun, {} completed, {} turns:\n{}",
+        s.started,
+        s.completed,
+        s.requests(),
+        grid(&SESSION_COLUMNS, &rows, 1)
+    )
 }
 
 const SERVER_COLUMNS: [&str; 9] = [

@@ -22,13 +22,16 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
 
 use crate::client::{Client, Exchange, Failure, FailureKind};
+use crate::measure::recorder::sessions::TurnMark;
 use crate::measure::recorder::{Expect, Recorder, Sample};
 use crate::measure::timeline::Timeline;
 use crate::plan::arrivals::Arrivals;
 use crate::plan::datagen::{Generator, RequestSpec};
+use crate::plan::sessions::Turn;
 use crate::plan::shard::Shard;
 use crate::plan::{PlannedStage, StageLoad};
 use crate::run::pacer::Pacer;
+use crate::run::sessions::{Held, Live};
 use crate::run::stop::Stop;
 use crate::scenario::ApiKind;
 
@@ -36,6 +39,8 @@ use crate::scenario::ApiKind;
 struct Finished {
     sample: Sample,
     ended: Instant,
+    /// Multi-turn data: where it stood in its session.
+    turn: Option<TurnMark>,
 }
 
 /// How often a running stage's recorder is shown to its `peek`.
@@ -87,6 +92,8 @@ pub struct Part {
     pub claims: Arc<Claims>,
     /// This driver's share of the in-flight cap (open loop).
     pub max_in_flight: usize,
+    /// Multi-turn data: the stage's sessions, shared by every load thread of the process.
+    pub sessions: Option<Arc<Live>>,
 }
 
 /// Runs one part of a stage from `started` to completion (or until `stop`) and returns what it
@@ -123,7 +130,13 @@ pub async fn run_stage<'p>(
             let (generator, stream) = (Arc::clone(generator), stage.seed);
             let prepare = move |index| generator.request(stream, index);
             driver
-                .open_loop(started, arrivals, prepare, part.max_in_flight.max(1))
+                .open_loop(
+                    started,
+                    arrivals,
+                    prepare,
+                    part.max_in_flight.max(1),
+                    part.sessions.as_ref(),
+                )
                 .await;
         }
         StageLoad::Closed { .. } => {
@@ -146,13 +159,88 @@ async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished
         sample: Sample {
             intended,
             prompt_tokens: spec.prompt_tokens,
-            expect: Expect {
-                prompt: client.endpoint().api == ApiKind::Completion,
-                output: client.endpoint().ignore_eos.then_some(spec.max_tokens),
-            },
+            expect: expect(client, true, spec.max_tokens),
             exchange,
         },
         ended: Instant::now(),
+        turn: None,
+    }
+}
+
+/// What the server's `usage` must say: the prompt length when the prompt is exactly as built and no
+/// chat template adds to it, and `max_tokens` when `ignore_eos` is set.
+fn expect(client: &Client, exact_prompt: bool, max_tokens: u32) -> Expect {
+    Expect {
+        prompt: exact_prompt && client.endpoint().api == ApiKind::Completion,
+        output: client.endpoint().ignore_eos.then_some(max_tokens),
+    }
+}
+
+/// Sends a request: a session's turn when it has one (see `send_turn`), else on its own. The
+/// returned turn holds its session until dropped.
+async fn send_any(
+    client: &Client,
+    sessions: Option<&Arc<Live>>,
+    intended: Instant,
+    spec: RequestSpec,
+) -> (Finished, Option<Held>) {
+    match (sessions, spec.turn) {
+        (Some(live), Some(turn)) => {
+            let (finished, held) = send_turn(client, live, intended, spec, turn).await;
+            (finished, Some(held))
+        }
+        _ => (send(client, intended, spec).await, None),
+    }
+}
+
+/// Sends one turn of a session once its previous round is released: it was due at its schedule or
+/// at that release, whichever is later, so waiting for the session is never counted as the runner's
+/// delay.
+async fn send_turn(
+    client: &Client,
+    live: &Arc<Live>,
+    intended: Instant,
+    spec: RequestSpec,
+    turn: Turn,
+) -> (Finished, Held) {
+    let (held, prepared) = live.begin(&spec, turn).await;
+    let intended = prepared.ready.map_or(intended, |ready| ready.max(intended));
+    let (exchange, answer) = client
+        .send_turn(
+            &prepared.prompt,
+            prepared.max_tokens,
+            &prepared.session_id,
+            prepared.token.as_deref(),
+        )
+        .await;
+    let ended = Instant::now();
+    held.answered(&spec.prompt, spec.prompt_tokens, &exchange, answer);
+    let finished = Finished {
+        sample: Sample {
+            intended,
+            prompt_tokens: prepared.prompt_tokens,
+            expect: expect(client, prepared.exact, prepared.max_tokens),
+            exchange,
+        },
+        ended,
+        turn: Some(TurnMark {
+            index: turn.turn,
+            last: turn.last,
+        }),
+    };
+    (finished, held)
+}
+
+/// Holds a session for its turn's tool-call latency, then releases it.
+async fn hold(held: Option<Held>, stop: &Stop) {
+    if let Some(held) = held {
+        let latency = held.tool_latency();
+        if !latency.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(latency) => {}
+                _ = stop.wait() => {}
+            }
+        }
     }
 }
 
@@ -176,6 +264,7 @@ impl Driver<'_, '_> {
         arrivals: impl Iterator<Item = (u64, Duration)>,
         prepare: impl FnMut(u64) -> RequestSpec,
         max_in_flight: usize,
+        sessions: Option<&Arc<Live>>,
     ) {
         let mut pacer = match Pacer::new(started, arrivals, prepare) {
             Ok(pacer) => pacer,
@@ -205,7 +294,7 @@ impl Driver<'_, '_> {
                     self.wait_for_one().await;
                 }
             }
-            self.launch(due.deadline, due.spec);
+            self.launch(due.deadline, due.spec, sessions);
             // Let the request just launched start (and stamp its send) before the next one is built.
             tokio::task::yield_now().await;
         }
@@ -227,6 +316,7 @@ impl Driver<'_, '_> {
             let (generator, claims) = (Arc::clone(generator), Arc::clone(&part.claims));
             let launched = Arc::clone(&self.launched);
             let (tx, stop) = (tx.clone(), self.stop.clone());
+            let sessions = part.sessions.clone();
             slots.spawn(async move {
                 // A slot's first request is due when the slot starts; how long it took to start every
                 // slot is the stage's ramp-up, reported on its own.
@@ -236,10 +326,18 @@ impl Driver<'_, '_> {
                     && let Some(index) = claims.claim()
                 {
                     launched.fetch_add(1, Ordering::Relaxed);
-                    let finished = send(&client, intended, generator.request(stream, index)).await;
+                    let spec = generator.request(stream, index);
+                    let (finished, held) =
+                        send_any(&client, sessions.as_ref(), intended, spec).await;
                     intended = finished.ended;
                     if tx.send(finished).is_err() {
                         break;
+                    }
+                    // A session's tool call holds the slot (inference-perf's rule); the next request
+                    // is due when it is over.
+                    if held.as_ref().is_some_and(|h| !h.tool_latency().is_zero()) {
+                        hold(held, &stop).await;
+                        intended = Instant::now();
                     }
                 }
                 slot_started
@@ -283,12 +381,19 @@ impl Driver<'_, '_> {
         self.recorder.cancelled += claimed.saturating_sub(received);
     }
 
-    fn launch(&mut self, intended: Instant, spec: RequestSpec) {
+    fn launch(&mut self, intended: Instant, spec: RequestSpec, sessions: Option<&Arc<Live>>) {
         self.recorder.scheduled += 1;
         self.launched.fetch_add(1, Ordering::Relaxed);
         let client = Arc::clone(self.client);
-        self.in_flight
-            .spawn(async move { send(&client, intended, spec).await });
+        let (sessions, stop) = (sessions.cloned(), self.stop.clone());
+        self.in_flight.spawn(async move {
+            let (finished, held) = send_any(&client, sessions.as_ref(), intended, spec).await;
+            // The session's tool-call latency passes after the request is recorded.
+            if held.as_ref().is_some_and(|h| !h.tool_latency().is_zero()) {
+                tokio::spawn(async move { hold(held, &stop).await });
+            }
+            finished
+        });
     }
 
     /// Records every request that has already finished, without waiting.
@@ -348,10 +453,14 @@ impl Driver<'_, '_> {
                         }),
                     },
                     ended: now,
+                    turn: None,
                 }
             }
         };
         self.recorder.record(&finished.sample);
+        if let Some(mark) = finished.turn {
+            self.recorder.sessions.record(mark, &finished.sample);
+        }
         let r = &self.recorder;
         let in_flight = self
             .launched

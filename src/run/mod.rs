@@ -14,6 +14,7 @@ pub mod preflight;
 pub mod progress;
 mod result;
 mod runner;
+pub mod sessions;
 pub mod stop;
 pub mod sweep;
 pub mod workers;

@@ -165,6 +165,7 @@ mod tests {
             prompt: format!("request {index}"),
             prompt_tokens: 2,
             max_tokens: 1,
+            turn: None,
         }
     }
 

@@ -118,6 +118,8 @@ pub async fn run_scenario(
         response_format: scenario.api.response_format.clone(),
         api_key: api_key.clone(),
         headers: scenario.api.headers.clone(),
+        session_id_header: scenario.api.session_id_header.clone(),
+        session_token_header: scenario.api.session_token_header.clone(),
         request_timeout: plan.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
         idle_timeout: plan.idle_timeout,
         tls: scenario.server.tls.clone(),
@@ -125,7 +127,13 @@ pub async fn run_scenario(
     let generator =
         Arc::new(Generator::new(&scenario.data, tokens, plan.data_seed).map_err(RunError::Setup)?);
     let threads = load_threads(plan.threads, simulated, &mut warnings);
-    let workers = Workers::start(threads, options.shard, &endpoint, &generator)?;
+    let workers = Workers::start(
+        threads,
+        options.shard,
+        &endpoint,
+        &generator,
+        plan.session_caps,
+    )?;
     // One stop for the run, set by a signal (forwarded from `options.stop`) or by an abort threshold.
     let (handle, stop) = stop_pair();
     let handle = Arc::new(handle);

@@ -18,10 +18,13 @@ use tokio::sync::mpsc;
 
 use super::RunError;
 use super::driver::{Claims, Part, WATCH_EVERY, run_stage};
+use super::sessions::Live;
 use super::stop::Stop;
 use crate::client::{Client, Endpoint};
 use crate::measure::recorder::Recorder;
+use crate::plan::SessionCaps;
 use crate::plan::datagen::Generator;
+use crate::plan::sessions::SessionPlan;
 use crate::plan::shard::Shard;
 use crate::plan::{PlannedStage, StageLoad};
 
@@ -44,22 +47,40 @@ pub struct Workers {
     views: Vec<Arc<Mutex<Recorder>>>,
     /// Which part of the load this process sends.
     shard: Shard,
+    /// Multi-turn data: the sessions, and quick mode's limits on their turns.
+    sessions: Option<(Arc<SessionPlan>, SessionCaps)>,
 }
 
 impl Workers {
     /// Starts `count` load threads sending `shard`'s part of every stage to `endpoint`.
+    /// A session's rounds must all be sent by one process: with `N` sessions, shard `I` of `S` sends
+    /// requests `I`, `I + S`, ..., which keeps every session on one shard only when `S` divides `N`.
     pub fn start(
         count: u32,
         shard: Shard,
         endpoint: &Endpoint,
         generator: &Arc<Generator>,
+        caps: SessionCaps,
     ) -> Result<Workers, RunError> {
+        let sessions = generator.sessions().map(|plan| (Arc::clone(plan), caps));
+        if let Some((plan, _)) = &sessions
+            && plan.count() % shard.count() != 0
+        {
+            return Err(RunError::Setup(format!(
+                "{} sessions cannot be split over {} shards: a session's turns must all go from one \
+                 shard, so the number of sessions (conversations, or shared_prefix prompts) must be a \
+                 multiple of the shard count",
+                plan.count(),
+                shard.count()
+            )));
+        }
         let mut workers = Workers {
             jobs: Vec::new(),
             threads: Vec::new(),
             clients: Vec::new(),
             views: Vec::new(),
             shard,
+            sessions,
         };
         for j in 0..count.max(1) {
             let client = Arc::new(Client::new(endpoint.clone())?);
@@ -106,6 +127,10 @@ impl Workers {
             StageLoad::Open { .. } => (0, 0),
         };
         let claims = Arc::new(Claims::new(num_requests, shard));
+        let sessions = self
+            .sessions
+            .as_ref()
+            .map(|(plan, caps)| Arc::new(Live::new(Arc::clone(plan), stage.index, *caps)));
         let (slots, in_flight) = (shard.share(concurrency), shard.share(max_in_flight as u64));
         (0..threads)
             .map(|j| {
@@ -116,6 +141,7 @@ impl Workers {
                     slots: mine.share(slots),
                     claims: Arc::clone(&claims),
                     max_in_flight: mine.share(in_flight).max(1) as usize,
+                    sessions: sessions.clone(),
                 }
             })
             .collect()

@@ -65,6 +65,11 @@ pub struct Api {
     /// `api.response_format` in the API's form: `{"type": "json_object"}` or `{"type":
     /// "json_schema", "json_schema": {"name", "schema"}}`, as inference-perf sends it.
     pub response_format: Option<serde_json::Value>,
+    /// `api.session_id_header_key`: the header that carries a session's id on each of its requests.
+    pub session_id_header: Option<String>,
+    /// `api.session_token_header_key`: a response header whose value is sent back on the session's
+    /// later requests (router session affinity).
+    pub session_token_header: Option<String>,
 }
 
 /// How token lengths are drawn for each request.
@@ -118,6 +123,30 @@ pub enum DataSource {
     /// `shareGPT`: the first human turn of each conversation in a local JSON file; the answer's
     /// length (in tokens) is the request's `max_tokens`.
     ShareGpt { path: PathBuf },
+    /// `conversation_replay`: synthetic multi-turn conversations, each turn sent with the history.
+    Conversations(Conversations),
+}
+
+/// inference-perf's `data.conversation_replay`: `count` conversations, each a system prompt (a part
+/// shared by all, and a part of its own) and a number of turns; each turn asks a question and sends
+/// the whole conversation so far, the model's real answers included.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Conversations {
+    pub seed: u64,
+    pub count: u32,
+    pub shared_system_prompt_len: u32,
+    /// Drawn once per conversation (none: no part of its own).
+    pub dynamic_system_prompt_len: Option<LengthDistribution>,
+    /// Drawn once per conversation.
+    pub turns: LengthDistribution,
+    /// Drawn once per turn: the question's length.
+    pub input: LengthDistribution,
+    /// Drawn once per turn: its `max_tokens`.
+    pub output: LengthDistribution,
+    /// Whole seconds, drawn once per turn: how long the next turn waits after this one ended.
+    pub tool_call_latency: Option<LengthDistribution>,
+    /// The context a turn may use: oldest turns are left out to fit (inference-perf's default 225000).
+    pub max_model_len: u32,
 }
 
 /// inference-perf's `data.shared_prefix`.
@@ -133,6 +162,9 @@ pub struct SharedPrefix {
     pub output_len: LengthDistribution,
     /// Seeds the prompts' construction (else the scenario's seed).
     pub seed: Option<u64>,
+    /// `enable_multi_turn_chat`: every prompt is a user who asks its question again each round, with
+    /// the conversation so far (its group's system prompt, earlier questions and real answers).
+    pub multi_turn: bool,
 }
 
 /// `tokenizer`: what counts tokens and builds prompts.

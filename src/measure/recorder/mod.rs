@@ -6,6 +6,7 @@
 //! Every scheduled request ends in exactly one bucket: ok, failed (by kind), timed out or cancelled.
 
 mod figures;
+pub mod sessions;
 mod shards;
 pub mod wire;
 
@@ -118,6 +119,8 @@ pub struct Recorder {
     pub stages: usize,
     /// Once-a-second points of the stage (empty for merged recorders).
     pub timeline: Vec<crate::measure::timeline::Point>,
+    /// Multi-turn sessions: counts, and requests by turn index.
+    pub sessions: sessions::SessionStats,
 }
 
 impl Default for Recorder {
@@ -160,6 +163,7 @@ impl Recorder {
             last_ok_end: None,
             stages: 1,
             timeline: Vec::new(),
+            sessions: sessions::SessionStats::default(),
         }
     }
 
@@ -339,6 +343,7 @@ impl Recorder {
         self.token_count_mismatches += other.token_count_mismatches;
         self.in_flight_cap_waits += other.in_flight_cap_waits;
         self.ramp_up = self.ramp_up.max(other.ramp_up);
+        self.sessions.add(&other.sessions);
     }
 }
 

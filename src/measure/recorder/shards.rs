@@ -48,6 +48,7 @@ impl Recorder {
         }
         self.failures.clear();
         self.timeline.clear();
+        self.sessions.clear();
         (
             self.scheduled,
             self.ok,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::sessions::SessionsFile;
 use super::{FailureGroup, HISTOGRAMS, Recorder};
 use crate::client::FailureKind;
 use crate::measure::timeline::Point;
@@ -41,9 +42,12 @@ pub struct RecorderFile {
     pub windows: [Option<i64>; 6],
     pub stages: usize,
     pub timeline: Vec<Point>,
+    /// Multi-turn sessions (absent for runs without them).
+    #[serde(default, skip_serializing_if = "SessionsFile::is_empty")]
+    pub sessions: SessionsFile,
 }
 
-fn buckets(h: &Histogram<u64>) -> Buckets {
+pub(super) fn buckets(h: &Histogram<u64>) -> Buckets {
     h.iter_recorded()
         .map(|v| (v.value_iterated_to(), v.count_at_value()))
         .collect()
@@ -104,6 +108,7 @@ impl Recorder {
             ],
             stages: self.stages,
             timeline: self.timeline.clone(),
+            sessions: SessionsFile::of(&self.sessions),
         }
     }
 
@@ -148,6 +153,7 @@ impl Recorder {
             last_ok_end: at(lo),
             stages: file.stages,
             timeline: file.timeline.clone(),
+            sessions: file.sessions.stats(),
             ..r
         })
     }

@@ -16,7 +16,7 @@ pub struct RawData {
     pub multimodal: Option<Value>,
     pub trace: Option<Value>,
     pub otel_trace_replay: Option<Value>,
-    pub conversation_replay: Option<Value>,
+    pub conversation_replay: Option<RawConversationReplay>,
     pub sharegpt4video: Option<Value>,
 }
 
@@ -41,6 +41,34 @@ pub struct RawSharedPrefix {
     #[serde(default)]
     pub enable_multi_turn_chat: bool,
     pub multimodal: Option<Value>,
+}
+
+/// inference-perf's `conversation_replay`: synthetic multi-turn conversations, with its defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConversationReplay {
+    #[serde(default = "default_conversation_seed")]
+    pub seed: u64,
+    #[serde(default = "default_num_conversations")]
+    pub num_conversations: u32,
+    #[serde(default = "default_shared_system_prompt_len")]
+    pub shared_system_prompt_len: u32,
+    pub dynamic_system_prompt_len: Option<RawDistribution>,
+    pub turns_per_conversation: Option<RawDistribution>,
+    pub input_tokens_per_turn: Option<RawDistribution>,
+    pub output_tokens_per_turn: Option<RawDistribution>,
+    pub tool_call_latency_sec: Option<RawDistribution>,
+    pub max_model_len: Option<u32>,
+}
+
+fn default_conversation_seed() -> u64 {
+    42
+}
+fn default_num_conversations() -> u32 {
+    200
+}
+fn default_shared_system_prompt_len() -> u32 {
+    8359
 }
 
 /// `shared_prefix.system_prompt_len` when not given.

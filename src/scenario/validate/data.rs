@@ -37,13 +37,28 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
             }
             DataSource::ShareGpt { path }
         }
+        DataType::ConversationReplay => {
+            let Some(raw) = &data.conversation_replay else {
+                return Err(c.error(
+                    &[Step::Key("data"), Step::Key("conversation_replay")],
+                    "`type: conversation_replay` needs a `conversation_replay` block",
+                ));
+            };
+            DataSource::Conversations(super::conversations::conversations(c, raw)?)
+        }
         _ => {
             return Err(c.error(
                 &[Step::Key("data"), Step::Key("type")],
-                "infergate supports `synthetic`, `random`, `mock`, `shared_prefix` and `shareGPT` data; other data sources are not supported yet",
+                "infergate supports `synthetic`, `random`, `mock`, `shared_prefix`, `shareGPT` and `conversation_replay` data; other data sources are not supported yet",
             ));
         }
     };
+    if data.conversation_replay.is_some() && data.kind != DataType::ConversationReplay {
+        return Err(c.error(
+            &[Step::Key("data"), Step::Key("conversation_replay")],
+            "only used with `type: conversation_replay`",
+        ));
+    }
     if data.shared_prefix.is_some() && data.kind != DataType::SharedPrefix {
         return Err(c.error(
             &[Step::Key("data"), Step::Key("shared_prefix")],
@@ -54,7 +69,6 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
         ("multimodal", &data.multimodal),
         ("trace", &data.trace),
         ("otel_trace_replay", &data.otel_trace_replay),
-        ("conversation_replay", &data.conversation_replay),
         ("sharegpt4video", &data.sharegpt4video),
     ] {
         if value.is_some() {
@@ -119,12 +133,6 @@ pub(super) fn check_tokenizer(
 fn shared_prefix(c: &mut Checker<'_>, p: &RawSharedPrefix) -> Result<SharedPrefix, ScenarioError> {
     let base = [Step::Key("data"), Step::Key("shared_prefix")];
     let at = |field: &'static str| [base[0], base[1], Step::Key(field)];
-    if p.enable_multi_turn_chat {
-        return Err(c.error(
-            &at("enable_multi_turn_chat"),
-            "multi-turn chat over a group's prompts is not supported yet; each prompt is sent on its own",
-        ));
-    }
     if p.multimodal.is_some() {
         return Err(c.error(
             &at("multimodal"),
@@ -174,6 +182,7 @@ fn shared_prefix(c: &mut Checker<'_>, p: &RawSharedPrefix) -> Result<SharedPrefi
         question_len,
         output_len,
         seed: p.seed,
+        multi_turn: p.enable_multi_turn_chat,
     })
 }
 
@@ -244,7 +253,7 @@ fn distribution(
 
 /// A length distribution at `base` (the map holding `type`, `mean`, ...), checked as inference-perf
 /// checks it.
-fn distribution_at(
+pub(super) fn distribution_at(
     c: &mut Checker<'_>,
     base: &[Step<'_>],
     d: &RawDistribution,

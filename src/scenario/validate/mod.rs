@@ -3,6 +3,7 @@
 //! One file per section: `server` (api and server), `data` (data and tokenizer), `load`; `yaml` places
 //! parse errors and unknown keys.
 
+mod conversations;
 mod data;
 mod load;
 mod server;

@@ -25,8 +25,6 @@ pub(super) fn check_api(c: &Checker<'_>, raw: &RawScenario) -> Result<Api, Scena
         ("slo_unit", &api.slo_unit),
         ("slo_tpot_header", &api.slo_tpot_header),
         ("slo_ttft_header", &api.slo_ttft_header),
-        ("session_id_header_key", &api.session_id_header_key),
-        ("session_token_header_key", &api.session_token_header_key),
     ] {
         if value.is_some() {
             return Err(c.unsupported(&[Step::Key("api"), Step::Key(key)], key));
@@ -36,8 +34,13 @@ pub(super) fn check_api(c: &Checker<'_>, raw: &RawScenario) -> Result<Api, Scena
         Some(v) => Some(response_format(c, v)?),
         None => None,
     };
+    let session_id_header = header_name(c, "session_id_header_key", &api.session_id_header_key)?;
+    let session_token_header =
+        header_name(c, "session_token_header_key", &api.session_token_header_key)?;
     Ok(Api {
         kind,
+        session_id_header,
+        session_token_header,
         streaming: api.streaming,
         response_format,
         headers: api
@@ -57,6 +60,29 @@ pub(super) fn check_api(c: &Checker<'_>, raw: &RawScenario) -> Result<Api, Scena
             })
             .collect::<Result<_, ScenarioError>>()?,
     })
+}
+
+/// A header name given under `api.KEY`: a non-empty HTTP token.
+fn header_name(
+    c: &Checker<'_>,
+    key: &'static str,
+    value: &Option<Value>,
+) -> Result<Option<String>, ScenarioError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let at = [Step::Key("api"), Step::Key(key)];
+    match value.as_str() {
+        Some(name)
+            if !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) =>
+        {
+            Ok(Some(name.to_string()))
+        }
+        _ => Err(c.error(&at, "a header name, such as `x-session-id`")),
+    }
 }
 
 /// inference-perf's `ResponseFormat` (`type` json_schema or json_object, `name`, `json_schema`), turned
