@@ -255,6 +255,7 @@ mod tests {
             question_len: LengthDistribution::Fixed(5),
             output_len: LengthDistribution::Fixed(7),
             seed: None,
+            multi_turn: false,
         };
         let tokens = TokenCounter::builtin();
         let specs = flatten(

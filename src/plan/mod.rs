@@ -16,7 +16,7 @@ pub mod tokens;
 use std::time::Duration;
 
 use crate::plan::arrivals::Process;
-use crate::scenario::{Arrival, DataSource, Scenario, Stage, Warmup};
+use crate::scenario::{Arrival, Scenario, Stage, Warmup};
 
 /// How much to shorten stages when running against the embedded simulator.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -235,13 +235,8 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
     let warmup = load
         .warmup
         .and_then(|w| warmup_stage(w, stages.first()?, quick));
-    let sessions = match &scenario.data.source {
-        DataSource::Conversations(_) => true,
-        DataSource::SharedPrefix(p) => p.multi_turn,
-        _ => false,
-    };
     let session_caps = match quick {
-        Some(_) if sessions => {
+        Some(_) if scenario.data.has_sessions() => {
             shortened = true;
             QUICK_SESSION_CAPS
         }

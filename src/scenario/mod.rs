@@ -113,6 +113,18 @@ pub struct Data {
     pub output: LengthDistribution,
 }
 
+impl Data {
+    /// Whether requests are turns of multi-turn sessions (`conversation_replay`, or `shared_prefix`
+    /// with `enable_multi_turn_chat`).
+    pub fn has_sessions(&self) -> bool {
+        match &self.source {
+            DataSource::Conversations(_) => true,
+            DataSource::SharedPrefix(p) => p.multi_turn,
+            _ => false,
+        }
+    }
+}
+
 /// Where prompts come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DataSource {

@@ -6,7 +6,7 @@ use super::Checker;
 use super::data::distribution_at;
 use crate::scenario::locate::Step;
 use crate::scenario::raw::RawConversationReplay;
-use crate::scenario::{Conversations, LengthDistribution, ScenarioError};
+use crate::scenario::{Api, Conversations, Data, LengthDistribution, ScenarioError};
 
 /// inference-perf's context limit when `max_model_len` is not given.
 pub const DEFAULT_MAX_MODEL_LEN: u32 = 225_000;
@@ -54,4 +54,23 @@ pub(super) fn conversations(
         tool_call_latency,
         max_model_len,
     })
+}
+
+/// The session headers mean something only with multi-turn data: a warning otherwise.
+pub(super) fn check_session_headers(c: &mut Checker<'_>, api: &Api, data: &Data) {
+    let sessions = data.has_sessions();
+    for (key, set) in [
+        ("session_id_header_key", api.session_id_header.is_some()),
+        (
+            "session_token_header_key",
+            api.session_token_header.is_some(),
+        ),
+    ] {
+        if set && !sessions {
+            c.warn(
+                &[Step::Key("api"), Step::Key(key)],
+                "ignored: only multi-turn data has sessions (`conversation_replay`, or `shared_prefix` with `enable_multi_turn_chat`)",
+            );
+        }
+    }
 }

@@ -297,7 +297,8 @@ pub(super) fn distribution_at(
     let fixed = LengthDistribution::Fixed((d.mean.round() as u32).clamp(min, max));
     use DistributionType as T;
     Ok(match d.kind {
-        T::Fixed => fixed,
+        // inference-perf: `int(mean)`, whatever `min` and `max` say.
+        T::Fixed => LengthDistribution::Fixed(d.mean.max(0.0) as u32),
         T::Normal | T::SkewNormal | T::Lognormal if std_dev == 0.0 => fixed,
         T::Normal => LengthDistribution::Normal {
             mean: d.mean,

@@ -110,6 +110,9 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     let mut errors = Vec::new();
     let api = check_api(&c, &raw).map_err(|e| errors.push(e)).ok();
     let data = check_data(&mut c, &raw).map_err(|e| errors.push(e)).ok();
+    if let (Some(api), Some(data)) = (&api, &data) {
+        conversations::check_session_headers(&mut c, api, data);
+    }
     let tokenizer = check_tokenizer(&c, &raw).map_err(|e| errors.push(e)).ok();
     let load = check_load(&mut c, &raw).map_err(|e| errors.push(e)).ok();
     let server = check_server(&c, &raw).map_err(|e| errors.push(e)).ok();
