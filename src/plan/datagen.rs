@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
 use crate::plan::lengths::sample_length;
-use crate::plan::sessions::{self, SessionPlan};
+use crate::plan::sessions::{self, Groups, Question, SessionPlan};
 use crate::plan::tokens::TokenCounter;
 use crate::scenario::{Data, DataSource, LengthDistribution, SharedPrefix};
 
@@ -39,8 +39,9 @@ pub struct RequestSpec {
     pub prompt_tokens: u32,
     /// Sent as `max_tokens`.
     pub max_tokens: u32,
-    /// Multi-turn data: the request's place in its session (`prompt` is then the turn's question,
-    /// sent after the session's system prompt and history).
+    /// Multi-turn data: the request's place in its session. `prompt` is then empty and
+    /// `prompt_tokens` the question's length: the prompt (system prompt, history, question) is
+    /// built when the session's previous round is done.
     pub turn: Option<sessions::Turn>,
 }
 
@@ -119,9 +120,9 @@ impl Generator {
             }
             Source::Fixed(specs) => specs[rng.random_range(0..specs.len())].clone(),
             Source::Sessions(plan) => {
-                let (turn, prompt, prompt_tokens, max_tokens) = plan.request(index);
+                let (turn, prompt_tokens, max_tokens) = plan.request(index);
                 RequestSpec {
-                    prompt,
+                    prompt: String::new(),
                     prompt_tokens,
                     max_tokens,
                     turn: Some(turn),
@@ -150,10 +151,6 @@ pub fn mix(stream: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A group's system prompt and its prompts' questions: `(system, [(question, its tokens,
-/// max_tokens)])` per group.
-type Groups = Vec<(String, Vec<(String, u32, u32)>)>;
-
 fn shared_prefix(p: &SharedPrefix, tokens: &TokenCounter, rng: &mut StdRng) -> Groups {
     (0..p.num_groups)
         .map(|_| {
@@ -161,9 +158,13 @@ fn shared_prefix(p: &SharedPrefix, tokens: &TokenCounter, rng: &mut StdRng) -> G
             let questions = (0..p.num_prompts_per_group)
                 .map(|_| {
                     let length = sample_length(p.question_len, rng).max(1);
-                    let question = tokens.words(length, rng);
+                    let text = tokens.words(length, rng);
                     let max_tokens = sample_length(p.output_len, rng).max(1);
-                    (question, length, max_tokens)
+                    Question {
+                        text,
+                        tokens: length,
+                        max_tokens,
+                    }
                 })
                 .collect();
             (system, questions)
@@ -175,12 +176,12 @@ fn shared_prefix(p: &SharedPrefix, tokens: &TokenCounter, rng: &mut StdRng) -> G
 fn flatten(groups: Groups, tokens: &TokenCounter) -> Vec<RequestSpec> {
     let mut specs = Vec::new();
     for (system, questions) in groups {
-        for (question, _, max_tokens) in questions {
-            let prompt = format!("{system}{question}");
+        for question in questions {
+            let prompt = format!("{system}{}", question.text);
             specs.push(RequestSpec {
                 prompt_tokens: tokens.count(&prompt),
                 prompt,
-                max_tokens,
+                max_tokens: question.max_tokens,
                 turn: None,
             });
         }

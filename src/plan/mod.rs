@@ -45,12 +45,15 @@ impl Default for Quick {
 pub struct SessionCaps {
     pub max_tokens: Option<u32>,
     pub tool_latency: Option<Duration>,
+    /// The longest context (prompt plus answer) a turn may use.
+    pub max_context: Option<u32>,
 }
 
 /// Quick mode's caps on session turns.
 pub const QUICK_SESSION_CAPS: SessionCaps = SessionCaps {
     max_tokens: Some(128),
     tool_latency: Some(Duration::from_millis(100)),
+    max_context: Some(4_096),
 };
 
 /// What kind of load a planned stage produces.
@@ -261,10 +264,11 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
             if let SessionCaps {
                 max_tokens: Some(tokens),
                 tool_latency: Some(latency),
+                max_context: Some(context),
             } = session_caps
             {
                 said.push_str(&format!(
-                    "; session turns ask for at most {tokens} tokens and wait at most {} ms for a tool call",
+                    "; session turns ask for at most {tokens} tokens, use at most {context} tokens of context and wait at most {} ms for a tool call",
                     latency.as_millis()
                 ));
             }

@@ -51,10 +51,22 @@ pub struct System {
     pub own_tokens: u32,
 }
 
+/// A `shared_prefix` prompt's question: its text (words with their leading spaces), its length and
+/// the `max_tokens` it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub text: String,
+    pub tokens: u32,
+    pub max_tokens: u32,
+}
+
+/// `shared_prefix` groups: each system prompt with its prompts' questions.
+pub type Groups = Vec<(String, Vec<Question>)>;
+
 enum Kind {
     Replay(Conversations),
     /// `shared_prefix` users: each asks the same question, with the same `max_tokens`, every round.
-    Users(Vec<(String, u32, u32)>),
+    Users(Vec<Question>),
 }
 
 /// The sessions of a scenario.
@@ -93,12 +105,8 @@ impl SessionPlan {
         }
     }
 
-    /// `shared_prefix` with `enable_multi_turn_chat`: `groups` of `(system prompt, [(question,
-    /// question tokens, max_tokens)])`.
-    pub fn users(
-        groups: Vec<(String, Vec<(String, u32, u32)>)>,
-        tokens: Arc<TokenCounter>,
-    ) -> SessionPlan {
+    /// `shared_prefix` with `enable_multi_turn_chat`: every prompt of every group is a user.
+    pub fn users(groups: Groups, tokens: Arc<TokenCounter>) -> SessionPlan {
         let (mut systems, mut users) = (Vec::new(), Vec::new());
         for (system, questions) in groups {
             let own: Arc<str> = system.into();
@@ -153,9 +161,10 @@ impl SessionPlan {
         }
     }
 
-    /// What request `index` of a stage asks: its place in its session, the question and its
-    /// length, and `max_tokens`.
-    pub fn request(&self, index: u64) -> (Turn, String, u32, u32) {
+    /// What request `index` of a stage asks: its place in its session, its question's length and
+    /// `max_tokens`. The question's text is made when the turn is sent (`question`), at the length
+    /// that fits its context.
+    pub fn request(&self, index: u64) -> (Turn, u32, u32) {
         let n = u64::from(self.count());
         let session = (index % n) as u32;
         let round = index / n;
@@ -163,16 +172,12 @@ impl SessionPlan {
             Kind::Replay(c) => {
                 let turns = self.turns[session as usize];
                 let turn = (round % u64::from(turns)) as u32;
-                let mut rng = StdRng::seed_from_u64(mix(
-                    c.seed ^ 0x5455_524e,
-                    (u64::from(session) << 32) | u64::from(turn),
-                ));
+                let mut rng = StdRng::seed_from_u64(turn_seed(c.seed, session, turn));
                 let question_tokens = sample_length(c.input, &mut rng).max(1);
                 let max_tokens = sample_length(c.output, &mut rng).max(1);
                 let tool_latency = c.tool_call_latency.map_or(Duration::ZERO, |d| {
                     Duration::from_secs(u64::from(sample_length(d, &mut rng)))
                 });
-                let question = self.tokens.words(question_tokens, &mut rng);
                 let turn = Turn {
                     session,
                     round,
@@ -181,10 +186,10 @@ impl SessionPlan {
                     replay: round / u64::from(turns),
                     tool_latency,
                 };
-                (turn, question, question_tokens, max_tokens)
+                (turn, question_tokens, max_tokens)
             }
             Kind::Users(users) => {
-                let (question, tokens, max_tokens) = &users[session as usize];
+                let user = &users[session as usize];
                 let turn = Turn {
                     session,
                     round,
@@ -193,7 +198,20 @@ impl SessionPlan {
                     replay: 0,
                     tool_latency: Duration::ZERO,
                 };
-                (turn, question.clone(), *tokens, *max_tokens)
+                (turn, user.tokens, user.max_tokens)
+            }
+        }
+    }
+
+    /// The first `words` words of the turn's question (all of it when `words` is its length).
+    pub fn question(&self, turn: &Turn, words: u32) -> String {
+        match &self.kind {
+            Kind::Replay(c) => {
+                let seed = turn_seed(c.seed ^ 0x574f_5244, turn.session, turn.turn);
+                self.tokens.words(words, &mut StdRng::seed_from_u64(seed))
+            }
+            Kind::Users(users) => {
+                first_words(&users[turn.session as usize].text, words).to_string()
             }
         }
     }
@@ -214,6 +232,30 @@ impl SessionPlan {
     /// Special tokens the tokenizer adds to every prompt.
     pub fn special(&self) -> u32 {
         self.special
+    }
+}
+
+/// The seed of a conversation's turn (the same in every replay of it).
+fn turn_seed(seed: u64, session: u32, turn: u32) -> u64 {
+    mix(
+        seed ^ 0x5455_524e,
+        (u64::from(session) << 32) | u64::from(turn),
+    )
+}
+
+/// The first `words` words of `text`, a run of words each with its leading space.
+pub fn first_words(text: &str, words: u32) -> &str {
+    if words == 0 {
+        return "";
+    }
+    // The space before word `words + 1` ends the cut (the first byte is the first word's space).
+    match text
+        .match_indices(' ')
+        .filter(|&(i, _)| i > 0)
+        .nth(words as usize - 1)
+    {
+        Some((i, _)) => &text[..i],
+        None => text,
     }
 }
 
@@ -241,7 +283,7 @@ mod tests {
         let plan = SessionPlan::replay(&conversations(3, 2), Arc::new(TokenCounter::builtin()));
         let turns: Vec<(u32, u64, u32, bool, u64)> = (0..8)
             .map(|i| {
-                let (t, _, _, _) = plan.request(i);
+                let (t, _, _) = plan.request(i);
                 (t.session, t.round, t.turn, t.last, t.replay)
             })
             .collect();
@@ -258,12 +300,31 @@ mod tests {
                 (1, 2, 0, false, 1),
             ]
         );
-        let (t, q, qt, max) = plan.request(6);
-        assert_eq!(plan.request(0).1, q, "a replay asks the same questions");
+        let (t, qt, max) = plan.request(6);
+        let q = plan.question(&t, qt);
+        assert_eq!(
+            plan.question(&plan.request(0).0, qt),
+            q,
+            "a replay asks the same questions"
+        );
         assert_eq!((TokenCounter::builtin().count_text(&q), max), (qt, 7));
+        assert_eq!(
+            plan.question(&t, 2),
+            first_words(&q, 2),
+            "a cut question is its start"
+        );
         assert_eq!(t.tool_latency, Duration::from_secs(2));
         assert_eq!(plan.session_id(&t), "slot_0_convo_1");
         assert_eq!(plan.session_id(&plan.request(1).0), "conv_1");
+    }
+
+    #[test]
+    fn first_words_cuts_at_word_boundaries() {
+        assert_eq!(first_words(" a bb ccc", 0), "");
+        assert_eq!(first_words(" a bb ccc", 1), " a");
+        assert_eq!(first_words(" a bb ccc", 2), " a bb");
+        assert_eq!(first_words(" a bb ccc", 3), " a bb ccc");
+        assert_eq!(first_words(" a bb ccc", 9), " a bb ccc");
     }
 
     #[test]

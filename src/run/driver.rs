@@ -139,10 +139,10 @@ pub async fn run_stage<'p>(
                 )
                 .await;
         }
-        StageLoad::Closed { .. } => {
+        StageLoad::Closed { num_requests, .. } => {
             tokio::time::sleep_until(started.into()).await;
             driver
-                .closed_loop(started, part, generator, stage.seed)
+                .closed_loop(started, part, generator, (stage.seed, num_requests))
                 .await;
         }
     }
@@ -214,14 +214,15 @@ async fn send_turn(
         )
         .await;
     let ended = Instant::now();
-    held.answered(&spec.prompt, spec.prompt_tokens, &exchange, answer);
+    let sample = Sample {
+        intended,
+        prompt_tokens: prepared.prompt_tokens,
+        expect: expect(client, prepared.exact, prepared.max_tokens),
+        exchange,
+    };
+    held.answered(prepared, &sample.exchange, answer);
     let finished = Finished {
-        sample: Sample {
-            intended,
-            prompt_tokens: prepared.prompt_tokens,
-            expect: expect(client, prepared.exact, prepared.max_tokens),
-            exchange,
-        },
+        sample,
         ended,
         turn: Some(TurnMark {
             index: turn.turn,
@@ -307,7 +308,7 @@ impl Driver<'_, '_> {
         started: Instant,
         part: &Part,
         generator: &Arc<Generator>,
-        stream: u64,
+        (stream, limit): (u64, u64),
     ) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
         let mut slots = JoinSet::new();
@@ -323,9 +324,18 @@ impl Driver<'_, '_> {
                 let slot_started = Instant::now();
                 let mut intended = slot_started;
                 while !stop.is_set()
-                    && let Some(index) = claims.claim()
+                    && let Some(claimed) = claims.claim()
                 {
                     launched.fetch_add(1, Ordering::Relaxed);
+                    // With sessions, a claim is a turn to send: of whichever session is free.
+                    let index = match &sessions {
+                        Some(live) => tokio::select! {
+                            biased;
+                            _ = stop.wait() => break,
+                            index = live.take(limit) => index,
+                        },
+                        None => claimed,
+                    };
                     let spec = generator.request(stream, index);
                     let (finished, held) =
                         send_any(&client, sessions.as_ref(), intended, spec).await;

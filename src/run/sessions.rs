@@ -8,16 +8,17 @@
 //! system prompt is cut (inference-perf's rule). Prompt lengths are the sum of the parts' counts,
 //! each counted once, so building a turn never re-tokenizes the history.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::client::{Answer, Exchange};
 use crate::plan::SessionCaps;
 use crate::plan::datagen::RequestSpec;
-use crate::plan::sessions::{SessionPlan, Turn};
+use crate::plan::sessions::{SessionPlan, Turn, first_words};
+use crate::plan::shard::Shard;
 
 /// Tokens kept free beside a turn's prompt and answer under `max_model_len` (inference-perf's).
 const CONTEXT_MARGIN: u32 = 200;
@@ -30,6 +31,10 @@ pub struct Live {
     sessions: Vec<Session>,
     /// Quick mode's limits on answers and tool-call latencies.
     caps: SessionCaps,
+    /// Closed loop: the request indexes of the next rounds of this process's sessions that are free
+    /// (no round in flight or in its tool call), for the next free slot to take.
+    free: Mutex<BTreeSet<u64>>,
+    freed: Notify,
 }
 
 impl std::fmt::Debug for Live {
@@ -61,6 +66,9 @@ struct State {
 /// A turn ready to send.
 pub struct Prepared {
     pub prompt: String,
+    /// The turn's question as sent (the end of `prompt`), and its length.
+    pub question: String,
+    pub question_tokens: u32,
     /// The prompt's length as the scenario's tokenizer counts its parts.
     pub prompt_tokens: u32,
     /// Whether the prompt is exactly what was planned (no history, nothing cut), so the server's
@@ -94,14 +102,9 @@ impl Held {
             .map_or(latency, |cap| latency.min(cap))
     }
 
-    /// Records the answer of a successful turn in the session's history.
-    pub fn answered(
-        &self,
-        question: &str,
-        question_tokens: u32,
-        exchange: &Exchange,
-        answer: Answer,
-    ) {
+    /// Records the answer of a successful turn in the session's history, after its question.
+    pub fn answered(&self, prepared: Prepared, exchange: &Exchange, answer: Answer) {
+        let (question, question_tokens) = (prepared.question, prepared.question_tokens);
         let Exchange::Ok(success) = exchange else {
             return;
         };
@@ -135,12 +138,20 @@ impl Drop for Held {
             .released_at = Some(Instant::now());
         let next = self.turn.round + 1;
         session.released.send_modify(|r| *r = (*r).max(next));
+        let n = u64::from(self.live.plan.count());
+        let index = next * n + u64::from(self.turn.session);
+        self.live
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(index);
+        self.live.freed.notify_one();
     }
 }
 
 impl Live {
-    /// The sessions of stage `stage`, all at round 0 with an empty history.
-    pub fn new(plan: Arc<SessionPlan>, stage: usize, caps: SessionCaps) -> Live {
+    /// The sessions of stage `stage`, all at round 0 with an empty history; `shard`'s are free.
+    pub fn new(plan: Arc<SessionPlan>, stage: usize, caps: SessionCaps, shard: Shard) -> Live {
         let (shared, shared_tokens) = plan.shared(stage);
         let sessions = (0..plan.count())
             .map(|_| Session {
@@ -148,12 +159,35 @@ impl Live {
                 state: Mutex::default(),
             })
             .collect();
+        let free = (0..u64::from(plan.count()))
+            .filter(|&s| shard.owns(s))
+            .collect();
         Live {
             plan,
             shared,
             shared_tokens,
             sessions,
             caps,
+            free: Mutex::new(free),
+            freed: Notify::new(),
+        }
+    }
+
+    /// Closed loop: the request of the lowest-numbered free session's next round below `limit`
+    /// (the stage's request count), waiting for one to be freed if none is. Slots take whichever
+    /// session is free, so a slot never waits behind one session while another could go; every
+    /// session still sends its rounds in order, and the stage sends the same requests.
+    pub async fn take(&self, limit: u64) -> u64 {
+        loop {
+            let freed = self.freed.notified();
+            {
+                let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(&index) = free.range(..limit).next() {
+                    free.remove(&index);
+                    return index;
+                }
+            }
+            freed.await;
         }
     }
 
@@ -178,7 +212,7 @@ impl Live {
         (held, prepared)
     }
 
-    fn prepare(&self, spec: &RequestSpec, turn: &Turn) -> Prepared {
+    fn prepare<'a>(&'a self, spec: &RequestSpec, turn: &Turn) -> Prepared {
         let system = self.plan.system(turn.session);
         let mut state = self.lock(turn.session);
         if turn.replay != state.replay {
@@ -190,13 +224,16 @@ impl Live {
             };
         }
         let system_tokens = self.shared_tokens + system.own_tokens;
-        let mut question = spec.prompt.as_str();
         let mut question_tokens = spec.prompt_tokens;
         let max_tokens = self
             .caps
             .max_tokens
             .map_or(spec.max_tokens, |cap| spec.max_tokens.min(cap));
-        if let Some(max) = self.plan.max_context() {
+        let max_context = match (self.plan.max_context(), self.caps.max_context) {
+            (Some(max), Some(cap)) => Some(max.min(cap)),
+            (max, cap) => max.or(cap),
+        };
+        if let Some(max) = max_context {
             let target = max.saturating_sub(max_tokens.saturating_add(CONTEXT_MARGIN));
             let used = |s: &State| {
                 s.system_words.unwrap_or(system_tokens) + s.history_tokens + question_tokens
@@ -211,25 +248,36 @@ impl Live {
                 let room = target.saturating_sub(question_tokens);
                 state.system_words = Some(room);
                 if room == 0 {
-                    question = first_words(question, target);
                     question_tokens = question_tokens.min(target);
                 }
             }
         }
+        let question = self.plan.question(turn, question_tokens);
         let kept = state.system_words.unwrap_or(system_tokens);
         let history_len: usize = state.history.iter().map(|(t, _)| t.len()).sum();
         let mut prompt = String::with_capacity(
             self.shared.len() + system.own.len() + history_len + question.len(),
         );
+        // Cut only when something must go: scanning a long system prompt for every turn would cost
+        // the load thread more than the rest of the turn.
+        let part = |text: &'a str, tokens: u32, keep: u32| -> &'a str {
+            if keep >= tokens {
+                text
+            } else {
+                first_words(text, keep)
+            }
+        };
         let shared_kept = kept.min(self.shared_tokens);
-        prompt.push_str(first_words(&self.shared, shared_kept));
-        prompt.push_str(first_words(&system.own, kept - shared_kept));
+        prompt.push_str(part(&self.shared, self.shared_tokens, shared_kept));
+        prompt.push_str(part(&system.own, system.own_tokens, kept - shared_kept));
         for (entry, _) in &state.history {
             prompt.push_str(entry);
         }
-        prompt.push_str(question);
+        prompt.push_str(&question);
         Prepared {
             prompt,
+            question,
+            question_tokens,
             prompt_tokens: kept + state.history_tokens + question_tokens + self.plan.special(),
             exact: state.history.is_empty() && state.system_words.is_none(),
             session_id: self.plan.session_id(turn),
@@ -237,36 +285,5 @@ impl Live {
             max_tokens,
             ready: state.released_at.filter(|_| turn.round > 0),
         }
-    }
-}
-
-/// The first `words` words of `text`, a run of words each with its leading space.
-fn first_words(text: &str, words: u32) -> &str {
-    if words == 0 {
-        return "";
-    }
-    let mut seen = 0;
-    for (i, b) in text.bytes().enumerate() {
-        if b == b' ' && i > 0 {
-            seen += 1;
-            if seen == words {
-                return &text[..i];
-            }
-        }
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn first_words_cuts_at_word_boundaries() {
-        assert_eq!(first_words(" a bb ccc", 0), "");
-        assert_eq!(first_words(" a bb ccc", 1), " a");
-        assert_eq!(first_words(" a bb ccc", 2), " a bb");
-        assert_eq!(first_words(" a bb ccc", 3), " a bb ccc");
-        assert_eq!(first_words(" a bb ccc", 9), " a bb ccc");
     }
 }

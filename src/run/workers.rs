@@ -130,7 +130,7 @@ impl Workers {
         let sessions = self
             .sessions
             .as_ref()
-            .map(|(plan, caps)| Arc::new(Live::new(Arc::clone(plan), stage.index, *caps)));
+            .map(|(plan, caps)| Arc::new(Live::new(Arc::clone(plan), stage.index, *caps, shard)));
         let (slots, in_flight) = (shard.share(concurrency), shard.share(max_in_flight as u64));
         (0..threads)
             .map(|j| {

@@ -279,6 +279,7 @@ impl Recorder {
     /// active time is summed, and the merged recorder reports no send rate (windows are per stage).
     pub fn merge(&mut self, other: &Recorder) {
         self.add_counts(other);
+        self.sessions.add(&other.sessions);
         self.active += other.active;
         self.stages += other.stages;
         self.first_sent = None;
@@ -343,7 +344,6 @@ impl Recorder {
         self.token_count_mismatches += other.token_count_mismatches;
         self.in_flight_cap_waits += other.in_flight_cap_waits;
         self.ramp_up = self.ramp_up.max(other.ramp_up);
-        self.sessions.add(&other.sessions);
     }
 }
 

@@ -33,10 +33,12 @@ impl Recorder {
     }
 
     /// This recorder made equal to `other` without allocating (histograms are reset and refilled in
-    /// place): a cheap copy for looking at a running stage from another thread.
+    /// place): a cheap copy for looking at a running stage from another thread. Sessions' per-turn
+    /// statistics are left out: only the final reports show them, and copying them four times a
+    /// second would cost the load thread its timing.
     pub fn copy_from(&mut self, other: &Recorder) {
         self.clear();
-        self.add_shard(other);
+        self.add_view(other);
         self.stages = other.stages;
         self.timeline.clone_from(&other.timeline);
     }
@@ -67,6 +69,12 @@ impl Recorder {
 
     /// Adds a shard of the same stage (see the module doc); timelines are left to `merged_shards`.
     pub fn add_shard(&mut self, other: &Recorder) {
+        self.add_view(other);
+        self.sessions.add(&other.sessions);
+    }
+
+    /// `add_shard` without the sessions' per-turn statistics.
+    fn add_view(&mut self, other: &Recorder) {
         self.add_counts(other);
         self.active = self.active.max(other.active);
         self.first_sent = earliest(self.first_sent, other.first_sent);
