@@ -32,8 +32,9 @@ pub struct Live {
     /// Quick mode's limits on answers and tool-call latencies.
     caps: SessionCaps,
     /// Closed loop: the request indexes of the next rounds of this process's sessions that are free
-    /// (no round in flight or in its tool call), for the next free slot to take.
-    free: Mutex<BTreeSet<u64>>,
+    /// (no round in flight or in its tool call), for the next free slot to take. At most one per
+    /// session; none in open-loop stages, whose arrivals say which round goes next.
+    free: Option<Mutex<BTreeSet<u64>>>,
     freed: Notify,
 }
 
@@ -138,20 +139,24 @@ impl Drop for Held {
             .released_at = Some(Instant::now());
         let next = self.turn.round + 1;
         session.released.send_modify(|r| *r = (*r).max(next));
-        let n = u64::from(self.live.plan.count());
-        let index = next * n + u64::from(self.turn.session);
-        self.live
-            .free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(index);
-        self.live.freed.notify_one();
+        if let Some(free) = &self.live.free {
+            let n = u64::from(self.live.plan.count());
+            let index = next * n + u64::from(self.turn.session);
+            free.lock().unwrap_or_else(|e| e.into_inner()).insert(index);
+            self.live.freed.notify_one();
+        }
     }
 }
 
 impl Live {
-    /// The sessions of stage `stage`, all at round 0 with an empty history; `shard`'s are free.
-    pub fn new(plan: Arc<SessionPlan>, stage: usize, caps: SessionCaps, shard: Shard) -> Live {
+    /// The sessions of stage `stage`, all at round 0 with an empty history; in a closed-loop stage
+    /// (`closed`), `shard`'s sessions are free to take.
+    pub fn new(
+        plan: Arc<SessionPlan>,
+        stage: usize,
+        caps: SessionCaps,
+        closed: Option<Shard>,
+    ) -> Live {
         let (shared, shared_tokens) = plan.shared(stage);
         let sessions = (0..plan.count())
             .map(|_| Session {
@@ -159,16 +164,17 @@ impl Live {
                 state: Mutex::default(),
             })
             .collect();
-        let free = (0..u64::from(plan.count()))
-            .filter(|&s| shard.owns(s))
-            .collect();
+        let free = closed.map(|shard| {
+            let mine = (0..u64::from(plan.count())).filter(|&s| shard.owns(s));
+            Mutex::new(mine.collect())
+        });
         Live {
             plan,
             shared,
             shared_tokens,
             sessions,
             caps,
-            free: Mutex::new(free),
+            free,
             freed: Notify::new(),
         }
     }
@@ -178,10 +184,11 @@ impl Live {
     /// session is free, so a slot never waits behind one session while another could go; every
     /// session still sends its rounds in order, and the stage sends the same requests.
     pub async fn take(&self, limit: u64) -> u64 {
+        let free = self.free.as_ref().expect("take is for closed-loop stages");
         loop {
             let freed = self.freed.notified();
             {
-                let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+                let mut free = free.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(&index) = free.range(..limit).next() {
                     free.remove(&index);
                     return index;

@@ -127,10 +127,10 @@ impl Workers {
             StageLoad::Open { .. } => (0, 0),
         };
         let claims = Arc::new(Claims::new(num_requests, shard));
-        let sessions = self
-            .sessions
-            .as_ref()
-            .map(|(plan, caps)| Arc::new(Live::new(Arc::clone(plan), stage.index, *caps, shard)));
+        let sessions = self.sessions.as_ref().map(|(plan, caps)| {
+            let closed = matches!(stage.load, StageLoad::Closed { .. }).then_some(shard);
+            Arc::new(Live::new(Arc::clone(plan), stage.index, *caps, closed))
+        });
         let (slots, in_flight) = (shard.share(concurrency), shard.share(max_in_flight as u64));
         (0..threads)
             .map(|j| {
