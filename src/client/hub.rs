@@ -1,8 +1,11 @@
 //! Downloads from a Hugging Face style hub (`$HF_ENDPOINT`, default `https://huggingface.co`): one file
-//! of a repository at `main`, fetched once into `~/.cache/infergate/<kind>/` and read from there
-//! afterwards. Offline, the error says what to pass instead. Tokenizers use it today; datasets next.
+//! of a model or dataset repository at `main`, fetched once into `<cache>/<kind>/` (`cache_root`:
+//! `$INFERGATE_CACHE`, else `~/.cache/infergate`) and read from there afterwards. The file is streamed
+//! to disk and renamed into place only when whole, so an interrupted download is never taken for a
+//! copy. Offline, the error says what to pass instead. Tokenizers and the ShareGPT dataset use it.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Http, describe_error};
@@ -23,30 +26,46 @@ pub fn endpoint() -> String {
     std::env::var("HF_ENDPOINT").unwrap_or_else(|_| "https://huggingface.co".into())
 }
 
-/// Where `repo`'s `file` is kept once downloaded (`kind` separates tokenizers from datasets).
-pub fn cache_path(kind: &str, repo: &str, file: &str) -> PathBuf {
+/// Where downloads are kept: `$INFERGATE_CACHE`, else `~/.cache/infergate`.
+pub fn cache_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("INFERGATE_CACHE").filter(|r| !r.is_empty()) {
+        return PathBuf::from(root);
+    }
     let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
     home.join(".cache/infergate")
-        .join(kind)
-        .join(repo.replace('/', "--"))
-        .join(file)
+}
+
+/// Where `repo`'s `file` is kept once downloaded (`kind` separates tokenizers from datasets).
+pub fn cache_path(kind: &str, repo: &str, file: &str) -> PathBuf {
+    cache_path_in(&cache_root(), kind, repo, file)
+}
+
+/// `cache_path` under another root.
+pub fn cache_path_in(root: &Path, kind: &str, repo: &str, file: &str) -> PathBuf {
+    root.join(kind).join(repo.replace('/', "--")).join(file)
 }
 
 /// What to download and what to tell the user when it cannot be.
 pub struct Request<'a> {
     pub hub: &'a str,
+    /// Where the cache is (`cache_root()` unless a caller keeps its own).
+    pub cache: &'a Path,
     pub kind: &'a str,
+    /// A dataset repository (`{hub}/datasets/{repo}/...`) rather than a model's.
+    pub dataset: bool,
     pub repo: &'a str,
     pub file: &'a str,
     /// For gated repositories; `HF_TOKEN` when not given.
     pub token: Option<&'a Secret>,
     /// The first half of the error message, e.g. "tokenizer: cannot download `x` from hub; pass ...".
     pub hint: String,
+    /// How long the whole download may take.
+    pub timeout: Duration,
 }
 
 /// The cached copy of the file, downloading it first when there is none.
 pub async fn fetch(request: Request<'_>) -> Result<PathBuf, HubError> {
-    let path = cache_path(request.kind, request.repo, request.file);
+    let path = cache_path_in(request.cache, request.kind, request.repo, request.file);
     if path.exists() {
         return Ok(path);
     }
@@ -55,8 +74,9 @@ pub async fn fetch(request: Request<'_>) -> Result<PathBuf, HubError> {
         detail,
     };
     let url = format!(
-        "{}/{}/resolve/main/{}",
+        "{}/{}{}/resolve/main/{}",
         request.hub.trim_end_matches('/'),
+        if request.dataset { "datasets/" } else { "" },
         request.repo,
         request.file
     );
@@ -66,10 +86,10 @@ pub async fn fetch(request: Request<'_>) -> Result<PathBuf, HubError> {
         .map(Secret::new);
     let token = request.token.or(env_token.as_ref());
     let http = Http::to_hub(token)
-        .timeout(Duration::from_secs(60))
+        .timeout(request.timeout)
         .build()
         .map_err(|e| fail(e.to_string()))?;
-    let response = http
+    let mut response = http
         .get(&url)
         .send()
         .await
@@ -77,10 +97,21 @@ pub async fn fetch(request: Request<'_>) -> Result<PathBuf, HubError> {
     if !response.status().is_success() {
         return Err(fail(format!("HTTP {}", response.status())));
     }
-    let bytes = response.bytes().await.map_err(|e| fail(e.to_string()))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    let dir = path.parent().unwrap_or(request.cache);
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    let partial = path.with_extension(format!("part-{}", std::process::id()));
+    let written = async {
+        let mut file = std::fs::File::create(&partial).map_err(|e| e.to_string())?;
+        while let Some(chunk) = response.chunk().await.map_err(|e| describe_error(&e))? {
+            file.write_all(&chunk).map_err(|e| e.to_string())?;
+        }
+        file.sync_all().map_err(|e| e.to_string())?;
+        std::fs::rename(&partial, &path).map_err(|e| e.to_string())
     }
-    std::fs::write(&path, &bytes).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    .await;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(fail(format!("{}: {e}", path.display())));
+    }
     Ok(path)
 }

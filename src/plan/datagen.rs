@@ -9,27 +9,23 @@
 //!   `shared_prefix.seed` when given); requests pick prompts at random, so a server with prefix
 //!   caching reuses each group's prefix.
 //! - `shareGPT`: the first human turn of each conversation in a local JSON file (the first
-//!   `SHAREGPT_MAX` usable ones); `max_tokens` is the length of the answer that followed it.
+//!   `SHAREGPT_MAX` usable ones, `datasets`); `max_tokens` is the length of the answer that followed.
 //!
 //! Request `i` of a stage is drawn from its own generator seeded by (stage stream, `i`), so a scenario
 //! sends the same requests every run, and a shard (a thread, process or pod sending every `N`-th
 //! arrival) sends exactly the requests the unsharded run sends at those global indexes. All counting
 //! happens here, before a request's deadline, never on the response path.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Deserialize;
 
+use crate::plan::datasets;
 use crate::plan::lengths::sample_length;
 use crate::plan::sessions::{self, Groups, Question, SessionPlan};
 use crate::plan::tokens::TokenCounter;
 use crate::scenario::{Data, DataSource, LengthDistribution, SharedPrefix};
-
-/// Conversations kept from a ShareGPT file.
-pub const SHAREGPT_MAX: usize = 10_000;
 
 /// One request's contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,20 +57,6 @@ enum Source {
     Fixed(Vec<RequestSpec>),
 }
 
-#[derive(Deserialize)]
-struct Conversation {
-    #[serde(default)]
-    conversations: Vec<Turn>,
-}
-
-#[derive(Deserialize)]
-struct Turn {
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    value: String,
-}
-
 impl Generator {
     /// Prepares the scenario's data; reading a ShareGPT file can fail.
     pub fn new(data: &Data, tokens: Arc<TokenCounter>, seed: u64) -> Result<Generator, String> {
@@ -90,7 +72,15 @@ impl Generator {
                     Source::Fixed(flatten(groups, &tokens))
                 }
             }
-            DataSource::ShareGpt { path } => Source::Fixed(share_gpt(path, &tokens)?),
+            DataSource::ShareGpt { path: Some(path) } => {
+                Source::Fixed(datasets::share_gpt(path, &tokens)?)
+            }
+            DataSource::ShareGpt { path: None } => {
+                return Err(
+                    "shareGPT: no local copy of the dataset (the run resolves it before this)"
+                        .into(),
+                );
+            }
             DataSource::Conversations(c) => {
                 Source::Sessions(Arc::new(SessionPlan::replay(c, Arc::clone(&tokens))))
             }
@@ -187,39 +177,6 @@ fn flatten(groups: Groups, tokens: &TokenCounter) -> Vec<RequestSpec> {
         }
     }
     specs
-}
-
-fn share_gpt(path: &Path, tokens: &TokenCounter) -> Result<Vec<RequestSpec>, String> {
-    let shown = path.display();
-    let text = std::fs::read(path).map_err(|e| format!("data.path {shown}: {e}"))?;
-    let conversations: Vec<Conversation> = serde_json::from_slice(&text).map_err(|e| {
-        format!("data.path {shown}: not a ShareGPT file (a JSON list of {{\"conversations\": [{{\"from\", \"value\"}}]}}): {e}")
-    })?;
-    let specs: Vec<RequestSpec> = conversations
-        .iter()
-        .filter_map(|c| {
-            let turns = &c.conversations;
-            let asked = turns.iter().position(|t| t.from == "human")?;
-            let answer = turns.get(asked + 1).filter(|t| t.from == "gpt")?;
-            let prompt = turns[asked].value.clone();
-            let prompt_tokens = tokens.count(&prompt);
-            let max_tokens = tokens.count_text(&answer.value);
-            // vLLM's benchmark drops turns this short; they measure nothing but overhead.
-            (prompt_tokens >= 4 && max_tokens >= 4).then_some(RequestSpec {
-                prompt,
-                prompt_tokens,
-                max_tokens,
-                turn: None,
-            })
-        })
-        .take(SHAREGPT_MAX)
-        .collect();
-    if specs.is_empty() {
-        return Err(format!(
-            "data.path {shown}: no conversation has a human turn followed by a gpt answer"
-        ));
-    }
-    Ok(specs)
 }
 
 #[cfg(test)]
@@ -345,29 +302,6 @@ mod tests {
             _ => unreachable!(),
         };
         assert_ne!(a, b);
-    }
-
-    #[test]
-    fn share_gpt_takes_first_human_turns_and_answer_lengths() {
-        let dir = std::env::temp_dir().join(format!("infergate-sharegpt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("sg.json");
-        std::fs::write(
-            &file,
-            r#"[{"id":"a","conversations":[{"from":"human","value":"the river and the stone"},{"from":"gpt","value":"the old house by the road"}]},
-                {"id":"b","conversations":[{"from":"gpt","value":"no question first"}]},
-                {"id":"c","conversations":[{"from":"human","value":"hi"},{"from":"gpt","value":"too short to keep"}]}]"#,
-        )
-        .unwrap();
-        let specs = share_gpt(&file, &TokenCounter::builtin()).unwrap();
-        assert_eq!(specs.len(), 1);
-        assert_eq!((specs[0].prompt_tokens, specs[0].max_tokens), (5, 6));
-        std::fs::write(&file, "{}").unwrap();
-        assert!(
-            share_gpt(&file, &TokenCounter::builtin())
-                .unwrap_err()
-                .contains("ShareGPT")
-        );
     }
 
     #[test]

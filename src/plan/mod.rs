@@ -8,6 +8,7 @@
 
 pub mod arrivals;
 pub mod datagen;
+pub mod datasets;
 pub mod lengths;
 pub mod sessions;
 pub mod shard;

@@ -240,7 +240,9 @@ impl TokenCounter {
         } else {
             hub::fetch(hub::Request {
                 hub,
+                cache: &hub::cache_root(),
                 kind: CACHE_KIND,
+                dataset: false,
                 repo: name,
                 file: "tokenizer.json",
                 token,
@@ -248,6 +250,7 @@ impl TokenCounter {
                     "tokenizer: cannot download `{name}` from {hub}; pass a local tokenizer.json or a \
                      directory holding one instead (tokenizer.pretrained_model_name_or_path: /path/to/tokenizer.json)"
                 ),
+                timeout: std::time::Duration::from_secs(60),
             })
             .await?
         };

@@ -124,8 +124,11 @@ pub async fn run_scenario(
         idle_timeout: plan.idle_timeout,
         tls: scenario.server.tls.clone(),
     };
+    let data = crate::plan::datasets::resolve(&scenario.data, simulated, &mut warnings)
+        .await
+        .map_err(|e| RunError::Setup(e.to_string()))?;
     let generator =
-        Arc::new(Generator::new(&scenario.data, tokens, plan.data_seed).map_err(RunError::Setup)?);
+        Arc::new(Generator::new(&data, tokens, plan.data_seed).map_err(RunError::Setup)?);
     let threads = load_threads(plan.threads, simulated, &mut warnings);
     let workers = Workers::start(
         threads,

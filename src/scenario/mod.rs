@@ -134,7 +134,8 @@ pub enum DataSource {
     SharedPrefix(SharedPrefix),
     /// `shareGPT`: the first human turn of each conversation in a local JSON file; the answer's
     /// length (in tokens) is the request's `max_tokens`.
-    ShareGpt { path: PathBuf },
+    /// Without a path, the dataset inference-perf downloads (`plan::datasets`).
+    ShareGpt { path: Option<PathBuf> },
     /// `conversation_replay`: synthetic multi-turn conversations, each turn sent with the history.
     Conversations(Conversations),
 }

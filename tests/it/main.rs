@@ -10,6 +10,7 @@ mod architecture;
 mod baselines;
 mod cli;
 mod client_wiremock;
+mod datasets;
 mod faults;
 mod fuzz;
 mod gate_sim;

@@ -275,10 +275,6 @@ fn unsupported_inference_perf_options_are_refused_by_name() {
             "needs a `shared_prefix` block",
         ),
         (
-            "data:\n  type: shareGPT\nload:\n  stages: [{rate: 1, duration: 1}]\n",
-            "data.type",
-        ),
-        (
             "load:\n  type: trace_replay\n  stages: [{rate: 1, duration: 1}]\n",
             "load.type",
         ),

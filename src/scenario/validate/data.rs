@@ -25,16 +25,17 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
         }
         DataType::ShareGpt => {
             let at = [Step::Key("data"), Step::Key("path")];
-            let Some(path) = &data.path else {
-                return Err(c.error(
-                    &[Step::Key("data"), Step::Key("type")],
-                    "`type: shareGPT` needs `path`: a local JSON file in the ShareGPT layout",
-                ));
+            let path = match &data.path {
+                Some(path) => {
+                    let path = resolve_relative(c.path, path);
+                    if !path.is_file() {
+                        return Err(c.error(&at, format!("{} is not a file", path.display())));
+                    }
+                    Some(path)
+                }
+                // inference-perf's hub dataset, resolved when the run starts.
+                None => None,
             };
-            let path = resolve_relative(c.path, path);
-            if !path.is_file() {
-                return Err(c.error(&at, format!("{} is not a file", path.display())));
-            }
             DataSource::ShareGpt { path }
         }
         DataType::ConversationReplay => {
