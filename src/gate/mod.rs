@@ -157,7 +157,7 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
     if let Some(reason) = &run.aborted {
         checks.push(Check {
             kind: CheckKind::Threshold,
-            name: "run: not aborted by a threshold".to_string(),
+            name: "run: not aborted by a threshold or circuit breaker".to_string(),
             verdict: Verdict::Fail,
             observed: "aborted".to_string(),
             observed_value: None,

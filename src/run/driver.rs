@@ -30,6 +30,7 @@ use crate::plan::datagen::{Generator, RequestSpec};
 use crate::plan::sessions::Turn;
 use crate::plan::shard::Shard;
 use crate::plan::{PlannedStage, StageLoad};
+use crate::run::breakers::Breakers;
 use crate::run::pacer::Pacer;
 use crate::run::sessions::{Held, Live};
 use crate::run::stop::Stop;
@@ -94,6 +95,8 @@ pub struct Part {
     pub max_in_flight: usize,
     /// Multi-turn data: the stage's sessions, shared by every load thread of the process.
     pub sessions: Option<Arc<Live>>,
+    /// The run's circuit breakers, fed every finished request.
+    pub breakers: Option<Arc<Breakers>>,
 }
 
 /// Runs one part of a stage from `started` to completion (or until `stop`) and returns what it
@@ -110,6 +113,7 @@ pub async fn run_stage<'p>(
     let mut driver = Driver {
         client,
         stop,
+        breakers: part.breakers.clone(),
         peek,
         last_watch: Instant::now(),
         recorder: Recorder::new(),
@@ -248,6 +252,7 @@ async fn hold(held: Option<Held>, stop: &Stop) {
 struct Driver<'a, 'b> {
     client: &'a Arc<Client>,
     stop: &'a Stop,
+    breakers: Option<Arc<Breakers>>,
     peek: Option<&'b mut (dyn FnMut(&Recorder) + 'b)>,
     last_watch: Instant,
     recorder: Recorder,
@@ -468,6 +473,9 @@ impl Driver<'_, '_> {
             }
         };
         self.recorder.record(&finished.sample);
+        if let Some(breakers) = &self.breakers {
+            breakers.feed(&finished.sample, finished.ended);
+        }
         if let Some(mark) = finished.turn {
             self.recorder.sessions.record(mark, &finished.sample);
         }

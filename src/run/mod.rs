@@ -6,6 +6,7 @@
 //! Imports `scenario`, `client`, `plan`, `sim` and `measure`; never the gate or the reports (abort
 //! rules come in as a closure, `Abort`).
 
+pub mod breakers;
 pub mod driver;
 pub mod merge;
 mod options;

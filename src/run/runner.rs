@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::breakers::Breakers;
 use super::progress::StageProgress;
 use super::stop::stop_pair;
 use super::workers::Workers;
@@ -130,16 +131,19 @@ pub async fn run_scenario(
     let generator =
         Arc::new(Generator::new(&data, tokens, plan.data_seed).map_err(RunError::Setup)?);
     let threads = load_threads(plan.threads, simulated, &mut warnings);
+    // One stop for the run, set by a signal (forwarded from `options.stop`), by an abort threshold
+    // or by a circuit breaker.
+    let (handle, stop) = stop_pair();
+    let handle = Arc::new(handle);
+    let breakers = Breakers::new(&scenario.load.circuit_breakers, Arc::clone(&handle));
     let workers = Workers::start(
         threads,
         options.shard,
         &endpoint,
         &generator,
         plan.session_caps,
+        breakers.clone(),
     )?;
-    // One stop for the run, set by a signal (forwarded from `options.stop`) or by an abort threshold.
-    let (handle, stop) = stop_pair();
-    let handle = Arc::new(handle);
     let forward = tokio::spawn({
         let (handle, signal) = (Arc::clone(&handle), options.stop.clone());
         async move {
@@ -316,7 +320,7 @@ pub async fn run_scenario(
         elapsed: clock.elapsed(),
         warnings,
         stopped: options.stop.reason(),
-        aborted: aborted.take(),
+        aborted: aborted.take().or_else(|| breakers.and_then(|b| b.opened())),
         warmup,
         sweep,
         config_hash: scenario.config_hash.clone(),

@@ -17,6 +17,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use super::RunError;
+use super::breakers::Breakers;
 use super::driver::{Claims, Part, WATCH_EVERY, run_stage};
 use super::sessions::Live;
 use super::stop::Stop;
@@ -49,6 +50,7 @@ pub struct Workers {
     shard: Shard,
     /// Multi-turn data: the sessions, and quick mode's limits on their turns.
     sessions: Option<(Arc<SessionPlan>, SessionCaps)>,
+    breakers: Option<Arc<Breakers>>,
 }
 
 impl Workers {
@@ -61,6 +63,7 @@ impl Workers {
         endpoint: &Endpoint,
         generator: &Arc<Generator>,
         caps: SessionCaps,
+        breakers: Option<Arc<Breakers>>,
     ) -> Result<Workers, RunError> {
         let sessions = generator.sessions().map(|plan| (Arc::clone(plan), caps));
         if let Some((plan, _)) = &sessions
@@ -81,6 +84,7 @@ impl Workers {
             views: Vec::new(),
             shard,
             sessions,
+            breakers,
         };
         for j in 0..count.max(1) {
             let client = Arc::new(Client::new(endpoint.clone())?);
@@ -142,6 +146,7 @@ impl Workers {
                     claims: Arc::clone(&claims),
                     max_in_flight: mine.share(in_flight).max(1) as usize,
                     sessions: sessions.clone(),
+                    breakers: self.breakers.clone(),
                 }
             })
             .collect()

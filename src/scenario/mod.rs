@@ -6,6 +6,7 @@
 //! into a `Scenario` whose every field is honoured, `threshold` parses k6-style expressions and `locate`
 //! finds line numbers for errors found after parsing.
 
+pub mod breaker;
 pub mod credentials;
 pub mod env;
 pub mod locate;
@@ -259,6 +260,8 @@ pub struct Load {
     pub threads: u32,
     /// Seed for arrivals and lengths; a fixed default keeps runs reproducible.
     pub seed: u64,
+    /// `load.circuit_breakers`: the breakers that stop the run when they open.
+    pub circuit_breakers: Vec<breaker::Breaker>,
 }
 
 #[derive(Debug, Clone)]

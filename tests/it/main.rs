@@ -8,6 +8,7 @@ mod support;
 
 mod architecture;
 mod baselines;
+mod breakers;
 mod cli;
 mod client_wiremock;
 mod datasets;

@@ -279,10 +279,6 @@ fn unsupported_inference_perf_options_are_refused_by_name() {
             "load.type",
         ),
         (
-            "circuit_breakers: []\nload:\n  stages: [{rate: 1, duration: 1}]\n",
-            "circuit_breakers",
-        ),
-        (
             "storage:\n  google_cloud_storage: {bucket_name: b}\nload:\n  stages: [{rate: 1, duration: 1}]\n",
             "storage.google_cloud_storage",
         ),

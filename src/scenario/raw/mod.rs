@@ -5,8 +5,10 @@
 //! `Option<Value>` or typed), so that `validate` can refuse or warn about them *by name* instead of
 //! calling them unknown. Nothing here checks meaning; that is `validate`'s job.
 
+mod breaker;
 mod data;
 
+pub use breaker::*;
 pub use data::*;
 
 use indexmap::IndexMap;
@@ -28,7 +30,7 @@ pub struct RawScenario {
     pub storage: Option<RawStorage>,
     pub report: Option<RawReport>,
     pub metrics: Option<RawMetrics>,
-    pub circuit_breakers: Option<Value>,
+    pub circuit_breakers: Option<Vec<RawBreaker>>,
     /// infergate: `metric[{stage:N}]: ["expression", ...]` (a single expression is accepted too).
     #[serde(default)]
     pub thresholds: IndexMap<String, OneOrMany>,

@@ -82,12 +82,6 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
         ("trace", load.trace.is_some()),
         ("lora_traffic_split", load.lora_traffic_split.is_some()),
         (
-            "circuit_breakers",
-            load.circuit_breakers
-                .as_ref()
-                .is_some_and(|v| !v.is_empty()),
-        ),
-        (
             "request_retries",
             load.request_retries.is_some_and(|n| n > 0),
         ),
@@ -206,6 +200,7 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
         max_in_flight: workers as usize * load.worker_max_concurrency as usize,
         threads: load.num_workers.unwrap_or(1),
         seed: load.base_seed.unwrap_or(DEFAULT_SEED),
+        circuit_breakers: super::breakers::check(c, raw)?,
     })
 }
 

@@ -3,6 +3,7 @@
 //! One file per section: `server` (api and server), `data` (data and tokenizer), `load`; `yaml` places
 //! parse errors and unknown keys.
 
+mod breakers;
 mod conversations;
 mod data;
 mod load;
@@ -171,9 +172,6 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
 }
 
 fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
-    if raw.circuit_breakers.is_some() {
-        return Err(c.unsupported(&[Step::Key("circuit_breakers")], "circuit_breakers"));
-    }
     if let Some(report) = &raw.report {
         if report.prometheus.is_some() || report.goodput.is_some() {
             c.warn(
