@@ -3,6 +3,7 @@
 //! Offsets are absolute (the i-th request is due at `start + offset_i`), so a late send never pushes the
 //! rest of the schedule back: the load generator sleeps until each deadline and records how late it was.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -19,6 +20,8 @@ pub enum Process {
     /// Gamma-distributed gaps with mean 1/rate and shape `burstiness` (vLLM's `--burstiness`): below 1
     /// burstier than Poisson, above 1 more even; 1 is Poisson.
     Gamma { burstiness: f64 },
+    /// A trace's rows (`load.type: trace_replay`): the offsets come with the stage (`Arrivals::trace`).
+    Trace,
 }
 
 /// The offsets of one stage: every arrival strictly before `duration`.
@@ -31,11 +34,12 @@ pub struct Arrivals {
     gaps: Gaps,
 }
 
-/// The gap distribution of a random process.
+/// The gap distribution of a random process, or a trace's offsets.
 enum Gaps {
     Exponential(Exp<f64>),
     Gamma(Gamma<f64>),
     None,
+    Trace(Arc<[Duration]>),
 }
 
 impl Arrivals {
@@ -54,7 +58,21 @@ impl Arrivals {
                     Gamma::new(burstiness, 1.0 / (rate * burstiness))
                         .expect("burstiness and rate are positive"),
                 ),
+                // No offsets given: nothing is sent (`trace` is how a trace's stage is made).
+                Process::Trace => Gaps::Trace(Arc::from([])),
             },
+        }
+    }
+
+    /// A trace's arrivals: its offsets before `duration`, in order.
+    pub fn trace(offsets: Arc<[Duration]>, duration: Duration) -> Arrivals {
+        Arrivals {
+            rate: 1.0,
+            duration: duration.as_secs_f64(),
+            next_offset: 0.0,
+            index: 0,
+            rng: StdRng::seed_from_u64(0),
+            gaps: Gaps::Trace(offsets),
         }
     }
 }
@@ -63,9 +81,10 @@ impl Iterator for Arrivals {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        let offset = match self.gaps {
+        let offset = match &self.gaps {
             // Multiplying (rather than adding gaps) keeps float error from accumulating.
             Gaps::None => self.index as f64 / self.rate,
+            Gaps::Trace(offsets) => offsets.get(self.index as usize)?.as_secs_f64(),
             _ => self.next_offset,
         };
         if offset >= self.duration {
@@ -75,7 +94,7 @@ impl Iterator for Arrivals {
         self.next_offset += match &self.gaps {
             Gaps::Exponential(d) => d.sample(&mut self.rng),
             Gaps::Gamma(d) => d.sample(&mut self.rng),
-            Gaps::None => 0.0,
+            Gaps::None | Gaps::Trace(_) => 0.0,
         };
         Some(Duration::from_secs_f64(offset))
     }

@@ -25,6 +25,7 @@ use crate::plan::datasets;
 use crate::plan::lengths::sample_length;
 use crate::plan::sessions::{self, Groups, Question, SessionPlan};
 use crate::plan::tokens::TokenCounter;
+use crate::plan::trace;
 use crate::scenario::{Data, DataSource, LengthDistribution, SharedPrefix};
 
 /// One request's contents.
@@ -51,6 +52,9 @@ pub struct Generator {
 
 enum Source {
     Generated,
+    /// Generated prompts with a trace's lengths: `(prompt tokens, max_tokens)` of request `i` is row
+    /// `i` (the trace repeats when a run sends more requests than it has rows).
+    TraceLengths(Vec<(u32, u32)>),
     /// Multi-turn sessions.
     Sessions(Arc<SessionPlan>),
     /// Every prompt of every group, built once.
@@ -63,6 +67,12 @@ impl Generator {
         let rng = StdRng::seed_from_u64(seed);
         let source = match &data.source {
             DataSource::Generated => Source::Generated,
+            DataSource::TraceLengths { path } => Source::TraceLengths(
+                trace::read(path)?
+                    .iter()
+                    .map(|r| (r.context_tokens.max(1), r.generated_tokens.max(1)))
+                    .collect(),
+            ),
             DataSource::SharedPrefix(p) => {
                 let mut rng = p.seed.map_or(rng, StdRng::seed_from_u64);
                 let groups = shared_prefix(p, &tokens, &mut rng);
@@ -100,13 +110,11 @@ impl Generator {
             Source::Generated => {
                 let prompt_tokens = sample_length(self.input, &mut rng).max(1);
                 let max_tokens = sample_length(self.output, &mut rng).max(1);
-                let prompt = self.tokens.prompt(prompt_tokens, &mut rng);
-                RequestSpec {
-                    prompt_tokens: self.tokens.prompt_length(prompt_tokens),
-                    prompt,
-                    max_tokens,
-                    turn: None,
-                }
+                self.generated(prompt_tokens, max_tokens, &mut rng)
+            }
+            Source::TraceLengths(rows) => {
+                let (prompt_tokens, max_tokens) = rows[(index % rows.len() as u64) as usize];
+                self.generated(prompt_tokens, max_tokens, &mut rng)
             }
             Source::Fixed(specs) => specs[rng.random_range(0..specs.len())].clone(),
             Source::Sessions(plan) => {
@@ -118,6 +126,16 @@ impl Generator {
                     turn: Some(turn),
                 }
             }
+        }
+    }
+
+    /// A prompt of random words `prompt_tokens` long.
+    fn generated(&self, prompt_tokens: u32, max_tokens: u32, rng: &mut StdRng) -> RequestSpec {
+        RequestSpec {
+            prompt_tokens: self.tokens.prompt_length(prompt_tokens),
+            prompt: self.tokens.prompt(prompt_tokens, rng),
+            max_tokens,
+            turn: None,
         }
     }
 

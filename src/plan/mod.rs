@@ -13,6 +13,7 @@ pub mod lengths;
 pub mod sessions;
 pub mod shard;
 pub mod tokens;
+pub mod trace;
 
 use std::time::Duration;
 
@@ -93,6 +94,7 @@ impl PlannedStage {
                     Process::Constant => "constant",
                     Process::Poisson => "poisson",
                     Process::Gamma { .. } => "gamma",
+                    Process::Trace => "trace",
                 };
                 format!("{rate} req/s x {}s ({kind})", duration.as_secs_f64())
             }
@@ -177,6 +179,7 @@ pub fn open_process(load: &crate::scenario::Load) -> Process {
         Arrival::Poisson => Process::Gamma {
             burstiness: load.burstiness,
         },
+        Arrival::Trace => Process::Trace,
         _ => Process::Constant,
     }
 }

@@ -25,7 +25,7 @@ use crate::client::{Client, Exchange, Failure, FailureKind};
 use crate::measure::recorder::sessions::TurnMark;
 use crate::measure::recorder::{Expect, Recorder, Sample};
 use crate::measure::timeline::Timeline;
-use crate::plan::arrivals::Arrivals;
+use crate::plan::arrivals::{Arrivals, Process};
 use crate::plan::datagen::{Generator, RequestSpec};
 use crate::plan::sessions::Turn;
 use crate::plan::shard::Shard;
@@ -97,6 +97,8 @@ pub struct Part {
     pub sessions: Option<Arc<Live>>,
     /// The run's circuit breakers, fed every finished request.
     pub breakers: Option<Arc<Breakers>>,
+    /// `trace_replay`: the trace's arrival offsets.
+    pub trace: Option<Arc<[Duration]>>,
 }
 
 /// Runs one part of a stage from `started` to completion (or until `stop`) and returns what it
@@ -128,9 +130,11 @@ pub async fn run_stage<'p>(
             rate,
             duration,
         } => {
-            let arrivals = part
-                .shard
-                .arrivals(Arrivals::new(process, rate, duration, stage.seed));
+            let all = match (process, &part.trace) {
+                (Process::Trace, Some(offsets)) => Arrivals::trace(Arc::clone(offsets), duration),
+                _ => Arrivals::new(process, rate, duration, stage.seed),
+            };
+            let arrivals = part.shard.arrivals(all);
             let (generator, stream) = (Arc::clone(generator), stage.seed);
             let prepare = move |index| generator.request(stream, index);
             driver

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::breakers::Breakers;
 use super::progress::StageProgress;
 use super::stop::stop_pair;
-use super::workers::Workers;
+use super::workers::{Shared, Workers};
 use super::{
     DEFAULT_REQUEST_TIMEOUT, Meet, RunError, RunOptions, RunResult, StageResult, Target, preflight,
 };
@@ -17,6 +17,7 @@ use crate::measure::recorder::Recorder;
 use crate::measure::server::session::Session;
 use crate::plan::datagen::Generator;
 use crate::plan::tokens::TokenCounter;
+use crate::plan::trace;
 use crate::plan::{PlannedStage, StageLoad, plan};
 use crate::scenario::{Scenario, Stage};
 use crate::sim::SimHandle;
@@ -136,14 +137,16 @@ pub async fn run_scenario(
     let (handle, stop) = stop_pair();
     let handle = Arc::new(handle);
     let breakers = Breakers::new(&scenario.load.circuit_breakers, Arc::clone(&handle));
-    let workers = Workers::start(
-        threads,
-        options.shard,
-        &endpoint,
-        &generator,
-        plan.session_caps,
-        breakers.clone(),
-    )?;
+    let trace = match &scenario.load.trace {
+        Some(path) => Some(trace::offsets(&trace::read(path).map_err(RunError::Setup)?)),
+        None => None,
+    };
+    let shared = Shared {
+        session_caps: plan.session_caps,
+        breakers: breakers.clone(),
+        trace,
+    };
+    let workers = Workers::start(threads, options.shard, &endpoint, &generator, shared)?;
     let forward = tokio::spawn({
         let (handle, signal) = (Arc::clone(&handle), options.stop.clone());
         async move {

@@ -12,7 +12,7 @@
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -50,7 +50,18 @@ pub struct Workers {
     shard: Shard,
     /// Multi-turn data: the sessions, and quick mode's limits on their turns.
     sessions: Option<(Arc<SessionPlan>, SessionCaps)>,
-    breakers: Option<Arc<Breakers>>,
+    shared: Shared,
+}
+
+/// What every load thread shares besides the generator.
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    /// Quick mode's limits on session turns.
+    pub session_caps: SessionCaps,
+    /// The run's circuit breakers.
+    pub breakers: Option<Arc<Breakers>>,
+    /// `trace_replay`: the trace's arrival offsets.
+    pub trace: Option<Arc<[Duration]>>,
 }
 
 impl Workers {
@@ -62,10 +73,11 @@ impl Workers {
         shard: Shard,
         endpoint: &Endpoint,
         generator: &Arc<Generator>,
-        caps: SessionCaps,
-        breakers: Option<Arc<Breakers>>,
+        shared: Shared,
     ) -> Result<Workers, RunError> {
-        let sessions = generator.sessions().map(|plan| (Arc::clone(plan), caps));
+        let sessions = generator
+            .sessions()
+            .map(|plan| (Arc::clone(plan), shared.session_caps));
         if let Some((plan, _)) = &sessions
             && plan.count() % shard.count() != 0
         {
@@ -84,7 +96,7 @@ impl Workers {
             views: Vec::new(),
             shard,
             sessions,
-            breakers,
+            shared,
         };
         for j in 0..count.max(1) {
             let client = Arc::new(Client::new(endpoint.clone())?);
@@ -146,7 +158,8 @@ impl Workers {
                     claims: Arc::clone(&claims),
                     max_in_flight: mine.share(in_flight).max(1) as usize,
                     sessions: sessions.clone(),
-                    breakers: self.breakers.clone(),
+                    breakers: self.shared.breakers.clone(),
+                    trace: self.shared.trace.clone(),
                 }
             })
             .collect()

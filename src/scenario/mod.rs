@@ -137,6 +137,9 @@ pub enum DataSource {
     /// length (in tokens) is the request's `max_tokens`.
     /// Without a path, the dataset inference-perf downloads (`plan::datasets`).
     ShareGpt { path: Option<PathBuf> },
+    /// `random`/`synthetic` with `data.trace`: generated prompts whose lengths are the trace's rows
+    /// (request `i` gets row `i`'s context and generated tokens), read when the run starts.
+    TraceLengths { path: PathBuf },
     /// `conversation_replay`: synthetic multi-turn conversations, each turn sent with the history.
     Conversations(Conversations),
 }
@@ -205,6 +208,8 @@ pub enum Arrival {
     Poisson,
     /// Closed loop: a fixed number of requests in flight.
     Concurrent,
+    /// `trace_replay`: each request at its trace row's offset (`Load::trace`).
+    Trace,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -262,6 +267,9 @@ pub struct Load {
     pub seed: u64,
     /// `load.circuit_breakers`: the breakers that stop the run when they open.
     pub circuit_breakers: Vec<breaker::Breaker>,
+    /// `load.trace.file` (`trace_replay`): the trace whose timestamps are the arrivals, read when the
+    /// run starts.
+    pub trace: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

@@ -29,3 +29,4 @@ mod soak;
 mod tls;
 mod token_counts;
 mod tokenizers;
+mod trace_replay;

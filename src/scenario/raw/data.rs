@@ -14,7 +14,7 @@ pub struct RawData {
     pub output_distribution: Option<RawDistribution>,
     pub shared_prefix: Option<RawSharedPrefix>,
     pub multimodal: Option<Value>,
-    pub trace: Option<Value>,
+    pub trace: Option<RawTrace>,
     pub otel_trace_replay: Option<Value>,
     pub conversation_replay: Option<RawConversationReplay>,
     pub sharegpt4video: Option<Value>,
@@ -105,6 +105,21 @@ pub enum DataType {
     ConversationReplay,
     #[serde(rename = "sharegpt4video")]
     ShareGpt4Video,
+}
+
+/// inference-perf's `TraceConfig`: a trace file and its format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrace {
+    pub file: String,
+    #[serde(default)]
+    pub format: TraceFormat,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TraceFormat {
+    #[default]
+    AzurePublicDataset,
 }
 
 /// inference-perf's `Distribution` with its defaults.

@@ -115,7 +115,7 @@ pub struct RawLoad {
     #[serde(default = "default_worker_max_concurrency")]
     pub worker_max_concurrency: u32,
     pub worker_max_tcp_connections: Option<u32>,
-    pub trace: Option<Value>,
+    pub trace: Option<RawTrace>,
     pub circuit_breakers: Option<Vec<String>>,
     pub request_timeout: Option<f64>,
     /// infergate: seconds a started stream may stay silent before it counts as timed out.

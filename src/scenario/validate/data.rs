@@ -15,7 +15,12 @@ use crate::scenario::{
 pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data, ScenarioError> {
     let data = &raw.data;
     let source = match data.kind {
-        DataType::Synthetic | DataType::Random | DataType::Mock => DataSource::Generated,
+        DataType::Synthetic | DataType::Random | DataType::Mock => match &data.trace {
+            Some(t) => DataSource::TraceLengths {
+                path: resolve_relative(c.path, &t.file),
+            },
+            None => DataSource::Generated,
+        },
         DataType::SharedPrefix => {
             let at = [Step::Key("data"), Step::Key("shared_prefix")];
             let Some(p) = &data.shared_prefix else {
@@ -54,6 +59,16 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
             ));
         }
     };
+    let generated = matches!(
+        data.kind,
+        DataType::Synthetic | DataType::Random | DataType::Mock
+    );
+    if data.trace.is_some() && !generated {
+        return Err(c.error(
+            &[Step::Key("data"), Step::Key("trace")],
+            "only used with `type: random` (or `synthetic`, `mock`): the trace gives each request's lengths",
+        ));
+    }
     if data.conversation_replay.is_some() && data.kind != DataType::ConversationReplay {
         return Err(c.error(
             &[Step::Key("data"), Step::Key("conversation_replay")],
@@ -68,7 +83,6 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
     }
     for (key, value) in [
         ("multimodal", &data.multimodal),
-        ("trace", &data.trace),
         ("otel_trace_replay", &data.otel_trace_replay),
         ("sharegpt4video", &data.sharegpt4video),
     ] {

@@ -67,10 +67,11 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
         LoadType::Constant => Arrival::Constant,
         LoadType::Poisson => Arrival::Poisson,
         LoadType::Concurrent => Arrival::Concurrent,
-        LoadType::TraceReplay | LoadType::TraceSessionReplay => {
+        LoadType::TraceReplay => Arrival::Trace,
+        LoadType::TraceSessionReplay => {
             return Err(c.error(
                 &[Step::Key("load"), Step::Key("type")],
-                "infergate supports the load types constant, poisson and concurrent",
+                "infergate supports the load types constant, poisson, concurrent and trace_replay; trace_session_replay (agentic session graphs) is not supported yet",
             ));
         }
     };
@@ -78,8 +79,29 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
         Some(raw_sweep) => Some(check_sweep(c, raw_sweep, arrival, !load.stages.is_empty())?),
         None => None,
     };
+    if arrival == Arrival::Trace && load.sweep.is_some() {
+        return Err(c.error(
+            &[Step::Key("load"), Step::Key("sweep")],
+            "a trace_replay load takes its arrivals from the trace: give `stages`, not `sweep`",
+        ));
+    }
+    let trace = match (&load.trace, arrival) {
+        (Some(t), Arrival::Trace) => Some(super::data::resolve_relative(c.path, &t.file)),
+        (None, Arrival::Trace) => {
+            return Err(c.error(
+                &[Step::Key("load"), Step::Key("type")],
+                "`type: trace_replay` needs `load.trace: {file, format: AzurePublicDataset}`",
+            ));
+        }
+        (Some(_), _) => {
+            return Err(c.error(
+                &[Step::Key("load"), Step::Key("trace")],
+                "only used with `type: trace_replay`",
+            ));
+        }
+        (None, _) => None,
+    };
     for (key, present) in [
-        ("trace", load.trace.is_some()),
         ("lora_traffic_split", load.lora_traffic_split.is_some()),
         (
             "request_retries",
@@ -201,6 +223,7 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
         threads: load.num_workers.unwrap_or(1),
         seed: load.base_seed.unwrap_or(DEFAULT_SEED),
         circuit_breakers: super::breakers::check(c, raw)?,
+        trace,
     })
 }
 
@@ -230,7 +253,9 @@ fn check_stage(
         }
     }
     match arrival {
-        Arrival::Constant | Arrival::Poisson => {
+        // A trace's stages keep inference-perf's `{rate, duration}`: the trace gives the arrivals,
+        // `duration` ends the stage.
+        Arrival::Constant | Arrival::Poisson | Arrival::Trace => {
             if s.num_requests.is_some() || s.concurrency_level.is_some() {
                 return Err(c.error(
                     &here,
