@@ -120,6 +120,7 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
         );
     }
     out.push_str("</table>");
+    sessions_table(&mut out, run);
     server_table(&mut out, run);
     if let Some(k) = &run.knee {
         let _ = write!(
@@ -238,6 +239,39 @@ fn baseline_table(out: &mut String, b: &BaselineEntry) {
                 _ => "passed",
             },
             r.change.label(),
+        );
+    }
+    out.push_str("</table>");
+}
+
+/// Multi-turn sessions: conversations, then each turn index's requests, prompt length and latency.
+fn sessions_table(out: &mut String, run: &RunDir) {
+    let Some(s) = &run.sessions else {
+        return;
+    };
+    let _ = write!(
+        out,
+        "<h2>Sessions</h2><p class=\"note\">{} conversations begun, {} completed, {} turns. Later turns resend the whole conversation; with prefix caching their TTFT stays flat as their prompts grow.</p><table><tr><th>turn</th><th>requests</th><th>ok</th><th>prompt tokens p50</th><th>TTFT p50</th><th>TTFT p99</th><th>ITL p99</th></tr>",
+        s.started, s.completed, s.turns
+    );
+    let ms = |d: &Option<crate::report::schema::Distribution>,
+              p: fn(&crate::report::schema::Distribution) -> f64| {
+        d.as_ref().map(|d| p(d) * 1000.0)
+    };
+    for t in &s.by_turn {
+        let _ = write!(
+            out,
+            "<tr><td>{}{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            t.turn + 1,
+            if t.and_later { "+" } else { "" },
+            t.requests,
+            t.ok,
+            t.prompt_tokens
+                .as_ref()
+                .map_or("n/a".into(), |d| format!("{:.0}", d.median)),
+            cell(ms(&t.time_to_first_token, |d| d.median)),
+            cell(ms(&t.time_to_first_token, |d| d.p99)),
+            cell(ms(&t.inter_token_latency, |d| d.p99)),
         );
     }
     out.push_str("</table>");

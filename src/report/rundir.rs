@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use super::schema::{
-    self, Distribution, Lifecycle, ReadError, TimelineEntry, Verdicts, VerdictsFile, files,
+    self, Distribution, Lifecycle, ReadError, SessionsEntry, TimelineEntry, Verdicts, VerdictsFile,
+    files,
 };
 use crate::measure::server::ServerSummary;
 
@@ -50,6 +51,8 @@ pub struct RunDir {
     pub knee: Option<KneeMark>,
     pub summary: Option<Summary>,
     pub timeline: Vec<TimelineEntry>,
+    /// Multi-turn sessions over the whole run, when the data had them.
+    pub sessions: Option<SessionsEntry>,
 }
 
 /// Why a run directory could not be read.
@@ -124,8 +127,9 @@ impl RunDir {
             }),
             (None, None) => None,
         };
-        let summary = schema::read::<Lifecycle>(&dir.join(files::SUMMARY))
-            .ok()
+        let lifecycle = schema::read::<Lifecycle>(&dir.join(files::SUMMARY)).ok();
+        let sessions = lifecycle.as_ref().and_then(|l| l.sessions.clone());
+        let summary = lifecycle
             .map(|s| Summary {
                 ttft: curve(&s.successes.latency.time_to_first_token),
                 itl: curve(&s.successes.latency.inter_token_latency),
@@ -138,6 +142,7 @@ impl RunDir {
             stages,
             closed_loop,
             knee,
+            sessions,
             summary,
             timeline,
         })

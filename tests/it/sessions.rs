@@ -164,6 +164,14 @@ load:
         t.prompt_token_mismatches, 0,
         "first turns are checked exactly"
     );
+    // The lifecycle report carries them, by turn.
+    let report = infergate::report::json::lifecycle(t, None, None);
+    let by_turn = report.sessions.expect("sessions in the report").by_turn;
+    let medians: Vec<f64> = by_turn
+        .iter()
+        .map(|e| e.prompt_tokens.as_ref().unwrap().median)
+        .collect();
+    assert_eq!(medians, [25.0, 34.0, 43.0, 52.0, 61.0]);
 }
 
 #[tokio::test(flavor = "current_thread")]
