@@ -24,6 +24,8 @@ pub struct Endpoint {
     pub response_format: Option<serde_json::Value>,
     pub api_key: Option<Secret>,
     pub headers: Vec<(String, String)>,
+    /// `load.lora_traffic_split`: the adapters a request may name as its `model` (by index).
+    pub adapters: Vec<String>,
     /// Multi-turn sessions: the header carrying the session's id (`api.session_id_header_key`).
     pub session_id_header: Option<String>,
     /// Multi-turn sessions: the response header whose value later turns send back
@@ -94,7 +96,12 @@ impl Client {
 
     /// Sends one request and waits for its whole response (bounded by the request timeout).
     pub async fn send(&self, prompt: &str, max_tokens: u32) -> Exchange {
-        self.exchange(prompt, max_tokens, &[], None).await
+        self.exchange(None, prompt, max_tokens, &[], None).await
+    }
+
+    /// `send` to LoRA adapter `adapter` (an index into `Endpoint::adapters`) as the `model`.
+    pub async fn send_to(&self, adapter: Option<u16>, prompt: &str, max_tokens: u32) -> Exchange {
+        self.exchange(adapter, prompt, max_tokens, &[], None).await
     }
 
     /// Sends one turn of a session, with its id and the token an earlier turn's response carried
@@ -102,6 +109,7 @@ impl Client {
     /// come back with it.
     pub async fn send_turn(
         &self,
+        adapter: Option<u16>,
         prompt: &str,
         max_tokens: u32,
         session_id: &str,
@@ -117,22 +125,26 @@ impl Client {
         }
         let mut answer = Answer::default();
         let exchange = self
-            .exchange(prompt, max_tokens, &headers, Some(&mut answer))
+            .exchange(adapter, prompt, max_tokens, &headers, Some(&mut answer))
             .await;
         (exchange, answer)
     }
 
     async fn exchange(
         &self,
+        adapter: Option<u16>,
         prompt: &str,
         max_tokens: u32,
         headers: &[(&str, &str)],
         mut answer: Option<&mut Answer>,
     ) -> Exchange {
         let e = &self.endpoint;
+        let model = adapter
+            .and_then(|a| e.adapters.get(usize::from(a)))
+            .unwrap_or(&e.model);
         let body = openai::request_body(
             e.api,
-            &e.model,
+            model,
             prompt,
             max_tokens,
             e.streaming,

@@ -40,10 +40,14 @@ pub struct RequestSpec {
     /// `prompt_tokens` the question's length: the prompt (system prompt, history, question) is
     /// built when the session's previous round is done.
     pub turn: Option<sessions::Turn>,
+    /// `load.lora_traffic_split`: the adapter (its index) the request is sent to as `model`.
+    pub adapter: Option<u16>,
 }
 
 /// Draws request contents for a scenario.
 pub struct Generator {
+    /// `load.lora_traffic_split`'s cumulative shares, when requests are spread over adapters.
+    adapters: Vec<f64>,
     source: Source,
     input: LengthDistribution,
     output: LengthDistribution,
@@ -96,6 +100,7 @@ impl Generator {
             }
         };
         Ok(Generator {
+            adapters: Vec::new(),
             source,
             input: data.input,
             output: data.output,
@@ -103,8 +108,32 @@ impl Generator {
         })
     }
 
+    /// Spreads requests over adapters by these shares (`load.lora_traffic_split`, adding up to 1).
+    pub fn with_adapters(mut self, shares: &[f64]) -> Generator {
+        self.adapters = shares
+            .iter()
+            .scan(0.0, |sum, share| {
+                *sum += share;
+                Some(*sum)
+            })
+            .collect();
+        self
+    }
+
     /// The request with global index `index` of the stream `stream` (one per stage: its seed).
     pub fn request(&self, stream: u64, index: u64) -> RequestSpec {
+        let mut spec = self.contents(stream, index);
+        if !self.adapters.is_empty() {
+            // Its own generator, so adding adapters changes no request's contents.
+            let draw: f64 = StdRng::seed_from_u64(mix(stream ^ 0x4c4f_5241, index)).random();
+            let last = self.adapters.len() - 1;
+            let adapter = self.adapters.iter().position(|&c| draw < c).unwrap_or(last);
+            spec.adapter = Some(adapter as u16);
+        }
+        spec
+    }
+
+    fn contents(&self, stream: u64, index: u64) -> RequestSpec {
         let mut rng = StdRng::seed_from_u64(mix(stream, index));
         match &self.source {
             Source::Generated => {
@@ -124,6 +153,7 @@ impl Generator {
                     prompt_tokens,
                     max_tokens,
                     turn: Some(turn),
+                    adapter: None,
                 }
             }
         }
@@ -136,6 +166,7 @@ impl Generator {
             prompt: self.tokens.prompt(prompt_tokens, rng),
             max_tokens,
             turn: None,
+            adapter: None,
         }
     }
 
@@ -191,6 +222,7 @@ fn flatten(groups: Groups, tokens: &TokenCounter) -> Vec<RequestSpec> {
                 prompt,
                 max_tokens: question.max_tokens,
                 turn: None,
+                adapter: None,
             });
         }
     }

@@ -166,6 +166,7 @@ impl<'de> Visitor<'de> for Usable<'_> {
                     prompt_tokens,
                     max_tokens,
                     turn: None,
+                    adapter: None,
                 });
             }
         }

@@ -48,6 +48,20 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                     json::lifecycle(&s.recorder, s.stage.requested_rate(), s.server.as_ref());
                 write(&files::stage(s.stage.index), &value)?;
             }
+            if let Some(lora) = &run.lora {
+                for (i, (name, share)) in lora.adapters.iter().enumerate() {
+                    if let Some(r) = run.total.adapters.get(i).filter(|_| lora.per_adapter) {
+                        write(&files::adapter(name), &json::lifecycle(r, None, None))?;
+                    }
+                    for s in run.stages.iter().filter(|_| lora.per_adapter_stage) {
+                        if let Some(r) = s.recorder.adapters.get(i) {
+                            let rate = s.stage.requested_rate().map(|rate| rate * share);
+                            let value = json::lifecycle(r, rate, None);
+                            write(&files::adapter_stage(name, s.stage.index), &value)?;
+                        }
+                    }
+                }
+            }
             write(files::TIMELINE, &json::timeline(run))?;
             write(files::SAMPLES, &gate.samples)?;
             write(files::VERDICTS, &json::verdicts(run, gate))?;

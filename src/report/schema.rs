@@ -28,6 +28,33 @@ pub mod files {
     pub fn stage(index: usize) -> String {
         format!("stage_{index}_lifecycle_metrics.json")
     }
+
+    /// `adapter_{name}_lifecycle_metrics.json` (inference-perf's `per_adapter`).
+    pub fn adapter(name: &str) -> String {
+        format!("adapter_{}_lifecycle_metrics.json", safe(name))
+    }
+
+    /// `adapter_{name}_stage_{i}_lifecycle_metrics.json` (inference-perf's `per_adapter_stage`).
+    pub fn adapter_stage(name: &str, index: usize) -> String {
+        format!(
+            "adapter_{}_stage_{index}_lifecycle_metrics.json",
+            safe(name)
+        )
+    }
+
+    /// An adapter's name as part of a file name: anything but letters, digits, `.`, `-` and `_`
+    /// becomes `_` (so `org/adapter` cannot leave the directory).
+    fn safe(name: &str) -> String {
+        name.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
 }
 
 /// A distribution: mean, extremes and inference-perf's percentiles (`median` for p50).

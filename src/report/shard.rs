@@ -57,6 +57,9 @@ pub struct ShardFile {
     pub aborted: Option<String>,
     pub warmup: Option<ShardStage>,
     pub stages: Vec<ShardStage>,
+    /// `load.lora_traffic_split`, when requests went to adapters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora: Option<crate::scenario::Lora>,
 }
 
 impl ShardStage {
@@ -114,6 +117,7 @@ impl ShardFile {
                 .iter()
                 .map(|s| ShardStage::of(s, origin))
                 .collect(),
+            lora: run.lora.clone(),
         }
     }
 
@@ -150,6 +154,7 @@ impl ShardFile {
             config_hash: self.config_hash.clone(),
             shard: self.shard()?,
             origin: Some(origin),
+            lora: self.lora.clone(),
         })
     }
 

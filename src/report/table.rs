@@ -62,6 +62,17 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         rows.insert(0, stage_row("warm-up", &load, &w.recorder));
     }
     out.push_str(&grid(&STAGE_COLUMNS, &rows, 2));
+    if let Some(lora) = &run.lora {
+        let rows: Vec<Vec<String>> = lora
+            .adapters
+            .iter()
+            .zip(&run.total.adapters)
+            .map(|((name, share), r)| stage_row(name, &format!("{:.0} %", share * 100.0), r))
+            .collect();
+        let mut header = STAGE_COLUMNS;
+        (header[0], header[1]) = ("adapter", "share");
+        out.push_str(&format!("by LoRA adapter:\n{}", grid(&header, &rows, 2)));
+    }
     out.push_str(&session_rows(&run.total.sessions));
     out.push_str(&server_rows(run));
     if let Some(sweep) = &run.sweep {

@@ -42,6 +42,8 @@ struct Finished {
     ended: Instant,
     /// Multi-turn data: where it stood in its session.
     turn: Option<TurnMark>,
+    /// `load.lora_traffic_split`: the adapter it went to.
+    adapter: Option<u16>,
 }
 
 /// How often a running stage's recorder is shown to its `peek`.
@@ -157,12 +159,17 @@ pub async fn run_stage<'p>(
     driver.drain().await;
     let ended = driver.last_end.unwrap_or_else(Instant::now);
     driver.recorder.close(started, ended);
+    for adapter in &mut driver.recorder.adapters {
+        adapter.close(started, ended);
+    }
     driver.recorder.timeline = driver.timeline.points;
     driver.recorder
 }
 
 async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished {
-    let exchange = client.send(&spec.prompt, spec.max_tokens).await;
+    let exchange = client
+        .send_to(spec.adapter, &spec.prompt, spec.max_tokens)
+        .await;
     Finished {
         sample: Sample {
             intended,
@@ -172,6 +179,7 @@ async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished
         },
         ended: Instant::now(),
         turn: None,
+        adapter: spec.adapter,
     }
 }
 
@@ -215,6 +223,7 @@ async fn send_turn(
     let intended = prepared.ready.map_or(intended, |ready| ready.max(intended));
     let (exchange, answer) = client
         .send_turn(
+            spec.adapter,
             &prepared.prompt,
             prepared.max_tokens,
             &prepared.session_id,
@@ -236,6 +245,7 @@ async fn send_turn(
             index: turn.turn,
             last: turn.last,
         }),
+        adapter: spec.adapter,
     };
     (finished, held)
 }
@@ -473,6 +483,7 @@ impl Driver<'_, '_> {
                     },
                     ended: now,
                     turn: None,
+                    adapter: None,
                 }
             }
         };
@@ -482,6 +493,11 @@ impl Driver<'_, '_> {
         }
         if let Some(mark) = finished.turn {
             self.recorder.sessions.record(mark, &finished.sample);
+        }
+        if let Some(adapter) = finished.adapter {
+            self.recorder
+                .adapter(usize::from(adapter))
+                .record(&finished.sample);
         }
         let r = &self.recorder;
         let in_flight = self

@@ -166,6 +166,7 @@ mod tests {
             prompt_tokens: 2,
             max_tokens: 1,
             turn: None,
+            adapter: None,
         }
     }
 

@@ -46,7 +46,7 @@ const POLL: Duration = Duration::from_millis(500);
 pub async fn check(
     base_url: &str,
     target: &str,
-    model_name: Option<&str>,
+    (model_name, adapters): (Option<&str>, &[String]),
     access: &Http,
     wait_ready: Option<Duration>,
 ) -> Result<String, RunError> {
@@ -60,7 +60,7 @@ pub async fn check(
         })?;
     let deadline = wait_ready.map(|w| Instant::now() + w);
     loop {
-        match attempt(&http, base_url, model_name).await {
+        match attempt(&http, base_url, model_name, adapters).await {
             Ok(model) => return Ok(model),
             Err(Problem { reason, retry }) => {
                 if retry && deadline.is_some_and(|d| Instant::now() + POLL < d) {
@@ -97,6 +97,7 @@ async fn attempt(
     http: &reqwest::Client,
     base_url: &str,
     model_name: Option<&str>,
+    adapters: &[String],
 ) -> Result<String, Problem> {
     let request = http.get(format!("{}/v1/models", base_url.trim_end_matches('/')));
     let response = request.send().await.map_err(|e| {
@@ -137,6 +138,21 @@ async fn attempt(
         )
     })?;
     let ids: Vec<String> = models.data.into_iter().map(|m| m.id).collect();
+    let missing: Vec<&str> = adapters
+        .iter()
+        .filter(|a| !ids.contains(a))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(problem(
+            format!(
+                "it does not serve LoRA adapter(s) {} (load.lora_traffic_split); it serves: {}",
+                missing.join(", "),
+                ids.join(", ")
+            ),
+            false,
+        ));
+    }
     match model_name {
         Some(model) if ids.iter().any(|id| id == model) => Ok(model.to_string()),
         Some(model) => Err(problem(

@@ -57,4 +57,7 @@ pub struct RunResult {
     pub shard: Shard,
     /// The instant the shards agreed to start at, when they met at a rendezvous.
     pub origin: Option<Instant>,
+    /// `load.lora_traffic_split`: the adapters requests went to (each recorder's `adapters` follow
+    /// its order) and the reports they get.
+    pub lora: Option<crate::scenario::Lora>,
 }

@@ -45,7 +45,14 @@ pub async fn run_scenario(
         )
         .await?,
     );
+    let lora_names: Vec<String> = scenario
+        .load
+        .lora
+        .iter()
+        .flat_map(|l| l.adapters.iter().map(|a| a.0.clone()))
+        .collect();
     let mut sim_config = options.sim.clone();
+    sim_config.adapters = lora_names.clone();
     sim_config.tokens = Arc::clone(&tokens);
     sim_config.background = true;
     let model_name = options
@@ -73,8 +80,14 @@ pub async fn run_scenario(
         .or_else(|| scenario.server.api_key.clone());
     // How every request to the target is made (TLS files, key): pre-flight, version, scraper.
     let access = Http::to_target(&scenario.server.tls, api_key.as_ref());
-    let model =
-        preflight::check(&base_url, &target, model_name, &access, options.wait_ready).await?;
+    let model = preflight::check(
+        &base_url,
+        &target,
+        (model_name, &lora_names),
+        &access,
+        options.wait_ready,
+    )
+    .await?;
     let server_version = preflight::server_version(&base_url, &access).await;
     // Only one shard scrapes the engine, so its metrics are counted once.
     let scrape_target = match options.shard.index() {
@@ -120,6 +133,7 @@ pub async fn run_scenario(
         response_format: scenario.api.response_format.clone(),
         api_key: api_key.clone(),
         headers: scenario.api.headers.clone(),
+        adapters: lora_names.clone(),
         session_id_header: scenario.api.session_id_header.clone(),
         session_token_header: scenario.api.session_token_header.clone(),
         request_timeout: plan.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
@@ -129,8 +143,16 @@ pub async fn run_scenario(
     let data = crate::plan::datasets::resolve(&scenario.data, simulated, &mut warnings)
         .await
         .map_err(|e| RunError::Setup(e.to_string()))?;
-    let generator =
-        Arc::new(Generator::new(&data, tokens, plan.data_seed).map_err(RunError::Setup)?);
+    let shares: Vec<f64> = scenario
+        .load
+        .lora
+        .iter()
+        .flat_map(|l| l.adapters.iter().map(|a| a.1))
+        .collect();
+    let generator = Generator::new(&data, tokens, plan.data_seed)
+        .map_err(RunError::Setup)?
+        .with_adapters(&shares);
+    let generator = Arc::new(generator);
     let threads = load_threads(plan.threads, simulated, &mut warnings);
     // One stop for the run, set by a signal (forwarded from `options.stop`), by an abort threshold
     // or by a circuit breaker.
@@ -329,6 +351,7 @@ pub async fn run_scenario(
         config_hash: scenario.config_hash.clone(),
         shard: options.shard,
         origin,
+        lora: scenario.load.lora.clone(),
     })
 }
 

@@ -270,6 +270,18 @@ pub struct Load {
     /// `load.trace.file` (`trace_replay`): the trace whose timestamps are the arrivals, read when the
     /// run starts.
     pub trace: Option<PathBuf>,
+    /// `load.lora_traffic_split`: LoRA adapters to spread requests over.
+    pub lora: Option<Lora>,
+}
+
+/// `load.lora_traffic_split`: each request's `model` is one of these adapters, drawn by its share
+/// (seeded, so a run sends the same adapter for the same request), and the reports it gets
+/// (`report.request_lifecycle.per_adapter`, default on, and `per_adapter_stage`, default off).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Lora {
+    pub adapters: Vec<(String, f64)>,
+    pub per_adapter: bool,
+    pub per_adapter_stage: bool,
 }
 
 #[derive(Debug, Clone)]

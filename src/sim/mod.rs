@@ -22,6 +22,9 @@ pub use engine::EngineConfig;
 pub struct SimConfig {
     /// The model name it serves and expects in requests.
     pub model: String,
+    /// LoRA adapters it serves besides (listed by `/v1/models`, accepted as a request's `model`, and
+    /// timed as the model is).
+    pub adapters: Vec<String>,
     pub engine: EngineConfig,
     /// When set, every request gets this timing regardless of load, and `engine` is not used: the
     /// known-truth target of `infergate bench`.
@@ -46,6 +49,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             model: "infergate-sim".to_string(),
+            adapters: Vec::new(),
             engine: EngineConfig::default(),
             fixed: None,
             tokens: std::sync::Arc::new(crate::plan::tokens::TokenCounter::builtin()),
@@ -140,7 +144,14 @@ pub async fn serve(
         jobs_rx,
         Arc::clone(&exported),
     ));
-    let app = server::router(config.model, jobs_tx, config.fixed, config.tokens, exported);
+    let app = server::router(
+        config.model,
+        config.adapters,
+        jobs_tx,
+        config.fixed,
+        config.tokens,
+        exported,
+    );
     // Like uvicorn and every real engine's server: small SSE chunks go out at once, not after Nagle's
     // algorithm has waited for the client's delayed ACK (which added ~20 ms to every first token).
     use axum::serve::ListenerExt;

@@ -35,6 +35,8 @@ const OUTPUT_WORDS: &[&str] = &[
 
 struct AppState {
     model: String,
+    /// LoRA adapters served besides the model (names a request may give as its `model`).
+    adapters: Vec<String>,
     /// The model name as a JSON string literal, spliced into every chunk.
     model_json: String,
     jobs: mpsc::UnboundedSender<Job>,
@@ -52,6 +54,7 @@ enum Api {
 
 pub fn router(
     model: String,
+    adapters: Vec<String>,
     jobs: mpsc::UnboundedSender<Job>,
     fixed: Option<FixedTiming>,
     tokens: Arc<TokenCounter>,
@@ -60,6 +63,7 @@ pub fn router(
     let model_json = serde_json::to_string(&model).expect("a string serialises");
     let state = Arc::new(AppState {
         model,
+        adapters,
         model_json,
         jobs,
         fixed,
@@ -95,11 +99,11 @@ pub fn router(
 }
 
 async fn models(State(state): State<Arc<AppState>>) -> Response {
-    axum::Json(json!({
-        "object": "list",
-        "data": [{"id": state.model, "object": "model", "owned_by": "infergate"}]
-    }))
-    .into_response()
+    let data: Vec<serde_json::Value> = std::iter::once(&state.model)
+        .chain(&state.adapters)
+        .map(|id| json!({"id": id, "object": "model", "owned_by": "infergate"}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data})).into_response()
 }
 
 async fn timings(
@@ -193,6 +197,7 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
     };
     if let Some(model) = &request.model
         && *model != state.model
+        && !state.adapters.contains(model)
     {
         return error(
             StatusCode::NOT_FOUND,

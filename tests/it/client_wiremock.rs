@@ -19,6 +19,7 @@ fn endpoint(base_url: String, api: ApiKind, streaming: bool) -> Endpoint {
         response_format: None,
         api_key: Some(Secret::new("sk-test".into())),
         headers: vec![("x-team".into(), "perf".into())],
+        adapters: Vec::new(),
         session_id_header: None,
         session_token_header: None,
         request_timeout: Duration::from_secs(5),

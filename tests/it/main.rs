@@ -18,6 +18,7 @@ mod gate_sim;
 mod indexed_job;
 mod inference_perf_configs;
 mod kubernetes;
+mod lora;
 mod reports;
 mod scenarios;
 mod schema;

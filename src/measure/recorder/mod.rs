@@ -121,6 +121,9 @@ pub struct Recorder {
     pub timeline: Vec<crate::measure::timeline::Point>,
     /// Multi-turn sessions: counts, and requests by turn index.
     pub sessions: sessions::SessionStats,
+    /// `load.lora_traffic_split`: the same measurements for each adapter's requests (in the run's
+    /// adapter order; empty without adapters).
+    pub adapters: Vec<Recorder>,
 }
 
 impl Default for Recorder {
@@ -164,7 +167,18 @@ impl Recorder {
             stages: 1,
             timeline: Vec::new(),
             sessions: sessions::SessionStats::default(),
+            adapters: Vec::new(),
         }
+    }
+
+    /// Adapter `i`'s recorder, made when first needed.
+    pub fn adapter(&mut self, i: usize) -> &mut Recorder {
+        while self.adapters.len() <= i {
+            let mut fresh = Recorder::new();
+            fresh.stages = self.stages;
+            self.adapters.push(fresh);
+        }
+        &mut self.adapters[i]
     }
 
     /// Requests that failed (any kind).
@@ -280,6 +294,9 @@ impl Recorder {
     pub fn merge(&mut self, other: &Recorder) {
         self.add_counts(other);
         self.sessions.add(&other.sessions);
+        for (i, theirs) in other.adapters.iter().enumerate() {
+            self.adapter(i).merge(theirs);
+        }
         self.active += other.active;
         self.stages += other.stages;
         self.first_sent = None;

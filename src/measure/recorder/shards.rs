@@ -51,6 +51,7 @@ impl Recorder {
         self.failures.clear();
         self.timeline.clear();
         self.sessions.clear();
+        self.adapters.clear();
         (
             self.scheduled,
             self.ok,
@@ -71,6 +72,9 @@ impl Recorder {
     pub fn add_shard(&mut self, other: &Recorder) {
         self.add_view(other);
         self.sessions.add(&other.sessions);
+        for (i, theirs) in other.adapters.iter().enumerate() {
+            self.adapter(i).add_shard(theirs);
+        }
     }
 
     /// `add_shard` without the sessions' per-turn statistics.

@@ -45,6 +45,9 @@ pub struct RecorderFile {
     /// Multi-turn sessions (absent for runs without them).
     #[serde(default, skip_serializing_if = "SessionsFile::is_empty")]
     pub sessions: SessionsFile,
+    /// Per LoRA adapter (absent without adapters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adapters: Vec<RecorderFile>,
 }
 
 pub(super) fn buckets(h: &Histogram<u64>) -> Buckets {
@@ -109,6 +112,7 @@ impl Recorder {
             stages: self.stages,
             timeline: self.timeline.clone(),
             sessions: SessionsFile::of(&self.sessions),
+            adapters: self.adapters.iter().map(|a| a.to_file(origin)).collect(),
         }
     }
 
@@ -154,6 +158,11 @@ impl Recorder {
             stages: file.stages,
             timeline: file.timeline.clone(),
             sessions: file.sessions.stats(),
+            adapters: file
+                .adapters
+                .iter()
+                .map(|a| Recorder::from_file(a, origin))
+                .collect::<Result<_, _>>()?,
             ..r
         })
     }

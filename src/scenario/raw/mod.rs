@@ -127,7 +127,7 @@ pub struct RawLoad {
     pub request_retries: Option<u32>,
     pub request_retry_backoff_sec: Option<f64>,
     pub stage_teardown_grace_seconds: Option<f64>,
-    pub lora_traffic_split: Option<Value>,
+    pub lora_traffic_split: Option<Vec<RawLoraSplit>>,
     pub base_seed: Option<u64>,
 }
 
@@ -317,6 +317,16 @@ pub struct RawRequestLifecycle {
     pub percentiles: Option<Vec<f64>>,
     pub use_server_output_tokens: Option<bool>,
     pub metrics_only: Option<bool>,
+    pub per_adapter: Option<bool>,
+    pub per_adapter_stage: Option<bool>,
+}
+
+/// One entry of `load.lora_traffic_split`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoraSplit {
+    pub name: String,
+    pub split: f64,
 }
 
 /// infergate's runner-validity limits; see `Validity` for the defaults.

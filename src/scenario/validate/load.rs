@@ -6,7 +6,7 @@ use super::Checker;
 use super::{DEFAULT_IDLE_TIMEOUT, DEFAULT_SEED};
 use crate::scenario::locate::Step;
 use crate::scenario::raw::{LoadType, RawScenario, RawStage, RawSweep, SweepType};
-use crate::scenario::{Arrival, Load, ScenarioError, Stage, Sweep, Warmup};
+use crate::scenario::{Arrival, Load, Lora, ScenarioError, Stage, Sweep, Warmup};
 
 fn check_sweep(
     c: &mut Checker<'_>,
@@ -101,13 +101,14 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
         }
         (None, _) => None,
     };
-    for (key, present) in [
-        ("lora_traffic_split", load.lora_traffic_split.is_some()),
-        (
-            "request_retries",
-            load.request_retries.is_some_and(|n| n > 0),
-        ),
-    ] {
+    let lora = match &load.lora_traffic_split {
+        Some(split) => Some(lora(c, raw, split)?),
+        None => None,
+    };
+    for (key, present) in [(
+        "request_retries",
+        load.request_retries.is_some_and(|n| n > 0),
+    )] {
         if present {
             return Err(c.unsupported(&[Step::Key("load"), Step::Key(key)], key));
         }
@@ -224,6 +225,44 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
         seed: load.base_seed.unwrap_or(DEFAULT_SEED),
         circuit_breakers: super::breakers::check(c, raw)?,
         trace,
+        lora,
+    })
+}
+
+/// `load.lora_traffic_split`: adapters with shares that add up to 1, as inference-perf requires.
+fn lora(
+    c: &Checker<'_>,
+    raw: &RawScenario,
+    split: &[crate::scenario::raw::RawLoraSplit],
+) -> Result<Lora, ScenarioError> {
+    let at = [Step::Key("load"), Step::Key("lora_traffic_split")];
+    if split.is_empty() {
+        return Err(c.error(&at, "needs at least one adapter"));
+    }
+    for (i, a) in split.iter().enumerate() {
+        let here = [at[0], at[1], Step::Item(i)];
+        if a.name.is_empty() || split[..i].iter().any(|b| b.name == a.name) {
+            return Err(c.error(
+                &here,
+                format!("adapter names must be set and unique (`{}`)", a.name),
+            ));
+        }
+        if !(a.split.is_finite() && (0.0..=1.0).contains(&a.split)) {
+            return Err(c.error(&here, "a split is a share between 0.0 and 1.0"));
+        }
+    }
+    let total: f64 = split.iter().map(|a| a.split).sum();
+    if (total - 1.0).abs() > 1e-9 {
+        return Err(c.error(&at, format!("the splits add up to {total}, not 1.0")));
+    }
+    let lifecycle = raw
+        .report
+        .as_ref()
+        .and_then(|r| r.request_lifecycle.as_ref());
+    Ok(Lora {
+        adapters: split.iter().map(|a| (a.name.clone(), a.split)).collect(),
+        per_adapter: lifecycle.and_then(|l| l.per_adapter).unwrap_or(true),
+        per_adapter_stage: lifecycle.and_then(|l| l.per_adapter_stage).unwrap_or(false),
     })
 }
 
