@@ -174,6 +174,22 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
             Some(i) => &run.stages[i].recorder,
             None => &run.total,
         };
+        let recorder = match &threshold.adapter {
+            Some(name) => {
+                let index = run
+                    .lora
+                    .iter()
+                    .flat_map(|l| &l.adapters)
+                    .position(|a| &a.0 == name);
+                // An adapter no request went to has an empty recorder: the threshold fails as any
+                // threshold without observations does.
+                match index.and_then(|i| recorder.adapters.get(i)) {
+                    Some(adapter) => adapter,
+                    None => &Recorder::new(),
+                }
+            }
+            None => recorder,
+        };
         checks.push(threshold_check(threshold, recorder));
     }
     GateReport {

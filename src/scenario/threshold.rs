@@ -52,6 +52,8 @@ pub struct Threshold {
     pub metric: Metric,
     /// `Some(i)` scopes the threshold to stage `i` (0-based); `None` means the whole scenario.
     pub stage: Option<usize>,
+    /// `Some(name)` scopes it to the requests sent to LoRA adapter `name` (`load.lora_traffic_split`).
+    pub adapter: Option<String>,
     pub aggregation: Aggregation,
     pub op: Op,
     /// Unused (NaN) when `baseline_factor` is set.
@@ -66,9 +68,10 @@ pub struct Threshold {
 }
 
 impl Threshold {
-    /// Parses one threshold from its key (`metric` or `metric{stage:N}`) and expression.
+    /// Parses one threshold from its key (`metric`, `metric{stage:N}`, `metric{adapter:NAME}` or both
+    /// scopes, comma-separated) and expression.
     pub fn parse(key: &str, expression: &str) -> Result<Threshold, String> {
-        let (metric, stage) = parse_key(key)?;
+        let (metric, stage, adapter) = parse_key(key)?;
         let (aggregation, op, limit_text) = split_expression(expression)?;
         if !aggregation.fits(metric.kind()) {
             return Err(format!(
@@ -93,6 +96,7 @@ impl Threshold {
             expression: expression.trim().to_string(),
             metric,
             stage,
+            adapter,
             aggregation,
             op,
             limit,
@@ -116,28 +120,40 @@ impl Threshold {
     }
 }
 
-fn parse_key(key: &str) -> Result<(Metric, Option<usize>), String> {
+fn parse_key(key: &str) -> Result<(Metric, Option<usize>, Option<String>), String> {
     let key = key.trim();
     let Some(open) = key.find('{') else {
-        return Ok((Metric::parse(key)?, None));
+        return Ok((Metric::parse(key)?, None, None));
     };
     let metric = Metric::parse(key[..open].trim())?;
-    let scope = key[open + 1..]
+    let scopes = key[open + 1..]
         .strip_suffix('}')
         .ok_or_else(|| format!("`{key}`: a scope must close with `}}`, e.g. `ttft{{stage:0}}`"))?;
-    let (tag, value) = scope
-        .split_once(':')
-        .ok_or_else(|| format!("`{key}`: a scope is `{{stage:N}}`"))?;
-    if tag.trim() != "stage" {
-        return Err(format!(
-            "`{key}`: unknown scope `{}`; allowed: stage",
-            tag.trim()
-        ));
+    let (mut stage, mut adapter) = (None, None);
+    for scope in scopes.split(',') {
+        let (tag, value) = scope
+            .split_once(':')
+            .ok_or_else(|| format!("`{key}`: a scope is `{{stage:N}}` or `{{adapter:NAME}}`"))?;
+        match tag.trim() {
+            "stage" => {
+                stage = Some(value.trim().parse::<usize>().map_err(|_| {
+                    format!("`{key}`: the stage must be a whole number from 0, e.g. `{{stage:0}}`")
+                })?);
+            }
+            "adapter" if !value.trim().is_empty() => adapter = Some(value.trim().to_string()),
+            "adapter" => {
+                return Err(format!(
+                    "`{key}`: name the adapter, e.g. `{{adapter:movie}}`"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "`{key}`: unknown scope `{other}`; allowed: stage, adapter"
+                ));
+            }
+        }
     }
-    let stage = value.trim().parse::<usize>().map_err(|_| {
-        format!("`{key}`: the stage must be a whole number from 0, e.g. `{{stage:0}}`")
-    })?;
-    Ok((metric, Some(stage)))
+    Ok((metric, stage, adapter))
 }
 
 fn split_expression(expression: &str) -> Result<(Aggregation, Op, &str), String> {

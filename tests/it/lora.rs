@@ -130,3 +130,46 @@ fn splits_must_name_distinct_adapters_and_add_up_to_one() {
         "inference-perf's defaults"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn thresholds_can_be_scoped_to_one_adapter() {
+    let _turn = crate::support::turn().await;
+    let server = server(&["base", "movie", "consumer"]).await;
+    let yaml = format!(
+        "{SPLIT}thresholds:\n  error_rate{{adapter:movie}}: [\"rate < 1%\"]\n  ttft{{stage:0,adapter:consumer}}: [\"p(99) < 1us\"]\n"
+    );
+    let s = Scenario::from_source(Path::new("lora.yaml"), &yaml).unwrap();
+    let options = RunOptions {
+        target: Target::Url(server.uri()),
+        ..RunOptions::default()
+    };
+    let run = run_scenario(&s, &options).await.unwrap();
+    let report = infergate::gate::evaluate(&s.thresholds, &s.validity, &run);
+    let verdict = |key: &str| {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name.starts_with(key))
+            .map(|c| (c.verdict, c.message.clone()))
+            .unwrap_or_else(|| panic!("{key}: {:?}", report.checks))
+    };
+    assert_eq!(
+        verdict("error_rate{adapter:movie}").0,
+        infergate::gate::Verdict::Pass
+    );
+    assert_eq!(
+        verdict("ttft{stage:0,adapter:consumer}").0,
+        infergate::gate::Verdict::Fail
+    );
+    assert_eq!(report.status, infergate::gate::Status::Failed);
+    let e = Scenario::from_source(
+        Path::new("lora.yaml"),
+        &format!("{SPLIT}thresholds:\n  ttft{{adapter:drama}}: [\"p(99) < 1s\"]\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("no adapter `drama` in load.lora_traffic_split"),
+        "{e}"
+    );
+}

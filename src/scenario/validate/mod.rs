@@ -193,6 +193,34 @@ fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), Sc
     Ok(())
 }
 
+/// What is wrong with a threshold's `{adapter:NAME}` scope, if anything: the adapter must be one
+/// `load.lora_traffic_split` names, and such a threshold is judged after the run, against no baseline.
+fn adapter_scope_problem(raw: &RawScenario, t: &Threshold) -> Option<String> {
+    let name = t.adapter.as_deref()?;
+    let names: Vec<&str> = raw
+        .load
+        .lora_traffic_split
+        .iter()
+        .flatten()
+        .map(|a| a.name.as_str())
+        .collect();
+    if !names.contains(&name) {
+        return Some(format!(
+            "no adapter `{name}` in load.lora_traffic_split (adapters: {names:?})"
+        ));
+    }
+    if t.metric.is_server() {
+        return Some("server-side metrics are not split by adapter".into());
+    }
+    if t.baseline_factor.is_some() || t.abort_on_fail {
+        return Some(
+            "an adapter-scoped threshold is judged after the run: give an absolute limit, without abortOnFail"
+                .into(),
+        );
+    }
+    None
+}
+
 fn check_thresholds(
     c: &Checker<'_>,
     raw: &RawScenario,
@@ -233,7 +261,10 @@ fn check_thresholds(
                         stage_count.saturating_sub(1)
                     ),
                 )),
-                Ok(t) => out.push(t),
+                Ok(t) => match adapter_scope_problem(raw, &t) {
+                    Some(problem) => errors.push(c.error(&here, problem)),
+                    None => out.push(t),
+                },
             }
         }
     }
