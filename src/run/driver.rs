@@ -22,29 +22,17 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
 
 use crate::client::{Client, Exchange, Failure, FailureKind};
-use crate::measure::recorder::sessions::TurnMark;
 use crate::measure::recorder::{Expect, Recorder, Sample};
 use crate::measure::timeline::Timeline;
 use crate::plan::arrivals::{Arrivals, Process};
 use crate::plan::datagen::{Generator, RequestSpec};
-use crate::plan::sessions::Turn;
 use crate::plan::shard::Shard;
 use crate::plan::{PlannedStage, StageLoad};
 use crate::run::breakers::Breakers;
 use crate::run::pacer::Pacer;
-use crate::run::sessions::{Held, Live};
+use crate::run::send::{Finished, hold, send_any};
+use crate::run::sessions::Live;
 use crate::run::stop::Stop;
-use crate::scenario::ApiKind;
-
-/// A finished request: its sample and when it ended (for the stage window and closed-loop slots).
-struct Finished {
-    sample: Sample,
-    ended: Instant,
-    /// Multi-turn data: where it stood in its session.
-    turn: Option<TurnMark>,
-    /// `load.lora_traffic_split`: the adapter it went to.
-    adapter: Option<u16>,
-}
 
 /// How often a running stage's recorder is shown to its `peek`.
 pub const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -164,103 +152,6 @@ pub async fn run_stage<'p>(
     }
     driver.recorder.timeline = driver.timeline.points;
     driver.recorder
-}
-
-async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished {
-    let exchange = client
-        .send_to(spec.adapter, &spec.prompt, spec.max_tokens)
-        .await;
-    Finished {
-        sample: Sample {
-            intended,
-            prompt_tokens: spec.prompt_tokens,
-            expect: expect(client, true, spec.max_tokens),
-            exchange,
-        },
-        ended: Instant::now(),
-        turn: None,
-        adapter: spec.adapter,
-    }
-}
-
-/// What the server's `usage` must say: the prompt length when the prompt is exactly as built and no
-/// chat template adds to it, and `max_tokens` when `ignore_eos` is set.
-fn expect(client: &Client, exact_prompt: bool, max_tokens: u32) -> Expect {
-    Expect {
-        prompt: exact_prompt && client.endpoint().api == ApiKind::Completion,
-        output: client.endpoint().ignore_eos.then_some(max_tokens),
-    }
-}
-
-/// Sends a request: a session's turn when it has one (see `send_turn`), else on its own. The
-/// returned turn holds its session until dropped.
-async fn send_any(
-    client: &Client,
-    sessions: Option<&Arc<Live>>,
-    intended: Instant,
-    spec: RequestSpec,
-) -> (Finished, Option<Held>) {
-    match (sessions, spec.turn) {
-        (Some(live), Some(turn)) => {
-            let (finished, held) = send_turn(client, live, intended, spec, turn).await;
-            (finished, Some(held))
-        }
-        _ => (send(client, intended, spec).await, None),
-    }
-}
-
-/// Sends one turn of a session once its previous round is released: it was due at its schedule or
-/// at that release, whichever is later, so waiting for the session is never counted as the runner's
-/// delay.
-async fn send_turn(
-    client: &Client,
-    live: &Arc<Live>,
-    intended: Instant,
-    spec: RequestSpec,
-    turn: Turn,
-) -> (Finished, Held) {
-    let (held, prepared) = live.begin(&spec, turn).await;
-    let intended = prepared.ready.map_or(intended, |ready| ready.max(intended));
-    let (exchange, answer) = client
-        .send_turn(
-            spec.adapter,
-            &prepared.prompt,
-            prepared.max_tokens,
-            &prepared.session_id,
-            prepared.token.as_deref(),
-        )
-        .await;
-    let ended = Instant::now();
-    let sample = Sample {
-        intended,
-        prompt_tokens: prepared.prompt_tokens,
-        expect: expect(client, prepared.exact, prepared.max_tokens),
-        exchange,
-    };
-    held.answered(prepared, &sample.exchange, answer);
-    let finished = Finished {
-        sample,
-        ended,
-        turn: Some(TurnMark {
-            index: turn.turn,
-            last: turn.last,
-        }),
-        adapter: spec.adapter,
-    };
-    (finished, held)
-}
-
-/// Holds a session for its turn's tool-call latency, then releases it.
-async fn hold(held: Option<Held>, stop: &Stop) {
-    if let Some(held) = held {
-        let latency = held.tool_latency();
-        if !latency.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(latency) => {}
-                _ = stop.wait() => {}
-            }
-        }
-    }
 }
 
 struct Driver<'a, 'b> {

@@ -15,6 +15,7 @@ pub mod preflight;
 pub mod progress;
 mod result;
 mod runner;
+mod send;
 pub mod sessions;
 pub mod stop;
 pub mod sweep;
