@@ -6,24 +6,19 @@ use std::path::Path;
 use infergate::gate::{Status, evaluate};
 use infergate::run::{RunOptions, Target, run_scenario};
 use infergate::scenario::Scenario;
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
+
+use crate::support::openai_mock::{completions, serving};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_breaker_on_failures_stops_the_run_and_fails_it_by_name() {
     let _turn = crate::support::turn().await;
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "m"}]})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/completions"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("overloaded"))
-        .mount(&server)
-        .await;
+    let server = serving(&["m"]).await;
+    completions(
+        &server,
+        ResponseTemplate::new(503).set_body_string("overloaded"),
+    )
+    .await;
     // inference-perf's examples/vllm/config-circuitbreaker.yml, with an HTTP error as the match.
     let s = Scenario::from_source(
         Path::new("cb.yaml"),

@@ -9,6 +9,8 @@ use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use crate::support::openai_mock::sse;
+
 fn endpoint(base_url: String, api: ApiKind, streaming: bool) -> Endpoint {
     Endpoint {
         base_url,
@@ -26,13 +28,6 @@ fn endpoint(base_url: String, api: ApiKind, streaming: bool) -> Endpoint {
         idle_timeout: Duration::from_secs(5),
         tls: Default::default(),
     }
-}
-
-fn sse(events: &[&str]) -> ResponseTemplate {
-    let body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
-    ResponseTemplate::new(200)
-        .insert_header("content-type", "text/event-stream")
-        .set_body_string(body)
 }
 
 async fn send(server: &MockServer, api: ApiKind, streaming: bool) -> Exchange {

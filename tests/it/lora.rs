@@ -6,9 +6,9 @@ use std::path::Path;
 
 use infergate::run::{RunOptions, Target, run_scenario};
 use infergate::scenario::Scenario;
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
+
+use crate::support::openai_mock::{completions, serving, sse};
 
 const SPLIT: &str = "load:
   type: concurrent
@@ -20,30 +20,13 @@ api: {type: completion, streaming: true}
 ";
 
 async fn server(models: &[&str]) -> MockServer {
-    let server = MockServer::start().await;
-    let data: Vec<_> = models.iter().map(|m| json!({"id": m})).collect();
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": data })))
-        .mount(&server)
-        .await;
-    let body = [
+    let server = serving(models).await;
+    let body = sse(&[
         r#"{"choices":[{"index":0,"text":" ok"}]}"#,
         r#"{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":1}}"#,
         "[DONE]",
-    ]
-    .iter()
-    .map(|e| format!("data: {e}\n\n"))
-    .collect::<String>();
-    Mock::given(method("POST"))
-        .and(path("/v1/completions"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "text/event-stream")
-                .set_body_string(body),
-        )
-        .mount(&server)
-        .await;
+    ]);
+    completions(&server, body).await;
     server
 }
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 use infergate::plan::shard::Shard;
 use infergate::run::{RunOptions, Target, run_scenario};
 use infergate::scenario::Scenario;
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
+
+use crate::support::openai_mock::{completions, serving, sse};
 
 fn scenario(yaml: &str) -> Scenario {
     Scenario::from_source(Path::new("sessions.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"))
@@ -19,31 +19,14 @@ fn scenario(yaml: &str) -> Scenario {
 
 /// A server that answers every completion with ` ANSWER here` and a session token header.
 async fn answering_server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "m"}]})))
-        .mount(&server)
-        .await;
-    let body = [
+    let server = serving(&["m"]).await;
+    let body = sse(&[
         r#"{"choices":[{"index":0,"text":" ANSWER"}]}"#,
         r#"{"choices":[{"index":0,"text":" here","finish_reason":"stop"}]}"#,
         r#"{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2}}"#,
         "[DONE]",
-    ]
-    .iter()
-    .map(|e| format!("data: {e}\n\n"))
-    .collect::<String>();
-    Mock::given(method("POST"))
-        .and(path("/v1/completions"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "text/event-stream")
-                .insert_header("x-session-token", "tok-7")
-                .set_body_string(body),
-        )
-        .mount(&server)
-        .await;
+    ]);
+    completions(&server, body.insert_header("x-session-token", "tok-7")).await;
     server
 }
 

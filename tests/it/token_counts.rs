@@ -2,6 +2,7 @@
 //! counts with the same tokenizer), shared-prefix data, and `token_count_mismatch` catching a server
 //! whose `usage` disagrees with what was asked.
 
+use crate::support::openai_mock::{completions, serving, sse};
 use crate::support::tokenizers::real_tokenizer;
 
 use std::path::Path;
@@ -9,9 +10,6 @@ use std::path::Path;
 use infergate::gate::{Status, evaluate};
 use infergate::run::{RunOptions, Target, run_scenario};
 use infergate::scenario::{Aggregation, Metric, Scenario};
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn scenario(yaml: &str) -> Scenario {
     Scenario::from_source(Path::new("test.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"))
@@ -63,31 +61,15 @@ async fn prompts_hit_the_sampled_length_exactly_as_the_server_counts_it() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_server_that_ignores_max_tokens_fails_token_count_mismatch() {
     let _turn = crate::support::turn().await;
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/models"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "m"}]})))
-        .mount(&server)
-        .await;
+    let server = serving(&["m"]).await;
     // Asked for 5 tokens with ignore_eos; the server stops after 2 and says so in usage.
-    let body = [
+    let body = sse(&[
         r#"{"choices":[{"index":0,"text":" a"}]}"#,
         r#"{"choices":[{"index":0,"text":" b","finish_reason":"stop"}]}"#,
         r#"{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2}}"#,
         "[DONE]",
-    ]
-    .iter()
-    .map(|e| format!("data: {e}\n\n"))
-    .collect::<String>();
-    Mock::given(method("POST"))
-        .and(path("/v1/completions"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "text/event-stream")
-                .set_body_string(body),
-        )
-        .mount(&server)
-        .await;
+    ]);
+    completions(&server, body).await;
     let s = scenario(
         "api: {type: completion, streaming: true}
 data:
