@@ -255,7 +255,7 @@ impl Driver<'_, '_> {
                     }
                     // A session's tool call holds the slot (inference-perf's rule); the next request
                     // is due when it is over.
-                    if held.as_ref().is_some_and(|h| !h.tool_latency().is_zero()) {
+                    if let Some(held) = held {
                         hold(held, &stop).await;
                         intended = Instant::now();
                     }
@@ -309,7 +309,7 @@ impl Driver<'_, '_> {
         self.in_flight.spawn(async move {
             let (finished, held) = send_any(&client, sessions.as_ref(), intended, spec).await;
             // The session's tool-call latency passes after the request is recorded.
-            if held.as_ref().is_some_and(|h| !h.tool_latency().is_zero()) {
+            if let Some(held) = held {
                 tokio::spawn(async move { hold(held, &stop).await });
             }
             finished

@@ -50,8 +50,9 @@ fn expect(client: &Client, exact_prompt: bool, max_tokens: u32) -> Expect {
     }
 }
 
-/// Sends a request: a session's turn when it has one (see `send_turn`), else on its own. The
-/// returned turn holds its session until dropped.
+/// Sends a request: a session's turn when it has one (see `send_turn`), else on its own. A turn
+/// with a tool-call latency comes back held (its session waits until it is dropped, see `hold`);
+/// any other is released at once.
 pub(super) async fn send_any(
     client: &Client,
     sessions: Option<&Arc<Live>>,
@@ -61,7 +62,7 @@ pub(super) async fn send_any(
     match (sessions, spec.turn) {
         (Some(live), Some(turn)) => {
             let (finished, held) = send_turn(client, live, intended, spec, turn).await;
-            (finished, Some(held))
+            (finished, Some(held).filter(|h| !h.tool_latency().is_zero()))
         }
         _ => (send(client, intended, spec).await, None),
     }
@@ -108,15 +109,10 @@ async fn send_turn(
     (finished, held)
 }
 
-/// Holds a session for its turn's tool-call latency, then releases it.
-pub(super) async fn hold(held: Option<Held>, stop: &Stop) {
-    if let Some(held) = held {
-        let latency = held.tool_latency();
-        if !latency.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(latency) => {}
-                _ = stop.wait() => {}
-            }
-        }
+/// Holds a session for its turn's tool-call latency (or until the run stops), then releases it.
+pub(super) async fn hold(held: Held, stop: &Stop) {
+    tokio::select! {
+        _ = tokio::time::sleep(held.tool_latency()) => {}
+        _ = stop.wait() => {}
     }
 }
