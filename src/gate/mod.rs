@@ -176,11 +176,7 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
         };
         let recorder = match &threshold.adapter {
             Some(name) => {
-                let index = run
-                    .lora
-                    .iter()
-                    .flat_map(|l| &l.adapters)
-                    .position(|a| &a.0 == name);
+                let index = run.lora.as_ref().and_then(|l| l.position(name));
                 // An adapter no request went to has an empty recorder: the threshold fails as any
                 // threshold without observations does.
                 match index.and_then(|i| recorder.adapters.get(i)) {

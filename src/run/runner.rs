@@ -19,7 +19,7 @@ use crate::plan::datagen::Generator;
 use crate::plan::tokens::TokenCounter;
 use crate::plan::trace;
 use crate::plan::{PlannedStage, StageLoad, plan};
-use crate::scenario::{Scenario, Stage};
+use crate::scenario::{Lora, Scenario, Stage};
 use crate::sim::SimHandle;
 
 /// Runs a scenario to completion.
@@ -45,12 +45,8 @@ pub async fn run_scenario(
         )
         .await?,
     );
-    let lora_names: Vec<String> = scenario
-        .load
-        .lora
-        .iter()
-        .flat_map(|l| l.adapters.iter().map(|a| a.0.clone()))
-        .collect();
+    let lora = scenario.load.lora.as_ref();
+    let lora_names = lora.map_or_else(Vec::new, Lora::names);
     let mut sim_config = options.sim.clone();
     sim_config.adapters = lora_names.clone();
     sim_config.tokens = Arc::clone(&tokens);
@@ -143,15 +139,9 @@ pub async fn run_scenario(
     let data = crate::plan::datasets::resolve(&scenario.data, simulated, &mut warnings)
         .await
         .map_err(|e| RunError::Setup(e.to_string()))?;
-    let shares: Vec<f64> = scenario
-        .load
-        .lora
-        .iter()
-        .flat_map(|l| l.adapters.iter().map(|a| a.1))
-        .collect();
     let generator = Generator::new(&data, tokens, plan.data_seed)
         .map_err(RunError::Setup)?
-        .with_adapters(&shares);
+        .with_adapters(&lora.map_or_else(Vec::new, Lora::shares));
     let generator = Arc::new(generator);
     let threads = load_threads(plan.threads, simulated, &mut warnings);
     // One stop for the run, set by a signal (forwarded from `options.stop`), by an abort threshold

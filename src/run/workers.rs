@@ -48,8 +48,8 @@ pub struct Workers {
     views: Vec<Arc<Mutex<Recorder>>>,
     /// Which part of the load this process sends.
     shard: Shard,
-    /// Multi-turn data: the sessions, and quick mode's limits on their turns.
-    sessions: Option<(Arc<SessionPlan>, SessionCaps)>,
+    /// Multi-turn data: the sessions.
+    sessions: Option<Arc<SessionPlan>>,
     shared: Shared,
 }
 
@@ -75,10 +75,8 @@ impl Workers {
         generator: &Arc<Generator>,
         shared: Shared,
     ) -> Result<Workers, RunError> {
-        let sessions = generator
-            .sessions()
-            .map(|plan| (Arc::clone(plan), shared.session_caps));
-        if let Some((plan, _)) = &sessions
+        let sessions = generator.sessions().map(Arc::clone);
+        if let Some(plan) = &sessions
             && plan.count() % shard.count() != 0
         {
             return Err(RunError::Setup(format!(
@@ -143,9 +141,10 @@ impl Workers {
             StageLoad::Open { .. } => (0, 0),
         };
         let claims = Arc::new(Claims::new(num_requests, shard));
-        let sessions = self.sessions.as_ref().map(|(plan, caps)| {
+        let sessions = self.sessions.as_ref().map(|plan| {
             let closed = matches!(stage.load, StageLoad::Closed { .. }).then_some(shard);
-            Arc::new(Live::new(Arc::clone(plan), stage.index, *caps, closed))
+            let caps = self.shared.session_caps;
+            Arc::new(Live::new(Arc::clone(plan), stage.index, caps, closed))
         });
         let (slots, in_flight) = (shard.share(concurrency), shard.share(max_in_flight as u64));
         (0..threads)

@@ -284,6 +284,23 @@ pub struct Lora {
     pub per_adapter_stage: bool,
 }
 
+impl Lora {
+    /// The adapters' names, in order (a recorder's `adapters` follow it).
+    pub fn names(&self) -> Vec<String> {
+        self.adapters.iter().map(|a| a.0.clone()).collect()
+    }
+
+    /// The adapters' shares, in order.
+    pub fn shares(&self) -> Vec<f64> {
+        self.adapters.iter().map(|a| a.1).collect()
+    }
+
+    /// Where adapter `name` is in the order.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.adapters.iter().position(|a| a.0 == name)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Server {
     pub base_url: Option<String>,
