@@ -102,3 +102,30 @@ pub fn origin(url: &str) -> Option<String> {
     let url = reqwest::Url::parse(url).ok()?;
     Some(url.origin().ascii_serialization())
 }
+
+/// The URL without user name or password.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.as_str().trim_end_matches('/').to_string()
+        }
+        Err(_) => "<invalid url>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials_in_urls() {
+        assert_eq!(
+            redact_url("https://user:hunter2@example.com:8000/"),
+            "https://example.com:8000"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:8000"), "http://127.0.0.1:8000");
+        assert_eq!(redact_url("not a url"), "<invalid url>");
+    }
+}

@@ -15,17 +15,19 @@ pub mod preflight;
 pub mod progress;
 mod result;
 mod runner;
+mod schedule;
 mod send;
 pub mod sessions;
 pub mod stop;
 pub mod sweep;
 pub mod workers;
 
+pub use crate::client::http::redact_url;
 pub use options::{
     Abort, AbortCheck, DEFAULT_REQUEST_TIMEOUT, Meet, MeetFn, RunOptions, Target, api_key_from_env,
 };
 pub use result::{RunResult, StageResult};
-pub use runner::{redact_url, run_scenario};
+pub use runner::run_scenario;
 
 /// Why a run could not produce results at all.
 #[derive(Debug, thiserror::Error)]

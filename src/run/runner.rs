@@ -7,14 +7,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::breakers::Breakers;
 use super::progress::StageProgress;
+use super::schedule::{Schedule, soon};
 use super::stop::stop_pair;
 use super::workers::{Shared, Workers};
 use super::{
     DEFAULT_REQUEST_TIMEOUT, Meet, RunError, RunOptions, RunResult, StageResult, Target, preflight,
 };
+use crate::client::http::redact_url;
 use crate::client::{Endpoint, Http};
 use crate::measure::recorder::Recorder;
-use crate::measure::server::session::Session;
+use crate::measure::server::{Source, promql};
 use crate::plan::datagen::Generator;
 use crate::plan::tokens::TokenCounter;
 use crate::plan::trace;
@@ -172,7 +174,16 @@ pub async fn run_scenario(
         Some(meet) => Some(meet_at(meet).await?),
         None => None,
     };
-    let mut schedule = Schedule::new(origin, plan.interval);
+    // As inference-perf does, stages are a scrape interval apart when a Prometheus server is read,
+    // so that each stage's last requests are scraped before the next begins (unless sharded: the
+    // other shards do not know).
+    let interval = match &scrape_target {
+        Some(Source::Server(p)) if options.shard.count() == 1 => {
+            plan.interval.max(p.scrape_interval)
+        }
+        _ => plan.interval,
+    };
+    let mut schedule = Schedule::new(origin, interval);
     let warmup = match &plan.warmup {
         Some(stage) if !stop.is_set() => {
             let offset = clock.elapsed();
@@ -265,6 +276,7 @@ pub async fn run_scenario(
         _ => None,
     };
     let mut stages = Vec::with_capacity(plan.stages.len());
+    let mut windows: Vec<promql::Window> = Vec::new();
     for (i, stage) in plan.stages.iter().enumerate() {
         if i > 0 {
             schedule.pause(&stop).await;
@@ -291,7 +303,7 @@ pub async fn run_scenario(
             }
         };
         let scraping = match &scrape_target {
-            Some(target) => Some(Session::start(target).await),
+            Some(source) => Some(source.watch().await),
             None => None,
         };
         // Watching costs a look at every thread's recorder four times a second: only when used.
@@ -302,7 +314,7 @@ pub async fn run_scenario(
             .run_stage(stage, max_in_flight, started, &stop, watch)
             .await?;
         let server = match scraping {
-            Some(session) => Some(session.finish().await),
+            Some(watching) => watching.finish(&mut windows).await,
             None => None,
         };
         progress.finish(&recorder);
@@ -315,6 +327,12 @@ pub async fn run_scenario(
         });
     }
     forward.abort();
+    if let Some(Source::Server(prometheus)) = &scrape_target {
+        let read = prometheus.collect(&windows, options.progress).await;
+        for (stage, server) in stages.iter_mut().zip(read) {
+            stage.server = Some(server);
+        }
+    }
     if workers.resent() > 0 {
         warnings.push(format!(
             "{} request(s) were sent twice: the server closed a kept-alive connection just as they were written (llama.cpp does after streamed responses); their latency counts from the first attempt",
@@ -351,52 +369,6 @@ async fn meet_at(meet: &Meet) -> Result<Instant, RunError> {
     let at = (meet.0)().await.map_err(RunError::Rendezvous)?;
     let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
     Ok(Instant::now() + wait)
-}
-
-/// When each stage starts. Alone, a stage starts as soon as the previous one has drained and the
-/// pause (`load.interval`) is over. Met with other shards, each stage starts at its planned offset
-/// from the agreed start (the open-loop durations and pauses before it), so stages stay aligned
-/// across hosts; a stage after a closed-loop one (whose length nobody can plan) starts when the
-/// previous one has drained, as does any stage whose planned start has already passed.
-struct Schedule {
-    /// The planned start of the next stage, while one can be planned.
-    planned: Option<Instant>,
-    interval: Duration,
-}
-
-impl Schedule {
-    fn new(origin: Option<Instant>, interval: Duration) -> Schedule {
-        Schedule {
-            planned: origin,
-            interval,
-        }
-    }
-
-    /// The start of `stage`, and the plan for the one after it.
-    fn start(&mut self, stage: &PlannedStage) -> Instant {
-        let start = self.planned.map_or_else(soon, |at| at.max(soon()));
-        self.planned = match (self.planned, stage.load) {
-            (Some(at), StageLoad::Open { duration, .. }) => Some(at + duration + self.interval),
-            _ => None,
-        };
-        start
-    }
-
-    /// The pause between stages: none when the next start is planned (it includes the pause).
-    async fn pause(&self, stop: &super::stop::Stop) {
-        if self.planned.is_none() && !self.interval.is_zero() {
-            stop.sleep(self.interval).await;
-        }
-    }
-}
-
-/// How far ahead a stage's start is set, so every load thread has woken, taken the stage and set up
-/// its pacer before the first deadline (a thread woken on a busy machine can take milliseconds).
-const STAGE_LEAD: Duration = Duration::from_millis(25);
-
-/// The start of a stage that begins now, on every load thread at once.
-fn soon() -> Instant {
-    Instant::now() + STAGE_LEAD
 }
 
 /// The load threads to run: `load.num_workers`, at most the cores this process may use, less the
@@ -455,31 +427,4 @@ async fn load_tokens(
         return Ok(TokenCounter::builtin());
     }
     Ok(TokenCounter::load(&name, token).await?)
-}
-
-/// The URL without user name or password.
-pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.as_str().trim_end_matches('/').to_string()
-        }
-        Err(_) => "<invalid url>".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_credentials_in_urls() {
-        assert_eq!(
-            redact_url("https://user:hunter2@example.com:8000/"),
-            "https://example.com:8000"
-        );
-        assert_eq!(redact_url("http://127.0.0.1:8000"), "http://127.0.0.1:8000");
-        assert_eq!(redact_url("not a url"), "<invalid url>");
-    }
 }

@@ -44,6 +44,8 @@ pub struct Scenario {
     pub regression: Regression,
     /// Where server-side metrics are scraped from (`metrics`).
     pub scrape: scrape::Scrape,
+    /// Which server-metrics report files are written (`report.prometheus`).
+    pub server_reports: scrape::ServerReports,
     /// Things the file asks for that infergate accepts but does not honour (yet); shown with every run.
     pub warnings: Vec<String>,
     /// FNV-1a of the load-relevant sections: a baseline with another hash offered different load.

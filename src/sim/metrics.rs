@@ -3,7 +3,8 @@
 //! `vllm:num_requests_running` and `_waiting` from the engine's batch and queue,
 //! `vllm:kv_cache_usage_perc` as the batch's occupancy (running / max_batch, the simulator's stand-in
 //! for KV-cache pressure), TTFT and e2e histograms measured where chunks are handed to the HTTP stack,
-//! and the prompt and generation token counters.
+//! the prompt and generation token counters, and `vllm:request_success_total` (requests whose last
+//! token was handed over).
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -73,6 +74,7 @@ pub struct Exported {
     waiting: AtomicU64,
     prompt_tokens: AtomicU64,
     generation_tokens: AtomicU64,
+    succeeded: AtomicU64,
     ttft: Mutex<Histogram>,
     e2e: Mutex<Histogram>,
 }
@@ -85,6 +87,7 @@ impl Exported {
             waiting: AtomicU64::new(0),
             prompt_tokens: AtomicU64::new(0),
             generation_tokens: AtomicU64::new(0),
+            succeeded: AtomicU64::new(0),
             ttft: Mutex::new(Histogram::new(&TTFT_BOUNDS)),
             e2e: Mutex::new(Histogram::new(&E2E_BOUNDS)),
         }
@@ -110,6 +113,7 @@ impl Exported {
     }
 
     pub fn finished(&self, after: Duration) {
+        self.succeeded.fetch_add(1, Ordering::Relaxed);
         lock(&self.e2e).observe(after.as_secs_f64());
     }
 
@@ -137,6 +141,7 @@ impl Exported {
         for (name, counter) in [
             ("vllm:prompt_tokens_total", &self.prompt_tokens),
             ("vllm:generation_tokens_total", &self.generation_tokens),
+            ("vllm:request_success_total", &self.succeeded),
         ] {
             let _ = writeln!(
                 out,

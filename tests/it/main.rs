@@ -19,6 +19,7 @@ mod indexed_job;
 mod inference_perf_configs;
 mod kubernetes;
 mod lora;
+mod prometheus_server;
 mod reports;
 mod scenarios;
 mod schema;

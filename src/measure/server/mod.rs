@@ -9,6 +9,7 @@
 
 pub mod exposition;
 pub mod names;
+pub mod promql;
 pub mod session;
 mod summary;
 
@@ -23,9 +24,63 @@ use crate::client::http::origin;
 use crate::scenario::{Aggregation, Metric};
 use names::{Combine, DEFS, Kind};
 
+/// How server-side metrics were read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// An exposition page (`/metrics`), scraped during each stage.
+    #[default]
+    Exposition,
+    /// A Prometheus server, queried after the run.
+    PrometheusServer,
+}
+
+/// Where server-side metrics come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// An exposition page, scraped during each stage.
+    Page(session::ScrapeTarget),
+    /// A Prometheus server, queried after the run.
+    Server(promql::PromServer),
+}
+
+/// A stage's server-side metrics, being gathered.
+pub enum Watching {
+    /// Scraping under way.
+    Page(session::Session),
+    /// Read back after the run; when the stage began.
+    Server(std::time::SystemTime),
+}
+
+impl Source {
+    /// Starts watching a stage: a page's first scrape is done when this returns.
+    pub async fn watch(&self) -> Watching {
+        match self {
+            Source::Page(target) => Watching::Page(session::Session::start(target).await),
+            Source::Server(_) => Watching::Server(std::time::SystemTime::now()),
+        }
+    }
+}
+
+impl Watching {
+    /// The stage's record from a page; from a server, `None`, and the stage's window is kept in
+    /// `windows` for reading back after the run.
+    pub async fn finish(self, windows: &mut Vec<promql::Window>) -> Option<StageServer> {
+        match self {
+            Watching::Page(session) => Some(session.finish().await),
+            Watching::Server(start) => {
+                let end = std::time::SystemTime::now();
+                windows.push(promql::Window { start, end });
+                None
+            }
+        }
+    }
+}
+
 /// What to scrape for a run against `base_url`, as the scenario's `metrics` section says. In auto mode
-/// the target's own `/metrics` is probed once and used only if it carries engine metrics; a configured
-/// URL is always used, with a warning if it does not answer now.
+/// the target's own `/metrics` is probed once and used only if it carries engine metrics. A configured
+/// URL that answers `/api/v1/status/buildinfo` is a Prometheus server; any other is scraped as an
+/// exposition page, with a warning if it does not answer now.
 ///
 /// `access` is how the target itself is reached (TLS files, key); a configured URL on another host
 /// gets the TLS files but never the key.
@@ -34,7 +89,7 @@ pub async fn target_for(
     base_url: &str,
     access: &Http,
     warnings: &mut Vec<String>,
-) -> Option<session::ScrapeTarget> {
+) -> Option<Source> {
     use crate::scenario::scrape::Scrape;
     match scrape {
         Scrape::Off => None,
@@ -44,27 +99,56 @@ pub async fn target_for(
                 dcgm_url: None,
                 interval: *interval,
                 access: access.clone(),
+                filters: Vec::new(),
             };
-            session::probe(&target).await.ok().map(|_| target)
+            session::probe(&target)
+                .await
+                .ok()
+                .map(|_| Source::Page(target))
         }
         Scrape::Url {
             url,
             interval,
             dcgm_url,
+            filters,
         } => {
+            let access = match (origin(url), origin(base_url)) {
+                (Some(a), Some(b)) if a == b => access.clone(),
+                _ => access.without_key(),
+            };
+            if promql::probe(url, &access).await.is_ok() {
+                if dcgm_url.is_some() {
+                    warnings.push(
+                        "metrics.dcgm: not scraped, because metrics.prometheus.url is a Prometheus \
+                         server: GPU utilisation is read from it when it scrapes the DCGM exporter"
+                            .into(),
+                    );
+                }
+                return Some(Source::Server(promql::PromServer {
+                    url: url.clone(),
+                    filters: filters.clone(),
+                    scrape_interval: *interval,
+                    access,
+                }));
+            }
+            if filters.iter().any(|f| f.admits(&[]).is_none()) {
+                warnings.push(
+                    "metrics.prometheus.filters: the =~ and !~ matchers are applied only by a \
+                     Prometheus server; this URL is an exposition page, so they are not"
+                        .into(),
+                );
+            }
             let target = session::ScrapeTarget {
                 url: url.clone(),
                 dcgm_url: dcgm_url.clone(),
                 interval: *interval,
-                access: match (origin(url), origin(base_url)) {
-                    (Some(a), Some(b)) if a == b => access.clone(),
-                    _ => access.without_key(),
-                },
+                access,
+                filters: filters.clone(),
             };
             if let Err(e) = session::probe(&target).await {
                 warnings.push(format!("metrics: {e}; server-side metrics may be missing"));
             }
-            Some(target)
+            Some(Source::Page(target))
         }
     }
 }
@@ -261,6 +345,9 @@ fn histogram(samples: &[exposition::Sample], series: &str) -> Option<Buckets> {
 pub struct StageServer {
     /// Where it was scraped from.
     pub url: String,
+    /// An exposition page scraped, or a Prometheus server queried.
+    #[serde(default)]
+    pub mode: Mode,
     pub scrapes: u32,
     pub failed_scrapes: u32,
     /// The last scrape error, if any.
@@ -333,6 +420,7 @@ impl StageServer {
         for part in parts {
             let merged = out.get_or_insert_with(|| StageServer {
                 url: part.url.clone(),
+                mode: part.mode,
                 ..StageServer::default()
             });
             merged.scrapes += part.scrapes;

@@ -33,7 +33,7 @@ pub struct Def {
     pub sources: &'static [(&'static str, &'static str)],
 }
 
-pub const DEFS: [Def; 9] = [
+pub const DEFS: [Def; 16] = [
     Def {
         name: "num_requests_running",
         kind: Kind::Gauge,
@@ -112,6 +112,68 @@ pub const DEFS: [Def; 9] = [
             ("sglang", "sglang:generation_tokens_total"),
             ("llamacpp", "llamacpp:tokens_predicted_total"),
         ],
+    },
+    Def {
+        name: "requests",
+        kind: Kind::Counter,
+        combine: Combine::Sum,
+        scale: 1.0,
+        sources: &[
+            ("vllm", "vllm:request_success_total"),
+            ("sglang", "sglang:num_requests_total"),
+            ("tgi", "tgi_request_success"),
+        ],
+    },
+    Def {
+        name: "tpot",
+        kind: Kind::Histogram,
+        combine: Combine::Sum,
+        scale: 1.0,
+        sources: &[
+            ("vllm", "vllm:request_time_per_output_token_seconds"),
+            ("sglang", "sglang:time_per_output_token_seconds"),
+        ],
+    },
+    Def {
+        name: "itl",
+        kind: Kind::Histogram,
+        combine: Combine::Sum,
+        scale: 1.0,
+        sources: &[
+            ("vllm", "vllm:inter_token_latency_seconds"),
+            ("sglang", "sglang:inter_token_latency_seconds"),
+        ],
+    },
+    Def {
+        name: "queue_time",
+        kind: Kind::Histogram,
+        combine: Combine::Sum,
+        scale: 1.0,
+        sources: &[
+            ("vllm", "vllm:request_queue_time_seconds"),
+            ("sglang", "sglang:queue_time_seconds"),
+        ],
+    },
+    Def {
+        name: "preemptions",
+        kind: Kind::Counter,
+        combine: Combine::Sum,
+        scale: 1.0,
+        sources: &[("vllm", "vllm:num_preemptions_total")],
+    },
+    Def {
+        name: "prefix_cache_hits",
+        kind: Kind::Counter,
+        combine: Combine::Sum,
+        scale: 1.0,
+        sources: &[("vllm", "vllm:prefix_cache_hits_total")],
+    },
+    Def {
+        name: "prefix_cache_queries",
+        kind: Kind::Counter,
+        combine: Combine::Sum,
+        scale: 1.0,
+        sources: &[("vllm", "vllm:prefix_cache_queries_total")],
     },
     Def {
         name: "prompt_seconds",

@@ -20,6 +20,8 @@ pub struct ScrapeTarget {
     /// How to reach `url`: the scenario's TLS files, and the target's key when `url` is on the target
     /// itself (a URL on another host never sees the key; the DCGM exporter never does).
     pub access: Http,
+    /// Label matchers a sample must meet (`=` and `!=`; the regex forms need a Prometheus server).
+    pub filters: Vec<crate::scenario::scrape::Matcher>,
 }
 
 /// Scrapes one URL once.
@@ -59,6 +61,10 @@ async fn snapshot(
     target: &ScrapeTarget,
 ) -> Result<Snapshot, String> {
     let mut samples = scrape(main, &target.url).await?;
+    samples.retain(|s| {
+        let admitted = |f: &crate::scenario::scrape::Matcher| f.admits(&s.labels) != Some(false);
+        target.filters.iter().all(admitted)
+    });
     if let Some(dcgm) = &target.dcgm_url {
         samples.extend(scrape(dcgm_http, dcgm).await?);
     }
@@ -139,7 +145,11 @@ impl Session {
                         _ => 0.0,
                     };
                     let only: Vec<Snapshot> = snapshots.into_iter().map(|(_, s)| s).collect();
-                    let mut stage = StageServer::from_snapshots(&target.url, &only, seconds);
+                    let mut stage = StageServer::from_snapshots(
+                        &crate::client::http::redact_url(&target.url),
+                        &only,
+                        seconds,
+                    );
                     stage.failed_scrapes = failed;
                     stage.last_error = last_error;
                     let _ = report.send(stage);

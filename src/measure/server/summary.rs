@@ -49,6 +49,7 @@ impl StageServer {
             .collect();
         ServerSummary {
             url: self.url.clone(),
+            mode: self.mode,
             engines: self.engines.clone(),
             scrapes: self.scrapes,
             failed_scrapes: self.failed_scrapes,
@@ -66,6 +67,9 @@ impl StageServer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerSummary {
     pub url: String,
+    /// `exposition` (a `/metrics` page scraped during each stage) or `prometheus-server` (queried).
+    #[serde(default)]
+    pub mode: super::Mode,
     pub engines: Vec<String>,
     pub scrapes: u32,
     pub failed_scrapes: u32,

@@ -304,7 +304,7 @@ pub struct RawS3Storage {
 #[serde(deny_unknown_fields)]
 pub struct RawReport {
     pub request_lifecycle: Option<RawRequestLifecycle>,
-    pub prometheus: Option<Value>,
+    pub prometheus: Option<RawPrometheusReport>,
     pub goodput: Option<Value>,
 }
 
@@ -319,6 +319,14 @@ pub struct RawRequestLifecycle {
     pub metrics_only: Option<bool>,
     pub per_adapter: Option<bool>,
     pub per_adapter_stage: Option<bool>,
+}
+
+/// `report.prometheus`: inference-perf's server-metrics report files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheusReport {
+    pub summary: Option<bool>,
+    pub per_stage: Option<bool>,
 }
 
 /// One entry of `load.lora_traffic_split`.

@@ -161,6 +161,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             validity,
             regression,
             scrape,
+            server_reports: super::scrape::reports(&raw),
             warnings: c.warnings,
             config_hash: String::new(),
         }),
@@ -173,10 +174,10 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
 
 fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
     if let Some(report) = &raw.report {
-        if report.prometheus.is_some() || report.goodput.is_some() {
+        if report.goodput.is_some() {
             c.warn(
-                &[Step::Key("report")],
-                "prometheus and goodput reports are not produced yet",
+                &[Step::Key("report"), Step::Key("goodput")],
+                "goodput reports are not produced yet",
             );
         }
         if report

@@ -4,6 +4,7 @@
 pub mod fault_server;
 pub mod kustomize;
 pub mod openai_mock;
+pub mod prometheus;
 pub mod s3_server;
 pub mod tokenizers;
 

@@ -1,0 +1,99 @@
+//! `metrics.prometheus.url` naming a real Prometheus server (Debian's package) that scrapes two
+//! simulator replicas behind a round-robin forwarder (a Service): each stage's engine-side request
+//! count, read back with PromQL, is the client's successes across both replicas, exactly.
+
+use std::path::Path;
+
+use infergate::gate::{Status, evaluate};
+use infergate::measure::server::Mode;
+use infergate::run::{RunOptions, Target, run_scenario};
+use infergate::scenario::Scenario;
+use infergate::sim::{SimConfig, SimHandle};
+
+use crate::support::prometheus::{Prometheus, RoundRobin, binary};
+
+fn scenario(prometheus: &str) -> Scenario {
+    let yaml = format!(
+        r#"api: {{type: completion, streaming: true}}
+data:
+  type: random
+  input_distribution: {{mean: 16, std_dev: 0, min: 16, max: 16}}
+  output_distribution: {{mean: 8, std_dev: 0, min: 8, max: 8}}
+load:
+  type: concurrent
+  stages: [{{num_requests: 120, concurrency_level: 8}}, {{num_requests: 60, concurrency_level: 4}}]
+metrics:
+  type: prometheus
+  prometheus: {{url: "{prometheus}", scrape_interval: 1, filters: ['job="engines"']}}
+report:
+  prometheus: {{summary: true, per_stage: true}}
+thresholds:
+  server.num_requests_running: ["max < 100"]
+"#
+    );
+    Scenario::from_source(Path::new("prometheus.yaml"), &yaml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `vllm:request_success_total` as one replica's own page shows it.
+async fn served(replica: &SimHandle) -> f64 {
+    let page = reqwest::get(format!("{}/metrics", replica.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.lines()
+        .find(|l| l.starts_with("vllm:request_success_total"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .expect("request_success_total")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prometheus_server_counts_every_replica_behind_a_service() {
+    let Some(binary) = binary() else { return };
+    let _turn = crate::support::turn().await;
+    let local = ([127, 0, 0, 1], 0).into();
+    let replicas = [
+        SimHandle::start(SimConfig::default(), local).unwrap(),
+        SimHandle::start(SimConfig::default(), local).unwrap(),
+    ];
+    let hosts: Vec<String> = replicas
+        .iter()
+        .map(|r| r.base_url().trim_start_matches("http://").to_string())
+        .collect();
+    let prometheus = Prometheus::start(&binary, &hosts, "vllm:request_success_total").await;
+    let service = RoundRobin::start(hosts).await;
+    let s = scenario(&prometheus.url);
+    let options = RunOptions {
+        target: Target::Url(service.url.clone()),
+        ..RunOptions::default()
+    };
+    let run = run_scenario(&s, &options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.total.ok, 180, "{:?}", run.warnings);
+    let (a, b) = (served(&replicas[0]).await, served(&replicas[1]).await);
+    assert!(a > 0.0 && b > 0.0, "both replicas served: {a} and {b}");
+    assert_eq!(a + b, 180.0);
+    for stage in &run.stages {
+        let server = stage.server.as_ref().expect("read back");
+        assert_eq!(server.mode, Mode::PrometheusServer);
+        assert_eq!(server.failed_scrapes, 0, "{:?}", server.last_error);
+        assert_eq!(server.engines, ["vllm"]);
+        assert_eq!(
+            server.counters.get("requests").copied(),
+            Some(stage.recorder.ok as f64),
+            "stage {}: the engine-side count is the client's successes",
+            stage.stage.index
+        );
+        let e2e = &server.histograms["e2e_latency"];
+        assert_eq!(e2e.count, stage.recorder.ok as f64);
+        assert_eq!(
+            server.counters.get("generation_tokens").copied(),
+            Some(8.0 * stage.recorder.ok as f64)
+        );
+        assert!(!server.gauges["num_requests_running"].is_empty());
+    }
+    let verdict = evaluate(&s.thresholds, &s.validity, &run);
+    assert_eq!(verdict.status, Status::Passed, "{:?}", verdict.checks);
+}
