@@ -282,7 +282,19 @@ fn server_table(out: &mut String, run: &RunDir) {
     if run.stages.iter().all(|s| s.server.is_none()) {
         return;
     }
-    out.push_str("<h2>Server-side metrics</h2><p class=\"note\">Scraped from the engine's /metrics during each stage; TTFT as the engine measured it, the client's in brackets.</p><table><tr><th>stage</th><th>engine</th><th>TTFT p50</th><th>TTFT p99</th><th>prefill / request</th><th>running avg / max</th><th>waiting avg / max</th><th>KV cache avg / max</th><th>generated tok/s</th></tr>");
+    let how = match run.stages.iter().find_map(|s| s.server.as_ref()) {
+        Some(s) if s.mode == crate::measure::server::Mode::PrometheusServer => format!(
+            "Queried after the run from the Prometheus server {}, every replica it scrapes summed",
+            escape(&s.url)
+        ),
+        Some(s) => format!("Scraped from {} during each stage", escape(&s.url)),
+        None => String::new(),
+    };
+    let _ = write!(
+        out,
+        "<h2>Server-side metrics</h2><p class=\"note\">{how}; TTFT as the engine measured it, the client's in brackets.</p>"
+    );
+    out.push_str("<table><tr><th>stage</th><th>engine</th><th>TTFT p50</th><th>TTFT p99</th><th>prefill / request</th><th>running avg / max</th><th>waiting avg / max</th><th>KV cache avg / max</th><th>generated tok/s</th></tr>");
     for s in &run.stages {
         // A stage that was not scraped keeps its row, with dashes.
         let m = s.server.as_ref();

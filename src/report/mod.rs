@@ -10,6 +10,7 @@ pub mod json;
 pub mod junit;
 pub mod metadata;
 pub mod plots;
+pub mod prometheus;
 pub mod rundir;
 pub mod schema;
 pub mod shard;
@@ -47,6 +48,17 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                 let value =
                     json::lifecycle(&s.recorder, s.stage.requested_rate(), s.server.as_ref());
                 write(&files::stage(s.stage.index), &value)?;
+                match &s.server {
+                    Some(server) if run.server_reports.per_stage => {
+                        let value = prometheus::PrometheusReport::of(server);
+                        write(&files::prometheus_stage(s.stage.index), &value)?;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(server) = merged.as_ref().filter(|_| run.server_reports.summary) {
+                let value = prometheus::PrometheusReport::of(server);
+                write(files::PROMETHEUS_SUMMARY, &value)?;
             }
             if let Some(lora) = &run.lora {
                 for (i, (name, share)) in lora.adapters.iter().enumerate() {

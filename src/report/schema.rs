@@ -24,6 +24,14 @@ pub mod files {
     pub const TIMELINE: &str = "timeline.json";
     pub const SAMPLES: &str = crate::gate::baseline::samples::FILE_NAME;
 
+    /// Server-side metrics in inference-perf's layout (`report.prometheus.summary`).
+    pub const PROMETHEUS_SUMMARY: &str = "summary_prometheus_metrics.json";
+
+    /// `stage_{i}_prometheus_metrics.json` (`report.prometheus.per_stage`).
+    pub fn prometheus_stage(index: usize) -> String {
+        format!("stage_{index}_prometheus_metrics.json")
+    }
+
     /// `stage_{i}_lifecycle_metrics.json`.
     pub fn stage(index: usize) -> String {
         format!("stage_{index}_lifecycle_metrics.json")

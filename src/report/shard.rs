@@ -60,6 +60,9 @@ pub struct ShardFile {
     /// `load.lora_traffic_split`, when requests went to adapters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lora: Option<crate::scenario::Lora>,
+    /// `report.prometheus`.
+    #[serde(default)]
+    pub server_reports: crate::scenario::scrape::ServerReports,
 }
 
 impl ShardStage {
@@ -118,6 +121,7 @@ impl ShardFile {
                 .map(|s| ShardStage::of(s, origin))
                 .collect(),
             lora: run.lora.clone(),
+            server_reports: run.server_reports,
         }
     }
 
@@ -155,6 +159,7 @@ impl ShardFile {
             shard: self.shard()?,
             origin: Some(origin),
             lora: self.lora.clone(),
+            server_reports: self.server_reports,
         })
     }
 

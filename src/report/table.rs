@@ -172,8 +172,9 @@ const SERVER_COLUMNS: [&str; 9] = [
     "gen tok/s",
 ];
 
-/// Server-side metrics per stage, client TTFT beside the engine's, when `/metrics` was scraped.
+/// Server-side metrics per stage, client TTFT beside the engine's, when they were read.
 fn server_rows(run: &RunResult) -> String {
+    use crate::measure::server::Mode;
     use crate::scenario::Aggregation::{Avg, Max, Percentile};
     let rows: Vec<Vec<String>> = run
         .stages
@@ -221,10 +222,13 @@ fn server_rows(run: &RunResult) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    format!(
-        "server-side (scraped from /metrics):\n{}",
-        grid(&SERVER_COLUMNS, &rows, 2)
-    )
+    let source = run.stages.iter().find_map(|s| s.server.as_ref());
+    let how = match source.map(|s| (s.mode, &s.url)) {
+        Some((Mode::PrometheusServer, url)) => format!("queried from the Prometheus server {url}"),
+        Some((Mode::Exposition, url)) => format!("scraped from {url}"),
+        None => String::new(),
+    };
+    format!("server-side ({how}):\n{}", grid(&SERVER_COLUMNS, &rows, 2))
 }
 
 /// Aligns rows under a header: the first `left` columns (labels) to the left, numbers to the right.

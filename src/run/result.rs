@@ -60,4 +60,6 @@ pub struct RunResult {
     /// `load.lora_traffic_split`: the adapters requests went to (each recorder's `adapters` follow
     /// its order) and the reports they get.
     pub lora: Option<crate::scenario::Lora>,
+    /// `report.prometheus`: which server-metrics files in inference-perf's layout are written.
+    pub server_reports: crate::scenario::scrape::ServerReports,
 }

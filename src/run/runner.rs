@@ -360,6 +360,7 @@ pub async fn run_scenario(
         shard: options.shard,
         origin,
         lora: scenario.load.lora.clone(),
+        server_reports: scenario.server_reports,
     })
 }
 

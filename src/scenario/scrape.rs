@@ -42,7 +42,7 @@ pub enum Scrape {
 }
 
 /// `report.prometheus`: which of inference-perf's `*_prometheus_metrics.json` files are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServerReports {
     /// `summary_prometheus_metrics.json` (default on).
     pub summary: bool,

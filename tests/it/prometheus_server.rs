@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use infergate::gate::{Status, evaluate};
+use infergate::gate::{ScenarioOutcome, Status, evaluate};
 use infergate::measure::server::Mode;
+use infergate::report::write_scenario;
 use infergate::run::{RunOptions, Target, run_scenario};
 use infergate::scenario::Scenario;
 use infergate::sim::{SimConfig, SimHandle};
@@ -94,6 +95,34 @@ async fn a_prometheus_server_counts_every_replica_behind_a_service() {
         );
         assert!(!server.gauges["num_requests_running"].is_empty());
     }
-    let verdict = evaluate(&s.thresholds, &s.validity, &run);
-    assert_eq!(verdict.status, Status::Passed, "{:?}", verdict.checks);
+    let gate = evaluate(&s.thresholds, &s.validity, &run);
+    assert_eq!(gate.status, Status::Passed, "{:?}", gate.checks);
+
+    // inference-perf's layout, beside the lifecycle files, which say how the metrics were read.
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = ScenarioOutcome::Judged {
+        run: Box::new(run),
+        gate,
+    };
+    write_scenario(dir.path(), &outcome).unwrap();
+    let read = |name: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        serde_json::from_str(&text).unwrap()
+    };
+    let summary = read("summary_prometheus_metrics.json");
+    assert_eq!(summary["successes"]["count"], 180.0);
+    assert_eq!(summary["successes"]["prompt_len"]["mean"], 16.0);
+    assert!(
+        summary["successes"]["request_latency"]["p90"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(
+        read("stage_1_prometheus_metrics.json")["successes"]["count"],
+        60.0
+    );
+    let lifecycle = read("stage_0_lifecycle_metrics.json");
+    assert_eq!(lifecycle["server_metrics"]["mode"], "prometheus-server");
 }
