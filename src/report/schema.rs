@@ -14,6 +14,7 @@ use crate::gate::baseline::change::Change;
 use crate::gate::knee::Knee;
 use crate::gate::{CheckKind, Status, Verdict};
 use crate::measure::server::ServerSummary;
+pub use crate::report::prometheus::PrometheusReport;
 use crate::run::sweep::SweepOutcome;
 
 /// Where each file lives in a scenario's report directory.

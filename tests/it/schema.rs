@@ -10,7 +10,9 @@ use infergate::gate::baseline::samples::RunSamples;
 use infergate::gate::{ScenarioOutcome, Status};
 use infergate::options::Options;
 use infergate::plan::Quick;
-use infergate::report::schema::{self, Lifecycle, TimelineEntry, VerdictsFile, files};
+use infergate::report::schema::{
+    self, Lifecycle, PrometheusReport, TimelineEntry, VerdictsFile, files,
+};
 use infergate::run::{RunOptions, Target};
 use infergate::store::publish::PublishOptions;
 use serde::Serialize;
@@ -70,6 +72,10 @@ fn check_dir(dir: &Path) -> usize {
                 let life: Lifecycle = round_trip(&path);
                 assert!(life.load_summary.count > 0, "{n}");
             }
+            n if n.ends_with("_prometheus_metrics.json") => {
+                let server: PrometheusReport = round_trip(&path);
+                assert!(server.successes.count.is_some_and(|c| c > 0.0), "{n}");
+            }
             other => panic!("{other}: a JSON file the schema does not know"),
         }
         checked += 1;
@@ -104,8 +110,9 @@ fn every_file_a_run_writes_reads_back_into_the_schema() {
     let out = OutRoot::Fixed(dir.path().join("first"));
     let (first, _) = execute::scenario_file(&file, "schema", &options(save), &out);
     assert!(matches!(first, ScenarioOutcome::Judged { .. }));
-    // Summary, warm-up, two stages, verdicts, timeline, samples.
-    assert_eq!(check_dir(&dir.path().join("first/schema")), 7);
+    // Summary, warm-up, two stages, verdicts, timeline, samples, and the simulator's /metrics in
+    // inference-perf's summary_prometheus_metrics.json.
+    assert_eq!(check_dir(&dir.path().join("first/schema")), 8);
 
     let compare = PublishOptions {
         baseline: Some(baselines.display().to_string()),
@@ -118,7 +125,7 @@ fn every_file_a_run_writes_reads_back_into_the_schema() {
     };
     assert_ne!(gate.status, Status::Invalid, "{:?}", gate.checks);
     let second = dir.path().join("second/schema");
-    assert_eq!(check_dir(&second), 7);
+    assert_eq!(check_dir(&second), 8);
     let VerdictsFile::Judged(v) = VerdictsFile::read(&second.join(files::VERDICTS)).unwrap() else {
         unreachable!()
     };
