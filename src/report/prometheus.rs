@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::measure::server::{Buckets, StageServer};
+use crate::measure::server::{Buckets, HistogramSummary, StageServer};
 
 /// One `*_prometheus_metrics.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,12 +68,19 @@ pub struct Spread {
 
 impl Spread {
     fn of_histogram(h: Option<&Buckets>) -> Spread {
-        let h = h.filter(|h| h.count > 0.0);
-        Spread {
-            mean: h.map(|h| h.sum / h.count),
-            median: h.and_then(|h| h.quantile(0.5)),
-            p90: h.and_then(|h| h.quantile(0.9)),
-            p99: h.and_then(|h| h.quantile(0.99)),
+        match h.filter(|h| h.count > 0.0).map(HistogramSummary::of) {
+            Some(h) => Spread {
+                mean: h.mean,
+                median: h.median,
+                p90: h.p90,
+                p99: h.p99,
+            },
+            None => Spread {
+                mean: None,
+                median: None,
+                p90: None,
+                p99: None,
+            },
         }
     }
 

@@ -131,6 +131,11 @@ impl Matcher {
         format!("{}{}\"{escaped}\"", self.label, self.op.text())
     }
 
+    /// `=~` or `!~`: only a Prometheus server applies these.
+    pub fn is_regex(&self) -> bool {
+        matches!(self.op, MatchOp::Regex | MatchOp::NotRegex)
+    }
+
     /// Whether a sample with these labels meets it: `None` for the regex forms, which only a
     /// Prometheus server applies.
     pub fn admits(&self, labels: &[(String, String)]) -> Option<bool> {

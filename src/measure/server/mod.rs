@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::Http;
 use crate::client::http::origin;
+use crate::scenario::scrape::Matcher;
 use crate::scenario::{Aggregation, Metric};
 use names::{Combine, DEFS, Kind};
 
@@ -133,7 +134,7 @@ pub async fn target_for(
                     access,
                 }));
             }
-            if filters.iter().any(|f| f.admits(&[]).is_none()) {
+            if filters.iter().any(Matcher::is_regex) {
                 warnings.push(
                     "metrics.prometheus.filters: the =~ and !~ matchers are applied only by a \
                      Prometheus server; this URL is an exposition page, so they are not"

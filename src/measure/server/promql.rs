@@ -118,7 +118,7 @@ impl PromServer {
     }
 
     /// How long after the last stage the server must be waited for.
-    pub fn settle_wait(&self, windows: &[Window]) -> Duration {
+    fn settle_wait(&self, windows: &[Window]) -> Duration {
         windows.last().map_or(Duration::ZERO, |w| {
             self.settled(w.end)
                 .duration_since(SystemTime::now())
@@ -129,31 +129,41 @@ impl PromServer {
     /// Each stage's record, read from the server once the last stage has settled (saying so on
     /// stderr with `progress`: it is a scrape interval and 2 s).
     pub async fn collect(&self, windows: &[Window], progress: bool) -> Vec<StageServer> {
+        let shown = crate::client::http::redact_url(&self.url);
         let wait = self.settle_wait(windows);
         if progress && !wait.is_zero() {
             eprintln!(
-                "waiting {:.0} s for Prometheus at {} to scrape the last requests",
-                wait.as_secs_f64(),
-                crate::client::http::redact_url(&self.url)
+                "waiting {:.0} s for Prometheus at {shown} to scrape the last requests",
+                wait.as_secs_f64()
             );
         }
         tokio::time::sleep(wait).await;
         let http = self.access.clone().timeout(Duration::from_secs(30)).build();
+        let root = self.url.trim_end_matches('/');
+        // Which series the server holds, asked once for all stages.
+        let ready: Result<(reqwest::Client, BTreeSet<String>), String> = match http {
+            Ok(http) => {
+                let at = format!("{root}/api/v1/label/__name__/values");
+                let names = get::<Vec<String>>(&http, &at, &[]).await;
+                names.map(|reply| (http, reply.data.unwrap_or_default().into_iter().collect()))
+            }
+            Err(e) => Err(e.to_string()),
+        };
         let mut out = Vec::with_capacity(windows.len());
         for (i, w) in windows.iter().enumerate() {
             let last = match windows.get(i + 1) {
                 Some(next) => self.settled(w.end).min(next.start),
                 None => self.settled(w.end),
             };
-            let mut stage = match &http {
-                Ok(http) => self.stage(http, w, last).await,
+            let mut stage = match &ready {
+                Ok((http, names)) => self.stage(http, names, w, last).await,
                 Err(e) => StageServer {
                     failed_scrapes: 1,
-                    last_error: Some(e.to_string()),
+                    last_error: Some(e.clone()),
                     ..StageServer::default()
                 },
             };
-            stage.url = crate::client::http::redact_url(&self.url);
+            stage.url.clone_from(&shown);
             stage.mode = Mode::PrometheusServer;
             stage.seconds = w
                 .end
@@ -166,25 +176,18 @@ impl PromServer {
     }
 
     /// One stage: counters and histograms from `w.start` to `last`, gauges over the stage itself.
-    async fn stage(&self, http: &reqwest::Client, w: &Window, last: SystemTime) -> StageServer {
+    async fn stage(
+        &self,
+        http: &reqwest::Client,
+        names: &BTreeSet<String>,
+        w: &Window,
+        last: SystemTime,
+    ) -> StageServer {
         let mut stage = StageServer::default();
         let mut ask = Asker {
             http,
             url: format!("{}/api/v1/query", self.url.trim_end_matches('/')),
             stage: &mut stage,
-        };
-        let names: BTreeSet<String> = {
-            let at = format!(
-                "{}/api/v1/label/__name__/values",
-                self.url.trim_end_matches('/')
-            );
-            match get::<Vec<String>>(http, &at, &[]).await {
-                Ok(reply) => reply.data.unwrap_or_default().into_iter().collect(),
-                Err(e) => {
-                    ask.failed(e);
-                    return stage;
-                }
-            }
         };
         let filters = self
             .filters

@@ -27,16 +27,7 @@ impl StageServer {
         let histograms = self
             .histograms
             .iter()
-            .map(|(name, h)| {
-                let summary = HistogramSummary {
-                    count: h.count,
-                    mean: (h.count > 0.0).then(|| h.sum / h.count),
-                    median: h.quantile(0.5),
-                    p90: h.quantile(0.9),
-                    p99: h.quantile(0.99),
-                };
-                (name.clone(), summary)
-            })
+            .map(|(name, h)| (name.clone(), HistogramSummary::of(h)))
             .collect();
         let throughput = self
             .counters
@@ -99,4 +90,17 @@ pub struct HistogramSummary {
     pub median: Option<f64>,
     pub p90: Option<f64>,
     pub p99: Option<f64>,
+}
+
+impl HistogramSummary {
+    /// Count, mean and the interpolated median, p90 and p99 of `h`.
+    pub fn of(h: &super::Buckets) -> HistogramSummary {
+        HistogramSummary {
+            count: h.count,
+            mean: (h.count > 0.0).then(|| h.sum / h.count),
+            median: h.quantile(0.5),
+            p90: h.quantile(0.9),
+            p99: h.quantile(0.99),
+        }
+    }
 }
