@@ -32,6 +32,12 @@ pub enum Metric {
     RequestsPerSec,
     OutputTokensPerSec,
     InputTokensPerSec,
+    /// Good requests (`report.goodput`) per second of the window.
+    Goodput,
+    /// Prompt and output tokens of good requests per second.
+    TokenGoodput,
+    /// Good requests as a fraction of those sent.
+    SloAttainment,
     /// Scraped from the engine's Prometheus `/metrics` (see `server_metrics`).
     ServerRequestsRunning,
     ServerRequestsWaiting,
@@ -44,7 +50,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 19] = [
+    pub const ALL: [Metric; 22] = [
         Metric::Ttft,
         Metric::Itl,
         Metric::Tpot,
@@ -56,6 +62,9 @@ impl Metric {
         Metric::RequestsPerSec,
         Metric::OutputTokensPerSec,
         Metric::InputTokensPerSec,
+        Metric::Goodput,
+        Metric::TokenGoodput,
+        Metric::SloAttainment,
         Metric::ServerRequestsRunning,
         Metric::ServerRequestsWaiting,
         Metric::ServerKvCacheUsage,
@@ -79,6 +88,19 @@ impl Metric {
             Metric::ServerGenerationTokensPerSec => "generation_tokens",
             _ => return None,
         })
+    }
+
+    /// Judged against `report.goodput.constraints`, which must be given.
+    pub fn needs_goodput(self) -> bool {
+        matches!(
+            self,
+            Metric::Goodput | Metric::TokenGoodput | Metric::SloAttainment
+        )
+    }
+
+    /// A baseline comparison calls a fall a regression (throughputs, attainment), not a rise.
+    pub fn higher_is_better(self) -> bool {
+        self.kind() == MetricKind::Throughput || self == Metric::SloAttainment
     }
 
     /// Measured by the engine, not by infergate.
@@ -107,6 +129,9 @@ impl Metric {
             Metric::RequestsPerSec => "requests_per_sec",
             Metric::OutputTokensPerSec => "output_tokens_per_sec",
             Metric::InputTokensPerSec => "input_tokens_per_sec",
+            Metric::Goodput => "goodput",
+            Metric::TokenGoodput => "token_goodput",
+            Metric::SloAttainment => "slo_attainment",
             Metric::ServerRequestsRunning => "server.num_requests_running",
             Metric::ServerRequestsWaiting => "server.num_requests_waiting",
             Metric::ServerKvCacheUsage => "server.kv_cache_usage",
@@ -128,8 +153,12 @@ impl Metric {
             | Metric::ScheduleDelay
             | Metric::ServerTtft
             | Metric::ServerE2eLatency => MetricKind::Trend,
-            Metric::ErrorRate | Metric::TokenCountMismatch => MetricKind::Rate,
+            Metric::ErrorRate | Metric::TokenCountMismatch | Metric::SloAttainment => {
+                MetricKind::Rate
+            }
             Metric::RequestsPerSec
+            | Metric::Goodput
+            | Metric::TokenGoodput
             | Metric::OutputTokensPerSec
             | Metric::InputTokensPerSec
             | Metric::ServerPromptTokensPerSec

@@ -9,6 +9,7 @@
 pub mod breaker;
 pub mod credentials;
 pub mod env;
+pub mod goodput;
 pub mod locate;
 pub mod metric;
 pub mod raw;
@@ -44,6 +45,8 @@ pub struct Scenario {
     pub regression: Regression,
     /// Where server-side metrics are scraped from (`metrics`).
     pub scrape: scrape::Scrape,
+    /// Per-request SLOs (`report.goodput.constraints`), when given.
+    pub goodput: Option<goodput::Goodput>,
     /// Which server-metrics report files are written (`report.prometheus`).
     pub server_reports: scrape::ServerReports,
     /// Things the file asks for that infergate accepts but does not honour (yet); shown with every run.

@@ -65,7 +65,13 @@ pub struct Threshold {
     pub abort_on_fail: bool,
     /// With `abort_on_fail`: not judged before this long into the run (k6's `delayAbortEval`).
     pub delay_abort_eval: std::time::Duration,
+    /// infergate's own, not the file's: the implicit `error_rate: rate < 1%` (see `DEFAULT_ERROR_RATE`).
+    pub implicit: bool,
 }
+
+/// The threshold every scenario gets unless it names `error_rate` itself (`error_rate: []` turns it
+/// off): a gate must not pass a run whose requests failed.
+pub const DEFAULT_ERROR_RATE: &str = "rate < 1%";
 
 impl Threshold {
     /// Parses one threshold from its key (`metric`, `metric{stage:N}`, `metric{adapter:NAME}` or both
@@ -103,12 +109,21 @@ impl Threshold {
             baseline_factor,
             abort_on_fail: false,
             delay_abort_eval: std::time::Duration::ZERO,
+            implicit: false,
         })
+    }
+
+    /// The implicit `error_rate: rate < 1%`.
+    pub fn default_error_rate() -> Threshold {
+        let mut t = Threshold::parse("error_rate", DEFAULT_ERROR_RATE).expect("a valid threshold");
+        t.implicit = true;
+        t
     }
 
     /// The threshold as a user would write it: `ttft{stage:0}: p(99) < 1200ms`.
     pub fn label(&self) -> String {
-        format!("{}: {}", self.key, self.expression)
+        let by_default = if self.implicit { " (default)" } else { "" };
+        format!("{}: {}{by_default}", self.key, self.expression)
     }
 
     /// Formats a value of this threshold's metric and aggregation in human units.

@@ -297,8 +297,12 @@ fn api_keys_come_from_the_environment_and_never_reach_output() {
         );
         assert_eq!(
             out.status.code(),
-            Some(0),
-            "no thresholds, so a valid run passes: {printed}"
+            Some(1),
+            "every request is refused (401): the default error_rate threshold fails the run: {printed}"
+        );
+        assert!(
+            printed.contains("error_rate: rate < 1% (default)"),
+            "{printed}"
         );
         assert!(!printed.contains(KEY), "{printed}");
     }

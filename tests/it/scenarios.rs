@@ -66,7 +66,9 @@ fn the_seed_configs_load_unchanged() {
         let scenario =
             Scenario::from_source(Path::new(path), source).unwrap_or_else(|e| panic!("{e}"));
         assert!(scenario.api.streaming, "{path}");
-        assert!(scenario.thresholds.is_empty());
+        // No thresholds of their own: only the default error-rate one.
+        let implicit: Vec<_> = scenario.thresholds.iter().map(|t| t.implicit).collect();
+        assert_eq!(implicit, [true], "{path}");
         let s3 = scenario
             .storage
             .s3

@@ -6,6 +6,7 @@
 //! Every scheduled request ends in exactly one bucket: ok, failed (by kind), timed out or cancelled.
 
 mod figures;
+pub mod goodput;
 pub mod sessions;
 mod shards;
 pub mod wire;
@@ -17,6 +18,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::client::{Exchange, FailureKind, Success, Timeout};
+use crate::scenario::goodput::Goodput;
+use goodput::{Figures, GoodputCounts};
 
 /// The histograms' names (in files), in the order `Recorder::histograms` gives them.
 const HISTOGRAMS: [&str; 9] = [
@@ -124,6 +127,10 @@ pub struct Recorder {
     /// `load.lora_traffic_split`: the same measurements for each adapter's requests (in the run's
     /// adapter order; empty without adapters).
     pub adapters: Vec<Recorder>,
+    /// The per-request SLOs successes are judged against as they are recorded (`report.goodput`).
+    pub slo: Option<Goodput>,
+    /// What that judging counted.
+    pub goodput: GoodputCounts,
 }
 
 impl Default for Recorder {
@@ -168,13 +175,23 @@ impl Recorder {
             timeline: Vec::new(),
             sessions: sessions::SessionStats::default(),
             adapters: Vec::new(),
+            slo: None,
+            goodput: GoodputCounts::default(),
+        }
+    }
+
+    /// A recorder that judges successes against `slo` (see `goodput`).
+    pub fn judging(slo: Option<Goodput>) -> Recorder {
+        Recorder {
+            slo,
+            ..Recorder::new()
         }
     }
 
     /// Adapter `i`'s recorder, made when first needed.
     pub fn adapter(&mut self, i: usize) -> &mut Recorder {
         while self.adapters.len() <= i {
-            let mut fresh = Recorder::new();
+            let mut fresh = Recorder::judging(self.slo);
             fresh.stages = self.stages;
             self.adapters.push(fresh);
         }
@@ -191,8 +208,9 @@ impl Recorder {
         self.ok + self.failed() + self.timed_out + self.cancelled
     }
 
-    /// Records one scheduled request's end.
-    pub fn record(&mut self, sample: &Sample) {
+    /// Records one scheduled request's end; a success's figures are returned (and, with SLOs,
+    /// whether it was good).
+    pub fn record(&mut self, sample: &Sample) -> Option<(Figures, Option<bool>)> {
         let intended = sample.intended;
         self.first_intended = Some(self.first_intended.map_or(intended, |t| t.min(intended)));
         self.last_intended = Some(self.last_intended.map_or(intended, |t| t.max(intended)));
@@ -207,7 +225,11 @@ impl Recorder {
         self.schedule_delay
             .saturating_record(micros(sent.saturating_duration_since(intended)));
         match exchange {
-            Exchange::Ok(success) => self.record_success(success, sample),
+            Exchange::Ok(success) => {
+                let figures = self.record_success(success, sample);
+                let good = self.slo.map(|slo| self.goodput.judge(&slo, &figures));
+                return Some((figures, good));
+            }
             Exchange::Failed(failure) => {
                 let group = self.failures.entry(failure.kind).or_default();
                 group.count += 1;
@@ -222,9 +244,10 @@ impl Recorder {
                 }
             }
         }
+        None
     }
 
-    fn record_success(&mut self, s: &Success, sample: &Sample) {
+    fn record_success(&mut self, s: &Success, sample: &Sample) -> Figures {
         let (intended, prompt_tokens) = (sample.intended, sample.prompt_tokens);
         self.ok += 1;
         self.first_ok_end = Some(self.first_ok_end.map_or(s.end, |t| t.min(s.end)));
@@ -258,20 +281,32 @@ impl Recorder {
         self.output_tokens_total += output;
         self.prompt_tokens.saturating_record(input);
         self.output_tokens.saturating_record(output);
-        if let Some(ntpot) = micros(e2e).checked_div(output) {
+        let mut figures = Figures {
+            request_latency: micros(e2e),
+            ntpot: micros(e2e).checked_div(output),
+            input_tokens: input,
+            output_tokens: output,
+            ..Figures::default()
+        };
+        if let Some(ntpot) = figures.ntpot {
             self.ntpot.saturating_record(ntpot);
         }
         if let Some(first) = s.first_content {
             let ttft = first.saturating_duration_since(s.sent);
+            figures.ttft = Some(micros(ttft));
             self.ttft.saturating_record(micros(ttft));
             for &gap in &s.content_gaps_us {
                 self.itl.saturating_record(gap);
             }
+            let gaps = s.content_gaps_us.len() as u64;
+            figures.itl = s.content_gaps_us.iter().sum::<u64>().checked_div(gaps);
             if output > 1 {
-                self.tpot
-                    .saturating_record(micros(e2e.saturating_sub(ttft)) / (output - 1));
+                let tpot = micros(e2e.saturating_sub(ttft)) / (output - 1);
+                figures.tpot = Some(tpot);
+                self.tpot.saturating_record(tpot);
             }
         }
+        figures
     }
 
     /// Closes a stage: `started` is when its schedule began; the active window ends at `ended`.
@@ -360,6 +395,7 @@ impl Recorder {
         self.prompt_token_mismatches += other.prompt_token_mismatches;
         self.token_count_mismatches += other.token_count_mismatches;
         self.in_flight_cap_waits += other.in_flight_cap_waits;
+        self.goodput.add(&other.goodput);
         self.ramp_up = self.ramp_up.max(other.ramp_up);
     }
 }

@@ -62,6 +62,7 @@ impl Recorder {
         (self.input_tokens_total, self.output_tokens_total) = (0, 0);
         (self.output_tokens_from_usage, self.prompt_token_mismatches) = (0, 0);
         (self.token_count_mismatches, self.in_flight_cap_waits) = (0, 0);
+        self.goodput = Default::default();
         (self.ramp_up, self.active) = (Default::default(), Default::default());
         (self.first_sent, self.last_sent, self.first_intended) = (None, None, None);
         (self.last_intended, self.first_ok_end, self.last_ok_end) = (None, None, None);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::goodput::GoodputCounts;
 use super::sessions::SessionsFile;
 use super::{FailureGroup, HISTOGRAMS, Recorder};
 use crate::client::FailureKind;
@@ -45,6 +46,9 @@ pub struct RecorderFile {
     /// Multi-turn sessions (absent for runs without them).
     #[serde(default, skip_serializing_if = "SessionsFile::is_empty")]
     pub sessions: SessionsFile,
+    /// Goodput counts (absent without `report.goodput`).
+    #[serde(default, skip_serializing_if = "GoodputCounts::is_empty")]
+    pub goodput: GoodputCounts,
     /// Per LoRA adapter (absent without adapters).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adapters: Vec<RecorderFile>,
@@ -112,6 +116,7 @@ impl Recorder {
             stages: self.stages,
             timeline: self.timeline.clone(),
             sessions: SessionsFile::of(&self.sessions),
+            goodput: self.goodput,
             adapters: self.adapters.iter().map(|a| a.to_file(origin)).collect(),
         }
     }
@@ -158,6 +163,7 @@ impl Recorder {
             stages: file.stages,
             timeline: file.timeline.clone(),
             sessions: file.sessions.stats(),
+            goodput: file.goodput,
             adapters: file
                 .adapters
                 .iter()

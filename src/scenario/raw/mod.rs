@@ -305,7 +305,14 @@ pub struct RawS3Storage {
 pub struct RawReport {
     pub request_lifecycle: Option<RawRequestLifecycle>,
     pub prometheus: Option<RawPrometheusReport>,
-    pub goodput: Option<Value>,
+    pub goodput: Option<RawGoodput>,
+}
+
+/// `report.goodput`: per-request SLOs in seconds, by figure (`ttft`, `tpot`, ...).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGoodput {
+    pub constraints: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::locate::{Step, locate};
 use super::raw::{RawScenario, RawThreshold};
-use super::threshold::{Threshold, parse_duration_micros, parse_fraction};
+use super::threshold::{Metric, Threshold, parse_duration_micros, parse_fraction};
 use super::{Scenario, ScenarioError, ScenarioErrors, Validity};
 
 /// The seed used when `load.base_seed` is absent, so that two runs of one file draw the same requests.
@@ -135,8 +135,15 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     let scrape = super::scrape::check(&mut c, &raw)
         .map_err(|e| errors.push(e))
         .ok();
+    let goodput = super::goodput::check(&c, &raw)
+        .map_err(|e| errors.push(e))
+        .ok();
+    if let (Some(thresholds), Some(goodput)) = (&thresholds, &goodput) {
+        needs_goodput(&c, &raw, thresholds, goodput.as_ref(), &mut errors);
+    }
     match (
         api, data, tokenizer, load, server, storage, thresholds, validity, regression, scrape,
+        goodput,
     ) {
         (
             Some(api),
@@ -149,6 +156,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             Some(validity),
             Some(regression),
             Some(scrape),
+            Some(goodput),
         ) if errors.is_empty() => Ok(Scenario {
             path: path.to_path_buf(),
             api,
@@ -161,6 +169,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             validity,
             regression,
             scrape,
+            goodput,
             server_reports: super::scrape::reports(&raw),
             warnings: c.warnings,
             config_hash: String::new(),
@@ -174,12 +183,6 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
 
 fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
     if let Some(report) = &raw.report {
-        if report.goodput.is_some() {
-            c.warn(
-                &[Step::Key("report"), Step::Key("goodput")],
-                "goodput reports are not produced yet",
-            );
-        }
         if report
             .request_lifecycle
             .as_ref()
@@ -192,6 +195,35 @@ fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), Sc
         }
     }
     Ok(())
+}
+
+/// Goodput metrics in thresholds or the regression block need `report.goodput.constraints`.
+fn needs_goodput(
+    c: &Checker<'_>,
+    raw: &RawScenario,
+    thresholds: &[Threshold],
+    goodput: Option<&super::goodput::Goodput>,
+    errors: &mut Vec<ScenarioError>,
+) {
+    if goodput.is_some() {
+        return;
+    }
+    let why = "needs per-request SLOs: give report.goodput.constraints, e.g. {ttft: 0.5}";
+    for t in thresholds.iter().filter(|t| t.metric.needs_goodput()) {
+        let here = [Step::Key("thresholds"), Step::Key(t.key.as_str())];
+        errors.push(c.error(&here, format!("`{}` {why}", t.metric.name())));
+    }
+    let listed = raw.regression.as_ref().and_then(|r| r.metrics.as_ref());
+    for name in listed.into_iter().flat_map(|m| m.keys()) {
+        if Metric::parse(name).is_ok_and(Metric::needs_goodput) {
+            let here = [
+                Step::Key("regression"),
+                Step::Key("metrics"),
+                Step::Key(name.as_str()),
+            ];
+            errors.push(c.error(&here, format!("`{name}` {why}")));
+        }
+    }
 }
 
 /// What is wrong with a threshold's `{adapter:NAME}` scope, if anything: the adapter must be one
@@ -229,9 +261,15 @@ fn check_thresholds(
 ) -> Result<Vec<Threshold>, Vec<ScenarioError>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
+    let mut names_error_rate = false;
     for (key, expressions) in &raw.thresholds {
         let here = [Step::Key("thresholds"), Step::Key(key.as_str())];
         let items = expressions.items();
+        let metric = key.split('{').next().unwrap_or_default().trim();
+        names_error_rate |= metric == Metric::ErrorRate.name();
+        if items.is_empty() && metric == Metric::ErrorRate.name() {
+            continue; // `error_rate: []`: no error-rate threshold, not even the default one
+        }
         if items.is_empty() {
             errors.push(c.error(
                 &here,
@@ -268,6 +306,9 @@ fn check_thresholds(
                 },
             }
         }
+    }
+    if !names_error_rate {
+        out.push(Threshold::default_error_rate());
     }
     if errors.is_empty() {
         Ok(out)
