@@ -41,6 +41,9 @@ pub struct BenchOptions {
     /// Cores for the load generator and the simulator (`None`: not pinned).
     pub client_cpu: Option<Vec<usize>>,
     pub sim_cpu: Option<usize>,
+    /// With a margin (milliseconds, may be negative): `report.goodput` limits TTFT to the
+    /// simulator's plus this, and the row says how many requests met it.
+    pub slo_margin_ms: Option<f64>,
 }
 
 /// One rate's results.
@@ -69,6 +72,8 @@ pub struct BenchRow {
     pub peak_rss_mib: f64,
     /// From the start of the run (client set-up and pre-flight included) to the first send.
     pub first_send_ms: f64,
+    /// With `slo_margin_ms`: the fraction of requests sent whose TTFT met the simulator's plus it.
+    pub ttft_slo_attainment: Option<f64>,
 }
 
 /// The scenario for one rate, in the same YAML a user would write.
@@ -81,9 +86,13 @@ fn scenario_yaml(options: &BenchOptions, rate: f64, base_url: &str) -> String {
          \x20 input_distribution: {{min: {p}, max: {p}, mean: {p}, std_dev: 0}}\n\
          \x20 output_distribution: {{min: {o}, max: {o}, mean: {o}, std_dev: 0}}\n\
          load:\n  type: constant\n  num_workers: {}\n  worker_max_concurrency: 1000000\n\
-         \x20 stages: [{{rate: {rate}, duration: {}}}]\n",
+         \x20 stages: [{{rate: {rate}, duration: {}}}]\n{}",
         options.workers,
-        options.duration.as_secs_f64()
+        options.duration.as_secs_f64(),
+        options.slo_margin_ms.map_or(String::new(), |m| format!(
+            "report:\n  goodput:\n    constraints: {{ttft: {}}}\n",
+            (options.ttft.as_secs_f64() + m / 1e3).max(1e-6)
+        ))
     )
 }
 
@@ -158,6 +167,7 @@ pub async fn run(
             first_send_ms: r.first_sent().map_or(f64::NAN, |t| {
                 t.saturating_duration_since(started).as_secs_f64() * 1e3
             }),
+            ttft_slo_attainment: r.slo.and(r.slo_attainment()),
         };
         on_row(&row);
         rows.push(row);
@@ -181,8 +191,8 @@ fn against_truth(client: u64, truth: u64) -> String {
 
 /// The header of the results table.
 pub fn table_header() -> String {
-    "| rate req/s | achieved | sent | not ok | sched delay p50/p99 ms | TTFT p50 client/truth/err ms | TTFT p99 client/truth/err ms | ITL p50 client/truth/err ms | ITL p99 client/truth/err ms | usage exact | client CPU s | CPU µs/req | cores busy | peak RSS MiB | first send ms |\n\
-     |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| rate req/s | achieved | sent | not ok | sched delay p50/p99 ms | TTFT p50 client/truth/err ms | TTFT p99 client/truth/err ms | ITL p50 client/truth/err ms | ITL p99 client/truth/err ms | usage exact | client CPU s | CPU µs/req | cores busy | peak RSS MiB | first send ms | TTFT SLO met |\n\
+     |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         .to_string()
 }
 
@@ -192,7 +202,7 @@ pub fn table_row(r: &BenchRow) -> String {
     let t = &r.truth;
     let _ = write!(
         line,
-        "| {:.0} | {:.1} | {} | {} | {} / {} | {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.3} | {:.1} | {:.1} |",
+        "| {:.0} | {:.1} | {} | {} | {} / {} | {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.3} | {:.1} | {:.1} | {} |",
         r.requested_rate,
         r.achieved_rate,
         r.sent,
@@ -209,6 +219,8 @@ pub fn table_row(r: &BenchRow) -> String {
         r.cores_busy,
         r.peak_rss_mib,
         r.first_send_ms,
+        r.ttft_slo_attainment
+            .map_or("-".into(), |a| format!("{:.2} %", a * 100.0)),
     );
     line
 }

@@ -47,6 +47,10 @@ pub struct BenchArgs {
     pub client_cpu: Vec<usize>,
     #[arg(long, default_value_t = 1)]
     pub sim_cpu: usize,
+    /// Also judge each request's TTFT against the simulator's plus this many milliseconds
+    /// (`report.goodput`) and show the share that met it.
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    pub slo_margin_ms: Option<f64>,
     /// Do not pin either process.
     #[arg(long)]
     pub no_pin: bool,
@@ -92,6 +96,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         sim_cpu,
         no_pin,
         json,
+        slo_margin_ms,
         ..
     } = args;
     let options = BenchOptions {
@@ -104,6 +109,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         workers: workers.max(1),
         client_cpu: (!no_pin).then_some(client_cpu),
         sim_cpu: (!no_pin).then_some(sim_cpu),
+        slo_margin_ms,
     };
     run_bench(&options, json.as_deref())
 }

@@ -120,6 +120,7 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
         );
     }
     out.push_str("</table>");
+    goodput_table(&mut out, run);
     sessions_table(&mut out, run);
     server_table(&mut out, run);
     if let Some(k) = &run.knee {
@@ -245,6 +246,39 @@ fn baseline_table(out: &mut String, b: &BaselineEntry) {
 }
 
 /// Multi-turn sessions: conversations, then each turn index's requests, prompt length and latency.
+/// Goodput per stage, when `report.goodput` set per-request SLOs.
+fn goodput_table(out: &mut String, run: &RunDir) {
+    let Some(first) = run.stages.iter().find_map(|s| s.goodput.as_ref()) else {
+        return;
+    };
+    let limits: Vec<String> = first
+        .constraints
+        .iter()
+        .map(|(k, v)| format!("{k} ≤ {v}s"))
+        .collect();
+    let _ = write!(
+        out,
+        "<h2>Goodput</h2><p class=\"note\">A request is good when it succeeded and met every constraint: {}. Attainment is good requests over requests sent, so failures count against it.</p><table><tr><th>stage</th><th>load</th><th>good</th><th>of successes</th><th>attainment</th><th>good req/s</th><th>good tok/s</th></tr>",
+        escape(&limits.join(", "))
+    );
+    for s in &run.stages {
+        let Some(g) = &s.goodput else { continue };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1} %</td><td class=\"num\">{}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.0}</td></tr>",
+            s.index,
+            escape(&s.describe),
+            g.good_requests,
+            g.goodput_percentage,
+            g.slo_attainment
+                .map_or("n/a".into(), |a| format!("{:.1} %", a * 100.0)),
+            g.request_goodput,
+            g.token_goodput,
+        );
+    }
+    out.push_str("</table>");
+}
+
 fn sessions_table(out: &mut String, run: &RunDir) {
     let Some(s) = &run.sessions else {
         return;

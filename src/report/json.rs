@@ -5,9 +5,9 @@
 use hdrhistogram::Histogram;
 
 use super::schema::{
-    BaselineEntry, CheckEntry, Distribution, FailureLabel, Failures, IntervalEntry, Latency,
-    Lifecycle, LoadSummary, ProblemEntry, RowEntry, SessionsEntry, StageLoadEntry, Successes,
-    Throughput, TimelineEntry, TurnEntry, Verdicts,
+    BaselineEntry, CheckEntry, Distribution, FailureLabel, Failures, GoodputEntry, IntervalEntry,
+    Latency, Lifecycle, LoadSummary, ProblemEntry, RowEntry, SessionsEntry, StageLoadEntry,
+    Successes, Throughput, TimelineEntry, TurnEntry, Verdicts,
 };
 use crate::gate::GateReport;
 use crate::gate::baseline::interval::Interval;
@@ -17,6 +17,7 @@ use crate::measure::recorder::sessions::{MAX_TURNS, SessionStats};
 use crate::measure::server::StageServer;
 use crate::plan::StageLoad;
 use crate::run::RunResult;
+use crate::scenario::goodput::Slo;
 
 /// Microseconds per second: recorders keep µs, reports show seconds.
 const S: f64 = 1e6;
@@ -96,6 +97,7 @@ pub fn lifecycle(
             output_tokens_from_server_usage: r.output_tokens_from_usage,
             prompt_token_mismatches: r.prompt_token_mismatches,
             token_count_mismatches: r.token_count_mismatches,
+            goodput_metrics: goodput(r),
         },
         failures: Failures {
             count: r.failed() + r.timed_out,
@@ -107,6 +109,37 @@ pub fn lifecycle(
         server_metrics: server.map(|s| s.summary(r.ok)),
         sessions: sessions(&r.sessions),
     }
+}
+
+/// The goodput part of a lifecycle report; `None` without `report.goodput`.
+fn goodput(r: &Recorder) -> Option<GoodputEntry> {
+    let slo = r.slo?;
+    let g = &r.goodput;
+    let percent = |n: u64| {
+        if g.judged > 0 {
+            n as f64 * 100.0 / g.judged as f64
+        } else {
+            0.0
+        }
+    };
+    let attainment = |s: Slo| slo.limits[s.index()].map(|_| percent(g.met[s.index()]));
+    Some(GoodputEntry {
+        goodput_percentage: percent(g.good),
+        request_goodput: r.goodput_per_sec(),
+        token_goodput: r.token_goodput_per_sec(),
+        good_requests: g.good,
+        total_requests: g.judged,
+        slo_attainment: r.slo_attainment(),
+        constraints: slo
+            .constraints()
+            .map(|(s, limit)| (s.name().to_string(), limit as f64 / S))
+            .collect(),
+        ttft_attainment_percentage: attainment(Slo::Ttft),
+        tpot_attainment_percentage: attainment(Slo::Tpot),
+        itl_attainment_percentage: attainment(Slo::Itl),
+        ntpot_attainment_percentage: attainment(Slo::Ntpot),
+        request_latency_attainment_percentage: attainment(Slo::RequestLatency),
+    })
 }
 
 /// The sessions part of a lifecycle report; `None` when the run had none.

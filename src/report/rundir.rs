@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::schema::{
-    self, Distribution, Lifecycle, ReadError, SessionsEntry, TimelineEntry, Verdicts, VerdictsFile,
-    files,
+    self, Distribution, GoodputEntry, Lifecycle, ReadError, SessionsEntry, TimelineEntry, Verdicts,
+    VerdictsFile, files,
 };
 use crate::measure::server::ServerSummary;
 
@@ -25,6 +25,8 @@ pub struct StagePoint {
     pub failed: u64,
     /// What the engine's `/metrics` said during the stage, when it was scraped.
     pub server: Option<ServerSummary>,
+    /// With `report.goodput`: how many met the per-request SLOs.
+    pub goodput: Option<GoodputEntry>,
 }
 
 /// Percentile curves (percentile, milliseconds) over the whole run.
@@ -114,6 +116,7 @@ impl RunDir {
                 ok: life.successes.count,
                 failed: life.failures.count,
                 server: life.server_metrics,
+                goodput: life.successes.goodput_metrics,
             });
         }
         let knee = match (&verdicts.knee, &verdicts.sweep) {

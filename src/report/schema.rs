@@ -171,6 +171,37 @@ pub struct Successes {
     pub output_tokens_from_server_usage: u64,
     pub prompt_token_mismatches: u64,
     pub token_count_mismatches: u64,
+    /// With `report.goodput`: how many successes met the per-request SLOs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_metrics: Option<GoodputEntry>,
+}
+
+/// `successes.goodput_metrics`, in inference-perf's keys: the first five and the attainments are its
+/// definitions (percentages of the successes); `slo_attainment` is infergate's (a fraction of the
+/// requests sent, so failures count against it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoodputEntry {
+    pub goodput_percentage: f64,
+    /// Good requests per second of the window.
+    pub request_goodput: f64,
+    /// Prompt and output tokens of good requests per second.
+    pub token_goodput: f64,
+    pub good_requests: u64,
+    /// The successes judged.
+    pub total_requests: u64,
+    pub slo_attainment: Option<f64>,
+    /// The constraints, seconds.
+    pub constraints: std::collections::BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_attainment_percentage: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_attainment_percentage: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_attainment_percentage: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntpot_attainment_percentage: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_latency_attainment_percentage: Option<f64>,
 }
 
 /// Latency distributions, seconds.

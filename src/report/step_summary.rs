@@ -47,6 +47,16 @@ pub fn render(outcome: &ScenarioOutcome, notes: &[String]) -> String {
                 let _ = writeln!(out, "| `{name}` | {} | {verdict} |", c.observed);
             }
             out.push('\n');
+            if let (Some(slo), Some(attained)) = (run.total.slo, run.total.slo_attainment()) {
+                let _ = writeln!(
+                    out,
+                    "Goodput ({}): {} good requests, {:.1} % of those sent, {:.2} good req/s.\n",
+                    slo.describe(),
+                    run.total.goodput.good,
+                    attained * 100.0,
+                    run.total.goodput_per_sec()
+                );
+            }
             if let Some(comparison) = &gate.comparison {
                 out.push_str(&comparison_markdown(comparison));
             }

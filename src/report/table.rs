@@ -73,6 +73,7 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         (header[0], header[1]) = ("adapter", "share");
         out.push_str(&format!("by LoRA adapter:\n{}", grid(&header, &rows, 2)));
     }
+    out.push_str(&goodput_rows(run));
     out.push_str(&session_rows(&run.total.sessions));
     out.push_str(&server_rows(run));
     if let Some(sweep) = &run.sweep {
@@ -108,6 +109,51 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
     };
     let _ = writeln!(out, "result: {verdict}");
     out
+}
+
+const GOODPUT_COLUMNS: [&str; 6] = [
+    "stage",
+    "good",
+    "of ok",
+    "attainment",
+    "good req/s",
+    "good tok/s",
+];
+
+/// `report.goodput`: per stage, how many requests met every per-request SLO.
+fn goodput_rows(run: &RunResult) -> String {
+    let Some(slo) = run.total.slo else {
+        return String::new();
+    };
+    let row = |name: &str, r: &Recorder| {
+        let g = &r.goodput;
+        let share = match g.judged {
+            0 => "n/a".to_string(),
+            n => format!("{:.1} %", g.good as f64 * 100.0 / n as f64),
+        };
+        let attained = r.slo_attainment();
+        vec![
+            name.to_string(),
+            g.good.to_string(),
+            share,
+            attained.map_or("n/a".into(), |a| format!("{:.1} %", a * 100.0)),
+            format!("{:.2}", r.goodput_per_sec()),
+            format!("{:.0}", r.token_goodput_per_sec()),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = run
+        .stages
+        .iter()
+        .map(|s| row(&s.stage.index.to_string(), &s.recorder))
+        .collect();
+    if run.stages.len() > 1 {
+        rows.push(row("all", &run.total));
+    }
+    format!(
+        "goodput ({}):\n{}",
+        slo.describe(),
+        grid(&GOODPUT_COLUMNS, &rows, 1)
+    )
 }
 
 const SESSION_COLUMNS: [&str; 7] = [

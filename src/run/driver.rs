@@ -89,6 +89,8 @@ pub struct Part {
     pub breakers: Option<Arc<Breakers>>,
     /// `trace_replay`: the trace's arrival offsets.
     pub trace: Option<Arc<[Duration]>>,
+    /// `report.goodput`: the per-request SLOs each success is judged against.
+    pub slo: Option<crate::scenario::goodput::Goodput>,
 }
 
 /// Runs one part of a stage from `started` to completion (or until `stop`) and returns what it
@@ -108,7 +110,7 @@ pub async fn run_stage<'p>(
         breakers: part.breakers.clone(),
         peek,
         last_watch: Instant::now(),
-        recorder: Recorder::new(),
+        recorder: Recorder::judging(part.slo),
         in_flight: JoinSet::new(),
         last_end: None,
         launched: Arc::new(AtomicU64::new(0)),

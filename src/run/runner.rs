@@ -159,6 +159,7 @@ pub async fn run_scenario(
         session_caps: plan.session_caps,
         breakers: breakers.clone(),
         trace,
+        slo: scenario.goodput,
     };
     let workers = Workers::start(threads, options.shard, &endpoint, &generator, shared)?;
     let forward = tokio::spawn({

@@ -28,6 +28,7 @@ use crate::plan::datagen::Generator;
 use crate::plan::sessions::SessionPlan;
 use crate::plan::shard::Shard;
 use crate::plan::{PlannedStage, StageLoad};
+use crate::scenario::goodput::Goodput;
 
 struct Job {
     stage: PlannedStage,
@@ -62,6 +63,8 @@ pub struct Shared {
     pub breakers: Option<Arc<Breakers>>,
     /// `trace_replay`: the trace's arrival offsets.
     pub trace: Option<Arc<[Duration]>>,
+    /// `report.goodput`: the per-request SLOs each success is judged against.
+    pub slo: Option<Goodput>,
 }
 
 impl Workers {
@@ -159,6 +162,7 @@ impl Workers {
                     sessions: sessions.clone(),
                     breakers: self.shared.breakers.clone(),
                     trace: self.shared.trace.clone(),
+                    slo: self.shared.slo,
                 }
             })
             .collect()

@@ -53,7 +53,7 @@ impl Slo {
 }
 
 /// The validated constraints: `limits[slo.index()]` in microseconds, `None` when not constrained.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Goodput {
     pub limits: [Option<u64>; 5],
 }

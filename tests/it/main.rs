@@ -15,6 +15,7 @@ mod datasets;
 mod faults;
 mod fuzz;
 mod gate_sim;
+mod goodput;
 mod indexed_job;
 mod inference_perf_configs;
 mod kubernetes;

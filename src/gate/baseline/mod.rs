@@ -198,9 +198,10 @@ fn row(
     let (current_interval, baseline_interval) = (estimate(current), estimate(base));
     let point = |s: &RunSamples| s.scope(stage).and_then(|x| x.point(metric, aggregation));
     let (current_value, baseline_value) = (point(current), point(base));
-    let worse = match metric.kind() {
-        MetricKind::Throughput => Worse::Lower,
-        MetricKind::Trend | MetricKind::Rate | MetricKind::Gauge => Worse::Higher,
+    let worse = if metric.higher_is_better() {
+        Worse::Lower
+    } else {
+        Worse::Higher
     };
     let mut judgement = compare_intervals(&current_interval, &baseline_interval, worse, allowance);
     if let (Some(c), Some(b)) = (current_value, baseline_value)

@@ -35,6 +35,13 @@ pub struct StageSamples {
     pub requests_per_sec: f64,
     pub output_tokens_per_sec: f64,
     pub input_tokens_per_sec: f64,
+    /// `report.goodput`: good requests, and their per-second figures (0 without goodput).
+    #[serde(default)]
+    pub good: u64,
+    #[serde(default)]
+    pub goodput_per_sec: f64,
+    #[serde(default)]
+    pub token_goodput_per_sec: f64,
     /// Metric name → `(value µs, count)` in ascending order.
     pub trends: BTreeMap<String, Vec<(u64, u64)>>,
 }
@@ -83,6 +90,9 @@ impl StageSamples {
             requests_per_sec: r.requests_per_sec(),
             output_tokens_per_sec: r.output_tokens_per_sec(),
             input_tokens_per_sec: r.input_tokens_per_sec(),
+            good: r.goodput.good,
+            goodput_per_sec: r.goodput_per_sec(),
+            token_goodput_per_sec: r.token_goodput_per_sec(),
             trends,
         }
     }
@@ -139,6 +149,7 @@ impl StageSamples {
             MetricKind::Rate => {
                 let (events, trials) = match metric {
                     Metric::TokenCountMismatch => (self.token_count_mismatches, self.ok),
+                    Metric::SloAttainment => (self.good, self.ok + self.errors),
                     _ => (self.errors, self.ok + self.errors),
                 };
                 match aggregation {
@@ -148,12 +159,14 @@ impl StageSamples {
             }
             MetricKind::Gauge => Err("server-side metrics are not kept in samples".to_string()),
             MetricKind::Throughput => {
-                let value = match metric {
-                    Metric::RequestsPerSec => self.requests_per_sec,
-                    Metric::OutputTokensPerSec => self.output_tokens_per_sec,
-                    _ => self.input_tokens_per_sec,
+                let (value, count) = match metric {
+                    Metric::RequestsPerSec => (self.requests_per_sec, self.ok),
+                    Metric::OutputTokensPerSec => (self.output_tokens_per_sec, self.ok),
+                    Metric::Goodput => (self.goodput_per_sec, self.good),
+                    Metric::TokenGoodput => (self.token_goodput_per_sec, self.good),
+                    _ => (self.input_tokens_per_sec, self.ok),
                 };
-                interval::throughput(value, self.ok, z)
+                interval::throughput(value, count, z)
             }
         }
     }

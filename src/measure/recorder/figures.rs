@@ -60,6 +60,22 @@ impl Recorder {
         self.per_second(self.input_tokens_total)
     }
 
+    /// Good requests (`report.goodput`) per second of the active window.
+    pub fn goodput_per_sec(&self) -> f64 {
+        self.per_second(self.goodput.good)
+    }
+
+    /// Prompt and output tokens of good requests per second.
+    pub fn token_goodput_per_sec(&self) -> f64 {
+        self.per_second(self.goodput.good_tokens)
+    }
+
+    /// Good requests as a fraction of those sent (failures are never good); `None` before any was sent.
+    pub fn slo_attainment(&self) -> Option<f64> {
+        let sent = self.sent();
+        (sent > 0).then(|| self.goodput.good as f64 / sent as f64)
+    }
+
     /// The histogram behind a trend metric.
     pub fn trend(&self, metric: Metric) -> Option<&Histogram<u64>> {
         Some(match metric {
@@ -103,6 +119,10 @@ impl Recorder {
                 _ if self.ok == 0 => 0.0,
                 _ => self.token_count_mismatches as f64 / self.ok as f64,
             }),
+            MetricKind::Rate if metric == Metric::SloAttainment => match aggregation {
+                Aggregation::Count => Some(self.goodput.good as f64),
+                _ => self.slo_attainment(),
+            },
             MetricKind::Rate => Some(match aggregation {
                 Aggregation::Count => (self.failed() + self.timed_out) as f64,
                 _ => self.error_rate(),
@@ -110,6 +130,8 @@ impl Recorder {
             MetricKind::Throughput => Some(match metric {
                 Metric::RequestsPerSec => self.requests_per_sec(),
                 Metric::OutputTokensPerSec => self.output_tokens_per_sec(),
+                Metric::Goodput => self.goodput_per_sec(),
+                Metric::TokenGoodput => self.token_goodput_per_sec(),
                 _ => self.input_tokens_per_sec(),
             }),
         }

@@ -396,6 +396,7 @@ impl Recorder {
         self.token_count_mismatches += other.token_count_mismatches;
         self.in_flight_cap_waits += other.in_flight_cap_waits;
         self.goodput.add(&other.goodput);
+        self.slo = self.slo.or(other.slo);
         self.ramp_up = self.ramp_up.max(other.ramp_up);
     }
 }

@@ -15,6 +15,7 @@ use super::sessions::SessionsFile;
 use super::{FailureGroup, HISTOGRAMS, Recorder};
 use crate::client::FailureKind;
 use crate::measure::timeline::Point;
+use crate::scenario::goodput::Goodput;
 
 /// A histogram as `[value, count]` pairs, one per recorded bucket.
 pub type Buckets = Vec<(u64, u64)>;
@@ -49,6 +50,9 @@ pub struct RecorderFile {
     /// Goodput counts (absent without `report.goodput`).
     #[serde(default, skip_serializing_if = "GoodputCounts::is_empty")]
     pub goodput: GoodputCounts,
+    /// The SLOs they were judged against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<Goodput>,
     /// Per LoRA adapter (absent without adapters).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adapters: Vec<RecorderFile>,
@@ -117,6 +121,7 @@ impl Recorder {
             timeline: self.timeline.clone(),
             sessions: SessionsFile::of(&self.sessions),
             goodput: self.goodput,
+            slo: self.slo,
             adapters: self.adapters.iter().map(|a| a.to_file(origin)).collect(),
         }
     }
@@ -164,6 +169,7 @@ impl Recorder {
             timeline: file.timeline.clone(),
             sessions: file.sessions.stats(),
             goodput: file.goodput,
+            slo: file.slo,
             adapters: file
                 .adapters
                 .iter()

@@ -129,7 +129,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
         .map_err(|mut e| errors.append(&mut e))
         .ok();
     let validity = check_validity(&c, &raw).map_err(|e| errors.push(e)).ok();
-    let regression = super::regression::check(&c, &raw)
+    let mut regression = super::regression::check(&c, &raw)
         .map_err(|e| errors.push(e))
         .ok();
     let scrape = super::scrape::check(&mut c, &raw)
@@ -140,6 +140,12 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
         .ok();
     if let (Some(thresholds), Some(goodput)) = (&thresholds, &goodput) {
         needs_goodput(&c, &raw, thresholds, goodput.as_ref(), &mut errors);
+    }
+    let listed = raw.regression.as_ref().is_some_and(|r| r.metrics.is_some());
+    if let (Some(regression), Some(Some(_)), false) = (&mut regression, &goodput, listed) {
+        // With SLOs, a baseline comparison also judges their attainment by default (1 point).
+        let allowance = super::regression::Allowance::Absolute(0.01);
+        regression.metrics.push((Metric::SloAttainment, allowance));
     }
     match (
         api, data, tokenizer, load, server, storage, thresholds, validity, regression, scrape,
