@@ -63,7 +63,7 @@ pub fn scenario_file(
             cause: ErrorCause::BadInput,
         },
         Ok(scenario) => {
-            let outcome = run_and_evaluate(&scenario, name, options);
+            let outcome = run_and_evaluate(&scenario, name, options, out_dir);
             loaded = Some(scenario);
             outcome
         }
@@ -117,7 +117,12 @@ pub fn finish(
 /// Runs the scenario on a single-threaded runtime: the load generator's timers, sends and reads share
 /// one core with no cross-thread wake-ups, so schedule delay measures the runner and nothing else.
 /// The embedded simulator, when used, runs on a thread of its own.
-fn run_and_evaluate(scenario: &Scenario, name: &str, options: &Options) -> ScenarioOutcome {
+fn run_and_evaluate(
+    scenario: &Scenario,
+    name: &str,
+    options: &Options,
+    out_dir: &Path,
+) -> ScenarioOutcome {
     let runtime = match crate::run::load_runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -147,6 +152,9 @@ fn run_and_evaluate(scenario: &Scenario, name: &str, options: &Options) -> Scena
         stop,
         abort: abort_rule(&scenario.thresholds),
         meet: meeting.as_ref().map(shards::meet),
+        records: scenario
+            .per_request
+            .map(|_| out_dir.join(crate::run::records::FILE_NAME)),
         ..options.run.clone()
     };
     runtime.spawn(async move {

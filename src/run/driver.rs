@@ -30,6 +30,7 @@ use crate::plan::shard::Shard;
 use crate::plan::{PlannedStage, StageLoad};
 use crate::run::breakers::Breakers;
 use crate::run::pacer::Pacer;
+use crate::run::records::Records;
 use crate::run::send::{Finished, hold, send_any};
 use crate::run::sessions::Live;
 use crate::run::stop::Stop;
@@ -91,6 +92,8 @@ pub struct Part {
     pub trace: Option<Arc<[Duration]>>,
     /// `report.goodput`: the per-request SLOs each success is judged against.
     pub slo: Option<crate::scenario::goodput::Goodput>,
+    /// Where each finished request is recorded, when per-request records are on.
+    pub records: Option<Records>,
 }
 
 /// Runs one part of a stage from `started` to completion (or until `stop`) and returns what it
@@ -115,6 +118,7 @@ pub async fn run_stage<'p>(
         last_end: None,
         launched: Arc::new(AtomicU64::new(0)),
         timeline: Timeline::new(started),
+        records: part.records.clone().map(|r| (r, stage.index)),
     };
     match stage.load {
         StageLoad::Open {
@@ -168,6 +172,8 @@ struct Driver<'a, 'b> {
     /// Requests handed to a task so far (open loop: at launch; closed loop: when a slot claims one).
     launched: Arc<AtomicU64>,
     timeline: Timeline,
+    /// Per-request records, and this stage's index for them.
+    records: Option<(Records, usize)>,
 }
 
 impl Driver<'_, '_> {
@@ -380,7 +386,10 @@ impl Driver<'_, '_> {
                 }
             }
         };
-        self.recorder.record(&finished.sample);
+        let judged = self.recorder.record(&finished.sample);
+        if let Some((records, stage)) = &self.records {
+            records.send(*stage, &finished.sample, judged, finished.adapter);
+        }
         if let Some(breakers) = &self.breakers {
             breakers.feed(&finished.sample, finished.ended);
         }

@@ -1,6 +1,7 @@
 //! Stage 3 of the pipeline, running: it makes the load. `run_scenario` resolves the target (or starts
 //! the embedded simulator), checks it answers (`preflight`), and drives the warm-up, the sweep's probes
-//! (`sweep`) and every stage (`driver`, paced by `pacer`, shown by `progress`, stopped by `stop`),
+//! (`sweep`) and every stage (`driver`, paced by `pacer`, shown by `progress`, stopped by `stop`,
+//! each request written down by `records` when asked),
 //! handing back a `RunResult` of recorders for the gate to judge.
 //!
 //! Imports `scenario`, `client`, `plan`, `sim` and `measure`; never the gate or the reports (abort
@@ -13,6 +14,7 @@ mod options;
 pub mod pacer;
 pub mod preflight;
 pub mod progress;
+pub mod records;
 mod result;
 mod runner;
 mod schedule;

@@ -67,6 +67,9 @@ pub struct RunOptions {
     /// Where the shards agree on a start: called once the target answers, it returns the wall-clock
     /// instant every shard starts at (`store::rendezvous` makes one).
     pub meet: Option<Meet>,
+    /// Where per-request records go when the scenario asks for them
+    /// (`report.request_lifecycle.per_request`); without a path none are written.
+    pub records: Option<std::path::PathBuf>,
 }
 
 /// Announces this shard and waits for the others; the agreed start, or why there is none.

@@ -161,7 +161,7 @@ pub async fn run_scenario(
         trace,
         slo: scenario.goodput,
     };
-    let workers = Workers::start(threads, options.shard, &endpoint, &generator, shared)?;
+    let mut workers = Workers::start(threads, options.shard, &endpoint, &generator, shared)?;
     let forward = tokio::spawn({
         let (handle, signal) = (Arc::clone(&handle), options.stop.clone());
         async move {
@@ -278,6 +278,16 @@ pub async fn run_scenario(
     };
     let mut stages = Vec::with_capacity(plan.stages.len());
     let mut windows: Vec<promql::Window> = Vec::new();
+    // Per-request records: the measured stages only (the warm-up and the probes are done by now).
+    let records = match (scenario.per_request, &options.records) {
+        (Some(keep), Some(path)) => {
+            let (records, file) = super::records::start(path, keep, clock, lora_names.clone())
+                .map_err(|e| RunError::Setup(format!("cannot write {}: {e}", path.display())))?;
+            workers.records = Some(records);
+            Some(file)
+        }
+        _ => None,
+    };
     for (i, stage) in plan.stages.iter().enumerate() {
         if i > 0 {
             schedule.pause(&stop).await;
@@ -328,6 +338,10 @@ pub async fn run_scenario(
         });
     }
     forward.abort();
+    workers.records = None;
+    if let Some(file) = records {
+        file.finish().map_err(RunError::Setup)?;
+    }
     if let Some(Source::Server(prometheus)) = &scrape_target {
         let read = prometheus.collect(&windows, options.progress).await;
         for (stage, server) in stages.iter_mut().zip(read) {

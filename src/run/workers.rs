@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use super::RunError;
 use super::breakers::Breakers;
 use super::driver::{Claims, Part, WATCH_EVERY, run_stage};
+use super::records::Records;
 use super::sessions::Live;
 use super::stop::Stop;
 use crate::client::{Client, Endpoint};
@@ -52,6 +53,8 @@ pub struct Workers {
     /// Multi-turn data: the sessions.
     sessions: Option<Arc<SessionPlan>>,
     shared: Shared,
+    /// Where the measured stages' requests are recorded one by one (not warm-up or probes).
+    pub records: Option<Records>,
 }
 
 /// What every load thread shares besides the generator.
@@ -98,6 +101,7 @@ impl Workers {
             shard,
             sessions,
             shared,
+            records: None,
         };
         for j in 0..count.max(1) {
             let client = Arc::new(Client::new(endpoint.clone())?);
@@ -163,6 +167,7 @@ impl Workers {
                     breakers: self.shared.breakers.clone(),
                     trace: self.shared.trace.clone(),
                     slo: self.shared.slo,
+                    records: self.records.clone(),
                 }
             })
             .collect()

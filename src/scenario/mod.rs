@@ -13,6 +13,7 @@ pub mod goodput;
 pub mod locate;
 pub mod metric;
 pub mod raw;
+pub mod records;
 pub mod regression;
 pub mod scrape;
 pub mod storage;
@@ -45,6 +46,8 @@ pub struct Scenario {
     pub regression: Regression,
     /// Where server-side metrics are scraped from (`metrics`).
     pub scrape: scrape::Scrape,
+    /// Per-request records (`report.request_lifecycle.per_request`), when asked for.
+    pub per_request: Option<records::PerRequest>,
     /// Per-request SLOs (`report.goodput.constraints`), when given.
     pub goodput: Option<goodput::Goodput>,
     /// Which server-metrics report files are written (`report.prometheus`).

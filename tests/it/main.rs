@@ -20,6 +20,7 @@ mod indexed_job;
 mod inference_perf_configs;
 mod kubernetes;
 mod lora;
+mod per_request;
 mod prometheus_server;
 mod reports;
 mod scenarios;

@@ -321,6 +321,8 @@ pub struct RawRequestLifecycle {
     pub summary: Option<bool>,
     pub per_stage: Option<bool>,
     pub per_request: Option<bool>,
+    /// infergate: which fields each per-request record keeps (all by default).
+    pub per_request_fields: Option<Vec<String>>,
     pub percentiles: Option<Vec<f64>>,
     pub use_server_output_tokens: Option<bool>,
     pub metrics_only: Option<bool>,
