@@ -44,6 +44,9 @@ pub struct BenchOptions {
     /// With a margin (milliseconds, may be negative): `report.goodput` limits TTFT to the
     /// simulator's plus this, and the row says how many requests met it.
     pub slo_margin_ms: Option<f64>,
+    /// Write per-request records here (`report.request_lifecycle.per_request`), to see what they
+    /// cost in memory and CPU.
+    pub per_request: Option<std::path::PathBuf>,
 }
 
 /// One rate's results.
@@ -89,11 +92,25 @@ fn scenario_yaml(options: &BenchOptions, rate: f64, base_url: &str) -> String {
          \x20 stages: [{{rate: {rate}, duration: {}}}]\n{}",
         options.workers,
         options.duration.as_secs_f64(),
-        options.slo_margin_ms.map_or(String::new(), |m| format!(
-            "report:\n  goodput:\n    constraints: {{ttft: {}}}\n",
-            (options.ttft.as_secs_f64() + m / 1e3).max(1e-6)
-        ))
+        report_yaml(options)
     )
+}
+
+/// The `report` block: goodput with `slo_margin_ms`, records with `per_request`.
+fn report_yaml(options: &BenchOptions) -> String {
+    let mut out = String::new();
+    if let Some(m) = options.slo_margin_ms {
+        let ttft = (options.ttft.as_secs_f64() + m / 1e3).max(1e-6);
+        let _ = write!(out, "  goodput:\n    constraints: {{ttft: {ttft}}}\n");
+    }
+    if options.per_request.is_some() {
+        out.push_str("  request_lifecycle: {per_request: true}\n");
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("report:\n{out}")
+    }
 }
 
 async fn fetch_truth(http: &reqwest::Client, base_url: &str) -> Result<Timings, String> {
@@ -128,6 +145,7 @@ pub async fn run(
         let started = Instant::now();
         let run_options = RunOptions {
             target: Target::Scenario,
+            records: options.per_request.clone(),
             ..RunOptions::default()
         };
         let result = run_scenario(&scenario, &run_options)

@@ -19,7 +19,9 @@ use super::{exit, millis};
     after_help = "Examples:\n  infergate bench\n  infergate bench --rates 1000,2000,4000 --duration 20\n  \
                   infergate bench --merge-shards 16   # time merging 16 shards of 1,000,000 requests\n  \
                   infergate bench --workers 2 --client-cpu 0,2 --sim-cpu 1   # needs 3 cores\n  \
-                  infergate bench --rates 2000 --duration 500   # 1,000,000 requests: memory stays flat"
+                  infergate bench --rates 2000 --duration 500   # 1,000,000 requests: memory stays flat\n  \
+                  infergate bench --rates 2000 --duration 500 --per-request /tmp/r.json   # ... with records\n  \
+                  infergate bench --rates 500 --slo-margin-ms 2   # share of TTFTs within 2 ms of the simulator's"
 )]
 pub struct BenchArgs {
     /// Requests per second, one stage each.
@@ -51,6 +53,9 @@ pub struct BenchArgs {
     /// (`report.goodput`) and show the share that met it.
     #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     pub slo_margin_ms: Option<f64>,
+    /// Also write per-request records to this file (each rate overwrites it), to measure their cost.
+    #[arg(long, value_name = "FILE")]
+    pub per_request: Option<PathBuf>,
     /// Do not pin either process.
     #[arg(long)]
     pub no_pin: bool,
@@ -97,6 +102,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         no_pin,
         json,
         slo_margin_ms,
+        per_request,
         ..
     } = args;
     let options = BenchOptions {
@@ -110,6 +116,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         client_cpu: (!no_pin).then_some(client_cpu),
         sim_cpu: (!no_pin).then_some(sim_cpu),
         slo_margin_ms,
+        per_request,
     };
     run_bench(&options, json.as_deref())
 }

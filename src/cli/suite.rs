@@ -135,11 +135,17 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
     for file in &files {
         match Scenario::load(file) {
             Ok(scenario) => {
+                let implicit = scenario.thresholds.iter().filter(|t| t.implicit).count();
                 println!(
-                    "ok: {} ({} stages, {} thresholds)",
+                    "ok: {} ({} stages, {} thresholds{})",
                     file.display(),
                     scenario.load.stages.len(),
-                    scenario.thresholds.len()
+                    scenario.thresholds.len(),
+                    if implicit > 0 {
+                        ", error_rate < 1% by default"
+                    } else {
+                        ""
+                    }
                 );
                 for warning in &scenario.warnings {
                     println!("  warning: {warning}");

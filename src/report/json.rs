@@ -25,6 +25,11 @@ const S: f64 = 1e6;
 /// A distribution with values divided by `scale` (1e6 turns microseconds into seconds); `None`
 /// when empty.
 pub fn distribution(h: &Histogram<u64>, scale: f64) -> Option<Distribution> {
+    distribution_with(h, scale, &[])
+}
+
+/// `distribution` with the percentiles `more` besides inference-perf's set (`p97`, `p99.99`).
+pub fn distribution_with(h: &Histogram<u64>, scale: f64, more: &[f64]) -> Option<Distribution> {
     if h.is_empty() {
         return None;
     }
@@ -44,16 +49,20 @@ pub fn distribution(h: &Histogram<u64>, scale: f64) -> Option<Distribution> {
         p95: at(95.0),
         p99: at(99.0),
         p99_9: at(99.9),
+        more: more.iter().map(|&p| (format!("p{p}"), at(p))).collect(),
     })
 }
 
 /// One lifecycle report. `requested_rate` is the stage's configured rate, if it had one; `server` what
-/// the engine's `/metrics` said over the same window, if it was scraped.
+/// the engine's `/metrics` said over the same window, if it was scraped; `more` the percentiles every
+/// distribution gives besides inference-perf's set (`report.request_lifecycle.percentiles`).
 pub fn lifecycle(
     r: &Recorder,
     requested_rate: Option<f64>,
     server: Option<&StageServer>,
+    more: &[f64],
 ) -> Lifecycle {
+    let distribution = |h: &Histogram<u64>, scale: f64| distribution_with(h, scale, more);
     let by_label = r
         .failures
         .iter()

@@ -38,15 +38,24 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
             let merged = StageServer::merged(run.stages.iter().filter_map(|s| s.server.as_ref()));
             write(
                 files::SUMMARY,
-                &json::lifecycle(&run.total, None, merged.as_ref()),
+                &json::lifecycle(&run.total, None, merged.as_ref(), &run.percentiles),
             )?;
             if let Some(w) = &run.warmup {
-                let value = json::lifecycle(&w.recorder, w.stage.requested_rate(), None);
+                let value = json::lifecycle(
+                    &w.recorder,
+                    w.stage.requested_rate(),
+                    None,
+                    &run.percentiles,
+                );
                 write(files::WARMUP, &value)?;
             }
             for s in &run.stages {
-                let value =
-                    json::lifecycle(&s.recorder, s.stage.requested_rate(), s.server.as_ref());
+                let value = json::lifecycle(
+                    &s.recorder,
+                    s.stage.requested_rate(),
+                    s.server.as_ref(),
+                    &run.percentiles,
+                );
                 write(&files::stage(s.stage.index), &value)?;
                 match &s.server {
                     Some(server) if run.server_reports.per_stage => {
@@ -63,12 +72,15 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
             if let Some(lora) = &run.lora {
                 for (i, (name, share)) in lora.adapters.iter().enumerate() {
                     if let Some(r) = run.total.adapters.get(i).filter(|_| lora.per_adapter) {
-                        write(&files::adapter(name), &json::lifecycle(r, None, None))?;
+                        write(
+                            &files::adapter(name),
+                            &json::lifecycle(r, None, None, &run.percentiles),
+                        )?;
                     }
                     for s in run.stages.iter().filter(|_| lora.per_adapter_stage) {
                         if let Some(r) = s.recorder.adapters.get(i) {
                             let rate = s.stage.requested_rate().map(|rate| rate * share);
-                            let value = json::lifecycle(r, rate, None);
+                            let value = json::lifecycle(r, rate, None, &run.percentiles);
                             write(&files::adapter_stage(name, s.stage.index), &value)?;
                         }
                     }

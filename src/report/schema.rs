@@ -85,6 +85,10 @@ pub struct Distribution {
     pub p99: f64,
     #[serde(rename = "p99.9")]
     pub p99_9: f64,
+    /// `report.request_lifecycle.percentiles` beyond these, keyed as inference-perf keys them (`p97`,
+    /// `p99.99`).
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub more: BTreeMap<String, f64>,
 }
 
 impl Distribution {

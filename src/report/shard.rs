@@ -63,6 +63,9 @@ pub struct ShardFile {
     /// `report.prometheus`.
     #[serde(default)]
     pub server_reports: crate::scenario::scrape::ServerReports,
+    /// `report.request_lifecycle.percentiles` beyond the defaults.
+    #[serde(default)]
+    pub percentiles: Vec<f64>,
 }
 
 impl ShardStage {
@@ -122,6 +125,7 @@ impl ShardFile {
                 .collect(),
             lora: run.lora.clone(),
             server_reports: run.server_reports,
+            percentiles: run.percentiles.clone(),
         }
     }
 
@@ -160,6 +164,7 @@ impl ShardFile {
             origin: Some(origin),
             lora: self.lora.clone(),
             server_reports: self.server_reports,
+            percentiles: self.percentiles.clone(),
         })
     }
 

@@ -62,4 +62,6 @@ pub struct RunResult {
     pub lora: Option<crate::scenario::Lora>,
     /// `report.prometheus`: which server-metrics files in inference-perf's layout are written.
     pub server_reports: crate::scenario::scrape::ServerReports,
+    /// `report.request_lifecycle.percentiles` the lifecycle files add to inference-perf's set.
+    pub percentiles: Vec<f64>,
 }

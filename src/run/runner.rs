@@ -376,6 +376,7 @@ pub async fn run_scenario(
         origin,
         lora: scenario.load.lora.clone(),
         server_reports: scenario.server_reports,
+        percentiles: scenario.percentiles.clone(),
     })
 }
 

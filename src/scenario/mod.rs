@@ -46,6 +46,9 @@ pub struct Scenario {
     pub regression: Regression,
     /// Where server-side metrics are scraped from (`metrics`).
     pub scrape: scrape::Scrape,
+    /// `report.request_lifecycle.percentiles` beyond inference-perf's default set, which reports always
+    /// give.
+    pub percentiles: Vec<f64>,
     /// Per-request records (`report.request_lifecycle.per_request`), when asked for.
     pub per_request: Option<records::PerRequest>,
     /// Per-request SLOs (`report.goodput.constraints`), when given.

@@ -1,6 +1,7 @@
-//! `report.request_lifecycle.per_request`: one record per finished request in
-//! `per_request_lifecycle_metrics.json`, streamed to disk as requests finish. `per_request_fields`
-//! (infergate's) keeps only the fields named; every field by default.
+//! `report.request_lifecycle`: what the request reports hold beyond the defaults. `per_request` asks
+//! for one record per finished request in `per_request_lifecycle_metrics.json`, streamed to disk as
+//! requests finish; `per_request_fields` (infergate's) keeps only the fields named, every field by
+//! default. `percentiles` adds percentiles to every distribution of the lifecycle files.
 
 use super::ScenarioError;
 use super::locate::Step;
@@ -76,4 +77,36 @@ pub(super) fn check(
         keep[i] = true;
     }
     Ok(Some(PerRequest { keep }))
+}
+
+/// inference-perf's percentiles, which every distribution always has (`Distribution`'s fields).
+pub const DEFAULT_PERCENTILES: [f64; 11] = [
+    0.1, 1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9,
+];
+
+/// `report.request_lifecycle.percentiles` beyond the defaults (empty when none), each in (0, 100].
+pub(super) fn percentiles(c: &Checker<'_>, raw: &RawScenario) -> Result<Vec<f64>, ScenarioError> {
+    let listed = raw
+        .report
+        .as_ref()
+        .and_then(|r| r.request_lifecycle.as_ref())
+        .and_then(|l| l.percentiles.as_ref());
+    let here = [
+        Step::Key("report"),
+        Step::Key("request_lifecycle"),
+        Step::Key("percentiles"),
+    ];
+    let mut extra = Vec::new();
+    for &p in listed.into_iter().flatten() {
+        if !(p > 0.0 && p <= 100.0) {
+            return Err(c.error(
+                &here,
+                format!("{p} is not a percentile: give numbers in (0, 100], e.g. [50, 99, 99.9]"),
+            ));
+        }
+        if !DEFAULT_PERCENTILES.contains(&p) && !extra.contains(&p) {
+            extra.push(p);
+        }
+    }
+    Ok(extra)
 }

@@ -77,7 +77,7 @@ async fn a_ttft_slo_above_the_truth_is_met_and_one_below_it_is_missed() {
     let gate = evaluate(&above.thresholds, &above.validity, &run);
     assert_eq!(gate.status, Status::Passed, "{:?}", gate.checks);
     // The lifecycle file says the same, in inference-perf's keys.
-    let entry = lifecycle(t, Some(20.0), None)
+    let entry = lifecycle(t, Some(20.0), None, &[])
         .successes
         .goodput_metrics
         .unwrap();

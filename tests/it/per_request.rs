@@ -22,6 +22,7 @@ report:
     constraints: {request_latency: 30}
   request_lifecycle:
     per_request: true
+    percentiles: [50, 97, 99.99]
 ";
 
 fn run(dir: &Path, yaml: &str) -> Vec<Value> {
@@ -80,6 +81,20 @@ fn every_measured_request_is_one_record_with_its_figures() {
     let summary: Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(summary["successes"]["count"], 50);
     assert_eq!(summary["successes"]["goodput_metrics"]["good_requests"], 50);
+    // `percentiles` adds to inference-perf's set in every distribution, under its keys.
+    let ttft = &summary["successes"]["latency"]["time_to_first_token"];
+    for key in ["p97", "p99.99", "median", "p99.9"] {
+        assert!(ttft[key].as_f64().is_some(), "{key}: {ttft}");
+    }
+    assert!(ttft["p97"].as_f64() <= ttft["p99.99"].as_f64(), "{ttft}");
+    let stage =
+        std::fs::read_to_string(dir.path().join("r/records/stage_1_lifecycle_metrics.json"))
+            .unwrap();
+    let stage: Value = serde_json::from_str(&stage).unwrap();
+    assert!(
+        stage["load_summary"]["schedule_delay"]["p97"].is_number(),
+        "{stage}"
+    );
 }
 
 #[test]
@@ -95,6 +110,11 @@ fn per_request_fields_keep_only_what_is_named() {
         assert_eq!(keys, ["outcome", "stage_id", "ttft"], "{r}");
     }
     let bad = format!("{SCENARIO}    per_request_fields: [stage, ttft]\n");
+    let wrong = SCENARIO.replace("[50, 97, 99.99]", "[50, 120]");
+    let err = infergate::scenario::Scenario::from_source(Path::new("p.yaml"), &wrong)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("120 is not a percentile"), "{err}");
     let err = infergate::scenario::Scenario::from_source(Path::new("b.yaml"), &bad)
         .unwrap_err()
         .to_string();

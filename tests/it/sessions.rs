@@ -148,7 +148,7 @@ load:
         "first turns are checked exactly"
     );
     // The lifecycle report carries them, by turn.
-    let report = infergate::report::json::lifecycle(t, None, None);
+    let report = infergate::report::json::lifecycle(t, None, None, &[]);
     let by_turn = report.sessions.expect("sessions in the report").by_turn;
     let medians: Vec<f64> = by_turn
         .iter()

@@ -120,7 +120,6 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     let storage = super::storage::check(&mut c, &raw)
         .map_err(|e| errors.push(e))
         .ok();
-    let _ = check_other_sections(&mut c, &raw).map_err(|e| errors.push(e));
     let stage_count = match &raw.load.sweep {
         Some(sweep) if raw.load.stages.is_empty() => sweep.num_stages as usize,
         _ => raw.load.stages.len(),
@@ -139,6 +138,9 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
         .map_err(|e| errors.push(e))
         .ok();
     let per_request = super::records::check(&c, &raw)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let percentiles = super::records::percentiles(&c, &raw)
         .map_err(|e| errors.push(e))
         .ok();
     if let (Some(thresholds), Some(goodput)) = (&thresholds, &goodput) {
@@ -163,6 +165,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
         scrape,
         goodput,
         per_request,
+        percentiles,
     ) {
         (
             Some(api),
@@ -177,6 +180,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             Some(scrape),
             Some(goodput),
             Some(per_request),
+            Some(percentiles),
         ) if errors.is_empty() => Ok(Scenario {
             path: path.to_path_buf(),
             api,
@@ -191,6 +195,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             scrape,
             goodput,
             per_request,
+            percentiles,
             server_reports: super::scrape::reports(&raw),
             warnings: c.warnings,
             config_hash: String::new(),
@@ -200,22 +205,6 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             Err(ScenarioErrors(errors))
         }
     }
-}
-
-fn check_other_sections(c: &mut Checker<'_>, raw: &RawScenario) -> Result<(), ScenarioError> {
-    if let Some(report) = &raw.report {
-        if report
-            .request_lifecycle
-            .as_ref()
-            .is_some_and(|r| r.percentiles.is_some())
-        {
-            c.warn(
-                &[Step::Key("report"), Step::Key("request_lifecycle"), Step::Key("percentiles")],
-                "custom percentiles are not produced yet: reports give inference-perf's default set",
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Goodput metrics in thresholds or the regression block need `report.goodput.constraints`.
