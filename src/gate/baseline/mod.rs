@@ -318,3 +318,71 @@ pub fn allowance_text(allowance: Allowance, metric: Metric) -> String {
         Allowance::Absolute(d) => format!("{d}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::samples::StageSamples;
+    use super::*;
+
+    fn samples(ok: u64, errors: u64, good: u64, goodput_per_sec: f64) -> RunSamples {
+        let stage = StageSamples {
+            describe: "rate 10/s for 100s".into(),
+            ok,
+            errors,
+            token_count_mismatches: 0,
+            requests_per_sec: ok as f64 / 100.0,
+            output_tokens_per_sec: 0.0,
+            input_tokens_per_sec: 0.0,
+            good,
+            goodput_per_sec,
+            token_goodput_per_sec: goodput_per_sec * 10.0,
+            trends: Default::default(),
+        };
+        RunSamples {
+            config_hash: "h".into(),
+            shortened: false,
+            stages: vec![stage.clone()],
+            total: stage,
+        }
+    }
+
+    /// A fall in attainment or in goodput is the bad direction, judged against the noise.
+    #[test]
+    fn falling_attainment_and_goodput_are_regressions() {
+        let regression = Regression {
+            metrics: vec![
+                (Metric::SloAttainment, Allowance::Absolute(0.01)),
+                (Metric::Goodput, Allowance::Relative(0.10)),
+            ],
+            ..Regression::default()
+        };
+        let base = Baseline {
+            samples: samples(1000, 0, 990, 9.9),
+            about: "base".into(),
+        };
+        let judge = |current: RunSamples| {
+            let (rows, problem) = compare(&current, &base, &regression, &[], false);
+            assert_eq!(problem, None);
+            rows.iter()
+                .map(|r| (r.metric, r.judgement.change))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            judge(samples(1000, 0, 800, 8.0)),
+            [
+                (Metric::SloAttainment, Change::Regressed),
+                (Metric::Goodput, Change::Regressed)
+            ]
+        );
+        // The same attainment from fewer requests sent: failures count against it.
+        let worse = judge(samples(900, 100, 890, 8.9));
+        assert_eq!(worse[0], (Metric::SloAttainment, Change::Regressed));
+        let same = judge(samples(1000, 0, 992, 9.92));
+        assert!(
+            same.iter().all(|(_, c)| *c != Change::Regressed),
+            "{same:?}"
+        );
+        let better = judge(samples(1000, 0, 1000, 14.0));
+        assert_eq!(better[1], (Metric::Goodput, Change::Improved));
+    }
+}
