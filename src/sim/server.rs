@@ -389,10 +389,12 @@ fn stream_response(chunks: Chunks, events: Source, include_usage: bool) -> Respo
         .expect("static response parts are valid")
 }
 
-async fn whole_response(chunks: Chunks, mut events: Source) -> Response {
+async fn whole_response(mut chunks: Chunks, mut events: Source) -> Response {
     let mut text = String::new();
     let mut produced = 0;
     while let Some(index) = events.next().await {
+        // Counted as the engine counts it (generation tokens, TTFT, success), though sent at the end.
+        chunks.mark_token();
         text.push_str(OUTPUT_WORDS[index as usize % OUTPUT_WORDS.len()]);
         produced += 1;
     }

@@ -265,3 +265,23 @@ fn the_metrics_section_is_validated() {
     .to_string();
     assert!(bad.contains("not kept in baselines"), "{bad}");
 }
+
+/// Non-streamed requests count on the engine's side as streamed ones do: every request and every
+/// generated token, though the reply comes whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_streamed_requests_show_in_the_engines_counters() {
+    let _turn = crate::support::turn().await;
+    let yaml = STAGES
+        .replace("streaming: true", "streaming: false")
+        .replace(", {rate: 60, duration: 1.5}", "");
+    let result = run(&scenario(&yaml), EngineConfig::default()).await;
+    let stage = &result.stages[0];
+    let server = stage.server.as_ref().expect("scraped");
+    let ok = stage.recorder.ok as f64;
+    assert!(ok >= 10.0, "{ok}");
+    assert_eq!(server.counters.get("requests").copied(), Some(ok));
+    assert_eq!(
+        server.counters.get("generation_tokens").copied(),
+        Some(32.0 * ok)
+    );
+}
