@@ -245,7 +245,6 @@ fn baseline_table(out: &mut String, b: &BaselineEntry) {
     out.push_str("</table>");
 }
 
-/// Multi-turn sessions: conversations, then each turn index's requests, prompt length and latency.
 /// Goodput per stage, when `report.goodput` set per-request SLOs.
 fn goodput_table(out: &mut String, run: &RunDir) {
     let Some(first) = run.stages.iter().find_map(|s| s.goodput.as_ref()) else {
@@ -279,6 +278,7 @@ fn goodput_table(out: &mut String, run: &RunDir) {
     out.push_str("</table>");
 }
 
+/// Multi-turn sessions: conversations, then each turn index's requests, prompt length and latency.
 fn sessions_table(out: &mut String, run: &RunDir) {
     let Some(s) = &run.sessions else {
         return;

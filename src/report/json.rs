@@ -124,13 +124,7 @@ pub fn lifecycle(
 fn goodput(r: &Recorder) -> Option<GoodputEntry> {
     let slo = r.slo?;
     let g = &r.goodput;
-    let percent = |n: u64| {
-        if g.judged > 0 {
-            n as f64 * 100.0 / g.judged as f64
-        } else {
-            0.0
-        }
-    };
+    let percent = |n: u64| g.of_judged(n).map_or(0.0, |f| f * 100.0);
     let attainment = |s: Slo| slo.limits[s.index()].map(|_| percent(g.met[s.index()]));
     Some(GoodputEntry {
         goodput_percentage: percent(g.good),

@@ -127,16 +127,12 @@ fn goodput_rows(run: &RunResult) -> String {
     };
     let row = |name: &str, r: &Recorder| {
         let g = &r.goodput;
-        let share = match g.judged {
-            0 => "n/a".to_string(),
-            n => format!("{:.1} %", g.good as f64 * 100.0 / n as f64),
-        };
-        let attained = r.slo_attainment();
+        let percent = |f: Option<f64>| f.map_or("n/a".into(), |f| format!("{:.1} %", f * 100.0));
         vec![
             name.to_string(),
             g.good.to_string(),
-            share,
-            attained.map_or("n/a".into(), |a| format!("{:.1} %", a * 100.0)),
+            percent(g.of_judged(g.good)),
+            percent(r.slo_attainment()),
             format!("{:.2}", r.goodput_per_sec()),
             format!("{:.0}", r.token_goodput_per_sec()),
         ]

@@ -78,6 +78,12 @@ impl GoodputCounts {
     pub fn is_empty(&self) -> bool {
         self.judged == 0
     }
+
+    /// `n` as a fraction of the successes judged (inference-perf's goodput and attainment
+    /// percentages, divided by 100); `None` before any was judged.
+    pub fn of_judged(&self, n: u64) -> Option<f64> {
+        (self.judged > 0).then(|| n as f64 / self.judged as f64)
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +117,8 @@ mod tests {
         assert_eq!(counts.met[Slo::Ttft.index()], 2);
         assert_eq!(counts.met[Slo::Tpot.index()], 2);
         assert_eq!(counts.met[Slo::Itl.index()], 0);
+        assert_eq!(counts.of_judged(counts.good), Some(1.0 / 3.0));
+        assert_eq!(GoodputCounts::default().of_judged(0), None);
         let mut twice = counts;
         twice.add(&counts);
         assert_eq!((twice.judged, twice.good, twice.met[0]), (6, 2, 4));

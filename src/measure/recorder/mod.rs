@@ -253,7 +253,8 @@ impl Recorder {
         self.first_ok_end = Some(self.first_ok_end.map_or(s.end, |t| t.min(s.end)));
         self.last_ok_end = Some(self.last_ok_end.map_or(s.end, |t| t.max(s.end)));
         let e2e = s.end.saturating_duration_since(s.sent);
-        self.request_latency.saturating_record(micros(e2e));
+        let e2e_us = micros(e2e);
+        self.request_latency.saturating_record(e2e_us);
         self.latency_from_intended
             .saturating_record(micros(s.end.saturating_duration_since(intended)));
         let usage = s.usage.unwrap_or_default();
@@ -282,8 +283,8 @@ impl Recorder {
         self.prompt_tokens.saturating_record(input);
         self.output_tokens.saturating_record(output);
         let mut figures = Figures {
-            request_latency: micros(e2e),
-            ntpot: micros(e2e).checked_div(output),
+            request_latency: e2e_us,
+            ntpot: e2e_us.checked_div(output),
             input_tokens: input,
             output_tokens: output,
             ..Figures::default()
@@ -293,13 +294,15 @@ impl Recorder {
         }
         if let Some(first) = s.first_content {
             let ttft = first.saturating_duration_since(s.sent);
-            figures.ttft = Some(micros(ttft));
-            self.ttft.saturating_record(micros(ttft));
+            let ttft_us = micros(ttft);
+            figures.ttft = Some(ttft_us);
+            self.ttft.saturating_record(ttft_us);
+            let mut gaps_total = 0u64;
             for &gap in &s.content_gaps_us {
                 self.itl.saturating_record(gap);
+                gaps_total = gaps_total.saturating_add(gap);
             }
-            let gaps = s.content_gaps_us.len() as u64;
-            figures.itl = s.content_gaps_us.iter().sum::<u64>().checked_div(gaps);
+            figures.itl = gaps_total.checked_div(s.content_gaps_us.len() as u64);
             if output > 1 {
                 let tpot = micros(e2e.saturating_sub(ttft)) / (output - 1);
                 figures.tpot = Some(tpot);
