@@ -5,6 +5,10 @@
 //!   q-quantile among `n` samples is Binomial(n, q); with the normal approximation the interval runs
 //!   from rank `⌊nq − z·√(nq(1−q))⌋` to `⌈nq + z·√(nq(1−q))⌉ + 1`. When either rank falls outside
 //!   `1..=n` there are too few samples for that percentile and the estimate is inconclusive.
+//!   Observations that come in clusters (a request's inter-token gaps share its batch, its load and
+//!   its stalls) are not independent: the interval's width then follows the number of clusters
+//!   (`independent`, the requests), applied as a spread of the quantile `q ± z·√(q(1−q)/m)`, and
+//!   "too few samples" counts clusters.
 //! - A mean: `mean ± z·sd/√n`.
 //! - A rate (errors / requests): the Wilson score interval.
 //! - A throughput: the count of completions treated as Poisson, `(k ± z·√k) / T`; token throughputs
@@ -43,28 +47,38 @@ pub fn z_for(confidence: f64) -> f64 {
 }
 
 /// Observations of one metric as `(value, count)` pairs in ascending value order (an HDR histogram's
-/// recorded buckets).
+/// recorded buckets), each independent of the others.
 pub fn percentile(buckets: &[(u64, u64)], q: f64, z: f64) -> Interval {
+    let n: u64 = buckets.iter().map(|b| b.1).sum();
+    clustered_percentile(buckets, q, z, n)
+}
+
+/// As `percentile`, for observations that fall in `independent` clusters (at most one cluster per
+/// observation); the interval is as wide as `independent` samples would make it.
+pub fn clustered_percentile(buckets: &[(u64, u64)], q: f64, z: f64, independent: u64) -> Interval {
     let n: u64 = buckets.iter().map(|b| b.1).sum();
     if n == 0 {
         return Err("no observations".to_string());
     }
-    let nf = n as f64;
-    let spread = z * (nf * q * (1.0 - q)).sqrt();
-    let low_rank = (nf * q - spread).floor();
-    let high_rank = (nf * q + spread).ceil() + 1.0;
-    if low_rank < 1.0 || high_rank > nf {
+    let m = independent.clamp(1, n);
+    let (nf, mf) = (n as f64, m as f64);
+    let spread = z * (mf * q * (1.0 - q)).sqrt();
+    let (low, high) = ((mf * q - spread).floor(), (mf * q + spread).ceil() + 1.0);
+    if low < 1.0 || high > mf {
+        let unit = if m < n { " requests" } else { "" };
         return Err(format!(
-            "too few samples: {n} for p({}), needs at least {}",
+            "too few samples: {m}{unit} for p({}), needs at least {}",
             trim_number(q * 100.0),
             min_samples(q, z)
         ));
     }
+    // The same quantiles of the whole sample: ranks scaled from `m` to `n`.
+    let scale = |rank: f64| ((rank / mf) * nf).round().clamp(1.0, nf) as u64;
     let point_rank = (nf * q).ceil().max(1.0);
     Ok(Estimate {
         value: value_at_rank(buckets, point_rank as u64) as f64,
-        low: value_at_rank(buckets, low_rank as u64) as f64,
-        high: value_at_rank(buckets, high_rank as u64) as f64,
+        low: value_at_rank(buckets, if m == n { low as u64 } else { scale(low) }) as f64,
+        high: value_at_rank(buckets, if m == n { high as u64 } else { scale(high) }) as f64,
     })
 }
 
@@ -239,6 +253,31 @@ mod tests {
         assert!((200..2_000).contains(&needed), "{needed}");
         assert!(percentile(&uniform(needed), 0.99, z).is_ok());
         assert!(percentile(&uniform(needed - 1), 0.99, z).is_err());
+    }
+
+    #[test]
+    fn clustered_observations_are_as_wide_as_their_clusters() {
+        let z = z_for(0.95);
+        let all = uniform(10_000);
+        let free = percentile(&all, 0.99, z).unwrap();
+        // The same 10,000 gaps from 100 requests: too few for p(99), and wider at the median.
+        let err = clustered_percentile(&all, 0.99, z, 100).unwrap_err();
+        assert!(
+            err.contains("too few samples: 100 requests for p(99)"),
+            "{err}"
+        );
+        let (a, b) = (
+            percentile(&all, 0.5, z).unwrap(),
+            clustered_percentile(&all, 0.5, z, 100).unwrap(),
+        );
+        assert_eq!(a.value, b.value);
+        assert!(b.high - b.low > 5.0 * (a.high - a.low), "{a:?} {b:?}");
+        assert!(free.high - free.low > 0.0);
+        // As many clusters as observations is the unclustered interval.
+        assert_eq!(
+            clustered_percentile(&all, 0.9, z, 10_000),
+            percentile(&all, 0.9, z)
+        );
     }
 
     #[test]

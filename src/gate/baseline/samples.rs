@@ -122,6 +122,15 @@ impl StageSamples {
         }
     }
 
+    /// A percentile's interval. ITL has many gaps per request, and the gaps of one request move
+    /// together (its batch, its stalls), so its interval is as wide as the requests make it.
+    fn percentile(&self, metric: Metric, buckets: &[(u64, u64)], q: f64, z: f64) -> Interval {
+        match metric {
+            Metric::Itl => interval::clustered_percentile(buckets, q, z, self.ok),
+            _ => interval::percentile(buckets, q, z),
+        }
+    }
+
     /// The statistic `aggregation` of `metric` with its interval at `z` (see `interval`).
     pub fn estimate(&self, metric: Metric, aggregation: Aggregation, z: f64) -> Interval {
         let exact = |v: f64| Ok(interval::Estimate::exact(v));
@@ -139,8 +148,8 @@ impl StageSamples {
                     Aggregation::Avg => interval::mean(buckets, z),
                     Aggregation::Min => exact(buckets[0].0 as f64),
                     Aggregation::Max => exact(buckets[buckets.len() - 1].0 as f64),
-                    Aggregation::Med => interval::percentile(buckets, 0.5, z),
-                    Aggregation::Percentile(p) => interval::percentile(buckets, p / 100.0, z),
+                    Aggregation::Med => self.percentile(metric, buckets, 0.5, z),
+                    Aggregation::Percentile(p) => self.percentile(metric, buckets, p / 100.0, z),
                     Aggregation::Rate | Aggregation::Value => {
                         Err(format!("`{aggregation}` does not apply"))
                     }
