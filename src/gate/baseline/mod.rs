@@ -9,8 +9,8 @@
 //! *inconclusive*. Only *regressed* fails.
 
 pub mod change;
-pub mod interval;
 pub mod samples;
+pub use crate::measure::interval;
 
 use change::{Allowance, Change, Judgement, Worse, compare_intervals};
 use interval::Interval;
