@@ -21,6 +21,7 @@ mod schedule;
 mod send;
 pub mod sessions;
 pub mod stop;
+pub mod capacity;
 pub mod sweep;
 pub mod workers;
 

@@ -179,7 +179,7 @@ pub fn probe_duration(sweep: &Sweep, quick_cap: Option<Duration>) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn sweep(geometric: bool) -> Sweep {
@@ -227,7 +227,7 @@ mod tests {
     }
 
     /// Two seconds of evenly spaced requests, each answered 100 ms later, or each failing.
-    fn fake(rate: f64, failing: bool) -> Recorder {
+    pub(in crate::run) fn fake(rate: f64, failing: bool) -> Recorder {
         use crate::client::{Exchange, Failure, FailureKind, Success};
         use crate::measure::recorder::{Expect, Sample};
         let mut r = Recorder::new();

@@ -38,6 +38,8 @@ pub enum Metric {
     TokenGoodput,
     /// Good requests as a fraction of those sent.
     SloAttainment,
+    /// The highest load at which the SLO held (`load.capacity`): req/s or concurrent requests.
+    Capacity,
     /// Scraped from the engine's Prometheus `/metrics` (see `server_metrics`).
     ServerRequestsRunning,
     ServerRequestsWaiting,
@@ -50,7 +52,7 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 22] = [
+    pub const ALL: [Metric; 23] = [
         Metric::Ttft,
         Metric::Itl,
         Metric::Tpot,
@@ -65,6 +67,7 @@ impl Metric {
         Metric::Goodput,
         Metric::TokenGoodput,
         Metric::SloAttainment,
+        Metric::Capacity,
         Metric::ServerRequestsRunning,
         Metric::ServerRequestsWaiting,
         Metric::ServerKvCacheUsage,
@@ -132,6 +135,7 @@ impl Metric {
             Metric::Goodput => "goodput",
             Metric::TokenGoodput => "token_goodput",
             Metric::SloAttainment => "slo_attainment",
+            Metric::Capacity => "capacity",
             Metric::ServerRequestsRunning => "server.num_requests_running",
             Metric::ServerRequestsWaiting => "server.num_requests_waiting",
             Metric::ServerKvCacheUsage => "server.kv_cache_usage",
@@ -159,6 +163,7 @@ impl Metric {
             Metric::RequestsPerSec
             | Metric::Goodput
             | Metric::TokenGoodput
+            | Metric::Capacity
             | Metric::OutputTokensPerSec
             | Metric::InputTokensPerSec
             | Metric::ServerPromptTokensPerSec

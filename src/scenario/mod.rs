@@ -7,6 +7,7 @@
 //! finds line numbers for errors found after parsing.
 
 pub mod breaker;
+pub mod capacity;
 pub mod credentials;
 pub mod env;
 pub mod goodput;
@@ -51,6 +52,8 @@ pub struct Scenario {
     pub percentiles: Vec<f64>,
     /// Per-request records (`report.request_lifecycle.per_request`), when asked for.
     pub per_request: Option<records::PerRequest>,
+    /// `load.capacity`: the search for the highest load that meets the SLO, when given.
+    pub capacity: Option<capacity::Capacity>,
     /// Per-request SLOs (`report.goodput.constraints`), when given.
     pub goodput: Option<goodput::Goodput>,
     /// Which server-metrics report files are written (`report.prometheus`).

@@ -92,7 +92,8 @@ impl Recorder {
     /// A metric reduced by an aggregation, in canonical units (µs, fraction, per second). `None` when
     /// there is nothing to aggregate (e.g. the p99 of no observations).
     pub fn value(&self, metric: Metric, aggregation: Aggregation) -> Option<f64> {
-        if metric.is_server() {
+        // Server metrics come from the engine's scrape, capacity from the search: not a recorder's.
+        if metric.is_server() || metric == Metric::Capacity {
             return None;
         }
         match metric.kind() {

@@ -6,9 +6,11 @@
 //! calling them unknown. Nothing here checks meaning; that is `validate`'s job.
 
 mod breaker;
+mod capacity;
 mod data;
 
 pub use breaker::*;
+pub use capacity::*;
 pub use data::*;
 
 use indexmap::IndexMap;
@@ -111,6 +113,8 @@ pub struct RawLoad {
     #[serde(default)]
     pub stages: Vec<RawStage>,
     pub sweep: Option<RawSweep>,
+    /// infergate: search for the highest load that meets the SLO, then run stages at fractions of it.
+    pub capacity: Option<RawCapacity>,
     pub num_workers: Option<u32>,
     #[serde(default = "default_worker_max_concurrency")]
     pub worker_max_concurrency: u32,
@@ -138,6 +142,7 @@ impl Default for RawLoad {
             interval: default_interval(),
             stages: Vec::new(),
             sweep: None,
+            capacity: None,
             num_workers: None,
             worker_max_concurrency: default_worker_max_concurrency(),
             worker_max_tcp_connections: None,

@@ -134,7 +134,7 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
             c.warn(&[Step::Key("load"), Step::Key(key)], why);
         }
     }
-    if load.stages.is_empty() && sweep.is_none() {
+    if load.stages.is_empty() && sweep.is_none() && load.capacity.is_none() {
         return Err(c.error(
             &[Step::Key("load")],
             "`load.stages` needs at least one stage",

@@ -4,6 +4,7 @@
 //! parse errors and unknown keys.
 
 mod breakers;
+mod capacity;
 mod conversations;
 mod data;
 mod load;
@@ -120,8 +121,12 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     let storage = super::storage::check(&mut c, &raw)
         .map_err(|e| errors.push(e))
         .ok();
-    let stage_count = match &raw.load.sweep {
-        Some(sweep) if raw.load.stages.is_empty() => sweep.num_stages as usize,
+    let stage_count = match (&raw.load.sweep, &raw.load.capacity) {
+        (Some(sweep), _) if raw.load.stages.is_empty() => sweep.num_stages as usize,
+        (_, Some(c)) if raw.load.stages.is_empty() => c
+            .stages
+            .as_ref()
+            .map_or(super::capacity::DEFAULT_STAGES.len(), Vec::len),
         _ => raw.load.stages.len(),
     };
     let thresholds = check_thresholds(&c, &raw, stage_count)
@@ -146,6 +151,15 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     if let (Some(thresholds), Some(goodput)) = (&thresholds, &goodput) {
         needs_goodput(&c, &raw, thresholds, goodput.as_ref(), &mut errors);
     }
+    let capacity = match &goodput {
+        Some(goodput) => capacity::check(&mut c, &raw, goodput.as_ref())
+            .map_err(|e| errors.push(e))
+            .ok(),
+        None => None,
+    };
+    if let Some(thresholds) = &thresholds {
+        needs_capacity(&c, &raw, thresholds, &mut errors);
+    }
     let listed = raw.regression.as_ref().is_some_and(|r| r.metrics.is_some());
     if let (Some(regression), Some(Some(_)), false) = (&mut regression, &goodput, listed) {
         // With SLOs, a baseline comparison also judges their attainment by default (1 point).
@@ -166,6 +180,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
         goodput,
         per_request,
         percentiles,
+        capacity,
     ) {
         (
             Some(api),
@@ -181,6 +196,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             Some(goodput),
             Some(per_request),
             Some(percentiles),
+            Some(capacity),
         ) if errors.is_empty() => Ok(Scenario {
             path: path.to_path_buf(),
             api,
@@ -196,6 +212,7 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
             goodput,
             per_request,
             percentiles,
+            capacity,
             server_reports: super::scrape::reports(&raw),
             warnings: c.warnings,
             config_hash: String::new(),
@@ -233,6 +250,28 @@ fn needs_goodput(
             ];
             errors.push(c.error(&here, format!("`{name}` {why}")));
         }
+    }
+}
+
+/// A `capacity` threshold needs `load.capacity`, and applies to the whole run.
+fn needs_capacity(
+    c: &Checker<'_>,
+    raw: &RawScenario,
+    thresholds: &[Threshold],
+    errors: &mut Vec<ScenarioError>,
+) {
+    for t in thresholds.iter().filter(|t| t.metric == Metric::Capacity) {
+        let here = [Step::Key("thresholds"), Step::Key(t.key.as_str())];
+        let problem = if raw.load.capacity.is_none() {
+            "needs load.capacity (the search that finds it)"
+        } else if t.stage.is_some() || t.adapter.is_some() {
+            "is found once per run: no stage or adapter scope"
+        } else if t.abort_on_fail {
+            "is known only after the search: abortOnFail does not apply"
+        } else {
+            continue;
+        };
+        errors.push(c.error(&here, format!("`capacity` {problem}")));
     }
 }
 

@@ -1,0 +1,397 @@
+//! `load.capacity`: the highest load at which the scenario's SLO holds.
+//!
+//! A ramp doubles the load from `min` until a step fails its SLO (or `max` holds), then bisects
+//! between the highest load that held and the lowest that failed until the two are within the
+//! precision, in at most `max_steps` steps. Each step is a fresh stage at one load, judged alone
+//! (`judge`): the goodput attainment against its target, and/or thresholds on its own requests.
+//! A step is made long enough for the statistics it judges: an open-loop step lasts until it holds
+//! the requests a p(99) or a 99 % attainment needs at 95 % confidence (`measure::interval`), at least
+//! `step_duration` and at most `max_step_duration`; a closed-loop step sends that many requests. A
+//! step that still had too few says so. Probe steps are kept out of every other statistic and
+//! reported on their own, like the sweep's.
+//!
+//! The answer is the highest load that held: the true limit lies between it and the lowest load
+//! that failed, and that gap is the precision reported.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::interval::{min_samples, z_for};
+use crate::measure::recorder::Recorder;
+use crate::scenario::capacity::{Capacity, Over, trim};
+use crate::scenario::threshold::{Aggregation, Metric, MetricKind, Threshold};
+use crate::scenario::{Stage, Stage::Concurrency, Stage::Rate};
+
+/// The confidence a step is sized for.
+const STEP_CONFIDENCE: f64 = 0.95;
+
+/// One search step as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// The rate (req/s) or concurrency tried.
+    pub load: f64,
+    pub sent: u64,
+    pub ok: u64,
+    /// Failed or timed out.
+    pub failed: u64,
+    pub seconds: f64,
+    pub slo_attainment: Option<f64>,
+    pub ttft_p99_ms: Option<f64>,
+    pub holds: bool,
+    /// What broke the SLO, when it did.
+    pub why: Option<String>,
+    /// Set when the step held fewer requests than the judged statistics need.
+    pub too_few_samples: Option<String>,
+}
+
+/// What the search found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityOutcome {
+    pub over: Over,
+    pub unit: String,
+    /// The highest load that held; `None` when the SLO failed even at `min`.
+    pub value: Option<f64>,
+    /// How far above `value` the limit may lie: the gap to the lowest load that failed (or the
+    /// stated precision when `max` held).
+    pub precision: f64,
+    /// The SLO each step was judged by.
+    pub judged_by: String,
+    pub min: f64,
+    pub max: f64,
+    pub steps: Vec<CapacityStep>,
+    pub note: Option<String>,
+}
+
+/// How much one step sends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepLength {
+    Open(Duration),
+    Closed(u64),
+}
+
+/// The requests a step needs for what it judges, and which statistic needs the most.
+pub fn needed(cap: &Capacity) -> (u64, String) {
+    let z = z_for(STEP_CONFIDENCE);
+    let attainment = cap
+        .judge
+        .attainment
+        .map(|a| (min_samples(a.min(0.9999), z), "slo_attainment".to_string()));
+    let thresholds = cap.judge.thresholds.iter().map(|t| {
+        let q = match (t.metric.kind(), t.aggregation) {
+            (_, Aggregation::Percentile(p)) => p / 100.0,
+            (MetricKind::Rate, _) if t.limit > 0.0 && t.limit < 0.5 => 1.0 - t.limit,
+            _ => 0.5,
+        };
+        (min_samples(q.min(0.9999), z), t.label())
+    });
+    attainment
+        .into_iter()
+        .chain(thresholds)
+        .max_by_key(|(n, _)| *n)
+        .unwrap_or((1, String::new()))
+}
+
+/// How long (open loop) or how many requests (closed loop) a step at `load` runs; `quick` caps
+/// open-loop steps at 2 s to 10 s against the embedded simulator.
+pub fn step_length(cap: &Capacity, load: f64, quick: bool) -> StepLength {
+    let (need, _) = needed(cap);
+    match cap.over {
+        Over::Rate => {
+            let (shortest, longest) = match quick {
+                true => (
+                    cap.step_duration.min(Duration::from_secs(2)),
+                    cap.max_step_duration.min(Duration::from_secs(10)),
+                ),
+                false => (cap.step_duration, cap.max_step_duration),
+            };
+            let enough = Duration::from_secs_f64(need as f64 / load);
+            StepLength::Open(enough.clamp(shortest, longest))
+        }
+        Over::Concurrency => StepLength::Closed(need.max(4 * load as u64)),
+    }
+}
+
+/// Judges one step's requests against the SLO.
+pub fn judge(cap: &Capacity, load: f64, r: &Recorder, seconds: f64) -> CapacityStep {
+    let mut broken = Vec::new();
+    if r.sent() == 0 {
+        broken.push("nothing was sent".to_string());
+    }
+    if let Some(target) = cap.judge.attainment {
+        let got = r.slo_attainment().unwrap_or(0.0);
+        if got < target {
+            broken.push(format!(
+                "slo_attainment {}% < {}%",
+                trim(got * 100.0),
+                trim(target * 100.0)
+            ));
+        }
+    }
+    for t in &cap.judge.thresholds {
+        if let Some(why) = threshold_broken(t, r) {
+            broken.push(why);
+        }
+    }
+    let (need, what) = needed(cap);
+    let have = match cap.judge.attainment {
+        Some(_) => r.sent(),
+        None => r.ok.min(r.sent()),
+    };
+    let too_few_samples = (have < need).then(|| {
+        format!("too few samples: {have} requests for {what}, needs at least {need}")
+    });
+    CapacityStep {
+        load,
+        sent: r.sent(),
+        ok: r.ok,
+        failed: r.failed() + r.timed_out,
+        seconds,
+        slo_attainment: r.slo_attainment(),
+        ttft_p99_ms: r
+            .value(Metric::Ttft, Aggregation::Percentile(99.0))
+            .map(|v| v / 1e3),
+        holds: broken.is_empty(),
+        why: (!broken.is_empty()).then(|| broken.join("; ")),
+        too_few_samples,
+    }
+}
+
+fn threshold_broken(t: &Threshold, r: &Recorder) -> Option<String> {
+    match r.value(t.metric, t.aggregation) {
+        Some(v) if t.op.holds(v, t.limit) => None,
+        Some(v) => Some(format!("{} was {}", t.label(), t.format_value(v))),
+        None => Some(format!("{}: no observations", t.label())),
+    }
+}
+
+/// Runs the search: `probe(load)` runs one step and returns what it recorded and how long it took
+/// (`None` when the run was stopped); `report` sees each judged step.
+pub async fn find_capacity(
+    cap: &Capacity,
+    mut probe: impl AsyncFnMut(f64) -> Option<(Recorder, f64)>,
+    mut report: impl FnMut(&CapacityStep),
+) -> Result<CapacityOutcome, String> {
+    let mut steps: Vec<CapacityStep> = Vec::new();
+    let mut step = async |load: f64, steps: &mut Vec<CapacityStep>| {
+        let (recorder, seconds) = probe(load).await?;
+        let judged = judge(cap, load, &recorder, seconds);
+        report(&judged);
+        let holds = judged.holds;
+        steps.push(judged);
+        Some(holds)
+    };
+    let stopped = || "the capacity search was stopped".to_string();
+    let (mut held, mut failed): (Option<f64>, Option<f64>) = (None, None);
+    let mut load = cap.min;
+    while steps.len() < cap.max_steps as usize {
+        if step(load, &mut steps).await.ok_or_else(stopped)? {
+            held = Some(load);
+            if load >= cap.max {
+                break;
+            }
+            load = round(cap.over, (load * 2.0).min(cap.max));
+        } else {
+            failed = Some(load);
+            break;
+        }
+    }
+    if let (Some(mut low), Some(mut high)) = (held, failed) {
+        while high - low > cap.precision.at(low, cap.over) && steps.len() < cap.max_steps as usize {
+            let mid = round(cap.over, (low + high) / 2.0);
+            if mid <= low || mid >= high {
+                break;
+            }
+            match step(mid, &mut steps).await.ok_or_else(stopped)? {
+                true => low = mid,
+                false => high = mid,
+            }
+        }
+        (held, failed) = (Some(low), Some(high));
+    }
+    let unit = cap.over.unit();
+    let stated = |v: f64| cap.precision.at(v, cap.over);
+    let (precision, note) = match (held, failed) {
+        (None, _) => (
+            0.0,
+            Some(format!(
+                "the SLO failed at min ({} {unit}): the capacity is below it",
+                cap.min
+            )),
+        ),
+        (Some(v), None) if v >= cap.max => (
+            stated(v),
+            Some(format!(
+                "the SLO held at max ({} {unit}): the capacity is at least that",
+                cap.max
+            )),
+        ),
+        (Some(v), None) => (
+            stated(v),
+            Some(format!(
+                "max_steps ({}) ran out while ramping: the capacity is at least {v} {unit}",
+                cap.max_steps
+            )),
+        ),
+        (Some(low), Some(high)) => {
+            let note = (high - low > stated(low)).then(|| {
+                format!(
+                    "max_steps ({}) ran out before the stated precision: the limit lies between {low} and {high} {unit}",
+                    cap.max_steps
+                )
+            });
+            (high - low, note)
+        }
+    };
+    Ok(CapacityOutcome {
+        over: cap.over,
+        unit: unit.to_string(),
+        value: held,
+        precision,
+        judged_by: cap.judge.describe(),
+        min: cap.min,
+        max: cap.max,
+        steps,
+        note,
+    })
+}
+
+/// Rates to the hundredth, concurrencies to whole slots.
+fn round(over: Over, v: f64) -> f64 {
+    match over {
+        Over::Rate => (v * 100.0).round() / 100.0,
+        Over::Concurrency => v.round(),
+    }
+}
+
+/// The stages run after the search: `cap.stages` fractions of the capacity found.
+pub fn stages(cap: &Capacity, value: f64) -> Vec<Stage> {
+    cap.stages
+        .iter()
+        .map(|f| match cap.over {
+            Over::Rate => Rate {
+                rate: round(Over::Rate, (value * f).max(0.01)),
+                duration: cap.stage_duration,
+            },
+            Over::Concurrency => {
+                let concurrency = ((value * f).floor() as u32).max(1);
+                Concurrency {
+                    num_requests: cap.num_requests.unwrap_or(20 * concurrency as u64),
+                    concurrency,
+                }
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::sweep::tests::fake;
+    use crate::scenario::capacity::{Judge, Precision};
+
+    fn capacity(over: Over, min: f64, max: f64, precision: Precision) -> Capacity {
+        Capacity {
+            over,
+            min,
+            max,
+            precision,
+            step_duration: Duration::from_secs(10),
+            max_step_duration: Duration::from_secs(60),
+            max_steps: 16,
+            judge: Judge {
+                attainment: None,
+                thresholds: vec![Threshold::default_error_rate()],
+            },
+            stages: vec![0.5, 1.0],
+            stage_duration: Duration::from_secs(30),
+            num_requests: None,
+        }
+    }
+
+    /// Searches a target whose every step at or above `limit` fails its requests.
+    async fn search(cap: &Capacity, limit: f64) -> (CapacityOutcome, Vec<f64>) {
+        let mut asked = Vec::new();
+        let outcome = find_capacity(
+            cap,
+            async |load| {
+                asked.push(load);
+                Some((fake(load.max(1.0), load >= limit), 2.0))
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+        (outcome, asked)
+    }
+
+    #[tokio::test]
+    async fn the_answer_is_within_the_precision_below_the_limit() {
+        let cap = capacity(Over::Rate, 10.0, 400.0, Precision::Relative(0.05));
+        let (outcome, asked) = search(&cap, 73.4).await;
+        assert_eq!(asked, [10.0, 20.0, 40.0, 80.0, 60.0, 70.0, 75.0, 72.5]);
+        let value = outcome.value.unwrap();
+        assert!(value < 73.4 && 73.4 - value <= 0.05 * value, "{outcome:?}");
+        assert!(outcome.precision <= 0.05 * value, "{outcome:?}");
+        assert!(outcome.note.is_none(), "{outcome:?}");
+        assert_eq!(outcome.steps.len(), asked.len());
+        assert_eq!(outcome.steps.iter().filter(|s| s.holds).count(), 6);
+        // The same target gives the same steps.
+        assert_eq!(search(&cap, 73.4).await.1, asked);
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_searched_in_whole_slots_to_one_slot() {
+        let cap = capacity(Over::Concurrency, 1.0, 64.0, Precision::Absolute(1.0));
+        let (outcome, asked) = search(&cap, 23.0).await;
+        assert!(asked.iter().all(|c| c.fract() == 0.0), "{asked:?}");
+        assert_eq!(outcome.value, Some(22.0));
+        assert_eq!(outcome.precision, 1.0);
+        let generated = stages(&cap, 22.0);
+        assert_eq!(
+            generated,
+            [
+                Stage::Concurrency { num_requests: 220, concurrency: 11 },
+                Stage::Concurrency { num_requests: 440, concurrency: 22 }
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn failing_at_min_and_holding_at_max_are_said() {
+        let cap = capacity(Over::Rate, 10.0, 40.0, Precision::Relative(0.05));
+        let (below, asked) = search(&cap, 5.0).await;
+        assert_eq!((below.value, asked), (None, vec![10.0]));
+        assert!(below.note.unwrap().contains("failed at min"));
+        let (above, asked) = search(&cap, 1000.0).await;
+        assert_eq!((above.value, asked), (Some(40.0), vec![10.0, 20.0, 40.0]));
+        assert!(above.note.unwrap().contains("at least that"));
+    }
+
+    #[tokio::test]
+    async fn the_steps_are_bounded() {
+        let mut cap = capacity(Over::Rate, 1.0, 10_000.0, Precision::Absolute(0.01));
+        cap.max_steps = 6;
+        let (outcome, asked) = search(&cap, 3000.0).await;
+        assert_eq!(asked.len(), 6);
+        assert!(outcome.note.unwrap().contains("max_steps (6) ran out"));
+    }
+
+    #[test]
+    fn steps_are_long_enough_for_a_p99_within_their_bounds() {
+        let cap = capacity(Over::Rate, 10.0, 400.0, Precision::Relative(0.05));
+        let (need, what) = needed(&cap);
+        assert_eq!((need, what.as_str()), (363, "error_rate: rate < 1% (default)"));
+        assert_eq!(step_length(&cap, 100.0, false), StepLength::Open(Duration::from_secs_f64(10.0)));
+        assert_eq!(step_length(&cap, 20.0, false), StepLength::Open(Duration::from_secs_f64(18.15)));
+        assert_eq!(step_length(&cap, 1.0, false), StepLength::Open(Duration::from_secs(60)));
+        assert_eq!(step_length(&cap, 1.0, true), StepLength::Open(Duration::from_secs(10)));
+        // The fake's 2 s at 10 req/s is 20 requests: judged, and said to be too few.
+        let step = judge(&cap, 10.0, &fake(10.0, false), 2.0);
+        assert!(step.holds);
+        assert_eq!(
+            step.too_few_samples.as_deref(),
+            Some("too few samples: 20 requests for error_rate: rate < 1% (default), needs at least 363")
+        );
+    }
+}
