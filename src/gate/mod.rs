@@ -164,10 +164,27 @@ pub fn evaluate(thresholds: &[Threshold], validity: &Validity, run: &RunResult) 
             message: format!("{reason}; the remaining requests were cancelled"),
         });
     }
+    if let Some(found) = run.capacity.as_ref().filter(|c| c.value.is_none()) {
+        checks.push(Check {
+            kind: CheckKind::Threshold,
+            name: format!(
+                "capacity: the SLO holds at min ({} {})",
+                found.min, found.unit
+            ),
+            verdict: Verdict::Fail,
+            observed: "below min".to_string(),
+            observed_value: None,
+            message: found.note.clone().unwrap_or_default(),
+        });
+    }
     // Thresholds relative to a baseline are judged by `baseline::compare`.
     for threshold in thresholds.iter().filter(|t| t.baseline_factor.is_none()) {
         if threshold.metric.is_server() {
             checks.push(server_check(threshold, run));
+            continue;
+        }
+        if threshold.metric == Metric::Capacity {
+            checks.push(capacity_check(threshold, run));
             continue;
         }
         let recorder = match threshold.stage {
@@ -280,6 +297,29 @@ fn server_check(threshold: &Threshold, run: &RunResult) -> Check {
         ),
     };
     check_against_limit(threshold, observed, missing)
+}
+
+/// `capacity: ["value >= 30"]`, on what the search found.
+fn capacity_check(threshold: &Threshold, run: &RunResult) -> Check {
+    let found = run.capacity.as_ref();
+    let missing = match found {
+        None => "no capacity search ran".to_string(),
+        Some(c) => c.note.clone().unwrap_or_default(),
+    };
+    let mut check = check_against_limit(threshold, found.and_then(|c| c.value), missing);
+    if let Some(c) = found.filter(|c| c.value.is_some()) {
+        let value = c.value.unwrap_or_default();
+        check.observed = format!("{value} {}", c.unit);
+        check.message = format!(
+            "observed {value} {} (within {:.3}, by {}), limit {} {}",
+            c.unit,
+            c.precision,
+            c.judged_by,
+            threshold.op.symbol(),
+            threshold.limit
+        );
+    }
+    check
 }
 
 fn check_against_limit(threshold: &Threshold, observed: Option<f64>, missing: String) -> Check {

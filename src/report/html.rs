@@ -151,6 +151,9 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
         }
         out.push_str("</table>");
     }
+    if let Some(c) = &v.capacity {
+        capacity_table(&mut out, c);
+    }
     if plots.is_empty() {
         out.push_str("<p class=\"note\">Plots were not drawn (no TrueType font found; set INFERGATE_FONT).</p>");
     }
@@ -377,4 +380,30 @@ mod tests {
         assert_eq!(utc(1_795_387_523.3), "2026-11-22 22:45:23 UTC");
         assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
     }
+}
+
+/// The capacity search: what it found, then each step with its verdict.
+fn capacity_table(out: &mut String, c: &crate::run::capacity::CapacityOutcome) {
+    let _ = write!(
+        out,
+        "<h2>Capacity</h2><p>{}</p><table><tr><th>{}</th><th>sent</th><th>failed</th><th>seconds</th><th>TTFT p99</th><th>SLO attainment</th><th>verdict</th></tr>",
+        escape(&c.describe()),
+        escape(&c.unit)
+    );
+    for s in &c.steps {
+        let verdict = s.verdict();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.load,
+            s.sent,
+            s.failed,
+            s.seconds,
+            cell(s.ttft_p99_ms),
+            s.slo_attainment
+                .map_or("n/a".to_string(), |a| format!("{:.2} %", a * 100.0)),
+            escape(&verdict),
+        );
+    }
+    out.push_str("</table>");
 }

@@ -223,6 +223,7 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Verdicts {
         stage_offsets: run.stages.iter().map(|s| s.offset.as_secs_f64()).collect(),
         stage_loads,
         sweep: run.sweep.clone(),
+        capacity: run.capacity.clone(),
         checks,
         baseline: gate.comparison.as_ref().map(comparison),
     }

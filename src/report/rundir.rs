@@ -51,6 +51,8 @@ pub struct RunDir {
     pub stages: Vec<StagePoint>,
     pub closed_loop: bool,
     pub knee: Option<KneeMark>,
+    /// What a capacity search found, with its steps (drawn on the latency-by-load plot).
+    pub capacity: Option<crate::run::capacity::CapacityOutcome>,
     pub summary: Option<Summary>,
     pub timeline: Vec<TimelineEntry>,
     /// Multi-turn sessions over the whole run, when the data had them.
@@ -130,6 +132,7 @@ impl RunDir {
             }),
             (None, None) => None,
         };
+        let capacity = verdicts.capacity.clone();
         let lifecycle = schema::read::<Lifecycle>(&dir.join(files::SUMMARY)).ok();
         let sessions = lifecycle.as_ref().and_then(|l| l.sessions.clone());
         let summary = lifecycle
@@ -145,6 +148,7 @@ impl RunDir {
             stages,
             closed_loop,
             knee,
+            capacity,
             sessions,
             summary,
             timeline,

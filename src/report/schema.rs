@@ -283,6 +283,8 @@ pub struct Verdicts {
     pub stage_offsets: Vec<f64>,
     pub stage_loads: Vec<StageLoadEntry>,
     pub sweep: Option<SweepOutcome>,
+    /// What `load.capacity`'s search found: the value, its unit and precision, and every step.
+    pub capacity: Option<crate::run::capacity::CapacityOutcome>,
     pub checks: Vec<CheckEntry>,
     pub baseline: Option<BaselineEntry>,
 }

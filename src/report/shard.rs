@@ -159,6 +159,7 @@ impl ShardFile {
             aborted: self.aborted.clone(),
             warmup,
             sweep: None,
+            capacity: None,
             config_hash: self.config_hash.clone(),
             shard: self.shard()?,
             origin: Some(origin),

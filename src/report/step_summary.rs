@@ -57,6 +57,9 @@ pub fn render(outcome: &ScenarioOutcome, notes: &[String]) -> String {
                     run.total.goodput_per_sec()
                 );
             }
+            if let Some(capacity) = &run.capacity {
+                let _ = writeln!(out, "Capacity: {}.\n", capacity.describe());
+            }
             if let Some(comparison) = &gate.comparison {
                 out.push_str(&comparison_markdown(comparison));
             }

@@ -91,6 +91,9 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
                 .unwrap_or_default()
         );
     }
+    if let Some(capacity) = &run.capacity {
+        let _ = writeln!(out, "{}", capacity.describe());
+    }
     if let Some(knee) = crate::gate::knee::find(&run.stages) {
         let _ = writeln!(out, "{}", knee.describe());
     }

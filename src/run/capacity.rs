@@ -63,6 +63,51 @@ pub struct CapacityOutcome {
     pub note: Option<String>,
 }
 
+impl CapacityStep {
+    /// `holds`, or `fails: why`, with the too-few-samples note when there is one.
+    pub fn verdict(&self) -> String {
+        let few = self.too_few_samples.as_ref().map(|f| format!(" ({f})"));
+        match &self.why {
+            None => format!("holds{}", few.unwrap_or_default()),
+            Some(why) => format!("fails: {why}{}", few.unwrap_or_default()),
+        }
+    }
+}
+
+impl CapacityOutcome {
+    /// One line for people: `capacity 72.5 req/s (the limit is below 75), by ..., after 8 steps`.
+    pub fn describe(&self) -> String {
+        let found = match self.value {
+            Some(v) if self.precision > 0.0 => format!(
+                "{v} {} (the limit is below {})",
+                self.unit,
+                trim(v + self.precision)
+            ),
+            Some(v) => format!("{v} {}", self.unit),
+            None => format!("below min ({} {})", self.min, self.unit),
+        };
+        let ramp = self
+            .steps
+            .iter()
+            .filter(|s| s.too_few_samples.is_some())
+            .count();
+        let few = match ramp {
+            0 => String::new(),
+            n => format!("; {n} step(s) had too few samples for what they judged"),
+        };
+        let note = self
+            .note
+            .as_deref()
+            .map(|n| format!("; {n}"))
+            .unwrap_or_default();
+        format!(
+            "capacity {found}, by {}, after {} steps{few}{note}",
+            self.judged_by,
+            self.steps.len()
+        )
+    }
+}
+
 /// How much one step sends.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StepLength {
@@ -122,8 +167,8 @@ pub fn judge(cap: &Capacity, load: f64, r: &Recorder, seconds: f64) -> CapacityS
         let got = r.slo_attainment().unwrap_or(0.0);
         if got < target {
             broken.push(format!(
-                "slo_attainment {}% < {}%",
-                trim(got * 100.0),
+                "slo_attainment {:.2}% < {}%",
+                got * 100.0,
                 trim(target * 100.0)
             ));
         }
@@ -138,9 +183,8 @@ pub fn judge(cap: &Capacity, load: f64, r: &Recorder, seconds: f64) -> CapacityS
         Some(_) => r.sent(),
         None => r.ok.min(r.sent()),
     };
-    let too_few_samples = (have < need).then(|| {
-        format!("too few samples: {have} requests for {what}, needs at least {need}")
-    });
+    let too_few_samples = (have < need)
+        .then(|| format!("too few samples: {have} requests for {what}, needs at least {need}"));
     CapacityStep {
         load,
         sent: r.sent(),
@@ -351,8 +395,14 @@ mod tests {
         assert_eq!(
             generated,
             [
-                Stage::Concurrency { num_requests: 220, concurrency: 11 },
-                Stage::Concurrency { num_requests: 440, concurrency: 22 }
+                Stage::Concurrency {
+                    num_requests: 220,
+                    concurrency: 11
+                },
+                Stage::Concurrency {
+                    num_requests: 440,
+                    concurrency: 22
+                }
             ]
         );
     }
@@ -381,17 +431,34 @@ mod tests {
     fn steps_are_long_enough_for_a_p99_within_their_bounds() {
         let cap = capacity(Over::Rate, 10.0, 400.0, Precision::Relative(0.05));
         let (need, what) = needed(&cap);
-        assert_eq!((need, what.as_str()), (363, "error_rate: rate < 1% (default)"));
-        assert_eq!(step_length(&cap, 100.0, false), StepLength::Open(Duration::from_secs_f64(10.0)));
-        assert_eq!(step_length(&cap, 20.0, false), StepLength::Open(Duration::from_secs_f64(18.15)));
-        assert_eq!(step_length(&cap, 1.0, false), StepLength::Open(Duration::from_secs(60)));
-        assert_eq!(step_length(&cap, 1.0, true), StepLength::Open(Duration::from_secs(10)));
+        assert_eq!(
+            (need, what.as_str()),
+            (363, "error_rate: rate < 1% (default)")
+        );
+        assert_eq!(
+            step_length(&cap, 100.0, false),
+            StepLength::Open(Duration::from_secs_f64(10.0))
+        );
+        assert_eq!(
+            step_length(&cap, 20.0, false),
+            StepLength::Open(Duration::from_secs_f64(18.15))
+        );
+        assert_eq!(
+            step_length(&cap, 1.0, false),
+            StepLength::Open(Duration::from_secs(60))
+        );
+        assert_eq!(
+            step_length(&cap, 1.0, true),
+            StepLength::Open(Duration::from_secs(10))
+        );
         // The fake's 2 s at 10 req/s is 20 requests: judged, and said to be too few.
         let step = judge(&cap, 10.0, &fake(10.0, false), 2.0);
         assert!(step.holds);
         assert_eq!(
             step.too_few_samples.as_deref(),
-            Some("too few samples: 20 requests for error_rate: rate < 1% (default), needs at least 363")
+            Some(
+                "too few samples: 20 requests for error_rate: rate < 1% (default), needs at least 363"
+            )
         );
     }
 }

@@ -64,6 +64,7 @@ pub fn merge_shards(runs: &[RunResult]) -> RunResult {
         aborted: labelled(|r| &r.aborted),
         shard: Shard::WHOLE,
         sweep: None,
+        capacity: None,
         ..first.clone()
     }
 }

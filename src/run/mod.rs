@@ -8,11 +8,13 @@
 //! rules come in as a closure, `Abort`).
 
 pub mod breakers;
+pub mod capacity;
 pub mod driver;
 pub mod merge;
 mod options;
 pub mod pacer;
 pub mod preflight;
+mod probes;
 pub mod progress;
 pub mod records;
 mod result;
@@ -21,7 +23,6 @@ mod schedule;
 mod send;
 pub mod sessions;
 pub mod stop;
-pub mod capacity;
 pub mod sweep;
 pub mod workers;
 

@@ -51,6 +51,8 @@ pub struct RunResult {
     pub warmup: Option<StageResult>,
     /// What `load.sweep`'s ramp found; its probe steps are kept out of `stages` and `total`.
     pub sweep: Option<SweepOutcome>,
+    /// What `load.capacity`'s search found; its steps are kept out of `stages` and `total`.
+    pub capacity: Option<super::capacity::CapacityOutcome>,
     /// The hash of the load-relevant configuration (`Scenario::config_hash`).
     pub config_hash: String,
     /// The part of the load this run sent (`0/1`: all of it).

@@ -1,13 +1,13 @@
 //! Runs one scenario end to end: resolve the target (or start the embedded simulator), check it
-//! answers, plan, drive the warm-up, the sweep's probes and every stage, and hand back the recorders.
+//! answers, plan, drive the warm-up, the probes (sweep or capacity search) and every stage, and hand back the recorders.
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use super::breakers::Breakers;
 use super::progress::StageProgress;
-use super::schedule::{Schedule, soon};
+use super::schedule::Schedule;
 use super::stop::stop_pair;
 use super::workers::{Shared, Workers};
 use super::{
@@ -20,8 +20,8 @@ use crate::measure::server::{Source, promql};
 use crate::plan::datagen::Generator;
 use crate::plan::tokens::TokenCounter;
 use crate::plan::trace;
-use crate::plan::{PlannedStage, StageLoad, plan};
-use crate::scenario::{Lora, Scenario, Stage};
+use crate::plan::{StageLoad, plan};
+use crate::scenario::{Lora, Scenario};
 use crate::sim::SimHandle;
 
 /// Runs a scenario to completion.
@@ -95,10 +95,15 @@ pub async fn run_scenario(
         }
         _ => None,
     };
-    if options.shard.count() > 1 && scenario.load.sweep.is_some() {
+    let searching = match (&scenario.load.sweep, &scenario.capacity) {
+        (Some(_), _) => Some("load.sweep"),
+        (_, Some(_)) => Some("load.capacity"),
+        _ => None,
+    };
+    if let (true, Some(what)) = (options.shard.count() > 1, searching) {
         return Err(RunError::Setup(format!(
-            "load.sweep cannot be split over {} shards (each probe step would need its own \
-             meeting): run the sweep unsharded, or with load.num_workers threads in one process, \
+            "{what} cannot be split over {} shards (each probe step would need its own \
+             meeting): run it unsharded, or with load.num_workers threads in one process, \
              and give the shards the stages it finds",
             options.shard.count()
         )));
@@ -211,69 +216,20 @@ pub async fn run_scenario(
         }
         _ => None,
     };
+    let mut probing = super::probes::Probing {
+        scenario,
+        options,
+        workers: &workers,
+        plan: &mut plan,
+        stop: &stop,
+        quick,
+    };
     let sweep = match &scenario.load.sweep {
-        Some(sweep) if !stop.is_set() => {
-            let process = crate::plan::open_process(&scenario.load);
-            let duration = crate::run::sweep::probe_duration(sweep, quick.map(|_| PROBE_QUICK_CAP));
-            let mut step = 0u64;
-            let mut failed = None;
-            let outcome = crate::run::sweep::find_saturation(
-                sweep,
-                async |rate| {
-                    if stop.is_set() || failed.is_some() {
-                        return None;
-                    }
-                    step += 1;
-                    let stage = PlannedStage {
-                        index: 0,
-                        load: StageLoad::Open {
-                            process,
-                            rate,
-                            duration,
-                        },
-                        configured: Stage::Rate { rate, duration },
-                        seed: plan.data_seed ^ (0x5357_4545_5000 + step),
-                    };
-                    let recorder = match workers
-                        .run_stage(&stage, max_in_flight, soon(), &stop, None)
-                        .await
-                    {
-                        Ok(recorder) => recorder,
-                        Err(e) => {
-                            failed = Some(e);
-                            return None;
-                        }
-                    };
-                    stop.sleep(plan.interval).await;
-                    (!stop.is_set()).then_some(recorder)
-                },
-                |probe| {
-                    if options.progress {
-                        eprintln!("{}", probe_line(&scenario.name(), probe));
-                    }
-                },
-            )
-            .await
-            .map_err(RunError::Setup)?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            let mut generated = scenario.clone();
-            generated.load.stages = crate::run::sweep::stages(sweep, outcome.saturation_rate);
-            let replanned = crate::plan::plan(&generated, quick);
-            plan.stages = replanned.stages;
-            plan.shortened = replanned.shortened;
-            if options.progress {
-                eprintln!(
-                    "[{}] sweep: saturation at {} req/s, recommended production rate {} req/s; running {} stages up to it",
-                    scenario.name(),
-                    outcome.saturation_rate,
-                    outcome.recommended_rate,
-                    plan.stages.len()
-                );
-            }
-            Some(outcome)
-        }
+        Some(sweep) if !stop.is_set() => Some(probing.sweep(sweep).await?),
+        _ => None,
+    };
+    let capacity = match &scenario.capacity {
+        Some(cap) if !stop.is_set() => Some(probing.capacity(cap).await?),
         _ => None,
     };
     let mut stages = Vec::with_capacity(plan.stages.len());
@@ -371,6 +327,7 @@ pub async fn run_scenario(
         aborted: aborted.take().or_else(|| breakers.and_then(|b| b.opened())),
         warmup,
         sweep,
+        capacity,
         config_hash: scenario.config_hash.clone(),
         shard: options.shard,
         origin,
@@ -405,20 +362,6 @@ fn load_threads(wanted: u32, simulated: bool, warnings: &mut Vec<String>) -> u32
         ));
     }
     wanted.clamp(1, room)
-}
-
-/// Sweep probe steps are at most this long against the embedded simulator (quick mode).
-const PROBE_QUICK_CAP: Duration = Duration::from_secs(2);
-
-fn probe_line(scenario: &str, p: &crate::run::sweep::Probe) -> String {
-    let ttft = p.ttft_p90_ms.map_or("n/a".into(), |v| format!("{v:.1}ms"));
-    let verdict = p.saturated.as_deref().unwrap_or("good");
-    format!(
-        "[{scenario}] sweep probe {} req/s: completed {:.1} req/s, ttft p90 {ttft}, errors {:.1} %: {verdict}",
-        p.rate,
-        p.completed_rate,
-        p.error_rate * 100.0
-    )
 }
 
 /// The tokenizer prompts are built and counted with: `options.tokenizer` if set, else the scenario's

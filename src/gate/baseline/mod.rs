@@ -95,6 +95,9 @@ impl Row {
 
     /// A value of this row's metric for people.
     pub fn format(&self, value: f64) -> String {
+        if self.metric == Metric::Capacity {
+            return crate::scenario::capacity::trim(value);
+        }
         format_metric_value(self.metric.kind(), self.aggregation, value)
     }
 }
@@ -133,7 +136,11 @@ pub fn compare(
     let mut rows = Vec::new();
     let stages = current.stages.len().min(base.stages.len());
     for i in 0..stages {
-        for &(metric, allowance) in &regression.metrics {
+        for &(metric, allowance) in regression
+            .metrics
+            .iter()
+            .filter(|m| m.0 != Metric::Capacity)
+        {
             let aggregations: Vec<Aggregation> = match metric.kind() {
                 MetricKind::Trend => regression
                     .percentiles
@@ -157,6 +164,27 @@ pub fn compare(
                 ));
             }
         }
+    }
+    if current.total.capacity.is_some() {
+        // A fall beyond the two searches' brackets is a regression (or beyond the allowance, when
+        // `regression.metrics.capacity` gives one).
+        let allowance = regression
+            .metrics
+            .iter()
+            .find(|m| m.0 == Metric::Capacity)
+            .map_or(Allowance::Relative(0.0), |m| m.1);
+        let (metric, aggregation) = (Metric::Capacity, Aggregation::Value);
+        let source = RowSource::Regression;
+        rows.push(row(
+            current,
+            base,
+            None,
+            metric,
+            aggregation,
+            allowance,
+            source,
+            z,
+        ));
     }
     for t in thresholds {
         let Some(factor) = t.baseline_factor else {

@@ -42,6 +42,10 @@ pub struct StageSamples {
     pub goodput_per_sec: f64,
     #[serde(default)]
     pub token_goodput_per_sec: f64,
+    /// The whole run's only: what the capacity search found, `(value, precision)`: the limit lies
+    /// between `value` and `value + precision`.
+    #[serde(default)]
+    pub capacity: Option<(f64, f64)>,
     /// Metric name → `(value µs, count)` in ascending order.
     pub trends: BTreeMap<String, Vec<(u64, u64)>>,
 }
@@ -56,7 +60,13 @@ impl RunSamples {
                 .iter()
                 .map(|s| StageSamples::from_recorder(&s.recorder, s.stage.describe()))
                 .collect(),
-            total: StageSamples::from_recorder(&run.total, "whole run".to_string()),
+            total: StageSamples {
+                capacity: run
+                    .capacity
+                    .as_ref()
+                    .and_then(|c| Some((c.value?, c.precision))),
+                ..StageSamples::from_recorder(&run.total, "whole run".to_string())
+            },
         }
     }
 
@@ -93,6 +103,7 @@ impl StageSamples {
             good: r.goodput.good,
             goodput_per_sec: r.goodput_per_sec(),
             token_goodput_per_sec: r.token_goodput_per_sec(),
+            capacity: None,
             trends,
         }
     }
@@ -134,6 +145,17 @@ impl StageSamples {
     /// The statistic `aggregation` of `metric` with its interval at `z` (see `interval`).
     pub fn estimate(&self, metric: Metric, aggregation: Aggregation, z: f64) -> Interval {
         let exact = |v: f64| Ok(interval::Estimate::exact(v));
+        if metric == Metric::Capacity {
+            // Not a sample: the search bracketed the limit, and that bracket is the interval.
+            return match self.capacity {
+                Some((value, precision)) => Ok(interval::Estimate {
+                    value,
+                    low: value,
+                    high: value + precision,
+                }),
+                None => Err("no capacity was found (no search, or the SLO failed at min)".into()),
+            };
+        }
         match metric.kind() {
             MetricKind::Trend => {
                 let buckets = self

@@ -28,6 +28,7 @@ const P99: RGBColor = RGBColor(214, 39, 40);
 const KNEE: RGBColor = RGBColor(148, 0, 0);
 const RECOMMENDED: RGBColor = RGBColor(44, 160, 44);
 const STAGE: RGBColor = RGBColor(120, 60, 170);
+const CAPACITY: RGBColor = RGBColor(23, 140, 160);
 const FONT: &str = "sans-serif";
 
 /// Picks a stage's p50, p95 and p99 of one metric.
@@ -178,8 +179,20 @@ fn latency_vs_load<DB: DrawingBackend>(
     for (panel, (name, get)) in panels.iter().zip(metrics) {
         let points: Vec<(f64, [Option<f64>; 3])> =
             run.stages.iter().map(|s| (s.load, get(s))).collect();
-        let (x0, x1) = linear_bounds(points.iter().map(|p| p.0));
-        let (y0, y1) = log_bounds(points.iter().flat_map(|p| p.1.into_iter().flatten()));
+        let searched = run.capacity.as_ref();
+        let steps: Vec<(f64, f64, bool)> = match (searched, name) {
+            (Some(c), "TTFT") => c
+                .steps
+                .iter()
+                .filter_map(|s| Some((s.load, s.ttft_p99_ms?, s.holds)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let loads = points.iter().map(|p| p.0);
+        let marked = searched.and_then(|c| c.value);
+        let (x0, x1) = linear_bounds(loads.chain(marked).chain(steps.iter().map(|s| s.0)));
+        let latencies = points.iter().flat_map(|p| p.1.into_iter().flatten());
+        let (y0, y1) = log_bounds(latencies.chain(steps.iter().map(|s| s.1)));
         let mut chart = ChartBuilder::on(panel)
             .caption(format!("{name} (ms, log scale)"), text(18))
             .margin(8)
@@ -244,6 +257,35 @@ fn latency_vs_load<DB: DrawingBackend>(
                     ))
                     .map_err(err)?;
             }
+        }
+        if !steps.is_empty() {
+            // The search's steps: TTFT p99 of each, filled where the SLO held, hollow where it failed.
+            let style = |holds: bool| match holds {
+                true => CAPACITY.filled(),
+                false => CAPACITY.stroke_width(2),
+            };
+            chart
+                .draw_series(
+                    steps
+                        .iter()
+                        .map(|&(x, y, holds)| Circle::new((x, y), 5, style(holds))),
+                )
+                .map_err(err)?
+                .label("search step p99 (hollow: SLO failed)")
+                .legend(|(x, y)| Circle::new((x + 9, y), 5, CAPACITY.filled()));
+        }
+        if let Some(x) = marked {
+            let style = ShapeStyle::from(CAPACITY).stroke_width(2);
+            let path = PathElement::new(vec![(x, y0), (x, y1)], style);
+            chart.draw_series(std::iter::once(path)).map_err(err)?;
+            let pos = Pos::new(HPos::Left, VPos::Bottom);
+            let label = format!("capacity {}", short(x));
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x, y0))
+                        + Text::new(label, (4, -4), text(13).color(&CAPACITY).pos(pos)),
+                ))
+                .map_err(err)?;
         }
         draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     }

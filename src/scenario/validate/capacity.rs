@@ -6,12 +6,12 @@ use std::time::Duration;
 use serde_yaml::Value;
 
 use super::Checker;
+use crate::scenario::ScenarioError;
 use crate::scenario::capacity::{Capacity, DEFAULT_STAGES, Judge, Over, Precision};
 use crate::scenario::goodput::Goodput;
 use crate::scenario::locate::Step;
 use crate::scenario::raw::{LoadType, RawScenario, RawThreshold};
 use crate::scenario::threshold::{Metric, MetricKind, Threshold, parse_fraction};
-use crate::scenario::ScenarioError;
 
 /// Steps at most when the file does not say.
 const DEFAULT_MAX_STEPS: u32 = 16;
@@ -73,7 +73,10 @@ pub(super) fn check(
         return Err(c.error(&at("max"), format!("must be above min ({min})")));
     }
     if over == Over::Concurrency && (min.fract() != 0.0 || max.fract() != 0.0) {
-        return Err(c.error(&block, "a concurrency search takes whole numbers for min and max"));
+        return Err(c.error(
+            &block,
+            "a concurrency search takes whole numbers for min and max",
+        ));
     }
     let precision = match &cap.precision {
         None => Precision::Relative(0.05),
@@ -157,7 +160,10 @@ fn judge(
         ];
         for item in expressions.items() {
             let RawThreshold::Expression(expression) = item else {
-                return Err(c.error(&here, "give expressions (`p(99) < 200ms`); abortOnFail does not apply to a step"));
+                return Err(c.error(
+                    &here,
+                    "give expressions (`p(99) < 200ms`); abortOnFail does not apply to a step",
+                ));
             };
             let t = Threshold::parse(key, expression).map_err(|m| c.error(&here, m))?;
             let problem = if t.stage.is_some() || t.adapter.is_some() {
@@ -165,7 +171,9 @@ fn judge(
             } else if t.baseline_factor.is_some() {
                 Some("is judged on each step: give an absolute limit")
             } else if t.metric.is_server() || t.metric.kind() == MetricKind::Throughput {
-                Some("must be a latency or a rate of the step's requests (throughputs follow the load)")
+                Some(
+                    "must be a latency or a rate of the step's requests (throughputs follow the load)",
+                )
             } else if t.metric.needs_goodput() && goodput.is_none() {
                 Some("needs per-request SLOs: give report.goodput.constraints")
             } else {
@@ -187,7 +195,12 @@ fn judge(
             let a = parse_fraction(&text)
                 .ok()
                 .filter(|a| *a > 0.0 && *a <= 1.0)
-                .ok_or_else(|| c.error(&at("attainment"), "give a share of requests, e.g. 99% or 0.99"))?;
+                .ok_or_else(|| {
+                    c.error(
+                        &at("attainment"),
+                        "give a share of requests, e.g. 99% or 0.99",
+                    )
+                })?;
             if goodput.is_none() {
                 return Err(c.error(
                     &at("attainment"),
