@@ -24,7 +24,7 @@ use infergate::store::publish::{self, PublishOptions, Upload};
 use s3_server::S3Server;
 
 /// The default simulator with every duration multiplied by `factor`.
-fn engine(factor: f64) -> EngineConfig {
+pub(crate) fn engine(factor: f64) -> EngineConfig {
     let d = EngineConfig::default();
     EngineConfig {
         max_batch: d.max_batch,
@@ -34,7 +34,7 @@ fn engine(factor: f64) -> EngineConfig {
     }
 }
 
-fn options(publish: PublishOptions, factor: f64) -> Options {
+pub(crate) fn options(publish: PublishOptions, factor: f64) -> Options {
     Options {
         run: RunOptions {
             target: Target::Simulator,

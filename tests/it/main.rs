@@ -9,6 +9,7 @@ mod support;
 mod architecture;
 mod baselines;
 mod breakers;
+mod capacity;
 mod cli;
 mod client_wiremock;
 mod datasets;
