@@ -136,8 +136,18 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
         match Scenario::load(file) {
             Ok(scenario) => {
                 let implicit = scenario.thresholds.iter().filter(|t| t.implicit).count();
+                let search = scenario.capacity.as_ref().map(|c| {
+                    format!(
+                        ", capacity search over {} in [{}, {}] {} by {}",
+                        c.over.name(),
+                        c.min,
+                        c.max,
+                        c.over.unit(),
+                        c.judge.describe()
+                    )
+                });
                 println!(
-                    "ok: {} ({} stages, {} thresholds{})",
+                    "ok: {} ({} stages, {} thresholds{}{})",
                     file.display(),
                     scenario.load.stages.len(),
                     scenario.thresholds.len(),
@@ -145,7 +155,8 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
                         ", error_rate < 1% by default"
                     } else {
                         ""
-                    }
+                    },
+                    search.unwrap_or_default()
                 );
                 for warning in &scenario.warnings {
                     println!("  warning: {warning}");

@@ -18,6 +18,7 @@ pub mod trace;
 use std::time::Duration;
 
 use crate::plan::arrivals::Process;
+use crate::scenario::capacity::Over;
 use crate::scenario::{Arrival, Scenario, Stage, Warmup};
 
 /// How much to shorten stages when running against the embedded simulator.
@@ -239,9 +240,46 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
         Some(q) if load.interval > q.max_interval => q.max_interval,
         _ => load.interval,
     };
+    // Without stages of its own, a capacity search warms up at its `min` load.
+    let searched = scenario.capacity.as_ref().map(|c| {
+        let (load, configured) = match c.over {
+            Over::Rate => (
+                StageLoad::Open {
+                    process: open_process(load),
+                    rate: c.min,
+                    duration: Duration::ZERO,
+                },
+                Stage::Rate {
+                    rate: c.min,
+                    duration: Duration::ZERO,
+                },
+            ),
+            Over::Concurrency => {
+                let concurrency = c.min as u32;
+                let num_requests = 0;
+                let closed = StageLoad::Closed {
+                    num_requests,
+                    concurrency,
+                };
+                (
+                    closed,
+                    Stage::Concurrency {
+                        num_requests,
+                        concurrency,
+                    },
+                )
+            }
+        };
+        PlannedStage {
+            index: 0,
+            load,
+            configured,
+            seed: scenario.load.seed.wrapping_add(1),
+        }
+    });
     let warmup = load
         .warmup
-        .and_then(|w| warmup_stage(w, stages.first()?, quick));
+        .and_then(|w| warmup_stage(w, stages.first().or(searched.as_ref())?, quick));
     let session_caps = match quick {
         Some(_) if scenario.data.has_sessions() => {
             shortened = true;

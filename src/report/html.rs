@@ -370,18 +370,6 @@ fn server_table(out: &mut String, run: &RunDir) {
     out.push_str("</table>");
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unix_times_read_as_utc_dates() {
-        assert_eq!(utc(0.0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(1_795_387_523.3), "2026-11-22 22:45:23 UTC");
-        assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
-    }
-}
-
 /// The capacity search: what it found, then each step with its verdict.
 fn capacity_table(out: &mut String, c: &crate::run::capacity::CapacityOutcome) {
     let _ = write!(
@@ -406,4 +394,16 @@ fn capacity_table(out: &mut String, c: &crate::run::capacity::CapacityOutcome) {
         );
     }
     out.push_str("</table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_times_read_as_utc_dates() {
+        assert_eq!(utc(0.0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_795_387_523.3), "2026-11-22 22:45:23 UTC");
+        assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+    }
 }

@@ -126,8 +126,10 @@ impl Probing<'_> {
         let quick = self.quick.is_some();
         let mut step = 0u64;
         let mut failed = None;
+        let runner_limit = self.scenario.validity.max_schedule_delay_p99_us;
         let outcome = super::capacity::find_capacity(
             cap,
+            runner_limit,
             async |load| {
                 step += 1;
                 let seed = 0x4341_5041_0000 + step;

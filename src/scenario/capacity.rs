@@ -32,6 +32,14 @@ pub enum Over {
 }
 
 impl Over {
+    /// `rate` or `concurrency`, as `verdicts.json` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Over::Rate => "rate",
+            Over::Concurrency => "concurrency",
+        }
+    }
+
     pub fn unit(self) -> &'static str {
         match self {
             Over::Rate => "req/s",

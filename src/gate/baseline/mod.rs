@@ -364,6 +364,7 @@ mod tests {
             good,
             goodput_per_sec,
             token_goodput_per_sec: goodput_per_sec * 10.0,
+            capacity: None,
             trends: Default::default(),
         };
         RunSamples {
@@ -412,5 +413,45 @@ mod tests {
         );
         let better = judge(samples(1000, 0, 1000, 14.0));
         assert_eq!(better[1], (Metric::Goodput, Change::Improved));
+    }
+
+    /// Capacity is compared whenever the run searched: a fall is a regression only when this run's
+    /// bracket lies wholly below the baseline's answer.
+    #[test]
+    fn a_capacity_fall_beyond_the_brackets_is_a_regression() {
+        let with = |value: f64, precision: f64| {
+            let mut s = samples(1000, 0, 0, 0.0);
+            s.total.capacity = Some((value, precision));
+            s
+        };
+        let regression = Regression {
+            metrics: vec![],
+            ..Regression::default()
+        };
+        let base = Baseline {
+            samples: with(107.5, 1.25),
+            about: "base".into(),
+        };
+        let change = |current: RunSamples| {
+            let (rows, _) = compare(&current, &base, &regression, &[], false);
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            assert_eq!(
+                (rows[0].metric, rows[0].scope.as_str()),
+                (Metric::Capacity, "whole run")
+            );
+            rows[0].judgement.change
+        };
+        assert_eq!(change(with(90.0, 1.25)), Change::Regressed);
+        // One bisection step lower: the limits may be the same.
+        assert_eq!(change(with(106.25, 1.25)), Change::Inconclusive);
+        assert_eq!(change(with(107.5, 1.25)), Change::NoChange);
+        assert_eq!(change(with(120.0, 2.5)), Change::Improved);
+        // Allowed 20 %, a 16 % fall passes.
+        let allowed = Regression {
+            metrics: vec![(Metric::Capacity, Allowance::Relative(0.20))],
+            ..Regression::default()
+        };
+        let (rows, _) = compare(&with(90.0, 1.25), &base, &allowed, &[], false);
+        assert_ne!(rows[0].judgement.change, Change::Regressed);
     }
 }
