@@ -123,7 +123,7 @@ impl Probing<'_> {
     ) -> Result<CapacityOutcome, RunError> {
         let process = crate::plan::open_process(&self.scenario.load);
         let name = self.scenario.name();
-        let quick = self.quick.is_some();
+        let quick = self.quick;
         let mut step = 0u64;
         let mut failed = None;
         let runner_limit = self.scenario.validity.max_schedule_delay_p99_us;

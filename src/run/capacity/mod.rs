@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::interval::{min_samples, z_for};
 use crate::measure::recorder::Recorder;
+use crate::plan::Quick;
 use crate::scenario::capacity::{Capacity, Over, trim};
 use crate::scenario::threshold::{Aggregation, Metric, MetricKind, Threshold};
 use crate::scenario::{Stage, Stage::Concurrency, Stage::Rate};
@@ -140,23 +141,28 @@ pub fn needed(cap: &Capacity) -> (u64, String) {
         .unwrap_or((1, String::new()))
 }
 
-/// How long (open loop) or how many requests (closed loop) a step at `load` runs; `quick` caps
-/// open-loop steps at 2 s to 10 s against the embedded simulator.
-pub fn step_length(cap: &Capacity, load: f64, quick: bool) -> StepLength {
+/// How long (open loop) or how many requests (closed loop) a step at `load` runs. Against the
+/// embedded simulator (`quick`) steps are held to quick mode's stage length (open loop: half of it
+/// to all of it) or requests per slot (closed loop, at least 4), and may say they had too few.
+pub fn step_length(cap: &Capacity, load: f64, quick: Option<Quick>) -> StepLength {
     let (need, _) = needed(cap);
-    match cap.over {
-        Over::Rate => {
+    match (cap.over, quick) {
+        (Over::Rate, _) => {
             let (shortest, longest) = match quick {
-                true => (
-                    cap.step_duration.min(Duration::from_secs(2)),
-                    cap.max_step_duration.min(Duration::from_secs(10)),
+                Some(q) => (
+                    cap.step_duration.min(q.max_stage_duration / 2),
+                    cap.max_step_duration.min(q.max_stage_duration),
                 ),
-                false => (cap.step_duration, cap.max_step_duration),
+                None => (cap.step_duration, cap.max_step_duration),
             };
             let enough = Duration::from_secs_f64(need as f64 / load);
             StepLength::Open(enough.clamp(shortest, longest))
         }
-        Over::Concurrency => StepLength::Closed(need.max(4 * load as u64)),
+        (Over::Concurrency, None) => StepLength::Closed(need.max(4 * load as u64)),
+        (Over::Concurrency, Some(q)) => {
+            let slots = load as u64;
+            StepLength::Closed(need.max(4 * slots).min(q.requests_per_slot.max(4) * slots))
+        }
     }
 }
 

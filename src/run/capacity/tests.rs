@@ -107,21 +107,29 @@ fn steps_are_long_enough_for_a_p99_within_their_bounds() {
         (363, "error_rate: rate < 1% (default)")
     );
     assert_eq!(
-        step_length(&cap, 100.0, false),
+        step_length(&cap, 100.0, None),
         StepLength::Open(Duration::from_secs_f64(10.0))
     );
     assert_eq!(
-        step_length(&cap, 20.0, false),
+        step_length(&cap, 20.0, None),
         StepLength::Open(Duration::from_secs_f64(18.15))
     );
     assert_eq!(
-        step_length(&cap, 1.0, false),
+        step_length(&cap, 1.0, None),
         StepLength::Open(Duration::from_secs(60))
     );
+    let quick = Some(crate::plan::Quick::default());
     assert_eq!(
-        step_length(&cap, 1.0, true),
-        StepLength::Open(Duration::from_secs(10))
+        step_length(&cap, 1.0, quick),
+        StepLength::Open(Duration::from_secs(4))
     );
+    assert_eq!(
+        step_length(&cap, 1000.0, quick),
+        StepLength::Open(Duration::from_secs(2))
+    );
+    let closed = capacity(Over::Concurrency, 1.0, 64.0, Precision::Absolute(1.0));
+    assert_eq!(step_length(&closed, 8.0, None), StepLength::Closed(363));
+    assert_eq!(step_length(&closed, 8.0, quick), StepLength::Closed(32));
     // The fake's 2 s at 10 req/s is 20 requests: judged, and said to be too few.
     let step = judge(&cap, 10.0, &fake(10.0, false), 2.0, 10_000.0);
     assert!(step.holds);
