@@ -30,6 +30,9 @@ report:
   goodput: {constraints: {ttft: 0.1}}
 thresholds:
   capacity: [\"value >= 20\"]
+# A step whose schedule delay passes this does not hold; a debug build on a loaded CI machine can
+# be 12 ms late once in 363 sends, and the runner's limits are tested elsewhere.
+validity: {max_schedule_delay_p99: 250ms}
 ";
 
 const SLO_MS: f64 = 100.0;

@@ -313,6 +313,9 @@ data:
   output_distribution: {mean: 4, std_dev: 0, min: 4, max: 4}
 thresholds:
   request_latency: [\"count == 10\"]
+# About the warm-up's accounting: ten sends' p99 is their latest, and one late wake-up on a
+# loaded machine is not this test's concern.
+validity: {max_schedule_delay_p99: 250ms}
 ";
     let (s, r) = run(yaml, engine(2, 64)).await;
     let warmup = r.warmup.as_ref().expect("a warm-up ran");
