@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::run::{Abort, RunResult};
+use crate::scenario::capacity::trim;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric, Threshold, Validity};
 use baseline::samples::RunSamples;
@@ -306,19 +307,20 @@ fn capacity_check(threshold: &Threshold, run: &RunResult) -> Check {
         None => "no capacity search ran".to_string(),
         Some(c) => c.note.clone().unwrap_or_default(),
     };
-    let mut check = check_against_limit(threshold, found.and_then(|c| c.value), missing);
-    if let Some(c) = found.filter(|c| c.value.is_some()) {
-        let value = c.value.unwrap_or_default();
-        check.observed = format!("{value} {}", c.unit);
-        check.message = format!(
-            "observed {value} {} (within {:.3}, by {}), limit {} {}",
-            c.unit,
-            c.precision,
-            c.judged_by,
-            threshold.op.symbol(),
-            threshold.limit
-        );
-    }
+    let mut check = check_against_limit(threshold, found.and_then(|c| c.value), String::new());
+    let limit = format!("{} {}", threshold.op.symbol(), trim(threshold.limit));
+    check.message = match found.and_then(|c| Some((c, c.value?))) {
+        Some((c, value)) => {
+            check.observed = format!("{value} {}", c.unit);
+            format!(
+                "observed {value} {} (the limit is below {}; by {}), limit {limit}",
+                c.unit,
+                trim(value + c.precision),
+                c.judged_by,
+            )
+        }
+        None => format!("{missing}; limit {limit}"),
+    };
     check
 }
 

@@ -227,7 +227,8 @@ fn latency_vs_load<DB: DrawingBackend>(
                 .draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(err)?;
         }
-        if let Some(knee) = &run.knee {
+        // A capacity search's mark supersedes the knee of the stages that follow it.
+        if let Some(knee) = run.knee.as_ref().filter(|_| marked.is_none()) {
             // The knee's label to the right of its line, the recommendation's to the left of its own.
             let right = Pos::new(HPos::Left, VPos::Top);
             let left = Pos::new(HPos::Right, VPos::Top);
@@ -271,23 +272,33 @@ fn latency_vs_load<DB: DrawingBackend>(
                         .map(|&(x, y, holds)| Circle::new((x, y), 5, style(holds))),
                 )
                 .map_err(err)?
-                .label("search step p99 (hollow: SLO failed)")
+                .label("steps p99 (hollow: failed)")
                 .legend(|(x, y)| Circle::new((x + 9, y), 5, CAPACITY.filled()));
         }
         if let Some(x) = marked {
             let style = ShapeStyle::from(CAPACITY).stroke_width(2);
             let path = PathElement::new(vec![(x, y0), (x, y1)], style);
             chart.draw_series(std::iter::once(path)).map_err(err)?;
-            let pos = Pos::new(HPos::Left, VPos::Bottom);
+            // Left of the line at the top, where the capacity is the highest load drawn; right of
+            // it at the bottom where the failed steps lie beyond it, high up.
+            let (at, offset, pos) = match steps.is_empty() {
+                true => ((x, y1), (-4, 4), Pos::new(HPos::Right, VPos::Top)),
+                false => ((x, y0), (4, -4), Pos::new(HPos::Left, VPos::Bottom)),
+            };
             let label = format!("capacity {}", short(x));
             chart
                 .draw_series(std::iter::once(
-                    EmptyElement::at((x, y0))
-                        + Text::new(label, (4, -4), text(13).color(&CAPACITY).pos(pos)),
+                    EmptyElement::at(at)
+                        + Text::new(label, offset, text(13).color(&CAPACITY).pos(pos)),
                 ))
                 .map_err(err)?;
         }
-        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+        // The search's steps fill the bottom and climb to the upper right: the upper left is free.
+        let corner = match steps.is_empty() {
+            true => SeriesLabelPosition::LowerRight,
+            false => SeriesLabelPosition::UpperLeft,
+        };
+        draw_legend(&mut chart, corner)?;
     }
     Ok(())
 }

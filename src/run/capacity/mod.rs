@@ -101,10 +101,13 @@ impl CapacityOutcome {
             .as_deref()
             .map(|n| format!("; {n}"))
             .unwrap_or_default();
+        let steps = match self.steps.len() {
+            1 => "1 step".to_string(),
+            n => format!("{n} steps"),
+        };
         format!(
-            "capacity {found}, by {}, after {} steps{few}{note}",
-            self.judged_by,
-            self.steps.len()
+            "capacity {found}, by {}, after {steps}{few}{note}",
+            self.judged_by
         )
     }
 }
