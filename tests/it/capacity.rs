@@ -139,6 +139,64 @@ fn the_search_brackets_the_slo_limit_and_a_slower_target_is_a_regression() {
     );
 }
 
+/// Closed loop: the concurrency at which TTFT p(99) stays under 50 ms, in whole slots, judged by a
+/// threshold of the block's own rather than by goodput.
+#[test]
+fn a_closed_loop_search_finds_whole_slots_by_its_own_thresholds() {
+    let _turn = crate::support::turn_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("closed.yaml");
+    let yaml = "api: {type: completion, streaming: true}
+data:
+  type: synthetic
+  input_distribution: {mean: 256, std_dev: 0, min: 256, max: 256}
+  output_distribution: {mean: 32, std_dev: 0, min: 32, max: 32}
+load:
+  type: concurrent
+  capacity: {min: 4, max: 256, thresholds: {ttft: [\"p(99) < 50ms\"]}, stages: [0.5, 1.0]}
+server: {ignore_eos: true}
+validity: {max_schedule_delay_p99: 250ms}
+";
+    std::fs::write(&file, yaml).unwrap();
+    let (run, gate) = run(
+        &file,
+        PublishOptions::default(),
+        1.0,
+        &dir.path().join("out"),
+    );
+    assert_eq!(gate.status, Status::Passed, "{:#?}", gate.checks);
+    let found = run.capacity.expect("a capacity outcome");
+    assert_eq!(found.unit, "concurrent requests");
+    assert_eq!(
+        found.judged_by,
+        "ttft: p(99) < 50ms, error_rate: rate < 1% (default)"
+    );
+    let value = found.value.expect("found within [4, 256]");
+    assert!(
+        value.fract() == 0.0 && (4.0..256.0).contains(&value),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .steps
+            .iter()
+            .all(|s| s.load.fract() == 0.0 && s.slo_attainment.is_none())
+    );
+    assert_eq!(found.precision, 1.0, "{found:#?}");
+    let held = found.steps.iter().find(|s| s.load == value).unwrap();
+    assert!(held.holds && held.ttft_p99_ms.unwrap() < 50.0, "{held:?}");
+    let slots: Vec<String> = run.stages.iter().map(|s| s.stage.describe()).collect();
+    let half = (value / 2.0).floor();
+    assert!(
+        slots[0].starts_with(&format!("concurrency {half} ")),
+        "{slots:?}"
+    );
+    assert!(
+        slots[1].starts_with(&format!("concurrency {value} ")),
+        "{slots:?}"
+    );
+}
+
 fn error_of(yaml: &str) -> String {
     match Scenario::from_source(Path::new("cap.yaml"), yaml) {
         Ok(_) => panic!("accepted:\n{yaml}"),

@@ -224,7 +224,7 @@ pub fn judge(
         ok: r.ok,
         failed: r.failed() + r.timed_out,
         seconds,
-        slo_attainment: r.slo_attainment(),
+        slo_attainment: r.slo.and(r.slo_attainment()),
         ttft_p99_ms: r
             .value(Metric::Ttft, Aggregation::Percentile(99.0))
             .map(|v| v / 1e3),
