@@ -339,6 +339,10 @@ pub fn summary(row: &Row) -> String {
 /// `10%` or `1.00 pp`.
 pub fn allowance_text(allowance: Allowance, metric: Metric) -> String {
     match allowance {
+        // Capacity's own default: the two searches' brackets are the whole allowance.
+        Allowance::Relative(f) if metric == Metric::Capacity && f == 0.0 => {
+            "the searches' precision".to_string()
+        }
         Allowance::Relative(f) => format!("{:.0}%", f * 100.0),
         Allowance::Absolute(d) if metric.kind() == MetricKind::Rate => {
             format!("{:.2} pp", d * 100.0)
