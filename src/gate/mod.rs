@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::run::{Abort, RunResult};
-use crate::scenario::capacity::trim;
+use crate::scenario::metric::trim_number as trim;
 use crate::scenario::threshold::format_micros;
 use crate::scenario::{Aggregation, Metric, Threshold, Validity};
 use baseline::samples::RunSamples;

@@ -17,6 +17,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::metric::trim_number;
+
 /// A statistic with its interval, in the metric's canonical units.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
@@ -159,11 +161,6 @@ fn value_at_rank(buckets: &[(u64, u64)], rank: u64) -> u64 {
         }
     }
     buckets.last().map_or(0, |b| b.0)
-}
-
-fn trim_number(x: f64) -> String {
-    let text = format!("{x:.3}");
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Φ⁻¹(p) for 0 < p < 1 (Acklam's rational approximation; relative error below 1.2e-9).

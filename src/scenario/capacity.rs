@@ -19,6 +19,7 @@
 
 use std::time::Duration;
 
+use super::metric::trim_number as trim;
 use super::threshold::Threshold;
 
 /// What the search varies.
@@ -117,9 +118,3 @@ pub struct Capacity {
 
 /// The fractions run after the search when the scenario gives no stages of its own.
 pub const DEFAULT_STAGES: [f64; 3] = [0.5, 0.8, 1.0];
-
-/// A number for people: no trailing zeros.
-pub fn trim(x: f64) -> String {
-    let s = format!("{x:.4}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}

@@ -266,3 +266,9 @@ pub fn format_micros(us: f64) -> String {
         format!("{:.3}s", us / 1_000_000.0)
     }
 }
+
+/// A number for people, to three decimals without trailing zeros: `99`, `2.15`, `99.9`.
+pub fn trim_number(x: f64) -> String {
+    let text = format!("{x:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}

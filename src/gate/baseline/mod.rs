@@ -96,7 +96,7 @@ impl Row {
     /// A value of this row's metric for people.
     pub fn format(&self, value: f64) -> String {
         if self.metric == Metric::Capacity {
-            return crate::scenario::capacity::trim(value);
+            return crate::scenario::metric::trim_number(value);
         }
         format_metric_value(self.metric.kind(), self.aggregation, value)
     }

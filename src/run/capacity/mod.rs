@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::measure::interval::{min_samples, z_for};
 use crate::measure::recorder::Recorder;
 use crate::plan::Quick;
-use crate::scenario::capacity::{Capacity, Over, trim};
+use crate::scenario::capacity::{Capacity, Over};
+use crate::scenario::metric::trim_number as trim;
 use crate::scenario::threshold::{Aggregation, Metric, MetricKind, Threshold};
 use crate::scenario::{Stage, Stage::Concurrency, Stage::Rate};
 
