@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::plan::arrivals::Process;
 use crate::scenario::capacity::Over;
-use crate::scenario::{Arrival, Scenario, Stage, Warmup};
+use crate::scenario::{Arrival, Load, Scenario, Stage, Warmup};
 
 /// How much to shorten stages when running against the embedded simulator.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -185,6 +185,43 @@ pub fn open_process(load: &crate::scenario::Load) -> Process {
     }
 }
 
+/// How a stage of `load` runs: open loop with the load's arrival process, or closed loop; `quick`
+/// shortens it (the flag says whether it did).
+pub fn stage_load(load: &Load, stage: Stage, quick: Option<Quick>) -> (StageLoad, bool) {
+    match stage {
+        Stage::Rate { rate, duration } => {
+            let cut = quick.is_some_and(|q| duration > q.max_stage_duration);
+            let duration = match quick {
+                Some(q) if cut => q.max_stage_duration,
+                _ => duration,
+            };
+            let process = open_process(load);
+            let open = StageLoad::Open {
+                process,
+                rate,
+                duration,
+            };
+            (open, cut)
+        }
+        Stage::Concurrency {
+            num_requests,
+            concurrency,
+        } => {
+            let cap = quick.map(|q| q.requests_per_slot.max(1) * concurrency as u64);
+            let cut = cap.is_some_and(|cap| num_requests > cap);
+            let num_requests = match cap {
+                Some(cap) if cut => cap,
+                _ => num_requests,
+            };
+            let closed = StageLoad::Closed {
+                num_requests,
+                concurrency,
+            };
+            (closed, cut)
+        }
+    }
+}
+
 /// Builds the plan. `quick` shortens stages (embedded-simulator runs only).
 pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
     let load = &scenario.load;
@@ -194,40 +231,8 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
         .iter()
         .enumerate()
         .map(|(index, &configured)| {
-            let stage_load = match configured {
-                Stage::Rate { rate, duration } => {
-                    let process = open_process(load);
-                    let duration = match quick {
-                        Some(q) if duration > q.max_stage_duration => {
-                            shortened = true;
-                            q.max_stage_duration
-                        }
-                        _ => duration,
-                    };
-                    StageLoad::Open {
-                        process,
-                        rate,
-                        duration,
-                    }
-                }
-                Stage::Concurrency {
-                    num_requests,
-                    concurrency,
-                } => {
-                    let cap = quick.map(|q| q.requests_per_slot.max(1) * concurrency as u64);
-                    let num_requests = match cap {
-                        Some(cap) if num_requests > cap => {
-                            shortened = true;
-                            cap
-                        }
-                        _ => num_requests,
-                    };
-                    StageLoad::Closed {
-                        num_requests,
-                        concurrency,
-                    }
-                }
-            };
+            let (stage_load, cut) = stage_load(load, configured, quick);
+            shortened |= cut;
             PlannedStage {
                 index,
                 load: stage_load,
@@ -242,37 +247,19 @@ pub fn plan(scenario: &Scenario, quick: Option<Quick>) -> Plan {
     };
     // Without stages of its own, a capacity search warms up at its `min` load.
     let searched = scenario.capacity.as_ref().map(|c| {
-        let (load, configured) = match c.over {
-            Over::Rate => (
-                StageLoad::Open {
-                    process: open_process(load),
-                    rate: c.min,
-                    duration: Duration::ZERO,
-                },
-                Stage::Rate {
-                    rate: c.min,
-                    duration: Duration::ZERO,
-                },
-            ),
-            Over::Concurrency => {
-                let concurrency = c.min as u32;
-                let num_requests = 0;
-                let closed = StageLoad::Closed {
-                    num_requests,
-                    concurrency,
-                };
-                (
-                    closed,
-                    Stage::Concurrency {
-                        num_requests,
-                        concurrency,
-                    },
-                )
-            }
+        let configured = match c.over {
+            Over::Rate => Stage::Rate {
+                rate: c.min,
+                duration: Duration::ZERO,
+            },
+            Over::Concurrency => Stage::Concurrency {
+                num_requests: 0,
+                concurrency: c.min as u32,
+            },
         };
         PlannedStage {
             index: 0,
-            load,
+            load: stage_load(load, configured, None).0,
             configured,
             seed: scenario.load.seed.wrapping_add(1),
         }

@@ -4,14 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use super::capacity::{CapacityOutcome, StepLength};
+use super::capacity::CapacityOutcome;
 use super::schedule::soon;
 use super::stop::Stop;
 use super::sweep::SweepOutcome;
 use super::workers::Workers;
 use super::{RunError, RunOptions};
 use crate::measure::recorder::Recorder;
-use crate::plan::{Plan, PlannedStage, Quick, StageLoad};
+use crate::plan::{Plan, PlannedStage, Quick};
 use crate::scenario::{Scenario, Stage};
 
 /// Sweep probe steps are at most this long against the embedded simulator (quick mode).
@@ -28,10 +28,10 @@ pub(super) struct Probing<'a> {
 }
 
 impl Probing<'_> {
-    /// Runs one probe stage at once; `None` when the run was stopped (or the stage failed: `failed`).
+    /// Runs one probe stage at once, at full length (probes size themselves); `None` when the run
+    /// was stopped (or the stage failed: `failed`).
     async fn step(
         &self,
-        load: StageLoad,
         configured: Stage,
         seed: u64,
         failed: &mut Option<RunError>,
@@ -41,7 +41,7 @@ impl Probing<'_> {
         }
         let stage = PlannedStage {
             index: 0,
-            load,
+            load: crate::plan::stage_load(&self.scenario.load, configured, None).0,
             configured,
             seed: self.plan.data_seed ^ seed,
         };
@@ -74,7 +74,6 @@ impl Probing<'_> {
         &mut self,
         sweep: &crate::scenario::Sweep,
     ) -> Result<SweepOutcome, RunError> {
-        let process = crate::plan::open_process(&self.scenario.load);
         let quick_cap = self.quick.map(|_| PROBE_QUICK_CAP);
         let duration = super::sweep::probe_duration(sweep, quick_cap);
         let name = self.scenario.name();
@@ -84,14 +83,9 @@ impl Probing<'_> {
             sweep,
             async |rate| {
                 step += 1;
-                let load = StageLoad::Open {
-                    process,
-                    rate,
-                    duration,
-                };
                 let configured = Stage::Rate { rate, duration };
                 let seed = 0x5357_4545_5000 + step;
-                self.step(load, configured, seed, &mut failed).await
+                self.step(configured, seed, &mut failed).await
             },
             |probe| {
                 if self.options.progress {
@@ -121,7 +115,6 @@ impl Probing<'_> {
         &mut self,
         cap: &crate::scenario::capacity::Capacity,
     ) -> Result<CapacityOutcome, RunError> {
-        let process = crate::plan::open_process(&self.scenario.load);
         let name = self.scenario.name();
         let quick = self.quick;
         let mut step = 0u64;
@@ -133,34 +126,9 @@ impl Probing<'_> {
             async |load| {
                 step += 1;
                 let seed = 0x4341_5041_0000 + step;
-                let (stage_load, configured) = match super::capacity::step_length(cap, load, quick)
-                {
-                    StepLength::Open(duration) => (
-                        StageLoad::Open {
-                            process,
-                            rate: load,
-                            duration,
-                        },
-                        Stage::Rate {
-                            rate: load,
-                            duration,
-                        },
-                    ),
-                    StepLength::Closed(num_requests) => {
-                        let concurrency = load as u32;
-                        let closed = StageLoad::Closed {
-                            num_requests,
-                            concurrency,
-                        };
-                        let configured = Stage::Concurrency {
-                            num_requests,
-                            concurrency,
-                        };
-                        (closed, configured)
-                    }
-                };
+                let configured = super::capacity::step_length(cap, load, quick).stage(load);
                 let started = Instant::now();
-                let recorder = self.step(stage_load, configured, seed, &mut failed).await?;
+                let recorder = self.step(configured, seed, &mut failed).await?;
                 let seconds = (started.elapsed().saturating_sub(self.plan.interval)).as_secs_f64();
                 Some((recorder, seconds))
             },

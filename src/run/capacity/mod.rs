@@ -120,6 +120,22 @@ pub enum StepLength {
     Closed(u64),
 }
 
+impl StepLength {
+    /// The step at `load` as a stage: `load` req/s for the duration, or `load` slots for the requests.
+    pub fn stage(self, load: f64) -> Stage {
+        match self {
+            StepLength::Open(duration) => Rate {
+                rate: load,
+                duration,
+            },
+            StepLength::Closed(num_requests) => Concurrency {
+                num_requests,
+                concurrency: load as u32,
+            },
+        }
+    }
+}
+
 /// The requests a step needs for what it judges, and which statistic needs the most.
 pub fn needed(cap: &Capacity) -> (u64, String) {
     let z = z_for(STEP_CONFIDENCE);
