@@ -8,6 +8,7 @@
 //! stamped with the time the read returned. The result is an `Exchange`: the timings of a success, or a
 //! failure of a named kind. Nothing here panics on what a server sends.
 
+pub mod content;
 pub mod exchange;
 pub mod http;
 pub mod hub;

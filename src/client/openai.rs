@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::content::{Attachments, ContentPart, content};
 use crate::scenario::ApiKind;
 
 #[derive(Debug, Serialize)]
@@ -20,7 +21,15 @@ struct StreamOptions {
 #[derive(Debug, Serialize)]
 struct ChatMessage<'a> {
     role: &'static str,
-    content: &'a str,
+    content: Content<'a>,
+}
+
+/// A message's content: its text, or text and media parts (`client::content`).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Content<'a> {
+    Text(&'a str),
+    Parts(Vec<ContentPart<'a>>),
 }
 
 #[derive(Debug, Serialize)]
@@ -54,11 +63,14 @@ pub fn path(api: ApiKind) -> &'static str {
     }
 }
 
-/// Serialises a request body. Streaming requests ask for usage in the last chunk.
+/// Serialises a request body. Streaming requests ask for usage in the last chunk. `media` (chat
+/// only: validation refuses it with the completions API) goes inside the prompt's text.
+#[allow(clippy::too_many_arguments)]
 pub fn request_body(
     api: ApiKind,
     model: &str,
     prompt: &str,
+    media: Option<&Attachments>,
     max_tokens: u32,
     streaming: bool,
     ignore_eos: bool,
@@ -69,7 +81,10 @@ pub fn request_body(
         ApiKind::Chat => Input::Messages {
             messages: [ChatMessage {
                 role: "user",
-                content: prompt,
+                content: match media {
+                    Some(media) => Content::Parts(content(prompt, media)),
+                    None => Content::Text(prompt),
+                },
             }],
         },
     };
@@ -219,14 +234,23 @@ mod tests {
 
     #[test]
     fn completion_and_chat_bodies() {
-        let b = request_body(ApiKind::Completion, "m", "hi there", 16, true, true, None);
+        let b = request_body(
+            ApiKind::Completion,
+            "m",
+            "hi there",
+            None,
+            16,
+            true,
+            true,
+            None,
+        );
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"model":"m","prompt":"hi there","max_tokens":16,"stream":true,
                 "stream_options":{"include_usage":true},"ignore_eos":true})
         );
-        let b = request_body(ApiKind::Chat, "m", "hi", 4, false, false, None);
+        let b = request_body(ApiKind::Chat, "m", "hi", None, 4, false, false, None);
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(
             v,

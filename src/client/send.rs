@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::content::Attachments;
 use super::openai::{self, Chunk};
 use super::stream::{
     Ended, Fail, MAX_BODY, MAX_ERROR_BODY, read_stream, too_large, transport_failure, truncate,
@@ -96,12 +97,21 @@ impl Client {
 
     /// Sends one request and waits for its whole response (bounded by the request timeout).
     pub async fn send(&self, prompt: &str, max_tokens: u32) -> Exchange {
-        self.exchange(None, prompt, max_tokens, &[], None).await
+        self.exchange(None, prompt, None, max_tokens, &[], None)
+            .await
     }
 
-    /// `send` to LoRA adapter `adapter` (an index into `Endpoint::adapters`) as the `model`.
-    pub async fn send_to(&self, adapter: Option<u16>, prompt: &str, max_tokens: u32) -> Exchange {
-        self.exchange(adapter, prompt, max_tokens, &[], None).await
+    /// `send` to LoRA adapter `adapter` (an index into `Endpoint::adapters`) as the `model`, with
+    /// `media` in the prompt.
+    pub async fn send_to(
+        &self,
+        adapter: Option<u16>,
+        prompt: &str,
+        media: Option<&Attachments>,
+        max_tokens: u32,
+    ) -> Exchange {
+        self.exchange(adapter, prompt, media, max_tokens, &[], None)
+            .await
     }
 
     /// Sends one turn of a session, with its id and the token an earlier turn's response carried
@@ -125,7 +135,14 @@ impl Client {
         }
         let mut answer = Answer::default();
         let exchange = self
-            .exchange(adapter, prompt, max_tokens, &headers, Some(&mut answer))
+            .exchange(
+                adapter,
+                prompt,
+                None,
+                max_tokens,
+                &headers,
+                Some(&mut answer),
+            )
             .await;
         (exchange, answer)
     }
@@ -134,6 +151,7 @@ impl Client {
         &self,
         adapter: Option<u16>,
         prompt: &str,
+        media: Option<&Attachments>,
         max_tokens: u32,
         headers: &[(&str, &str)],
         mut answer: Option<&mut Answer>,
@@ -146,6 +164,7 @@ impl Client {
             e.api,
             model,
             prompt,
+            media,
             max_tokens,
             e.streaming,
             e.ignore_eos,

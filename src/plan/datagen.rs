@@ -21,15 +21,17 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::client::content::Attachments;
 use crate::plan::datasets;
 use crate::plan::lengths::sample_length;
+use crate::plan::media::MediaPlan;
 use crate::plan::sessions::{self, Groups, Question, SessionPlan};
 use crate::plan::tokens::TokenCounter;
 use crate::plan::trace;
 use crate::scenario::{Data, DataSource, LengthDistribution, SharedPrefix};
 
 /// One request's contents.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RequestSpec {
     pub prompt: String,
     /// The prompt's length as the scenario's tokenizer counts it (special tokens included).
@@ -42,6 +44,8 @@ pub struct RequestSpec {
     pub turn: Option<sessions::Turn>,
     /// `load.lora_traffic_split`: the adapter (its index) the request is sent to as `model`.
     pub adapter: Option<u16>,
+    /// Images, audio and video placed in `prompt` (`data.multimodal`, `shared_prefix.multimodal`).
+    pub media: Option<Attachments>,
 }
 
 /// Draws request contents for a scenario.
@@ -52,6 +56,8 @@ pub struct Generator {
     input: LengthDistribution,
     output: LengthDistribution,
     tokens: Arc<TokenCounter>,
+    /// `data.multimodal`: each request's own media, placed in its own text (after a shared prefix).
+    media: Option<MediaPlan>,
 }
 
 enum Source {
@@ -61,8 +67,9 @@ enum Source {
     TraceLengths(Vec<(u32, u32)>),
     /// Multi-turn sessions.
     Sessions(Arc<SessionPlan>),
-    /// Every prompt of every group, built once.
-    Fixed(Vec<RequestSpec>),
+    /// Every prompt of every group, built once, with the byte offset where its own text starts
+    /// (after a shared prefix).
+    Fixed(Vec<(RequestSpec, usize)>),
 }
 
 impl Generator {
@@ -83,11 +90,21 @@ impl Generator {
                 if p.multi_turn {
                     Source::Sessions(Arc::new(SessionPlan::users(groups, Arc::clone(&tokens))))
                 } else {
-                    Source::Fixed(flatten(groups, &tokens))
+                    let prefix = p.media.as_ref().map(MediaPlan::unpooled);
+                    Source::Fixed(flatten(groups, &tokens, prefix.as_ref(), &mut rng))
                 }
             }
-            DataSource::ShareGpt { path: Some(path) } => {
-                Source::Fixed(datasets::share_gpt(path, &tokens)?)
+            DataSource::ShareGpt { path: Some(path) } => Source::Fixed(
+                datasets::share_gpt(path, &tokens)?
+                    .into_iter()
+                    .map(|spec| (spec, 0))
+                    .collect(),
+            ),
+            DataSource::VisionArena(_) => {
+                return Err(
+                    "visionarena: no local copy of the dataset (the run resolves it before this)"
+                        .into(),
+                );
             }
             DataSource::ShareGpt { path: None } => {
                 return Err(
@@ -99,12 +116,17 @@ impl Generator {
                 Source::Sessions(Arc::new(SessionPlan::replay(c, Arc::clone(&tokens))))
             }
         };
+        let media = data
+            .media
+            .as_ref()
+            .map(|m| MediaPlan::new(m, mix(seed, 0x4d45_4449)));
         Ok(Generator {
             adapters: Vec::new(),
             source,
             input: data.input,
             output: data.output,
             tokens,
+            media,
         })
     }
 
@@ -122,7 +144,15 @@ impl Generator {
 
     /// The request with global index `index` of the stream `stream` (one per stage: its seed).
     pub fn request(&self, stream: u64, index: u64) -> RequestSpec {
-        let mut spec = self.contents(stream, index);
+        let (mut spec, own_text) = self.contents(stream, index);
+        if let Some(plan) = &self.media {
+            // Its own generator too, so adding media changes no prompt.
+            let mut rng = StdRng::seed_from_u64(mix(stream ^ 0x4d45_4449, index));
+            let drawn = plan.draw(&spec.prompt[own_text..], &mut rng);
+            let mut media = spec.media.take().unwrap_or_default();
+            media.extend_shifted(&drawn, own_text);
+            spec.media = Some(media);
+        }
         if !self.adapters.is_empty() {
             // Its own generator, so adding adapters changes no request's contents.
             let draw: f64 = StdRng::seed_from_u64(mix(stream ^ 0x4c4f_5241, index)).random();
@@ -133,28 +163,31 @@ impl Generator {
         spec
     }
 
-    fn contents(&self, stream: u64, index: u64) -> RequestSpec {
+    /// The request's contents, and the byte offset where its own text starts.
+    fn contents(&self, stream: u64, index: u64) -> (RequestSpec, usize) {
         let mut rng = StdRng::seed_from_u64(mix(stream, index));
         match &self.source {
             Source::Generated => {
                 let prompt_tokens = sample_length(self.input, &mut rng).max(1);
                 let max_tokens = sample_length(self.output, &mut rng).max(1);
-                self.generated(prompt_tokens, max_tokens, &mut rng)
+                (self.generated(prompt_tokens, max_tokens, &mut rng), 0)
             }
             Source::TraceLengths(rows) => {
                 let (prompt_tokens, max_tokens) = rows[(index % rows.len() as u64) as usize];
-                self.generated(prompt_tokens, max_tokens, &mut rng)
+                (self.generated(prompt_tokens, max_tokens, &mut rng), 0)
             }
             Source::Fixed(specs) => specs[rng.random_range(0..specs.len())].clone(),
             Source::Sessions(plan) => {
                 let (turn, prompt_tokens, max_tokens) = plan.request(index);
-                RequestSpec {
+                let spec = RequestSpec {
                     prompt: String::new(),
                     prompt_tokens,
                     max_tokens,
                     turn: Some(turn),
                     adapter: None,
-                }
+                    media: None,
+                };
+                (spec, 0)
             }
         }
     }
@@ -167,6 +200,7 @@ impl Generator {
             max_tokens,
             turn: None,
             adapter: None,
+            media: None,
         }
     }
 
@@ -211,19 +245,29 @@ fn shared_prefix(p: &SharedPrefix, tokens: &TokenCounter, rng: &mut StdRng) -> G
         .collect()
 }
 
-/// Every prompt of every group: its system prompt, then its question.
-fn flatten(groups: Groups, tokens: &TokenCounter) -> Vec<RequestSpec> {
+/// Every prompt of every group: its system prompt, then its question; with `prefix` media, the
+/// group's own, encoded once and placed in the system prompt. Each comes with the offset of its
+/// question.
+fn flatten(
+    groups: Groups,
+    tokens: &TokenCounter,
+    prefix: Option<&MediaPlan>,
+    rng: &mut StdRng,
+) -> Vec<(RequestSpec, usize)> {
     let mut specs = Vec::new();
     for (system, questions) in groups {
+        let media = prefix.map(|plan| plan.draw_own(&system, rng));
         for question in questions {
             let prompt = format!("{system}{}", question.text);
-            specs.push(RequestSpec {
+            let spec = RequestSpec {
                 prompt_tokens: tokens.count(&prompt),
                 prompt,
                 max_tokens: question.max_tokens,
                 turn: None,
                 adapter: None,
-            });
+                media: media.clone(),
+            };
+            specs.push((spec, system.len()));
         }
     }
     specs
@@ -238,6 +282,7 @@ mod tests {
             source: DataSource::Generated,
             input,
             output,
+            media: None,
         };
         Generator::new(&data, Arc::new(TokenCounter::builtin()), seed).unwrap()
     }
@@ -264,12 +309,15 @@ mod tests {
             output_len: LengthDistribution::Fixed(7),
             seed: None,
             multi_turn: false,
+            media: None,
         };
         let tokens = TokenCounter::builtin();
-        let specs = flatten(
-            shared_prefix(&p, &tokens, &mut StdRng::seed_from_u64(1)),
-            &tokens,
-        );
+        let mut rng = StdRng::seed_from_u64(1);
+        let groups = shared_prefix(&p, &tokens, &mut rng);
+        let specs: Vec<RequestSpec> = flatten(groups, &tokens, None, &mut rng)
+            .into_iter()
+            .map(|(spec, _)| spec)
+            .collect();
         assert_eq!(specs.len(), 12);
         for group in specs.chunks(4) {
             let prefix: Vec<&str> = group[0].prompt.split(' ').take(21).collect();
@@ -295,18 +343,20 @@ mod tests {
             output_len: LengthDistribution::Uniform { min: 5, max: 500 },
             seed: Some(42),
             multi_turn: false,
+            media: None,
         };
-        let data = |p| Data {
-            source: DataSource::SharedPrefix(p),
+        let data = |p: &SharedPrefix| Data {
+            source: DataSource::SharedPrefix(p.clone()),
             input: LengthDistribution::Fixed(1),
             output: LengthDistribution::Fixed(1),
+            media: None,
         };
         let tokens = Arc::new(TokenCounter::builtin());
-        let specs = |scenario_seed| match Generator::new(&data(p), tokens.clone(), scenario_seed)
+        let specs = |scenario_seed| match Generator::new(&data(&p), tokens.clone(), scenario_seed)
             .unwrap()
             .source
         {
-            Source::Fixed(specs) => specs,
+            Source::Fixed(specs) => specs.into_iter().map(|(spec, _)| spec).collect::<Vec<_>>(),
             _ => unreachable!(),
         };
         let a = specs(1);
@@ -343,12 +393,15 @@ mod tests {
             systems.len() > 1,
             "system prompt lengths differ by group: {systems:?}"
         );
-        let unseeded = SharedPrefix { seed: None, ..p };
-        let b = match Generator::new(&data(unseeded), tokens.clone(), 1)
+        let unseeded = SharedPrefix {
+            seed: None,
+            ..p.clone()
+        };
+        let b = match Generator::new(&data(&unseeded), tokens.clone(), 1)
             .unwrap()
             .source
         {
-            Source::Fixed(specs) => specs,
+            Source::Fixed(specs) => specs.into_iter().map(|(spec, _)| spec).collect::<Vec<_>>(),
             _ => unreachable!(),
         };
         assert_ne!(a, b);

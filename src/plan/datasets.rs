@@ -55,6 +55,16 @@ pub async fn resolve_from(
     cache: &Path,
     warnings: &mut Vec<String>,
 ) -> Result<Data, HubError> {
+    if let DataSource::VisionArena(v) = &data.source {
+        return Err(HubError {
+            hint: format!(
+                "visionarena: reading {} is not built yet: infergate validates this file but cannot \
+                 run it; use `type: synthetic` with `multimodal.image` for image prompts",
+                v.dataset
+            ),
+            detail: "the dataset's parquet rows are not read yet".into(),
+        });
+    }
     let DataSource::ShareGpt { path: None } = data.source else {
         return Ok(data.clone());
     };
@@ -167,6 +177,7 @@ impl<'de> Visitor<'de> for Usable<'_> {
                     max_tokens,
                     turn: None,
                     adapter: None,
+                    media: None,
                 });
             }
         }

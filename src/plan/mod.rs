@@ -10,6 +10,7 @@ pub mod arrivals;
 pub mod datagen;
 pub mod datasets;
 pub mod lengths;
+pub mod media;
 pub mod sessions;
 pub mod shard;
 pub mod tokens;

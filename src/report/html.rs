@@ -121,6 +121,13 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     }
     out.push_str("</table>");
     goodput_table(&mut out, run);
+    if let Some(m) = &run.media {
+        let _ = write!(
+            out,
+            "<p><b>Media:</b> {}. TTFT includes the server's decoding and encoding of them.</p>",
+            escape(&m.describe())
+        );
+    }
     sessions_table(&mut out, run);
     server_table(&mut out, run);
     if let Some(k) = &run.knee {

@@ -117,6 +117,7 @@ pub fn lifecycle(
         cancelled: r.cancelled,
         server_metrics: server.map(|s| s.summary(r.ok)),
         sessions: sessions(&r.sessions),
+        media: Some(r.media).filter(|m| !m.is_empty()),
     }
 }
 

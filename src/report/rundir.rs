@@ -57,6 +57,8 @@ pub struct RunDir {
     pub timeline: Vec<TimelineEntry>,
     /// Multi-turn sessions over the whole run, when the data had them.
     pub sessions: Option<SessionsEntry>,
+    /// Media sent over the whole run, when the prompts carried any.
+    pub media: Option<crate::measure::recorder::media::MediaCounts>,
 }
 
 /// Why a run directory could not be read.
@@ -135,6 +137,7 @@ impl RunDir {
         let capacity = verdicts.capacity.clone();
         let lifecycle = schema::read::<Lifecycle>(&dir.join(files::SUMMARY)).ok();
         let sessions = lifecycle.as_ref().and_then(|l| l.sessions.clone());
+        let media = lifecycle.as_ref().and_then(|l| l.media);
         let summary = lifecycle
             .map(|s| Summary {
                 ttft: curve(&s.successes.latency.time_to_first_token),
@@ -150,6 +153,7 @@ impl RunDir {
             knee,
             capacity,
             sessions,
+            media,
             summary,
             timeline,
         })

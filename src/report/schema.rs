@@ -124,6 +124,9 @@ pub struct Lifecycle {
     /// Multi-turn sessions, when the data has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<SessionsEntry>,
+    /// Images, audio and video sent, when the prompts carried any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<crate::measure::recorder::media::MediaCounts>,
 }
 
 /// Multi-turn sessions: how many conversations began and completed, and the requests by turn index.

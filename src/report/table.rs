@@ -74,6 +74,9 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         out.push_str(&format!("by LoRA adapter:\n{}", grid(&header, &rows, 2)));
     }
     out.push_str(&goodput_rows(run));
+    if !run.total.media.is_empty() {
+        let _ = writeln!(out, "media: {}", run.total.media.describe());
+    }
     out.push_str(&session_rows(&run.total.sessions));
     out.push_str(&server_rows(run));
     if let Some(sweep) = &run.sweep {

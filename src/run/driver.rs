@@ -383,10 +383,12 @@ impl Driver<'_, '_> {
                     ended: now,
                     turn: None,
                     adapter: None,
+                    media: Default::default(),
                 }
             }
         };
         let judged = self.recorder.record(&finished.sample);
+        self.recorder.media.record(&finished.media);
         if let Some((records, stage)) = &self.records {
             records.send(*stage, &finished.sample, judged, finished.adapter);
         }

@@ -167,6 +167,7 @@ mod tests {
             max_tokens: 1,
             turn: None,
             adapter: None,
+            media: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::client::Client;
+use crate::client::content::MediaSent;
 use crate::measure::recorder::sessions::TurnMark;
 use crate::measure::recorder::{Expect, Sample};
 use crate::plan::datagen::RequestSpec;
@@ -22,11 +23,18 @@ pub(super) struct Finished {
     pub turn: Option<TurnMark>,
     /// `load.lora_traffic_split`: the adapter it went to.
     pub adapter: Option<u16>,
+    /// The media it carried.
+    pub media: MediaSent,
 }
 
 async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished {
     let exchange = client
-        .send_to(spec.adapter, &spec.prompt, spec.max_tokens)
+        .send_to(
+            spec.adapter,
+            &spec.prompt,
+            spec.media.as_ref(),
+            spec.max_tokens,
+        )
         .await;
     Finished {
         sample: Sample {
@@ -38,6 +46,7 @@ async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished
         ended: Instant::now(),
         turn: None,
         adapter: spec.adapter,
+        media: spec.media.map(|m| m.sent).unwrap_or_default(),
     }
 }
 
@@ -105,6 +114,7 @@ async fn send_turn(
             last: turn.last,
         }),
         adapter: spec.adapter,
+        media: MediaSent::default(),
     };
     (finished, held)
 }

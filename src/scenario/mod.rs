@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod env;
 pub mod goodput;
 pub mod locate;
+pub mod media;
 pub mod metric;
 pub mod raw;
 pub mod records;
@@ -126,6 +127,8 @@ pub struct Data {
     pub source: DataSource,
     pub input: LengthDistribution,
     pub output: LengthDistribution,
+    /// `data.multimodal`: media drawn for each request (a shared prefix's own are in `SharedPrefix`).
+    pub media: Option<media::Media>,
 }
 
 impl Data {
@@ -156,6 +159,8 @@ pub enum DataSource {
     TraceLengths { path: PathBuf },
     /// `conversation_replay`: synthetic multi-turn conversations, each turn sent with the history.
     Conversations(Conversations),
+    /// `visionarena`: the first user turn and its images from rows of the hub dataset.
+    VisionArena(media::VisionArena),
 }
 
 /// inference-perf's `data.conversation_replay`: `count` conversations, each a system prompt (a part
@@ -181,7 +186,7 @@ pub struct Conversations {
 }
 
 /// inference-perf's `data.shared_prefix`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SharedPrefix {
     pub num_groups: u32,
     pub num_prompts_per_group: u32,
@@ -196,6 +201,8 @@ pub struct SharedPrefix {
     /// `enable_multi_turn_chat`: every prompt is a user who asks its question again each round, with
     /// the conversation so far (its group's system prompt, earlier questions and real answers).
     pub multi_turn: bool,
+    /// `shared_prefix.multimodal`: media drawn once per group, part of the shared prefix.
+    pub media: Option<media::Media>,
 }
 
 /// `tokenizer`: what counts tokens and builds prompts.

@@ -95,8 +95,18 @@ pub fn router(
             "/v1/chat/completions",
             post(|s: State<Arc<AppState>>, b: Bytes| handle(s, Api::Chat, b)),
         )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
 }
+
+/// The largest request body the simulator reads (media travel inline as base64).
+pub const MAX_REQUEST_BYTES: usize = 512 << 20;
+
+/// Prompt tokens the simulator counts for each media part of a chat message: a stand-in for a vision
+/// or audio encoder's tokens, whatever the item's size (a 448 x 448 image is 256 tokens in Qwen2-VL).
+pub const IMAGE_TOKENS: u32 = 256;
+pub const VIDEO_TOKENS: u32 = 1024;
+pub const AUDIO_TOKENS: u32 = 128;
 
 async fn models(State(state): State<Arc<AppState>>) -> Response {
     let data: Vec<serde_json::Value> = std::iter::once(&state.model)
@@ -179,12 +189,18 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// Prompt tokens of a `prompt` or a message's `content` (string, list of strings, or text parts).
+/// Prompt tokens of a `prompt` or a message's `content` (string, list of strings, or text and media
+/// parts, each media part a fixed number of tokens).
 fn count_tokens(tokens: &TokenCounter, value: &serde_json::Value) -> u32 {
     match value {
         serde_json::Value::String(s) => tokens.count(s),
         serde_json::Value::Array(items) => items.iter().map(|v| count_tokens(tokens, v)).sum(),
-        serde_json::Value::Object(map) => map.get("text").map_or(0, |v| count_tokens(tokens, v)),
+        serde_json::Value::Object(map) => match map.get("type").and_then(|t| t.as_str()) {
+            Some("image_url") => IMAGE_TOKENS,
+            Some("video_url") => VIDEO_TOKENS,
+            Some("input_audio") => AUDIO_TOKENS,
+            _ => map.get("text").map_or(0, |v| count_tokens(tokens, v)),
+        },
         _ => 0,
     }
 }

@@ -7,6 +7,7 @@
 
 mod figures;
 pub mod goodput;
+pub mod media;
 pub mod sessions;
 mod shards;
 pub mod wire;
@@ -131,6 +132,8 @@ pub struct Recorder {
     pub slo: Option<Goodput>,
     /// What that judging counted.
     pub goodput: GoodputCounts,
+    /// Images, audio and video sent.
+    pub media: media::MediaCounts,
 }
 
 impl Default for Recorder {
@@ -177,6 +180,7 @@ impl Recorder {
             adapters: Vec::new(),
             slo: None,
             goodput: GoodputCounts::default(),
+            media: media::MediaCounts::default(),
         }
     }
 
@@ -399,6 +403,7 @@ impl Recorder {
         self.token_count_mismatches += other.token_count_mismatches;
         self.in_flight_cap_waits += other.in_flight_cap_waits;
         self.goodput.add(&other.goodput);
+        self.media.add(&other.media);
         self.slo = self.slo.or(other.slo);
         self.ramp_up = self.ramp_up.max(other.ramp_up);
     }

@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::goodput::GoodputCounts;
+use super::media::MediaCounts;
 use super::sessions::SessionsFile;
 use super::{FailureGroup, HISTOGRAMS, Recorder};
 use crate::client::FailureKind;
@@ -56,6 +57,9 @@ pub struct RecorderFile {
     /// Per LoRA adapter (absent without adapters).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adapters: Vec<RecorderFile>,
+    /// Media sent (absent without media).
+    #[serde(default, skip_serializing_if = "MediaCounts::is_empty")]
+    pub media: MediaCounts,
 }
 
 pub(super) fn buckets(h: &Histogram<u64>) -> Buckets {
@@ -123,6 +127,7 @@ impl Recorder {
             goodput: self.goodput,
             slo: self.slo,
             adapters: self.adapters.iter().map(|a| a.to_file(origin)).collect(),
+            media: self.media,
         }
     }
 
@@ -175,6 +180,7 @@ impl Recorder {
                 .iter()
                 .map(|a| Recorder::from_file(a, origin))
                 .collect::<Result<_, _>>()?,
+            media: file.media,
             ..r
         })
     }

@@ -4,6 +4,8 @@
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use super::{RawMultimodal, RawVisionArena};
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawData {
@@ -13,11 +15,12 @@ pub struct RawData {
     pub input_distribution: Option<RawDistribution>,
     pub output_distribution: Option<RawDistribution>,
     pub shared_prefix: Option<RawSharedPrefix>,
-    pub multimodal: Option<Value>,
+    pub multimodal: Option<RawMultimodal>,
     pub trace: Option<RawTrace>,
     pub otel_trace_replay: Option<Value>,
     pub conversation_replay: Option<RawConversationReplay>,
     pub sharegpt4video: Option<Value>,
+    pub visionarena: Option<RawVisionArena>,
 }
 
 /// inference-perf's `shared_prefix`, with its defaults and its aliases. The three lengths are a number
@@ -40,7 +43,7 @@ pub struct RawSharedPrefix {
     pub output_distribution: Option<RawDistribution>,
     #[serde(default)]
     pub enable_multi_turn_chat: bool,
-    pub multimodal: Option<Value>,
+    pub multimodal: Option<RawMultimodal>,
 }
 
 /// inference-perf's `conversation_replay`: synthetic multi-turn conversations, with its defaults.
@@ -105,6 +108,8 @@ pub enum DataType {
     ConversationReplay,
     #[serde(rename = "sharegpt4video")]
     ShareGpt4Video,
+    #[serde(rename = "visionarena")]
+    VisionArena,
 }
 
 /// inference-perf's `TraceConfig`: a trace file and its format.

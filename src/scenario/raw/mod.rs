@@ -8,10 +8,12 @@
 mod breaker;
 mod capacity;
 mod data;
+mod media;
 
 pub use breaker::*;
 pub use capacity::*;
 pub use data::*;
+pub use media::*;
 
 use indexmap::IndexMap;
 use serde::Deserialize;

@@ -6,7 +6,7 @@ use super::Checker;
 use crate::scenario::locate::Step;
 use crate::scenario::raw::{
     DEFAULT_QUESTION_LEN, DEFAULT_SYSTEM_PROMPT_LEN, DataType, DistributionType, RawDistribution,
-    RawScenario, RawSharedPrefix,
+    RawScenario, RawSharedPrefix, RawVisionArena,
 };
 use crate::scenario::{
     Data, DataSource, LengthDistribution, ScenarioError, Secret, SharedPrefix, TokenizerSpec,
@@ -52,10 +52,16 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
             };
             DataSource::Conversations(super::conversations::conversations(c, raw)?)
         }
+        DataType::VisionArena => {
+            // inference-perf's defaults when the block is absent.
+            let default: RawVisionArena = serde_yaml::from_str("{}").expect("every field defaults");
+            let raw = data.visionarena.as_ref().unwrap_or(&default);
+            DataSource::VisionArena(super::media::visionarena(c, raw)?)
+        }
         _ => {
             return Err(c.error(
                 &[Step::Key("data"), Step::Key("type")],
-                "infergate supports `synthetic`, `random`, `mock`, `shared_prefix`, `shareGPT` and `conversation_replay` data; other data sources are not supported yet",
+                "infergate supports `synthetic`, `random`, `mock`, `shared_prefix`, `shareGPT`, `conversation_replay` and `visionarena` data; other data sources are not supported yet",
             ));
         }
     };
@@ -81,8 +87,34 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
             "only used with `type: shared_prefix`",
         ));
     }
+    if data.visionarena.is_some() && data.kind != DataType::VisionArena {
+        return Err(c.error(
+            &[Step::Key("data"), Step::Key("visionarena")],
+            "only used with `type: visionarena`",
+        ));
+    }
+    let media = match &data.multimodal {
+        None => None,
+        Some(_) if !generated && data.kind != DataType::SharedPrefix => {
+            return Err(c.error(
+                &[Step::Key("data"), Step::Key("multimodal")],
+                "synthetic media go with `synthetic`, `random`, `mock` or `shared_prefix` data",
+            ));
+        }
+        Some(raw) => {
+            let at = [Step::Key("data"), Step::Key("multimodal")];
+            Some(super::media::multimodal(c, &at, raw)?).filter(|m| !m.is_empty())
+        }
+    };
+    if let (Some(_), DataSource::SharedPrefix(p)) = (&media, &source)
+        && p.multi_turn
+    {
+        return Err(c.error(
+            &[Step::Key("data"), Step::Key("multimodal")],
+            "multimodal prompts cannot be multi-turn (`enable_multi_turn_chat`), as in inference-perf",
+        ));
+    }
     for (key, value) in [
-        ("multimodal", &data.multimodal),
         ("otel_trace_replay", &data.otel_trace_replay),
         ("sharegpt4video", &data.sharegpt4video),
     ] {
@@ -102,6 +134,7 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
         source,
         input,
         output,
+        media,
     })
 }
 
@@ -148,12 +181,18 @@ pub(super) fn check_tokenizer(
 fn shared_prefix(c: &mut Checker<'_>, p: &RawSharedPrefix) -> Result<SharedPrefix, ScenarioError> {
     let base = [Step::Key("data"), Step::Key("shared_prefix")];
     let at = |field: &'static str| [base[0], base[1], Step::Key(field)];
-    if p.multimodal.is_some() {
-        return Err(c.error(
-            &at("multimodal"),
-            "multimodal prompts are not supported yet",
-        ));
-    }
+    let media = match &p.multimodal {
+        Some(_) if p.enable_multi_turn_chat => {
+            return Err(c.error(
+                &at("multimodal"),
+                "multimodal prompts cannot be multi-turn (`enable_multi_turn_chat`), as in inference-perf",
+            ));
+        }
+        Some(raw) => {
+            Some(super::media::multimodal(c, &at("multimodal"), raw)?).filter(|m| !m.is_empty())
+        }
+        None => None,
+    };
     if p.num_groups == 0 || p.num_prompts_per_group == 0 {
         return Err(c.error(
             &base,
@@ -198,6 +237,7 @@ fn shared_prefix(c: &mut Checker<'_>, p: &RawSharedPrefix) -> Result<SharedPrefi
         output_len,
         seed: p.seed,
         multi_turn: p.enable_multi_turn_chat,
+        media,
     })
 }
 

@@ -8,6 +8,7 @@ mod capacity;
 mod conversations;
 mod data;
 mod load;
+mod media;
 mod server;
 mod yaml;
 
@@ -29,6 +30,31 @@ pub const DEFAULT_SEED: u64 = 42;
 
 /// How long a started stream may stay silent when `load.idle_timeout` is absent.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Images, audio and video are chat content parts: the completions API has no place for them.
+fn media_needs_chat(
+    c: &Checker<'_>,
+    api: &super::Api,
+    data: &super::Data,
+) -> Result<(), ScenarioError> {
+    if api.kind == super::ApiKind::Chat {
+        return Ok(());
+    }
+    let at: &[Step<'_>] = match &data.source {
+        super::DataSource::VisionArena(_) => &[Step::Key("data"), Step::Key("type")],
+        super::DataSource::SharedPrefix(p) if p.media.is_some() => &[
+            Step::Key("data"),
+            Step::Key("shared_prefix"),
+            Step::Key("multimodal"),
+        ],
+        _ if data.media.is_some() => &[Step::Key("data"), Step::Key("multimodal")],
+        _ => return Ok(()),
+    };
+    Err(c.error(
+        at,
+        "images, audio and video are sent as chat content parts: set `api.type: chat`",
+    ))
+}
 
 /// Collects the file's path and source so errors can be placed.
 pub(super) struct Checker<'a> {
@@ -114,6 +140,9 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     let data = check_data(&mut c, &raw).map_err(|e| errors.push(e)).ok();
     if let (Some(api), Some(data)) = (&api, &data) {
         conversations::check_session_headers(&mut c, api, data);
+        if let Err(e) = media_needs_chat(&c, api, data) {
+            errors.push(e);
+        }
     }
     let tokenizer = check_tokenizer(&c, &raw).map_err(|e| errors.push(e)).ok();
     let load = check_load(&mut c, &raw).map_err(|e| errors.push(e)).ok();
