@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::content::{Attachments, ContentPart, content};
+use crate::client::content::{Attachments, Piece, content};
 use crate::scenario::ApiKind;
 
 #[derive(Debug, Serialize)]
@@ -29,7 +29,7 @@ struct ChatMessage<'a> {
 #[serde(untagged)]
 enum Content<'a> {
     Text(&'a str),
-    Parts(Vec<ContentPart<'a>>),
+    Parts(Vec<Piece<'a>>),
 }
 
 #[derive(Debug, Serialize)]
