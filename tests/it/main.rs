@@ -21,6 +21,7 @@ mod indexed_job;
 mod inference_perf_configs;
 mod kubernetes;
 mod lora;
+mod multimodal;
 mod per_request;
 mod prometheus_server;
 mod reports;
