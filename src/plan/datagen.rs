@@ -90,7 +90,7 @@ impl Generator {
                 if p.multi_turn {
                     Source::Sessions(Arc::new(SessionPlan::users(groups, Arc::clone(&tokens))))
                 } else {
-                    let prefix = p.media.as_ref().map(MediaPlan::unpooled);
+                    let prefix = p.media.as_deref().map(MediaPlan::unpooled);
                     Source::Fixed(flatten(groups, &tokens, prefix.as_ref(), &mut rng))
                 }
             }

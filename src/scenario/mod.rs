@@ -202,7 +202,7 @@ pub struct SharedPrefix {
     /// the conversation so far (its group's system prompt, earlier questions and real answers).
     pub multi_turn: bool,
     /// `shared_prefix.multimodal`: media drawn once per group, part of the shared prefix.
-    pub media: Option<media::Media>,
+    pub media: Option<Box<media::Media>>,
 }
 
 /// `tokenizer`: what counts tokens and builds prompts.

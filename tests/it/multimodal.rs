@@ -13,7 +13,7 @@ use infergate::scenario::Scenario;
 use infergate::sim::{AUDIO_TOKENS, IMAGE_TOKENS};
 use serde_json::Value;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 use crate::support::openai_mock::{serving, sse};
 
@@ -247,7 +247,11 @@ load:
     let all: BTreeSet<&Vec<String>> = groups.values().flatten().collect();
     assert_eq!(all.len(), 3, "groups never share prefix media");
     assert!(payloads.len() > 1, "each request draws its own image");
-    assert_eq!(run.total.media.images, 60 * 2, "frames count as frames, not images");
+    assert_eq!(
+        run.total.media.images,
+        60 * 2,
+        "frames count as frames, not images"
+    );
     assert_eq!(
         (run.total.media.videos, run.total.media.video_frames),
         (60, 180)
@@ -383,8 +387,9 @@ fn bad_media_blocks_are_refused_by_key() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn visionarena_validates_with_inference_perfs_defaults_and_its_run_stops_before_load() {
-    let s =
-        scenario("api: {type: chat}\nload: {stages: [{rate: 1, duration: 1}]}\ndata:\n  type: visionarena\n  visionarena: {num_rows: 5}\n");
+    let s = scenario(
+        "api: {type: chat}\nload: {stages: [{rate: 1, duration: 1}]}\ndata:\n  type: visionarena\n  visionarena: {num_rows: 5}\n",
+    );
     let infergate::scenario::DataSource::VisionArena(v) = &s.data.source else {
         panic!("{:?}", s.data.source)
     };

@@ -188,9 +188,9 @@ fn shared_prefix(c: &mut Checker<'_>, p: &RawSharedPrefix) -> Result<SharedPrefi
                 "multimodal prompts cannot be multi-turn (`enable_multi_turn_chat`), as in inference-perf",
             ));
         }
-        Some(raw) => {
-            Some(super::media::multimodal(c, &at("multimodal"), raw)?).filter(|m| !m.is_empty())
-        }
+        Some(raw) => Some(super::media::multimodal(c, &at("multimodal"), raw)?)
+            .filter(|m| !m.is_empty())
+            .map(Box::new),
         None => None,
     };
     if p.num_groups == 0 || p.num_prompts_per_group == 0 {
