@@ -22,17 +22,15 @@ pub enum PartKind {
 #[derive(Debug, Clone)]
 pub struct MediaPart {
     pub kind: PartKind,
-    /// A `data:` URL for images and videos; the base64 WAV for audio.
-    pub data: String,
     /// The encoded file's size, before base64.
     pub bytes: u64,
-    /// The whole content part as JSON.
+    /// The whole content part as JSON: the file is held only here, as base64.
     json: Box<RawValue>,
 }
 
 impl PartialEq for MediaPart {
     fn eq(&self, other: &MediaPart) -> bool {
-        self.kind == other.kind && self.data == other.data
+        self.kind == other.kind && self.json.get() == other.json.get()
     }
 }
 
@@ -49,10 +47,14 @@ impl MediaPart {
             .expect("a content part serialises");
         MediaPart {
             kind,
-            data,
             bytes: file.len() as u64,
             json,
         }
+    }
+
+    /// The content part as sent.
+    pub fn json(&self) -> &str {
+        self.json.get()
     }
 }
 

@@ -115,3 +115,71 @@ pub async fn fetch(request: Request<'_>) -> Result<PathBuf, HubError> {
     }
     Ok(path)
 }
+
+/// The files of `request.repo` (its `siblings` in the hub's API), from a listing cached beside its
+/// downloads when there is one, so a repository once listed needs no network again.
+pub async fn list(request: &Request<'_>) -> Result<Vec<String>, HubError> {
+    let cached = cache_path_in(request.cache, request.kind, request.repo, "files.json");
+    if let Ok(text) = std::fs::read_to_string(&cached)
+        && let Ok(files) = serde_json::from_str::<Vec<String>>(&text)
+    {
+        return Ok(files);
+    }
+    let fail = |detail: String| HubError {
+        hint: request.hint.clone(),
+        detail,
+    };
+    let url = format!(
+        "{}/api/{}{}",
+        request.hub.trim_end_matches('/'),
+        if request.dataset {
+            "datasets/"
+        } else {
+            "models/"
+        },
+        request.repo
+    );
+    let env_token = std::env::var("HF_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(Secret::new);
+    let http = Http::to_hub(request.token.or(env_token.as_ref()))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let response = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| fail(describe_error(&e)))?;
+    if !response.status().is_success() {
+        return Err(fail(format!(
+            "HTTP {} listing {}",
+            response.status(),
+            request.repo
+        )));
+    }
+    #[derive(serde::Deserialize)]
+    struct Sibling {
+        rfilename: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Info {
+        #[serde(default)]
+        siblings: Vec<Sibling>,
+    }
+    let info: Info = response.json().await.map_err(|e| {
+        fail(format!(
+            "the listing of {}: {}",
+            request.repo,
+            describe_error(&e)
+        ))
+    })?;
+    let files: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
+    if let Some(dir) = cached.parent()
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        let _ = std::fs::write(&cached, serde_json::to_string(&files).unwrap_or_default());
+    }
+    Ok(files)
+}

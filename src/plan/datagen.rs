@@ -21,13 +21,15 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::client::content::Attachments;
+use crate::client::content::{Attachments, MediaSent};
 use crate::plan::datasets;
 use crate::plan::lengths::sample_length;
-use crate::plan::media::MediaPlan;
+use crate::plan::media::{self, MediaPlan};
 use crate::plan::sessions::{self, Groups, Question, SessionPlan};
 use crate::plan::tokens::TokenCounter;
 use crate::plan::trace;
+use crate::plan::visionarena;
+use crate::scenario::media::Insertion;
 use crate::scenario::{Data, DataSource, LengthDistribution, SharedPrefix};
 
 /// One request's contents.
@@ -70,6 +72,12 @@ enum Source {
     /// Every prompt of every group, built once, with the byte offset where its own text starts
     /// (after a shared prefix).
     Fixed(Vec<(RequestSpec, usize)>),
+    /// `visionarena` rows with their prompts' token counts: request `i` is row `i` (cycling), its
+    /// images placed at `insertion` and `max_tokens` from `data.output_distribution`.
+    Rows {
+        rows: Vec<(visionarena::Row, u32)>,
+        insertion: Insertion,
+    },
 }
 
 impl Generator {
@@ -100,12 +108,16 @@ impl Generator {
                     .map(|spec| (spec, 0))
                     .collect(),
             ),
-            DataSource::VisionArena(_) => {
-                return Err(
-                    "visionarena: no local copy of the dataset (the run resolves it before this)"
-                        .into(),
-                );
-            }
+            DataSource::VisionArena(v) => Source::Rows {
+                rows: visionarena::read(v)?
+                    .into_iter()
+                    .map(|row| {
+                        let count = tokens.count(&row.prompt);
+                        (row, count)
+                    })
+                    .collect(),
+                insertion: v.insertion,
+            },
             DataSource::ShareGpt { path: None } => {
                 return Err(
                     "shareGPT: no local copy of the dataset (the run resolves it before this)"
@@ -177,6 +189,27 @@ impl Generator {
                 (self.generated(prompt_tokens, max_tokens, &mut rng), 0)
             }
             Source::Fixed(specs) => specs[rng.random_range(0..specs.len())].clone(),
+            Source::Rows { rows, insertion } => {
+                let (row, prompt_tokens) = &rows[(index % rows.len() as u64) as usize];
+                let items = row
+                    .images
+                    .iter()
+                    .map(|image| (media::point(*insertion, &mut rng), vec![Arc::clone(image)]))
+                    .collect();
+                let sent = MediaSent {
+                    images: row.images.len() as u32,
+                    ..MediaSent::default()
+                };
+                let spec = RequestSpec {
+                    prompt: row.prompt.clone(),
+                    prompt_tokens: *prompt_tokens,
+                    max_tokens: sample_length(self.output, &mut rng).max(1),
+                    turn: None,
+                    adapter: None,
+                    media: Some(media::placed(&row.prompt, items, sent)),
+                };
+                (spec, row.prompt.len())
+            }
             Source::Sessions(plan) => {
                 let (turn, prompt_tokens, max_tokens) = plan.request(index);
                 let spec = RequestSpec {

@@ -20,6 +20,9 @@ use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use crate::client::hub::{self, HubError};
 use crate::plan::datagen::RequestSpec;
 use crate::plan::tokens::TokenCounter;
+use crate::plan::visionarena;
+use crate::scenario::LengthDistribution;
+use crate::scenario::media::{ImageEncoding, Images, Media, Size, VisionArena, Weighted};
 use crate::scenario::{Data, DataSource};
 
 /// Conversations kept from a ShareGPT file.
@@ -56,14 +59,7 @@ pub async fn resolve_from(
     warnings: &mut Vec<String>,
 ) -> Result<Data, HubError> {
     if let DataSource::VisionArena(v) = &data.source {
-        return Err(HubError {
-            hint: format!(
-                "visionarena: reading {} is not built yet: infergate validates this file but cannot \
-                 run it; use `type: synthetic` with `multimodal.image` for image prompts",
-                v.dataset
-            ),
-            detail: "the dataset's parquet rows are not read yet".into(),
-        });
+        return visionarena(data, v, simulated, hub_url, cache, warnings).await;
     }
     let DataSource::ShareGpt { path: None } = data.source else {
         return Ok(data.clone());
@@ -101,6 +97,53 @@ pub async fn resolve_from(
         })
         .await?;
         DataSource::ShareGpt { path: Some(path) }
+    };
+    Ok(Data {
+        source,
+        ..data.clone()
+    })
+}
+
+/// `visionarena`: the dataset's files on this machine; against the simulator with nothing cached,
+/// generated prompts with one-colour 512x512 PNGs stand in, and a warning says so.
+async fn visionarena(
+    data: &Data,
+    v: &VisionArena,
+    simulated: bool,
+    hub_url: &str,
+    cache: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Data, HubError> {
+    let source = match visionarena::resolve(v, simulated, hub_url, cache).await? {
+        Some(files) => DataSource::VisionArena(VisionArena { files, ..v.clone() }),
+        None => {
+            warnings.push(format!(
+                "visionarena: {} is not downloaded for a run against the simulator; generated prompts \
+                 with {} synthetic 512x512 PNG image(s) each stand in (run once against a target to \
+                 cache it)",
+                v.dataset, v.max_images
+            ));
+            let images = Images {
+                count: LengthDistribution::Fixed(v.max_images),
+                insertion: v.insertion,
+                sizes: vec![Weighted {
+                    value: Size {
+                        width: 512,
+                        height: 512,
+                    },
+                    weight: 1.0,
+                }],
+                encoding: ImageEncoding::Png,
+            };
+            return Ok(Data {
+                source: DataSource::Generated,
+                media: Some(Media {
+                    images: Some(images),
+                    ..Media::default()
+                }),
+                ..data.clone()
+            });
+        }
     };
     Ok(Data {
         source,

@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod shard;
 pub mod tokens;
 pub mod trace;
+pub mod visionarena;
 
 use std::time::Duration;
 

@@ -130,4 +130,7 @@ pub struct VisionArena {
     pub rows: u32,
     pub max_images: u32,
     pub insertion: Insertion,
+    /// The dataset's parquet files on this machine, once the run has resolved them (`plan::visionarena`);
+    /// empty in a validated scenario.
+    pub files: Vec<std::path::PathBuf>,
 }

@@ -124,21 +124,34 @@ impl MediaPlan {
                 sent.audio_seconds += seconds;
             }
         }
-        // inference-perf sorts every item by its point (a stable sort: images, videos, audio at a tie)
-        // and cuts the text at `int(point * len)` characters.
-        items.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let chars: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-        let mut parts = Vec::new();
-        for (at, item) in items {
-            let index = (at * chars.len() as f64) as usize;
-            let offset = chars.get(index).copied().unwrap_or(text.len());
-            for part in item.iter() {
-                sent.bytes += part.bytes;
-                parts.push((offset, Arc::clone(part)));
-            }
-        }
-        Attachments { parts, sent }
+        let items = items
+            .into_iter()
+            .map(|(at, item)| (at, item.iter().cloned().collect()))
+            .collect();
+        placed(text, items, sent)
     }
+}
+
+/// `items` (each a point in [0, 1] and its parts) placed in `text`: inference-perf sorts them by their
+/// points (a stable sort, so images, videos, audio at a tie) and cuts the text at `int(point * len)`
+/// characters. `sent` gets their bytes.
+pub fn placed(
+    text: &str,
+    mut items: Vec<(f64, Vec<Arc<MediaPart>>)>,
+    mut sent: MediaSent,
+) -> Attachments {
+    items.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let chars: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let mut parts = Vec::new();
+    for (at, item) in items {
+        let index = (at * chars.len() as f64) as usize;
+        let offset = chars.get(index).copied().unwrap_or(text.len());
+        for part in item {
+            sent.bytes += part.bytes;
+            parts.push((offset, part));
+        }
+    }
+    Attachments { parts, sent }
 }
 
 /// Every shape `media` can draw, in a fixed order.
@@ -180,7 +193,7 @@ fn pick<T: Copy>(choices: &[Weighted<T>], rng: &mut StdRng) -> T {
 }
 
 /// An insertion point in [0, 1].
-fn point(insertion: Insertion, rng: &mut StdRng) -> f64 {
+pub fn point(insertion: Insertion, rng: &mut StdRng) -> f64 {
     match insertion {
         Insertion::Uniform => rng.random::<f64>(),
         Insertion::At(f) => f,

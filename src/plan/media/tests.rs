@@ -93,7 +93,7 @@ fn requests_share_pooled_encodings_and_groups_get_their_own() {
             draw(&plan, s)
                 .parts
                 .into_iter()
-                .map(|(_, p)| p.data.clone())
+                .map(|(_, p)| p.json().to_string())
         })
         .collect();
     // At most VARIANTS per image size and audio, VIDEO_VARIANTS videos of four frames each.
@@ -102,7 +102,7 @@ fn requests_share_pooled_encodings_and_groups_get_their_own() {
     let own = MediaPlan::unpooled(&mixed());
     let group = |seed| own.draw_own("text", &mut StdRng::seed_from_u64(seed));
     assert_eq!(group(1), group(1));
-    assert_ne!(group(1).parts[0].1.data, group(2).parts[0].1.data);
+    assert_ne!(group(1).parts[0].1.json(), group(2).parts[0].1.json());
 }
 
 #[test]
@@ -118,6 +118,9 @@ fn mp4_videos_are_one_part_each() {
     assert_eq!(drawn.parts.len(), 1);
     let part = &drawn.parts[0].1;
     assert_eq!(part.kind, PartKind::Video);
-    assert!(part.data.starts_with("data:video/mp4;base64,"));
+    assert!(
+        part.json()
+            .starts_with(r#"{"type":"video_url","video_url":{"url":"data:video/mp4;base64,"#)
+    );
     assert_eq!((drawn.sent.videos, drawn.sent.frames), (1, 4));
 }

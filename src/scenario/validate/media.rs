@@ -357,5 +357,6 @@ pub(super) fn visionarena(
         rows: raw.num_rows,
         max_images: raw.max_images_per_request,
         insertion: insertion(c, &base, raw.insertion_point.as_ref())?,
+        files: Vec::new(),
     })
 }
