@@ -10,6 +10,7 @@
 
 pub mod content;
 pub mod exchange;
+pub mod gcp;
 pub mod http;
 pub mod hub;
 pub mod openai;

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 pub use credentials::{Secret, TlsFiles};
 pub use regression::Regression;
-pub use storage::{Addressing, S3Storage, Storage};
+pub use storage::{Addressing, GcsStorage, S3Storage, Storage};
 pub use threshold::{Aggregation, Metric, MetricKind, Op, Threshold};
 
 /// A scenario file that loaded and passed validation.

@@ -38,6 +38,12 @@ pub enum Scrape {
         /// Label matchers every series must meet.
         filters: Vec<Matcher>,
     },
+    /// `google_managed: true`: Google Cloud Managed Service for Prometheus, read like a Prometheus
+    /// server after the run, with Google credentials (`client::gcp`).
+    Google {
+        interval: Duration,
+        filters: Vec<Matcher>,
+    },
     Off,
 }
 
@@ -196,8 +202,12 @@ pub(super) fn check(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Scrape, Sc
         ]
     };
     let prometheus = m.prometheus.as_ref();
-    if prometheus.is_some_and(|p| p.google_managed == Some(true)) {
-        return Err(c.unsupported(&at("google_managed"), "google_managed"));
+    let google = prometheus.is_some_and(|p| p.google_managed == Some(true));
+    if google && prometheus.is_some_and(|p| p.url.is_some()) {
+        return Err(c.error(
+            &at("google_managed"),
+            "give either `url` or `google_managed: true`, not both (inference-perf's rule)",
+        ));
     }
     let mut filters = Vec::new();
     for (i, text) in prometheus
@@ -238,6 +248,15 @@ pub(super) fn check(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Scrape, Sc
         )?),
         None => None,
     };
+    if google {
+        if dcgm_url.is_some() {
+            return Err(c.error(
+                &[Step::Key("metrics"), Step::Key("dcgm")],
+                "not with google_managed: Managed Service for Prometheus holds the DCGM series it collects",
+            ));
+        }
+        return Ok(Scrape::Google { interval, filters });
+    }
     match prometheus.and_then(|p| p.url.as_deref()) {
         Some(url) => Ok(Scrape::Url {
             url: http(url, &at("url"))?,

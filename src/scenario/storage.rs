@@ -1,5 +1,6 @@
 //! `storage`: where a run's reports go. The local directory always gets them; inference-perf's
-//! `simple_storage_service` block adds an S3 (or S3-compatible) copy, uploaded after the run.
+//! `simple_storage_service` block adds an S3 (or S3-compatible) copy, and `google_cloud_storage` a
+//! Cloud Storage one, uploaded after the run.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,16 @@ pub struct Storage {
     /// `storage.local_storage.path`, when the file sets it (the command line can override it).
     pub local_path: Option<PathBuf>,
     pub s3: Option<S3Storage>,
+    pub gcs: Option<GcsStorage>,
+}
+
+/// `storage.google_cloud_storage`, with inference-perf's field names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GcsStorage {
+    pub bucket_name: String,
+    /// Object name prefix; `{timestamp}` becomes the run's start time.
+    pub path: String,
+    pub report_file_prefix: String,
 }
 
 /// `storage.simple_storage_service`, with inference-perf's field names.
@@ -60,12 +71,27 @@ pub(super) fn check(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Storage, S
     let Some(storage) = &raw.storage else {
         return Ok(Storage::default());
     };
-    if storage.google_cloud_storage.is_some() {
-        return Err(c.unsupported(
-            &[Step::Key("storage"), Step::Key("google_cloud_storage")],
-            "google_cloud_storage",
-        ));
-    }
+    let gcs = match &storage.google_cloud_storage {
+        None => None,
+        Some(g) if g.bucket_name.trim().is_empty() => {
+            return Err(c.error(
+                &[
+                    Step::Key("storage"),
+                    Step::Key("google_cloud_storage"),
+                    Step::Key("bucket_name"),
+                ],
+                "must name a bucket",
+            ));
+        }
+        Some(g) => Some(GcsStorage {
+            bucket_name: g.bucket_name.trim().to_string(),
+            path: g
+                .path
+                .clone()
+                .unwrap_or_else(|| DEFAULT_S3_PATH.to_string()),
+            report_file_prefix: g.report_file_prefix.clone().unwrap_or_default(),
+        }),
+    };
     let s3 = match &storage.simple_storage_service {
         None => None,
         Some(s3) => {
@@ -125,5 +151,6 @@ pub(super) fn check(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Storage, S
     Ok(Storage {
         local_path: local.and_then(|l| l.path.clone()).map(Into::into),
         s3,
+        gcs,
     })
 }

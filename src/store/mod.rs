@@ -5,6 +5,7 @@
 //! copy that fails is reported without touching the local files or the verdict.
 
 pub mod baseline;
+pub mod gcs;
 pub mod publish;
 pub mod rendezvous;
 
@@ -37,6 +38,9 @@ pub enum StoreError {
     /// S3 refused or could not be reached (after the SDK's retries); the message names the object.
     #[error("{0}")]
     S3(String),
+    /// Google Cloud Storage refused, or no credentials.
+    #[error("{0}")]
+    Gcs(String),
     /// What the location holds is not a baseline.
     #[error("{0}")]
     NotABaseline(String),

@@ -168,5 +168,58 @@ pub fn copies(
             ));
         }
     }
+    if let Some(gcs) = &scenario.storage.gcs {
+        lines.push(upload_gcs(gcs, name, run, options, out_dir, &runtime));
+    }
     lines
+}
+
+/// `storage.google_cloud_storage`: the reports to `gs://bucket/path/<scenario>/<prefix><file>`.
+fn upload_gcs(
+    gcs: &crate::scenario::GcsStorage,
+    name: &str,
+    run: &crate::run::RunResult,
+    options: &PublishOptions,
+    out_dir: &Path,
+    runtime: &tokio::runtime::Runtime,
+) -> String {
+    let prefix = format!(
+        "{}/{name}",
+        gcs.path
+            .replace("{timestamp}", &store::timestamp(run.started_at))
+            .trim_matches('/')
+    );
+    let url = format!("gs://{}/{prefix}", gcs.bucket_name);
+    let wanted = match options.upload {
+        Upload::Always => true,
+        Upload::Never => false,
+        Upload::Auto => !run.simulated,
+    };
+    if !wanted {
+        return format!(
+            "reports not uploaded to {url}: the target was the embedded simulator (INFERGATE_UPLOAD=always to upload anyway)"
+        );
+    }
+    let uploaded = runtime.block_on(async {
+        let (root, access) = store::gcs::endpoint().await?;
+        store::gcs::upload_dir(
+            &root,
+            &access,
+            &gcs.bucket_name,
+            &prefix,
+            out_dir,
+            &gcs.report_file_prefix,
+        )
+        .await
+    });
+    match uploaded {
+        Ok((n, 0)) => format!("reports uploaded: {n} files to {url}"),
+        Ok((n, kept)) => {
+            format!("reports uploaded: {n} files to {url} ({kept} already there, kept)")
+        }
+        Err(e) => format!(
+            "reports NOT uploaded ({e}); they are kept in {}",
+            out_dir.display()
+        ),
+    }
 }

@@ -195,7 +195,7 @@ fn describe(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn content_type(name: &str) -> &'static str {
+pub(super) fn content_type(name: &str) -> &'static str {
     match name.rsplit('.').next() {
         Some("json") => "application/json",
         Some("xml") => "application/xml",

@@ -17,6 +17,7 @@ mod faults;
 mod fuzz;
 mod gate_sim;
 mod goodput;
+mod google_cloud;
 mod indexed_job;
 mod inference_perf_configs;
 mod kubernetes;

@@ -96,6 +96,17 @@ pub async fn target_for(
     use crate::scenario::scrape::Scrape;
     match scrape {
         Scrape::Off => None,
+        Scrape::Google { interval, filters } => {
+            match promql::PromServer::google(filters, *interval).await {
+                Ok(server) => Some(Source::Server(server)),
+                Err(e) => {
+                    warnings.push(format!(
+                        "metrics.prometheus.google_managed: {e}; server-side metrics are missing"
+                    ));
+                    None
+                }
+            }
+        }
         Scrape::Auto { interval } => {
             let target = session::ScrapeTarget {
                 url: format!("{}/metrics", base_url.trim_end_matches('/')),
@@ -132,6 +143,7 @@ pub async fn target_for(
                     filters: filters.clone(),
                     scrape_interval: *interval,
                     access,
+                    google: None,
                 }));
             }
             if filters.iter().any(Matcher::is_regex) {

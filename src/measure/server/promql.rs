@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::names::{Combine, DEFS, Def, Kind};
 use super::{Buckets, Mode, StageServer};
-use crate::client::Http;
+use crate::client::{Http, gcp};
 use crate::scenario::scrape::Matcher;
 
 /// inference-perf's `PROMETHEUS_SCRAPE_BUFFER_SEC`: what the server gets, beyond one scrape
@@ -33,6 +33,9 @@ pub struct PromServer {
     /// How often the server scrapes the engines.
     pub scrape_interval: Duration,
     pub access: Http,
+    /// Google Cloud Managed Service for Prometheus: the metadata server a fresh token is fetched from
+    /// before reading, since a run may outlast the first one (an hour).
+    pub google: Option<String>,
 }
 
 /// One stage on the wall clock (Prometheus' timestamps are wall-clock seconds).
@@ -112,6 +115,38 @@ fn unix(t: SystemTime) -> f64 {
 }
 
 impl PromServer {
+    /// Managed Service for Prometheus in the project Google's credentials name (`client::gcp`).
+    pub async fn google(
+        filters: &[Matcher],
+        scrape_interval: Duration,
+    ) -> Result<PromServer, String> {
+        let base = std::env::var("INFERGATE_GCP_MONITORING_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| gcp::MONITORING.into());
+        PromServer::google_at(&gcp::metadata_root(), &base, filters, scrape_interval).await
+    }
+
+    /// `google` with the metadata server and the monitoring API at these roots.
+    pub async fn google_at(
+        metadata: &str,
+        monitoring: &str,
+        filters: &[Matcher],
+        scrape_interval: Duration,
+    ) -> Result<PromServer, String> {
+        let access = gcp::access(metadata).await?;
+        let project = access.project.ok_or(
+            "no Google Cloud project: set GOOGLE_CLOUD_PROJECT (the metadata server gave none)",
+        )?;
+        Ok(PromServer {
+            url: gcp::prometheus_url(monitoring, &project),
+            filters: filters.to_vec(),
+            scrape_interval,
+            access: Http::to_hub(Some(&access.token)),
+            google: Some(metadata.to_string()),
+        })
+    }
+
     /// When a stage's samples have been scraped: its end plus one interval and the buffer.
     fn settled(&self, end: SystemTime) -> SystemTime {
         end + self.scrape_interval + SETTLE_BUFFER
@@ -138,7 +173,14 @@ impl PromServer {
             );
         }
         tokio::time::sleep(wait).await;
-        let http = self.access.clone().timeout(Duration::from_secs(30)).build();
+        let access = match &self.google {
+            Some(metadata) => match gcp::access(metadata).await {
+                Ok(fresh) => Http::to_hub(Some(&fresh.token)),
+                Err(_) => self.access.clone(),
+            },
+            None => self.access.clone(),
+        };
+        let http = access.timeout(Duration::from_secs(30)).build();
         let root = self.url.trim_end_matches('/');
         // Which series the server holds, asked once for all stages.
         let ready: Result<(reqwest::Client, BTreeSet<String>), String> = match http {

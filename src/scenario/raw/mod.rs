@@ -285,8 +285,17 @@ pub struct RawTokenizer {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub local_storage: Option<RawLocalStorage>,
-    pub google_cloud_storage: Option<Value>,
+    pub google_cloud_storage: Option<RawGcsStorage>,
     pub simple_storage_service: Option<RawS3Storage>,
+}
+
+/// inference-perf's `GoogleCloudStorageConfig`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGcsStorage {
+    pub bucket_name: String,
+    pub path: Option<String>,
+    pub report_file_prefix: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
