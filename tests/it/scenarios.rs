@@ -281,8 +281,12 @@ fn unsupported_inference_perf_options_are_refused_by_name() {
             "load.type",
         ),
         (
-            "storage:\n  google_cloud_storage: {bucket_name: b}\nload:\n  stages: [{rate: 1, duration: 1}]\n",
-            "storage.google_cloud_storage",
+            "data:\n  type: otel_trace_replay\nload:\n  stages: [{rate: 1, duration: 1}]\n",
+            "data.type",
+        ),
+        (
+            "load:\n  type: trace_session_replay\n  stages: [{rate: 1, duration: 1}]\n",
+            "trace_session_replay",
         ),
     ] {
         let e = error_of(source);

@@ -48,16 +48,57 @@ pub struct MediaPlan {
 
 impl MediaPlan {
     /// Encodes the variants of every shape `media` can draw, seeded by `seed`.
+    /// Items are encoded on every core the process may use, each from its own seed, so the pools are
+    /// the same however many threads made them; a wait over a second is reported on stderr.
     pub fn new(media: &Media, seed: u64) -> MediaPlan {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut pools = HashMap::new();
-        for shape in shapes(media) {
-            let variants = match shape {
-                Shape::Video(..) => VIDEO_VARIANTS,
-                _ => VARIANTS,
-            };
-            let items = (0..variants).map(|v| encode(shape, &mut rng, v)).collect();
-            pools.insert(shape, items);
+        let started = std::time::Instant::now();
+        let jobs: Vec<(Shape, usize)> = shapes(media)
+            .into_iter()
+            .flat_map(|shape| {
+                let variants = match shape {
+                    Shape::Video(..) => VIDEO_VARIANTS,
+                    _ => VARIANTS,
+                };
+                (0..variants).map(move |v| (shape, v))
+            })
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut encoded: Vec<(usize, Item)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(jobs.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&(shape, variant)) = jobs.get(i) else {
+                                return done;
+                            };
+                            let mut rng =
+                                StdRng::seed_from_u64(crate::plan::datagen::mix(seed, i as u64));
+                            done.push((i, encode(shape, &mut rng, variant)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("encoding media does not panic"))
+                .collect()
+        });
+        encoded.sort_by_key(|(i, _)| *i);
+        let mut pools: HashMap<Shape, Vec<Item>> = HashMap::new();
+        for (i, item) in encoded {
+            pools.entry(jobs[i].0).or_default().push(item);
+        }
+        let took = started.elapsed();
+        if took.as_secs_f64() > 1.0 {
+            eprintln!(
+                "media: encoded {} items of {} shapes in {:.1} s, before the run",
+                jobs.len(),
+                pools.len(),
+                took.as_secs_f64()
+            );
         }
         MediaPlan {
             media: media.clone(),
