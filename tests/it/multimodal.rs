@@ -403,3 +403,65 @@ async fn visionarena_validates_with_inference_perfs_defaults() {
         .to_string();
     assert!(err.contains("data.visionarena.num_rows"), "{err}");
 }
+
+#[test]
+fn a_run_of_the_binary_reports_media_on_the_console_in_the_json_and_in_the_html() {
+    let _turn = crate::support::turn_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("media.yaml"),
+        "api: {type: chat, streaming: true}
+data:
+  type: synthetic
+  input_distribution: {type: fixed, mean: 16}
+  output_distribution: {type: fixed, mean: 4}
+  multimodal:
+    image: {count: {type: fixed, mean: 3}, resolutions: 360p, representation: jpeg}
+load:
+  type: concurrent
+  stages: [{num_requests: 6, concurrency_level: 2}]
+",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_infergate"))
+        .args(["run", "media.yaml", "--out", "reports"])
+        .current_dir(dir.path())
+        .env_remove("INFERGATE_TARGET")
+        .env_remove("INFERGATE_OUT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("media: 6 requests with media: 18 images;")),
+        "{stdout}"
+    );
+    let run = dir.path().join("reports/media");
+    for file in [
+        "summary_lifecycle_metrics.json",
+        "stage_0_lifecycle_metrics.json",
+    ] {
+        let json: Value = serde_json::from_slice(&std::fs::read(run.join(file)).unwrap()).unwrap();
+        assert_eq!(
+            (&json["media"]["requests"], &json["media"]["images"]),
+            (&Value::from(6), &Value::from(18)),
+            "{file}"
+        );
+        assert!(
+            json["media"]["bytes"].as_u64().unwrap() > 18 * 100,
+            "{file}"
+        );
+    }
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        html.contains("<b>Media:</b> 6 requests with media: 18 images;"),
+        "the HTML says it too"
+    );
+}
