@@ -63,6 +63,19 @@ pub struct Request<'a> {
     pub timeout: Duration,
 }
 
+impl Request<'_> {
+    /// An HTTP client for the hub with the request's token, else `HF_TOKEN`.
+    fn client(&self, timeout: Duration) -> Result<reqwest::Client, super::ClientError> {
+        let env_token = std::env::var("HF_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+        Http::to_hub(self.token.or(env_token.as_ref()))
+            .timeout(timeout)
+            .build()
+    }
+}
+
 /// The cached copy of the file, downloading it first when there is none.
 pub async fn fetch(request: Request<'_>) -> Result<PathBuf, HubError> {
     let path = cache_path_in(request.cache, request.kind, request.repo, request.file);
@@ -80,14 +93,8 @@ pub async fn fetch(request: Request<'_>) -> Result<PathBuf, HubError> {
         request.repo,
         request.file
     );
-    let env_token = std::env::var("HF_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .map(Secret::new);
-    let token = request.token.or(env_token.as_ref());
-    let http = Http::to_hub(token)
-        .timeout(request.timeout)
-        .build()
+    let http = request
+        .client(request.timeout)
         .map_err(|e| fail(e.to_string()))?;
     let mut response = http
         .get(&url)
@@ -139,13 +146,8 @@ pub async fn list(request: &Request<'_>) -> Result<Vec<String>, HubError> {
         },
         request.repo
     );
-    let env_token = std::env::var("HF_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .map(Secret::new);
-    let http = Http::to_hub(request.token.or(env_token.as_ref()))
-        .timeout(Duration::from_secs(60))
-        .build()
+    let http = request
+        .client(Duration::from_secs(60))
         .map_err(|e| fail(e.to_string()))?;
     let response = http
         .get(&url)
