@@ -46,27 +46,14 @@ pub async fn upload_dir(
         .timeout(Duration::from_secs(300))
         .build()
         .map_err(|e| StoreError::Gcs(e.to_string()))?;
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| StoreError::Local {
-            action: "read",
-            path: dir.to_path_buf(),
-            source: e,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
+    let files = super::files_in(dir)?;
     let (mut uploaded, mut kept) = (0, 0);
     for path in &files {
         let name = path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let object = format!("{}/{file_prefix}{name}", prefix.trim_matches('/'));
-        let body = std::fs::read(path).map_err(|e| StoreError::Local {
-            action: "read",
-            path: path.clone(),
-            source: e,
-        })?;
+        let body = std::fs::read(path).map_err(super::local("read", path))?;
         let url = reqwest::Url::parse_with_params(
             &format!(
                 "{}/upload/storage/v1/b/{bucket}/o",

@@ -148,6 +148,17 @@ fn env_endpoint() -> Option<String> {
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
 }
 
+/// The files directly in `dir` (not its subdirectories), in name order: what an upload sends.
+pub(crate) fn files_in(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(local("read", dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 fn copy_files(src: &Path, dest: &Path) -> Result<usize, StoreError> {
     std::fs::create_dir_all(dest).map_err(local("create", dest))?;
     let entries = std::fs::read_dir(src).map_err(local("read", src))?;

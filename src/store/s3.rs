@@ -94,12 +94,7 @@ pub async fn upload_dir(
     file_prefix: &str,
 ) -> Result<usize, StoreError> {
     let client = client(place).await;
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(local("read", dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
+    let files = super::files_in(dir)?;
     for path in &files {
         let name = path
             .file_name()
