@@ -116,11 +116,11 @@ pub async fn resolve(
         }
         let path = hub::fetch(request(file)).await?;
         let want = (v.rows as usize).saturating_sub(usable);
-        let rows = read_file(&path, v.max_images, want).map_err(|detail| HubError {
+        // Only counted here: the rows' images are encoded when the generator reads them.
+        usable += scan(&path, v.max_images, want, |_, _| ()).map_err(|detail| HubError {
             hint: hint.clone(),
             detail,
         })?;
-        usable += rows.len();
         local.push(path);
         if usable >= v.rows as usize {
             break;
@@ -149,12 +149,31 @@ pub fn read(v: &VisionArena) -> Result<Vec<Row>, String> {
 }
 
 fn read_file(path: &Path, max_images: u32, want: usize) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    scan(path, max_images, want, |prompt, images| {
+        let images = images
+            .into_iter()
+            .map(|(mime, bytes)| Arc::new(MediaPart::new(PartKind::Image, mime, bytes)))
+            .collect();
+        rows.push(Row { prompt, images });
+    })?;
+    Ok(rows)
+}
+
+/// Hands the first `want` usable rows of `path` to `keep` (the prompt, and each image's type and
+/// bytes); how many there were.
+fn scan(
+    path: &Path,
+    max_images: u32,
+    want: usize,
+    mut keep: impl FnMut(String, Vec<(&'static str, &[u8])>),
+) -> Result<usize, String> {
     let named = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let file = std::fs::File::open(path).map_err(|e| named(&e))?;
     let reader = SerializedFileReader::new(file).map_err(|e| named(&e))?;
-    let mut rows = Vec::new();
+    let mut usable = 0;
     for row in reader.get_row_iter(None).map_err(|e| named(&e))? {
-        if rows.len() >= want {
+        if usable >= want {
             break;
         }
         let row = row.map_err(|e| named(&e))?;
@@ -179,10 +198,11 @@ fn read_file(path: &Path, max_images: u32, want: usize) -> Result<Vec<Row>, Stri
         if let Some(prompt) = prompt
             && !images.is_empty()
         {
-            rows.push(Row { prompt, images });
+            keep(prompt, images);
+            usable += 1;
         }
     }
-    Ok(rows)
+    Ok(usable)
 }
 
 /// The first `{role: user, content}` with text, in turns that are lists of messages (the dataset's
@@ -213,8 +233,9 @@ fn user_text(message: &Field) -> Option<String> {
     }
 }
 
-/// An image `{bytes, path}` sent as it is, when its bytes are PNG, JPEG or WebP.
-fn image(field: &Field) -> Option<Arc<MediaPart>> {
+/// An image `{bytes, path}`, to be sent as it is when its bytes are PNG, JPEG or WebP: its type and
+/// bytes.
+fn image(field: &Field) -> Option<(&'static str, &[u8])> {
     let Field::Group(g) = field else {
         return None;
     };
@@ -231,7 +252,7 @@ fn image(field: &Field) -> Option<Arc<MediaPart>> {
     } else {
         return None;
     };
-    Some(Arc::new(MediaPart::new(PartKind::Image, mime, bytes)))
+    Some((mime, bytes))
 }
 
 #[cfg(test)]
