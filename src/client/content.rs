@@ -95,15 +95,19 @@ pub struct Attachments {
 }
 
 impl Attachments {
-    /// Adds `other`'s parts, their offsets moved by `shift` bytes, keeping every part in offset order.
-    pub fn extend_shifted(&mut self, other: &Attachments, shift: usize) {
-        self.parts.extend(
-            other
-                .parts
-                .iter()
-                .map(|(at, part)| (at + shift, Arc::clone(part))),
-        );
-        self.parts.sort_by_key(|(at, _)| *at);
+    /// Adds `other`'s parts, their offsets moved by `shift` bytes, keeping every part in offset order
+    /// (a shared prefix's parts come before the request's own, so that is usually already so).
+    pub fn extend_shifted(&mut self, other: Attachments, shift: usize) {
+        let shifted = other.parts.into_iter().map(|(at, part)| (at + shift, part));
+        if self.parts.is_empty() {
+            // Collected in place: no new buffer for a request without a shared prefix.
+            self.parts = shifted.collect();
+        } else {
+            self.parts.extend(shifted);
+            if !self.parts.is_sorted_by_key(|(at, _)| *at) {
+                self.parts.sort_by_key(|(at, _)| *at);
+            }
+        }
         self.sent.add(&other.sent);
     }
 }

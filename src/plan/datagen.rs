@@ -162,7 +162,7 @@ impl Generator {
             let mut rng = StdRng::seed_from_u64(mix(stream ^ 0x4d45_4449, index));
             let drawn = plan.draw(&spec.prompt[own_text..], &mut rng);
             let mut media = spec.media.take().unwrap_or_default();
-            media.extend_shifted(&drawn, own_text);
+            media.extend_shifted(drawn, own_text);
             spec.media = Some(media);
         }
         if !self.adapters.is_empty() {
@@ -194,7 +194,12 @@ impl Generator {
                 let items = row
                     .images
                     .iter()
-                    .map(|image| (media::point(*insertion, &mut rng), vec![Arc::clone(image)]))
+                    .map(|image| {
+                        (
+                            media::point(*insertion, &mut rng),
+                            std::slice::from_ref(image),
+                        )
+                    })
                     .collect();
                 let sent = MediaSent {
                     images: row.images.len() as u32,

@@ -166,8 +166,8 @@ impl MediaPlan {
             }
         }
         let items = items
-            .into_iter()
-            .map(|(at, item)| (at, item.iter().cloned().collect()))
+            .iter()
+            .map(|(at, item)| (*at, item.as_slice()))
             .collect();
         placed(text, items, sent)
     }
@@ -178,7 +178,7 @@ impl MediaPlan {
 /// characters. `sent` gets their bytes.
 pub fn placed(
     text: &str,
-    mut items: Vec<(f64, Vec<Arc<MediaPart>>)>,
+    mut items: Vec<(f64, &[Arc<MediaPart>])>,
     mut sent: MediaSent,
 ) -> Attachments {
     items.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -189,7 +189,7 @@ pub fn placed(
         let offset = chars.get(index).copied().unwrap_or(text.len());
         for part in item {
             sent.bytes += part.bytes;
-            parts.push((offset, part));
+            parts.push((offset, Arc::clone(part)));
         }
     }
     Attachments { parts, sent }
