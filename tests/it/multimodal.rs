@@ -48,6 +48,14 @@ async fn contents(server: &MockServer) -> Vec<Vec<Value>> {
     out
 }
 
+/// The `type` of each content part, in order.
+fn kinds(content: &[Value]) -> Vec<&str> {
+    content
+        .iter()
+        .map(|p| p["type"].as_str().unwrap())
+        .collect()
+}
+
 fn decode(b64: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(b64)
@@ -103,12 +111,8 @@ async fn images_audio_and_video_arrive_as_content_parts_that_decode_to_what_was_
     let mut bytes = 0u64;
     let mut images = BTreeSet::new();
     for content in &bodies {
-        let kinds: Vec<&str> = content
-            .iter()
-            .map(|p| p["type"].as_str().unwrap())
-            .collect();
         assert_eq!(
-            kinds,
+            kinds(content),
             [
                 "image_url",
                 "image_url",
@@ -210,12 +214,8 @@ load:
     let mut groups: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
     let mut payloads = BTreeSet::new();
     for content in contents(&server).await {
-        let kinds: Vec<&str> = content
-            .iter()
-            .map(|p| p["type"].as_str().unwrap())
-            .collect();
         assert_eq!(
-            kinds,
+            kinds(&content),
             [
                 "image_url",
                 "text",
