@@ -182,11 +182,20 @@ pub fn placed(
     mut sent: MediaSent,
 ) -> Attachments {
     items.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let chars: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let len = text.chars().count();
+    // The points are in order, so one walk over the characters finds every offset.
+    let mut chars = text.char_indices();
+    let (mut walked, mut offset) = (0, 0);
     let mut parts = Vec::new();
     for (at, item) in items {
-        let index = (at * chars.len() as f64) as usize;
-        let offset = chars.get(index).copied().unwrap_or(text.len());
+        let index = ((at * len as f64) as usize).min(len);
+        if index >= walked {
+            offset = match chars.nth(index - walked) {
+                Some((byte, _)) => byte,
+                None => text.len(),
+            };
+            walked = index + 1;
+        }
         for part in item {
             sent.bytes += part.bytes;
             parts.push((offset, Arc::clone(part)));
