@@ -23,6 +23,7 @@ use std::path::PathBuf;
 
 pub use exchange::{Exchange, Failure, FailureKind, Success, Timeout};
 pub use http::Http;
+pub use openai::ToolCall;
 pub use send::{Answer, Client, Endpoint};
 pub use stream::MAX_BODY;
 

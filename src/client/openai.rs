@@ -117,6 +117,9 @@ struct Text<'a> {
     reasoning_content: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     reasoning: Option<Cow<'a, str>>,
+    /// Tool calls are generated tokens too: only whether there are any is read here.
+    #[serde(default)]
+    tool_calls: Option<Vec<serde::de::IgnoredAny>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,7 +156,10 @@ impl Choice<'_> {
         let non_empty = |t: &Option<Cow<'_, str>>| t.as_deref().is_some_and(|s| !s.is_empty());
         let text_has = |t: &Option<Text<'_>>| {
             t.as_ref().is_some_and(|t| {
-                non_empty(&t.content) || non_empty(&t.reasoning_content) || non_empty(&t.reasoning)
+                non_empty(&t.content)
+                    || non_empty(&t.reasoning_content)
+                    || non_empty(&t.reasoning)
+                    || t.tool_calls.as_ref().is_some_and(|c| !c.is_empty())
             })
         };
         non_empty(&self.text) || text_has(&self.delta) || text_has(&self.message)
@@ -193,25 +199,88 @@ fn fold_choices<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Cho
 }
 
 /// The generated text of a chunk or body, parsed again on its own: used only when an answer must
-/// be kept (multi-turn sessions send it back in the next turn).
+/// be kept (multi-turn sessions and replayed calls send it back in later calls).
 #[derive(Debug, Deserialize)]
 struct Answered<'a> {
     #[serde(borrow, default)]
-    choices: Vec<Choice<'a>>,
+    choices: Vec<AnsweredChoice<'a>>,
 }
 
-/// Appends the text or content `data` carries (the first choice's) to `out`.
-pub fn append_text(data: &[u8], out: &mut String) {
+#[derive(Debug, Deserialize)]
+struct AnsweredChoice<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    delta: Option<AnsweredText<'a>>,
+    #[serde(borrow, default)]
+    message: Option<AnsweredText<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnsweredText<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCallPart>>,
+}
+
+/// A tool call, whole (a response body) or one streamed fragment of it (`index` says which).
+#[derive(Debug, Deserialize)]
+struct ToolCallPart {
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionPart>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FunctionPart {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+/// A tool call the model made, as received (streamed fragments joined).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them (meant to be JSON; not checked here).
+    pub arguments: String,
+}
+
+/// Appends the text or content `data` carries (the first choice's) to `out`, and its tool calls
+/// (or their fragments) to `calls`.
+pub fn append_answer(data: &[u8], out: &mut String, calls: &mut Vec<ToolCall>) {
     let Ok(answered) = serde_json::from_slice::<Answered<'_>>(data) else {
         return;
     };
-    if let Some(choice) = answered.choices.first() {
-        let text = choice
-            .text
-            .as_deref()
-            .or_else(|| choice.delta.as_ref().and_then(|d| d.content.as_deref()))
-            .or_else(|| choice.message.as_ref().and_then(|m| m.content.as_deref()));
-        out.push_str(text.unwrap_or(""));
+    let Some(choice) = answered.choices.first() else {
+        return;
+    };
+    let body = choice.delta.as_ref().or(choice.message.as_ref());
+    let text = choice
+        .text
+        .as_deref()
+        .or_else(|| body.and_then(|d| d.content.as_deref()));
+    out.push_str(text.unwrap_or(""));
+    let parts = body.and_then(|b| b.tool_calls.as_ref());
+    for (position, part) in parts.into_iter().flatten().enumerate() {
+        let at = part.index.unwrap_or(position);
+        while calls.len() <= at {
+            calls.push(ToolCall::default());
+        }
+        let call = &mut calls[at];
+        if let Some(id) = &part.id {
+            call.id.push_str(id);
+        }
+        if let Some(f) = &part.function {
+            call.name.push_str(f.name.as_deref().unwrap_or(""));
+            call.arguments.push_str(f.arguments.as_deref().unwrap_or(""));
+        }
     }
 }
 
@@ -231,6 +300,27 @@ impl Chunk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_tool_call_fragments_are_joined() {
+        let (mut text, mut calls) = (String::new(), Vec::new());
+        for chunk in [
+            r#"{"choices":[{"delta":{"content":"ok"}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"get","arguments":"{\"q\""}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":": 1}"}}]}}]}"#,
+        ] {
+            append_answer(chunk.as_bytes(), &mut text, &mut calls);
+        }
+        assert_eq!(text, "ok");
+        assert_eq!(
+            calls,
+            vec![ToolCall {
+                id: "c1".into(),
+                name: "get".into(),
+                arguments: "{\"q\": 1}".into()
+            }]
+        );
+    }
 
     #[test]
     fn completion_and_chat_bodies() {
@@ -283,6 +373,9 @@ mod tests {
             })
         );
         assert!(parse(r#"{"choices":[{"text":"esc\"aped"}]}"#).has_content());
+        let tool = r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}"#;
+        assert!(parse(tool).has_content());
+        assert!(!parse(r#"{"choices":[{"message":{"content":null,"tool_calls":[]}}]}"#).has_content());
         assert_eq!(
             parse(r#"{"choices":[{"message":{"content":"one two  three"}}]}"#).word_count(),
             3

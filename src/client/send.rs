@@ -45,6 +45,8 @@ pub struct Answer {
     pub text: String,
     /// The session token the response carried (`api.session_token_header_key`), if any.
     pub token: Option<String>,
+    /// The tool calls it made (chat only), streamed fragments joined.
+    pub tool_calls: Vec<openai::ToolCall>,
 }
 
 /// A pooled HTTP client bound to one endpoint.
@@ -147,6 +149,21 @@ impl Client {
         (exchange, answer)
     }
 
+    /// Sends a chat body built by the caller (a replayed call's messages, tools and model), under
+    /// `headers`; the answer's text and tool calls come back with it.
+    pub async fn send_chat(
+        &self,
+        body: Vec<u8>,
+        max_tokens: u32,
+        headers: &[(&str, &str)],
+    ) -> (Exchange, Answer) {
+        let mut answer = Answer::default();
+        let exchange = self
+            .post(body.into(), max_tokens, headers, Some(&mut answer))
+            .await;
+        (exchange, answer)
+    }
+
     async fn exchange(
         &self,
         adapter: Option<u16>,
@@ -154,7 +171,7 @@ impl Client {
         media: Option<&Attachments>,
         max_tokens: u32,
         headers: &[(&str, &str)],
-        mut answer: Option<&mut Answer>,
+        answer: Option<&mut Answer>,
     ) -> Exchange {
         let e = &self.endpoint;
         let model = adapter
@@ -170,7 +187,18 @@ impl Client {
             e.ignore_eos,
             e.response_format.as_ref(),
         );
-        let body = bytes::Bytes::from(body);
+        self.post(body.into(), max_tokens, headers, answer).await
+    }
+
+    /// Posts `body` and reads the whole response (bounded by the request timeout).
+    async fn post(
+        &self,
+        body: bytes::Bytes,
+        max_tokens: u32,
+        headers: &[(&str, &str)],
+        mut answer: Option<&mut Answer>,
+    ) -> Exchange {
+        let e = &self.endpoint;
         let sent = Instant::now();
         let post = || {
             headers
@@ -197,16 +225,15 @@ impl Client {
                     Some(value.to_string())
                 });
             }
-            let text = answer.map(|a| &mut a.text);
             match response {
                 Err(err) => Err(transport_failure(&err, false).into()),
                 Ok(response) if !response.status().is_success() => {
                     Err(status_failure(response).await.into())
                 }
                 Ok(response) if e.streaming => {
-                    read_stream(response, sent, e.idle_timeout, max_tokens, text).await
+                    read_stream(response, sent, e.idle_timeout, max_tokens, answer).await
                 }
-                Ok(response) => read_body(response, sent, text).await,
+                Ok(response) => read_body(response, sent, answer).await,
             }
         };
         match tokio::time::timeout(e.request_timeout, exchange).await {
@@ -255,7 +282,7 @@ async fn status_failure(response: reqwest::Response) -> Fail {
 async fn read_body(
     mut response: reqwest::Response,
     sent: Instant,
-    text: Option<&mut String>,
+    answer: Option<&mut Answer>,
 ) -> Result<Success, Ended> {
     let mut bytes = Vec::new();
     while let Some(chunk) = response
@@ -282,8 +309,8 @@ async fn read_body(
         let message = "the response has no generated text".to_string();
         return Err((FailureKind::NoContent, message).into());
     }
-    if let Some(text) = text {
-        openai::append_text(&bytes, text);
+    if let Some(answer) = answer {
+        openai::append_answer(&bytes, &mut answer.text, &mut answer.tool_calls);
     }
     Ok(Success {
         sent,

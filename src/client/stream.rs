@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::openai::{self, Chunk};
+use super::send::Answer;
 use super::sse::SseDecoder;
 use super::{FailureKind, Success, describe_error};
 
@@ -51,7 +52,7 @@ struct StreamState {
 }
 
 impl StreamState {
-    fn on_event(&mut self, data: &[u8], at: Instant, text: &mut Option<&mut String>) {
+    fn on_event(&mut self, data: &[u8], at: Instant, answer: &mut Option<&mut Answer>) {
         if self.problem.is_some() || self.done {
             return;
         }
@@ -75,8 +76,8 @@ impl StreamState {
             self.usage = chunk.usage;
         }
         if chunk.has_content() {
-            if let Some(text) = text {
-                openai::append_text(data, text);
+            if let Some(answer) = answer {
+                openai::append_answer(data, &mut answer.text, &mut answer.tool_calls);
             }
             if let Some(last) = self.last_content {
                 self.gaps_us
@@ -106,7 +107,7 @@ pub(super) async fn read_stream(
     sent: Instant,
     idle_timeout: Duration,
     max_tokens: u32,
-    mut text: Option<&mut String>,
+    mut answer: Option<&mut Answer>,
 ) -> Result<Success, Ended> {
     let mut decoder = SseDecoder::new();
     let mut state = StreamState {
@@ -146,7 +147,7 @@ pub(super) async fn read_stream(
             Ok(Some(bytes)) => {
                 let at = Instant::now();
                 last_read = at;
-                decoder.feed(&bytes, |data| state.on_event(data, at, &mut text));
+                decoder.feed(&bytes, |data| state.on_event(data, at, &mut answer));
                 if let Some(problem) = state.problem.take() {
                     return Err(problem.into());
                 }
@@ -157,7 +158,7 @@ pub(super) async fn read_stream(
             Ok(None) => {
                 let at = Instant::now();
                 if let Some(data) = decoder.finish() {
-                    state.on_event(&data, at, &mut text);
+                    state.on_event(&data, at, &mut answer);
                 }
                 break at;
             }

@@ -40,6 +40,7 @@ pub fn find(stages: &[StageResult]) -> Option<Knee> {
     let (load, unit) = match knee.stage.load {
         StageLoad::Open { rate, .. } => (rate, "req/s"),
         StageLoad::Closed { concurrency, .. } => (f64::from(concurrency), "concurrency"),
+        StageLoad::Sessions { concurrent, .. } => (f64::from(concurrent), "concurrent sessions"),
     };
     Some(Knee {
         stage: knee.stage.index,

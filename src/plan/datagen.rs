@@ -124,6 +124,8 @@ impl Generator {
                         .into(),
                 );
             }
+            // Session replay sends recorded messages (`run::replay`); the generator is not asked.
+            DataSource::Replay(_) => Source::Generated,
             DataSource::Conversations(c) => {
                 Source::Sessions(Arc::new(SessionPlan::replay(c, Arc::clone(&tokens))))
             }

@@ -11,6 +11,7 @@ pub mod datagen;
 pub mod datasets;
 pub mod lengths;
 pub mod media;
+pub mod replay;
 pub mod sessions;
 pub mod shard;
 pub mod tokens;
@@ -72,6 +73,15 @@ pub enum StageLoad {
     },
     /// `concurrency` slots, each sending its next request when the previous one ends.
     Closed { num_requests: u64, concurrency: u32 },
+    /// `trace_session_replay`: sessions `first..first + count` of the corpus (wrapping), at most
+    /// `concurrent` at a time (0: all at once), started at most `rate` per second. `count` is set
+    /// once the corpus is read (`replay::fit`).
+    Sessions {
+        concurrent: u32,
+        first: u64,
+        count: Option<u64>,
+        rate: Option<f64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -107,6 +117,20 @@ impl PlannedStage {
             } => {
                 format!("concurrency {concurrency} x {num_requests} req")
             }
+            StageLoad::Sessions {
+                concurrent,
+                count,
+                rate,
+                ..
+            } => {
+                let count = count.map_or("every".to_string(), |n| n.to_string());
+                let at_once = match concurrent {
+                    0 => "all at once".to_string(),
+                    n => format!("{n} at a time"),
+                };
+                let rate = rate.map_or(String::new(), |r| format!(", {r} sessions/s"));
+                format!("{count} sessions, {at_once}{rate}")
+            }
         }
     }
 
@@ -114,7 +138,7 @@ impl PlannedStage {
     pub fn requested_rate(&self) -> Option<f64> {
         match self.load {
             StageLoad::Open { rate, .. } => Some(rate),
-            StageLoad::Closed { .. } => None,
+            StageLoad::Closed { .. } | StageLoad::Sessions { .. } => None,
         }
     }
 }
@@ -166,7 +190,9 @@ fn warmup_stage(
                 concurrency,
             }
         }
-        (StageLoad::Closed { .. }, Warmup::Duration(_)) => return None,
+        (StageLoad::Closed { .. }, Warmup::Duration(_)) | (StageLoad::Sessions { .. }, _) => {
+            return None;
+        }
     };
     Some(PlannedStage {
         load,
@@ -220,6 +246,19 @@ pub fn stage_load(load: &Load, stage: Stage, quick: Option<Quick>) -> (StageLoad
                 concurrency,
             };
             (closed, cut)
+        }
+        Stage::Sessions {
+            concurrent,
+            sessions,
+            rate,
+        } => {
+            let load = StageLoad::Sessions {
+                concurrent,
+                first: 0,
+                count: sessions,
+                rate,
+            };
+            (load, false)
         }
     }
 }

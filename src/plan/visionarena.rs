@@ -51,7 +51,9 @@ pub fn split_files(files: &[String], v: &VisionArena) -> Vec<String> {
     out
 }
 
-fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+/// Whether `name` matches the glob `pattern` (`*` within a path segment, `**` across them, `?` one
+/// character).
+pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
         (Some(b'*'), _) if pattern.get(1) == Some(&b'*') => {

@@ -200,6 +200,7 @@ pub fn verdicts(run: &RunResult, gate: &GateReport) -> Verdicts {
             rate: s.stage.requested_rate(),
             concurrency: match s.stage.load {
                 StageLoad::Closed { concurrency, .. } => Some(concurrency),
+                StageLoad::Sessions { concurrent, .. } => Some(concurrent),
                 StageLoad::Open { .. } => None,
             },
         })

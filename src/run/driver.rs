@@ -31,6 +31,7 @@ use crate::plan::{PlannedStage, StageLoad};
 use crate::run::breakers::Breakers;
 use crate::run::pacer::Pacer;
 use crate::run::records::Records;
+use crate::run::replay::{Done, Replayer, SessionsPart};
 use crate::run::send::{Finished, hold, send_any};
 use crate::run::sessions::Live;
 use crate::run::stop::Stop;
@@ -58,7 +59,7 @@ impl Claims {
     }
 
     /// The next request's global index, while any are left.
-    fn claim(&self) -> Option<u64> {
+    pub(super) fn claim(&self) -> Option<u64> {
         let k = self
             .next
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |k| {
@@ -71,6 +72,13 @@ impl Claims {
     /// Requests never claimed (the run stopped first).
     pub fn unclaimed(&self) -> u64 {
         self.count - self.next.load(Ordering::Acquire).min(self.count)
+    }
+
+    /// The global indexes never claimed.
+    pub fn unclaimed_indexes(&self) -> impl Iterator<Item = u64> + '_ {
+        let from = self.next.load(Ordering::Acquire).min(self.count);
+        let (n, i) = (u64::from(self.shard.count()), u64::from(self.shard.index()));
+        (from..self.count).map(move |k| k * n + i)
     }
 }
 
@@ -94,6 +102,8 @@ pub struct Part {
     pub slo: Option<crate::scenario::goodput::Goodput>,
     /// Where each finished request is recorded, when per-request records are on.
     pub records: Option<Records>,
+    /// Session replay: the recorded sessions (`trace_session_replay` stages).
+    pub replay: Option<Arc<Replayer>>,
 }
 
 /// Runs one part of a stage from `started` to completion (or until `stop`) and returns what it
@@ -148,6 +158,23 @@ pub async fn run_stage<'p>(
             driver
                 .closed_loop(started, part, generator, (stage.seed, num_requests))
                 .await;
+        }
+        StageLoad::Sessions { first, rate, .. } => {
+            let replayer = part
+                .replay
+                .as_ref()
+                .expect("session stages are run with the recorded sessions");
+            tokio::time::sleep_until(started.into()).await;
+            let sessions = SessionsPart {
+                client,
+                replayer,
+                claims: &part.claims,
+                slots: part.slots,
+                first,
+                rate,
+                stage: stage.index,
+            };
+            driver.sessions(sessions, started).await;
         }
     }
     driver.drain().await;
@@ -307,6 +334,44 @@ impl Driver<'_, '_> {
         let claimed = self.launched.load(Ordering::Relaxed);
         self.recorder.scheduled += claimed;
         self.recorder.cancelled += claimed.saturating_sub(received);
+    }
+
+    /// Replays this part's sessions (`run::replay`): every call is recorded as it ends, every
+    /// session's record when its last call is done; calls of claimed sessions never sent are
+    /// cancelled.
+    async fn sessions(&mut self, part: SessionsPart<'_>, started: Instant) {
+        let (mut slots, mut rx) = crate::run::replay::start(part, started, self.stop);
+        loop {
+            tokio::select! {
+                biased;
+                done = rx.recv() => match done {
+                    Some(done) => self.take(done),
+                    None => break,
+                },
+                _ = self.stop.grace_over() => {
+                    slots.abort_all();
+                    while let Ok(done) = rx.try_recv() {
+                        self.take(done);
+                    }
+                    break;
+                }
+            }
+        }
+        while slots.join_next().await.is_some() {}
+        let r = &self.recorder;
+        let ended = r.ok + r.failed() + r.timed_out;
+        self.recorder.cancelled += self.recorder.scheduled.saturating_sub(ended);
+    }
+
+    fn take(&mut self, done: Done) {
+        match done {
+            Done::Claimed(calls) => {
+                self.recorder.scheduled += calls;
+                self.launched.fetch_add(calls, Ordering::Relaxed);
+            }
+            Done::Call(finished) => self.finish(Ok(*finished)),
+            Done::Session(record) => self.recorder.replay.sessions.push(record),
+        }
     }
 
     fn launch(&mut self, intended: Instant, spec: RequestSpec, sessions: Option<&Arc<Live>>) {

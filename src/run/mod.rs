@@ -21,6 +21,7 @@ mod result;
 mod runner;
 mod schedule;
 mod send;
+pub mod replay;
 pub mod sessions;
 pub mod stop;
 pub mod sweep;

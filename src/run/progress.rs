@@ -40,12 +40,14 @@ impl StageProgress {
             let length = match stage.load {
                 StageLoad::Open { duration, .. } => duration.as_secs().max(1),
                 StageLoad::Closed { num_requests, .. } => num_requests,
+                StageLoad::Sessions { count, .. } => count.unwrap_or(0),
             };
             let bar =
                 ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr_with_hz(4));
             let unit = match stage.load {
                 StageLoad::Open { .. } => "s",
                 StageLoad::Closed { .. } => " req",
+                StageLoad::Sessions { .. } => " sessions",
             };
             bar.set_style(
                 ProgressStyle::with_template(&format!(
@@ -82,6 +84,7 @@ impl StageProgress {
             let position = match self.stage.load {
                 StageLoad::Open { .. } => elapsed.as_secs(),
                 StageLoad::Closed { .. } => r.accounted(),
+                StageLoad::Sessions { .. } => r.replay.sessions.len() as u64,
             };
             bar.set_position(position);
             bar.set_message(live_message(r, elapsed));
@@ -138,6 +141,11 @@ fn progress_line(scenario: &str, stage: &PlannedStage, elapsed: Duration, r: &Re
         StageLoad::Closed { num_requests, .. } => {
             format!("{} of {num_requests} requests done", r.accounted())
         }
+        StageLoad::Sessions { count, .. } => format!(
+            "{} of {} sessions done",
+            r.replay.sessions.len(),
+            count.unwrap_or(0)
+        ),
     };
     format!(
         "[{scenario}] stage {} running ({planned}): {} done, {} ok, {} failed, {} timed out; ttft p99 so far {}",
@@ -152,8 +160,12 @@ fn progress_line(scenario: &str, stage: &PlannedStage, elapsed: Duration, r: &Re
 
 /// One line for a finished stage.
 fn stage_line(scenario: &str, stage: &PlannedStage, count: usize, r: &Recorder) -> String {
+    let sessions = match r.replay.is_empty() {
+        true => String::new(),
+        false => format!("; {}", r.replay.summary()),
+    };
     format!(
-        "[{scenario}] stage {}/{count} ({}): {} sent, {} ok, {} failed, {} timed out in {:.1}s; ttft p99 {}, schedule delay p99 {}",
+        "[{scenario}] stage {}/{count} ({}): {} sent, {} ok, {} failed, {} timed out in {:.1}s; ttft p99 {}, schedule delay p99 {}{sessions}",
         stage.index + 1,
         stage.describe(),
         r.sent(),

@@ -68,6 +68,8 @@ pub struct Shared {
     pub trace: Option<Arc<[Duration]>>,
     /// `report.goodput`: the per-request SLOs each success is judged against.
     pub slo: Option<Goodput>,
+    /// Session replay: the recorded sessions.
+    pub replay: Option<Arc<crate::run::replay::Replayer>>,
 }
 
 impl Workers {
@@ -145,6 +147,18 @@ impl Workers {
                 num_requests,
                 concurrency,
             } => (num_requests, u64::from(concurrency)),
+            StageLoad::Sessions {
+                concurrent,
+                count,
+                ..
+            } => {
+                let count = count.expect("the corpus gave every session stage its count");
+                let slots = match concurrent {
+                    0 => count,
+                    n => u64::from(n).min(count),
+                };
+                (count, slots)
+            }
             StageLoad::Open { .. } => (0, 0),
         };
         let claims = Arc::new(Claims::new(num_requests, shard));
@@ -168,6 +182,7 @@ impl Workers {
                     trace: self.shared.trace.clone(),
                     slo: self.shared.slo,
                     records: self.records.clone(),
+                    replay: self.shared.replay.clone(),
                 }
             })
             .collect()
@@ -227,7 +242,13 @@ impl Workers {
             }
         }
         let mut merged = Recorder::merged_shards(done.iter().flatten());
-        let unclaimed = claims.unclaimed();
+        // Session stages claim sessions: what was never sent is their calls.
+        let unclaimed = match (&stage.load, &self.shared.replay) {
+            (StageLoad::Sessions { first, .. }, Some(replayer)) => {
+                replayer.calls_in(claims.unclaimed_indexes().map(|k| first + k))
+            }
+            _ => claims.unclaimed(),
+        };
         merged.scheduled += unclaimed;
         merged.cancelled += unclaimed;
         Ok(merged)

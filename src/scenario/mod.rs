@@ -10,6 +10,7 @@ pub mod breaker;
 pub mod capacity;
 pub mod credentials;
 pub mod env;
+pub mod filter;
 pub mod goodput;
 pub mod locate;
 pub mod media;
@@ -17,6 +18,7 @@ pub mod metric;
 pub mod raw;
 pub mod records;
 pub mod regression;
+pub mod replay;
 pub mod scrape;
 pub mod storage;
 pub mod threshold;
@@ -138,6 +140,7 @@ impl Data {
         match &self.source {
             DataSource::Conversations(_) => true,
             DataSource::SharedPrefix(p) => p.multi_turn,
+            DataSource::Replay(_) => true,
             _ => false,
         }
     }
@@ -161,6 +164,9 @@ pub enum DataSource {
     Conversations(Conversations),
     /// `visionarena`: the first user turn and its images from rows of the hub dataset.
     VisionArena(media::VisionArena),
+    /// `otel_trace_replay` / `weka_trace_replay`: recorded agent sessions, replayed as graphs of
+    /// calls by `trace_session_replay` stages.
+    Replay(Box<replay::SessionReplay>),
 }
 
 /// inference-perf's `data.conversation_replay`: `count` conversations, each a system prompt (a part
@@ -231,6 +237,8 @@ pub enum Arrival {
     Concurrent,
     /// `trace_replay`: each request at its trace row's offset (`Load::trace`).
     Trace,
+    /// `trace_session_replay`: whole recorded sessions, each call when the calls it depends on end.
+    Sessions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -239,6 +247,13 @@ pub enum Stage {
     Rate { rate: f64, duration: Duration },
     /// Closed loop: `num_requests` in total with `concurrency` in flight.
     Concurrency { num_requests: u64, concurrency: u32 },
+    /// `trace_session_replay`: `sessions` recorded sessions (none: every one left), `concurrent`
+    /// at a time (0: all at once), started at most `rate` per second.
+    Sessions {
+        concurrent: u32,
+        sessions: Option<u64>,
+        rate: Option<f64>,
+    },
 }
 
 /// `load.sweep`: a stepped ramp finds the saturation rate, then `num_stages` stages run up to it.

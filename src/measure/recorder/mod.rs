@@ -8,6 +8,7 @@
 mod figures;
 pub mod goodput;
 pub mod media;
+pub mod replay;
 pub mod sessions;
 mod shards;
 pub mod wire;
@@ -134,6 +135,8 @@ pub struct Recorder {
     pub goodput: GoodputCounts,
     /// Images, audio and video sent.
     pub media: media::MediaCounts,
+    /// Replayed agent sessions (`trace_session_replay`), one record each.
+    pub replay: replay::ReplayStats,
 }
 
 impl Default for Recorder {
@@ -181,6 +184,7 @@ impl Recorder {
             slo: None,
             goodput: GoodputCounts::default(),
             media: media::MediaCounts::default(),
+            replay: replay::ReplayStats::default(),
         }
     }
 
@@ -404,6 +408,7 @@ impl Recorder {
         self.in_flight_cap_waits += other.in_flight_cap_waits;
         self.goodput.add(&other.goodput);
         self.media.add(&other.media);
+        self.replay.add(&other.replay);
         self.slo = self.slo.or(other.slo);
         self.ramp_up = self.ramp_up.max(other.ramp_up);
     }

@@ -63,6 +63,8 @@ impl Recorder {
         (self.output_tokens_from_usage, self.prompt_token_mismatches) = (0, 0);
         (self.token_count_mismatches, self.in_flight_cap_waits) = (0, 0);
         self.goodput = Default::default();
+        self.media = Default::default();
+        self.replay = Default::default();
         (self.ramp_up, self.active) = (Default::default(), Default::default());
         (self.first_sent, self.last_sent, self.first_intended) = (None, None, None);
         (self.last_intended, self.first_ok_end, self.last_ok_end) = (None, None, None);

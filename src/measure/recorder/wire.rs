@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::goodput::GoodputCounts;
 use super::media::MediaCounts;
+use super::replay::ReplayStats;
 use super::sessions::SessionsFile;
 use super::{FailureGroup, HISTOGRAMS, Recorder};
 use crate::client::FailureKind;
@@ -60,6 +61,9 @@ pub struct RecorderFile {
     /// Media sent (absent without media).
     #[serde(default, skip_serializing_if = "MediaCounts::is_empty")]
     pub media: MediaCounts,
+    /// Replayed sessions (absent without session replay).
+    #[serde(default, skip_serializing_if = "ReplayStats::is_empty")]
+    pub replay: ReplayStats,
 }
 
 pub(super) fn buckets(h: &Histogram<u64>) -> Buckets {
@@ -128,6 +132,7 @@ impl Recorder {
             slo: self.slo,
             adapters: self.adapters.iter().map(|a| a.to_file(origin)).collect(),
             media: self.media,
+            replay: self.replay.clone(),
         }
     }
 
@@ -181,6 +186,7 @@ impl Recorder {
                 .map(|a| Recorder::from_file(a, origin))
                 .collect::<Result<_, _>>()?,
             media: file.media,
+            replay: file.replay.clone(),
             ..r
         })
     }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::{RawMultimodal, RawVisionArena};
+use super::{RawMultimodal, RawOtelReplay, RawVisionArena, RawWekaReplay};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,7 +17,8 @@ pub struct RawData {
     pub shared_prefix: Option<RawSharedPrefix>,
     pub multimodal: Option<RawMultimodal>,
     pub trace: Option<RawTrace>,
-    pub otel_trace_replay: Option<Value>,
+    pub otel_trace_replay: Option<RawOtelReplay>,
+    pub weka_trace_replay: Option<RawWekaReplay>,
     pub conversation_replay: Option<RawConversationReplay>,
     pub sharegpt4video: Option<Value>,
     pub visionarena: Option<RawVisionArena>,
@@ -104,6 +105,8 @@ pub enum DataType {
     BillsumConversations,
     #[serde(rename = "otel_trace_replay")]
     OtelTraceReplay,
+    #[serde(rename = "weka_trace_replay")]
+    WekaTraceReplay,
     #[serde(rename = "conversation_replay")]
     ConversationReplay,
     #[serde(rename = "sharegpt4video")]

@@ -9,11 +9,13 @@ mod breaker;
 mod capacity;
 mod data;
 mod media;
+mod replay;
 
 pub use breaker::*;
 pub use capacity::*;
 pub use data::*;
 pub use media::*;
+pub use replay::*;
 
 use indexmap::IndexMap;
 use serde::Deserialize;

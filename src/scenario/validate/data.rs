@@ -58,10 +58,28 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
             let raw = data.visionarena.as_ref().unwrap_or(&default);
             DataSource::VisionArena(super::media::visionarena(c, raw)?)
         }
+        DataType::OtelTraceReplay => {
+            let Some(raw) = &data.otel_trace_replay else {
+                return Err(c.error(
+                    &[Step::Key("data"), Step::Key("otel_trace_replay")],
+                    "`type: otel_trace_replay` needs an `otel_trace_replay` block",
+                ));
+            };
+            DataSource::Replay(Box::new(super::replay::otel(c, raw)?))
+        }
+        DataType::WekaTraceReplay => {
+            let Some(raw) = &data.weka_trace_replay else {
+                return Err(c.error(
+                    &[Step::Key("data"), Step::Key("weka_trace_replay")],
+                    "`type: weka_trace_replay` needs a `weka_trace_replay` block",
+                ));
+            };
+            DataSource::Replay(Box::new(super::replay::weka(c, raw)?))
+        }
         _ => {
             return Err(c.error(
                 &[Step::Key("data"), Step::Key("type")],
-                "infergate supports `synthetic`, `random`, `mock`, `shared_prefix`, `shareGPT`, `conversation_replay` and `visionarena` data; other data sources are not supported yet",
+                "infergate supports `synthetic`, `random`, `mock`, `shared_prefix`, `shareGPT`, `conversation_replay`, `visionarena`, `otel_trace_replay` and `weka_trace_replay` data; other data sources are not supported yet",
             ));
         }
     };
@@ -86,6 +104,17 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
             &[Step::Key("data"), Step::Key("shared_prefix")],
             "only used with `type: shared_prefix`",
         ));
+    }
+    for (key, given, kind) in [
+        ("otel_trace_replay", data.otel_trace_replay.is_some(), DataType::OtelTraceReplay),
+        ("weka_trace_replay", data.weka_trace_replay.is_some(), DataType::WekaTraceReplay),
+    ] {
+        if given && data.kind != kind {
+            return Err(c.error(
+                &[Step::Key("data"), Step::Key(key)],
+                format!("only used with `type: {key}`"),
+            ));
+        }
     }
     if data.visionarena.is_some() && data.kind != DataType::VisionArena {
         return Err(c.error(
@@ -114,13 +143,9 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
             "multimodal prompts cannot be multi-turn (`enable_multi_turn_chat`), as in inference-perf",
         ));
     }
-    for (key, value) in [
-        ("otel_trace_replay", &data.otel_trace_replay),
-        ("sharegpt4video", &data.sharegpt4video),
-    ] {
-        if value.is_some() {
-            return Err(c.unsupported(&[Step::Key("data"), Step::Key(key)], key));
-        }
+    if data.sharegpt4video.is_some() {
+        let key = "sharegpt4video";
+        return Err(c.unsupported(&[Step::Key("data"), Step::Key(key)], key));
     }
     if data.path.is_some() && data.kind != DataType::ShareGpt {
         return Err(c.error(

@@ -68,13 +68,14 @@ pub(super) fn check_load(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Load,
         LoadType::Poisson => Arrival::Poisson,
         LoadType::Concurrent => Arrival::Concurrent,
         LoadType::TraceReplay => Arrival::Trace,
-        LoadType::TraceSessionReplay => {
-            return Err(c.error(
-                &[Step::Key("load"), Step::Key("type")],
-                "infergate supports the load types constant, poisson, concurrent and trace_replay; trace_session_replay (agentic session graphs) is not supported yet",
-            ));
-        }
+        LoadType::TraceSessionReplay => Arrival::Sessions,
     };
+    if arrival == Arrival::Sessions && (load.sweep.is_some() || load.capacity.is_some()) {
+        return Err(c.error(
+            &[Step::Key("load"), Step::Key("type")],
+            "a trace_session_replay load runs the sessions its stages name: give `stages`, not a sweep or capacity search",
+        ));
+    }
     let sweep = match &load.sweep {
         Some(raw_sweep) => Some(check_sweep(c, raw_sweep, arrival, !load.stages.is_empty())?),
         None => None,
@@ -281,17 +282,22 @@ fn check_stage(
         ]
     };
     let here = [Step::Key("load"), Step::Key("stages"), Step::Item(i)];
-    for (key, present) in [
-        ("concurrent_sessions", s.concurrent_sessions.is_some()),
-        ("session_rate", s.session_rate.is_some()),
-        ("num_sessions", s.num_sessions.is_some()),
-        ("timeout", s.timeout.is_some()),
-    ] {
-        if present {
-            return Err(c.unsupported(&at(key), key));
+    if s.timeout.is_some() {
+        return Err(c.unsupported(&at("timeout"), "timeout"));
+    }
+    if arrival != Arrival::Sessions {
+        for (key, present) in [
+            ("concurrent_sessions", s.concurrent_sessions.is_some()),
+            ("session_rate", s.session_rate.is_some()),
+            ("num_sessions", s.num_sessions.is_some()),
+        ] {
+            if present {
+                return Err(c.error(&at(key), "belongs to `load.type: trace_session_replay` stages"));
+            }
         }
     }
     match arrival {
+        Arrival::Sessions => sessions_stage(c, i, s),
         // A trace's stages keep inference-perf's `{rate, duration}`: the trace gives the arrivals,
         // `duration` ends the stage.
         Arrival::Constant | Arrival::Poisson | Arrival::Trace => {
@@ -343,4 +349,53 @@ fn check_stage(
             })
         }
     }
+}
+
+/// A `trace_session_replay` stage: `concurrent_sessions` (0: no limit), and optionally
+/// `num_sessions` and `session_rate`.
+fn sessions_stage(c: &Checker<'_>, i: usize, s: &RawStage) -> Result<Stage, ScenarioError> {
+    let at = |field: &'static str| {
+        [
+            Step::Key("load"),
+            Step::Key("stages"),
+            Step::Item(i),
+            Step::Key(field),
+        ]
+    };
+    let here = [Step::Key("load"), Step::Key("stages"), Step::Item(i)];
+    if s.rate.is_some() || s.duration.is_some() || s.num_requests.is_some() || s.concurrency_level.is_some() {
+        return Err(c.error(
+            &here,
+            "trace_session_replay stages take concurrent_sessions, num_sessions and session_rate, not rate, duration, num_requests or concurrency_level",
+        ));
+    }
+    let whole = |key: &'static str, v: &serde_yaml::Value| {
+        v.as_u64()
+            .ok_or_else(|| c.error(&at(key), "must be a whole number, 0 or more"))
+    };
+    let concurrent = match &s.concurrent_sessions {
+        Some(v) => whole("concurrent_sessions", v)?,
+        None => return Err(c.error(&here, "missing `concurrent_sessions` (0 runs every session at once)")),
+    };
+    let concurrent = u32::try_from(concurrent)
+        .map_err(|_| c.error(&at("concurrent_sessions"), "is too large"))?;
+    let sessions = match &s.num_sessions {
+        None => None,
+        Some(v) => match whole("num_sessions", v)? {
+            0 => return Err(c.error(&at("num_sessions"), "must be at least 1 (omit it for every session left)")),
+            n => Some(n),
+        },
+    };
+    let rate = match &s.session_rate {
+        None => None,
+        Some(v) => match v.as_f64() {
+            Some(r) if r > 0.0 && r.is_finite() => Some(r),
+            _ => return Err(c.error(&at("session_rate"), "must be more than 0 sessions per second")),
+        },
+    };
+    Ok(Stage::Sessions {
+        concurrent,
+        sessions,
+        rate,
+    })
 }

@@ -9,6 +9,7 @@ mod conversations;
 mod data;
 mod load;
 mod media;
+mod replay;
 mod server;
 mod yaml;
 
@@ -54,6 +55,43 @@ fn media_needs_chat(
         at,
         "images, audio and video are sent as chat content parts: set `api.type: chat`",
     ))
+}
+
+/// Session replay data goes with `trace_session_replay` stages and the chat API, and only they, as
+/// inference-perf's validator requires.
+fn replay_needs_sessions(
+    c: &Checker<'_>,
+    api: &super::Api,
+    data: &super::Data,
+    load: &super::Load,
+) -> Result<(), ScenarioError> {
+    let replay = matches!(data.source, super::DataSource::Replay(_));
+    let sessions = load.arrival == super::Arrival::Sessions;
+    if replay && !sessions {
+        return Err(c.error(
+            &[Step::Key("load"), Step::Key("type")],
+            "otel_trace_replay and weka_trace_replay data are replayed by `load.type: trace_session_replay`",
+        ));
+    }
+    if sessions && !replay {
+        return Err(c.error(
+            &[Step::Key("data"), Step::Key("type")],
+            "`load.type: trace_session_replay` replays `otel_trace_replay` or `weka_trace_replay` data",
+        ));
+    }
+    if replay && api.kind != super::ApiKind::Chat {
+        return Err(c.error(
+            &[Step::Key("api"), Step::Key("type")],
+            "recorded sessions are chat messages: set `api.type: chat`",
+        ));
+    }
+    if replay && (data.media.is_some() || load.lora.is_some()) {
+        return Err(c.error(
+            &[Step::Key("data")],
+            "session replay sends the recorded messages: no `multimodal` or `lora_traffic_split` with it",
+        ));
+    }
+    Ok(())
 }
 
 /// Collects the file's path and source so errors can be placed.
@@ -146,6 +184,11 @@ pub fn validate(path: &Path, source: &str) -> Result<Scenario, ScenarioErrors> {
     }
     let tokenizer = check_tokenizer(&c, &raw).map_err(|e| errors.push(e)).ok();
     let load = check_load(&mut c, &raw).map_err(|e| errors.push(e)).ok();
+    if let (Some(api), Some(data), Some(load)) = (&api, &data, &load)
+        && let Err(e) = replay_needs_sessions(&c, api, data, load)
+    {
+        errors.push(e);
+    }
     let server = check_server(&c, &raw).map_err(|e| errors.push(e)).ok();
     let storage = super::storage::check(&mut c, &raw)
         .map_err(|e| errors.push(e))
