@@ -2,6 +2,7 @@
 //! library. `run` shares its options with the harness (`options::SuiteArgs`).
 
 mod bench;
+mod graph;
 mod merge;
 mod saved;
 mod sim;
@@ -45,6 +46,7 @@ enum Command {
     Compare(saved::CompareArgs),
     Bench(bench::BenchArgs),
     Merge(merge::MergeArgs),
+    Graph(graph::GraphArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process's exit code.
@@ -57,6 +59,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => saved::compare(args),
         Command::Bench(args) => bench::main(args),
         Command::Merge(args) => merge::main(args),
+        Command::Graph(args) => graph::main(args),
     }
 }
 

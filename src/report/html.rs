@@ -129,6 +129,26 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
         );
     }
     sessions_table(&mut out, run);
+    if let Some(r) = &run.replay {
+        let secs = |s: &Option<crate::report::schema::Spread>| {
+            s.map_or("n/a".into(), |s| format!("median {:.2} s, p90 {:.2} s, max {:.2} s", s.median, s.p90, s.max))
+        };
+        let _ = write!(
+            out,
+            "<p><b>Replayed sessions:</b> {} ({} succeeded, {} failed); {} calls: {} completed, {} failed, \
+             {} cancelled because a call they depend on failed. Session duration {}; time in calls on \
+             the critical path {}. Each session is in per_session_lifecycle_metrics.json.</p>",
+            r.num_sessions,
+            r.num_sessions_succeeded,
+            r.num_sessions_failed,
+            r.total_events,
+            r.total_events_completed,
+            r.total_events_failed,
+            r.total_events_cancelled,
+            escape(&secs(&r.session_duration_sec)),
+            escape(&secs(&r.critical_path_call_sec)),
+        );
+    }
     server_table(&mut out, run);
     if let Some(k) = &run.knee {
         let _ = write!(

@@ -11,6 +11,7 @@ pub mod junit;
 pub mod metadata;
 pub mod plots;
 pub mod prometheus;
+pub mod replay;
 pub mod rundir;
 pub mod schema;
 pub mod shard;
@@ -84,6 +85,13 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                             write(&files::adapter_stage(name, s.stage.index), &value)?;
                         }
                     }
+                }
+            }
+            if !run.total.replay.is_empty() {
+                write(files::SESSION_SUMMARY, &replay::summary(&run.total.replay))?;
+                write(files::PER_SESSION, &run.total.replay.sessions)?;
+                for s in &run.stages {
+                    write(&files::session_stage(s.stage.index), &replay::summary(&s.recorder.replay))?;
                 }
             }
             write(files::TIMELINE, &json::timeline(run))?;

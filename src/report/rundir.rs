@@ -59,6 +59,8 @@ pub struct RunDir {
     pub sessions: Option<SessionsEntry>,
     /// Media sent over the whole run, when the prompts carried any.
     pub media: Option<crate::measure::recorder::media::MediaCounts>,
+    /// Replayed agent sessions, when the run replayed any.
+    pub replay: Option<schema::SessionReplaySummary>,
 }
 
 /// Why a run directory could not be read.
@@ -156,6 +158,7 @@ impl RunDir {
             media,
             summary,
             timeline,
+            replay: schema::read(&dir.join(files::SESSION_SUMMARY)).ok(),
         })
     }
 

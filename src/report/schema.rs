@@ -33,6 +33,15 @@ pub mod files {
         format!("stage_{index}_prometheus_metrics.json")
     }
 
+    /// Replayed sessions (`trace_session_replay`), inference-perf's names.
+    pub const SESSION_SUMMARY: &str = "summary_session_lifecycle_metrics.json";
+    pub const PER_SESSION: &str = "per_session_lifecycle_metrics.json";
+
+    /// `stage_{i}_session_lifecycle_metrics.json`.
+    pub fn session_stage(index: usize) -> String {
+        format!("stage_{index}_session_lifecycle_metrics.json")
+    }
+
     /// `stage_{i}_lifecycle_metrics.json`.
     pub fn stage(index: usize) -> String {
         format!("stage_{index}_lifecycle_metrics.json")
@@ -127,6 +136,40 @@ pub struct Lifecycle {
     /// Images, audio and video sent, when the prompts carried any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<crate::measure::recorder::media::MediaCounts>,
+}
+
+/// Replayed agent sessions (`summary_session_lifecycle_metrics.json` and per stage), in
+/// inference-perf's field names; durations in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionReplaySummary {
+    pub num_sessions: u64,
+    pub num_sessions_succeeded: u64,
+    pub num_sessions_failed: u64,
+    pub total_events: u64,
+    pub total_events_completed: u64,
+    /// Calls sent that failed or timed out.
+    pub total_events_failed: u64,
+    /// Calls never sent: one they depend on failed (or the run stopped).
+    pub total_events_cancelled: u64,
+    pub session_duration_sec: Option<Spread>,
+    pub num_events: Option<Spread>,
+    pub total_input_tokens: Option<Spread>,
+    pub total_output_tokens: Option<Spread>,
+    /// Calls on each session's critical path (the chain of calls that ended last).
+    pub critical_path_events: Option<Spread>,
+    /// Time on the critical path spent in calls rather than in replayed gaps.
+    pub critical_path_call_sec: Option<Spread>,
+}
+
+/// A small distribution over sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub min: f64,
+    pub median: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 /// Multi-turn sessions: how many conversations began and completed, and the requests by turn index.

@@ -74,6 +74,9 @@ pub fn render(run: &RunResult, gate: &GateReport) -> String {
         out.push_str(&format!("by LoRA adapter:\n{}", grid(&header, &rows, 2)));
     }
     out.push_str(&goodput_rows(run));
+    if !run.total.replay.is_empty() {
+        let _ = writeln!(out, "sessions: {}", run.total.replay.summary());
+    }
     if !run.total.media.is_empty() {
         let _ = writeln!(out, "media: {}", run.total.media.describe());
     }

@@ -7,6 +7,7 @@
 pub mod engine;
 pub mod metrics;
 mod server;
+mod tools;
 pub use server::{AUDIO_TOKENS, IMAGE_TOKENS, MAX_REQUEST_BYTES, VIDEO_TOKENS};
 pub mod truth;
 

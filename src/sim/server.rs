@@ -179,6 +179,8 @@ struct Request {
     #[serde(default)]
     stream: bool,
     stream_options: Option<StreamOptions>,
+    tools: Option<Vec<serde_json::Value>>,
+    tool_choice: Option<serde_json::Value>,
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -260,8 +262,13 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
     };
     state.exported.add_prompt_tokens(prompt_tokens);
     let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
+    let tool = match api {
+        Api::Chat => super::tools::forced(request.tools.as_deref(), request.tool_choice.as_ref()),
+        Api::Completion => None,
+    };
     let chunks = Chunks {
         state: Arc::clone(&state),
+        tool,
         api,
         prompt_tokens,
         output_tokens,
@@ -279,6 +286,8 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
 /// Formats the pieces of one response.
 struct Chunks {
     state: Arc<AppState>,
+    /// The tool call the request forces: the answer is its arguments.
+    tool: Option<super::tools::Forced>,
     api: Api,
     prompt_tokens: u32,
     output_tokens: u32,
@@ -349,9 +358,15 @@ impl Chunks {
             Api::Completion => {
                 format!(r#"{{"index":0,"text":"{word}","logprobs":null,"finish_reason":{finish}}}"#)
             }
-            Api::Chat => format!(
-                r#"{{"index":0,"delta":{{"content":"{word}"}},"logprobs":null,"finish_reason":{finish}}}"#
-            ),
+            Api::Chat => match &self.tool {
+                Some(tool) => format!(
+                    r#"{{"index":0,"delta":{},"logprobs":null,"finish_reason":{finish}}}"#,
+                    super::tools::delta(tool, index, self.output_tokens, word)
+                ),
+                None => format!(
+                    r#"{{"index":0,"delta":{{"content":"{word}"}},"logprobs":null,"finish_reason":{finish}}}"#
+                ),
+            },
         };
         self.event(&choice, None)
     }
@@ -417,7 +432,11 @@ async fn whole_response(mut chunks: Chunks, mut events: Source) -> Response {
     let choice = match chunks.api {
         Api::Completion => json!({"index": 0, "text": text, "finish_reason": "length"}),
         Api::Chat => {
-            json!({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"})
+            let message = match &chunks.tool {
+                Some(tool) => super::tools::message(tool, &text),
+                None => json!({"role": "assistant", "content": text}),
+            };
+            json!({"index": 0, "message": message, "finish_reason": "length"})
         }
     };
     let usage: serde_json::Value =
