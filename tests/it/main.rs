@@ -25,6 +25,7 @@ mod lora;
 mod multimodal;
 mod per_request;
 mod prometheus_server;
+mod replay;
 mod reports;
 mod scenarios;
 mod schema;

@@ -282,11 +282,15 @@ fn unsupported_inference_perf_options_are_refused_by_name() {
         ),
         (
             "data:\n  type: otel_trace_replay\nload:\n  stages: [{rate: 1, duration: 1}]\n",
+            "needs an `otel_trace_replay` block",
+        ),
+        (
+            "data:\n  type: sharegpt4video\nload:\n  stages: [{rate: 1, duration: 1}]\n",
             "data.type",
         ),
         (
             "load:\n  type: trace_session_replay\n  stages: [{rate: 1, duration: 1}]\n",
-            "trace_session_replay",
+            "trace_session_replay stages take concurrent_sessions",
         ),
     ] {
         let e = error_of(source);
