@@ -59,8 +59,12 @@ fn describe(path: &std::path::Path, events: &[Event]) -> Value {
                 .segments
                 .iter()
                 .map(|s| match *s {
-                    Segment::Shared { count, from } => json!({"type": "shared", "messages": count, "from": id(from)}),
-                    Segment::Output { from } => json!({"type": "output", "messages": 1, "from": id(from)}),
+                    Segment::Shared { count, from } => {
+                        json!({"type": "shared", "messages": count, "from": id(from)})
+                    }
+                    Segment::Output { from } => {
+                        json!({"type": "output", "messages": 1, "from": id(from)})
+                    }
                     Segment::Unique { count } => json!({"type": "unique", "messages": count}),
                 })
                 .collect();

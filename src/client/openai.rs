@@ -279,7 +279,8 @@ pub fn append_answer(data: &[u8], out: &mut String, calls: &mut Vec<ToolCall>) {
         }
         if let Some(f) = &part.function {
             call.name.push_str(f.name.as_deref().unwrap_or(""));
-            call.arguments.push_str(f.arguments.as_deref().unwrap_or(""));
+            call.arguments
+                .push_str(f.arguments.as_deref().unwrap_or(""));
         }
     }
 }
@@ -373,9 +374,12 @@ mod tests {
             })
         );
         assert!(parse(r#"{"choices":[{"text":"esc\"aped"}]}"#).has_content());
-        let tool = r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}"#;
+        let tool =
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}"#;
         assert!(parse(tool).has_content());
-        assert!(!parse(r#"{"choices":[{"message":{"content":null,"tool_calls":[]}}]}"#).has_content());
+        assert!(
+            !parse(r#"{"choices":[{"message":{"content":null,"tool_calls":[]}}]}"#).has_content()
+        );
         assert_eq!(
             parse(r#"{"choices":[{"message":{"content":"one two  three"}}]}"#).word_count(),
             3

@@ -131,7 +131,12 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     sessions_table(&mut out, run);
     if let Some(r) = &run.replay {
         let secs = |s: &Option<crate::report::schema::Spread>| {
-            s.map_or("n/a".into(), |s| format!("median {:.2} s, p90 {:.2} s, max {:.2} s", s.median, s.p90, s.max))
+            s.map_or("n/a".into(), |s| {
+                format!(
+                    "median {:.2} s, p90 {:.2} s, max {:.2} s",
+                    s.median, s.p90, s.max
+                )
+            })
         };
         let _ = write!(
             out,

@@ -91,7 +91,10 @@ pub fn write_scenario(dir: &Path, outcome: &ScenarioOutcome) -> Result<(), Strin
                 write(files::SESSION_SUMMARY, &replay::summary(&run.total.replay))?;
                 write(files::PER_SESSION, &run.total.replay.sessions)?;
                 for s in &run.stages {
-                    write(&files::session_stage(s.stage.index), &replay::summary(&s.recorder.replay))?;
+                    write(
+                        &files::session_stage(s.stage.index),
+                        &replay::summary(&s.recorder.replay),
+                    )?;
                 }
             }
             write(files::TIMELINE, &json::timeline(run))?;

@@ -26,7 +26,11 @@ pub fn summary(stats: &ReplayStats) -> SessionReplaySummary {
     }
 }
 
-fn spread(stats: &ReplayStats, scale: f64, f: impl Fn(&SessionRecord) -> u64 + Copy) -> Option<Spread> {
+fn spread(
+    stats: &ReplayStats,
+    scale: f64,
+    f: impl Fn(&SessionRecord) -> u64 + Copy,
+) -> Option<Spread> {
     let at = |q: f64| stats.quantile(q, f).map(|v| v as f64 / scale);
     let n = stats.sessions.len() as f64;
     let mean = stats.sessions.iter().map(|r| f(r) as f64).sum::<f64>() / n / scale;

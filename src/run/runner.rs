@@ -21,7 +21,6 @@ use crate::plan::datagen::Generator;
 use crate::plan::tokens::TokenCounter;
 use crate::plan::trace;
 use crate::plan::{StageLoad, plan};
-use crate::run::replay::Replayer;
 use crate::scenario::{DataSource, Lora, Scenario};
 use crate::sim::SimHandle;
 
@@ -113,37 +112,9 @@ pub async fn run_scenario(
     let mut plan = plan(scenario, quick);
     let replayer = match &scenario.data.source {
         DataSource::Replay(replay) => {
-            let corpus = crate::plan::replay::load(
-                replay,
-                scenario.load.seed,
-                simulated,
-                &crate::client::hub::endpoint(),
-                &crate::client::hub::cache_root(),
-            )
-            .await
-            .map_err(RunError::Setup)?;
-            for skipped in &corpus.skipped {
-                warnings.push(format!("session replay: left out {skipped}"));
-            }
-            if corpus.filtered > 0 {
-                warnings.push(format!(
-                    "session replay: the filter left out {} record(s)",
-                    corpus.filtered
-                ));
-            }
-            if crate::plan::replay::fit(&mut plan, corpus.sessions.len() as u64, quick) {
-                let note = "quick mode: session stages replay at most 3 sessions per concurrent session";
-                plan.shortened = Some(match plan.shortened.take() {
-                    Some(said) => format!("{said}; {note}"),
-                    None => note.to_string(),
-                });
-            }
-            Some(Arc::new(Replayer {
-                replay: (**replay).clone(),
-                sessions: corpus.sessions.into(),
-                caps: plan.session_caps,
-                seed: scenario.load.seed,
-            }))
+            let seed = scenario.load.seed;
+            let at = (simulated, quick);
+            Some(super::replay::prepare(replay, seed, at, &mut plan, &mut warnings).await?)
         }
         _ => None,
     };

@@ -148,9 +148,7 @@ impl Workers {
                 concurrency,
             } => (num_requests, u64::from(concurrency)),
             StageLoad::Sessions {
-                concurrent,
-                count,
-                ..
+                concurrent, count, ..
             } => {
                 let count = count.expect("the corpus gave every session stage its count");
                 let slots = match concurrent {

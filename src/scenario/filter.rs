@@ -119,9 +119,11 @@ fn compare(a: &Value, op: Op, b: &Value) -> Result<bool, ()> {
     use std::cmp::Ordering;
     let order = || -> Result<Ordering, ()> {
         match (a, b) {
-            (Value::Number(x), Value::Number(y)) => {
-                x.as_f64().zip(y.as_f64()).and_then(|(x, y)| x.partial_cmp(&y)).ok_or(())
-            }
+            (Value::Number(x), Value::Number(y)) => x
+                .as_f64()
+                .zip(y.as_f64())
+                .and_then(|(x, y)| x.partial_cmp(&y))
+                .ok_or(()),
             (Value::String(x), Value::String(y)) => Ok(x.cmp(y)),
             _ => Err(()),
         }
@@ -197,7 +199,9 @@ fn lex(source: &str) -> Result<Vec<Tok>, String> {
                 .take_while(|d| d.is_ascii_digit() || **d == '.' || **d == '_')
                 .count();
             let text: String = chars[i..i + len].iter().filter(|d| **d != '_').collect();
-            out.push(Tok::Num(text.parse().map_err(|_| format!("bad number {text}"))?));
+            out.push(Tok::Num(
+                text.parse().map_err(|_| format!("bad number {text}"))?,
+            ));
             i += len;
         } else if c.is_alphabetic() || c == '_' {
             let len = chars[i..]
@@ -340,7 +344,10 @@ impl Parser {
                 match self.next() {
                     Some(Tok::Name(m)) if m == "get" => {}
                     Some(t) => {
-                        return Err(format!("only .get(key, default) is read, not .{}", t.show()));
+                        return Err(format!(
+                            "only .get(key, default) is read, not .{}",
+                            t.show()
+                        ));
                     }
                     None => return Err("the filter ends too soon".into()),
                 }
@@ -411,7 +418,10 @@ mod tests {
     #[test]
     fn code_outside_the_subset_is_refused_by_name() {
         for (source, says) in [
-            ("lambda x: __import__('os').system('id')", "`__import__` is not in the filter subset"),
+            (
+                "lambda x: __import__('os').system('id')",
+                "`__import__` is not in the filter subset",
+            ),
             ("x['a'] == 1", "expected `lambda`"),
             ("lambda x: x.keys()", "only .get(key, default) is read"),
             ("lambda x: x[0] == 1", "only string keys"),

@@ -26,7 +26,8 @@ fn scenario(body: &str) -> Scenario {
     let yaml = format!(
         "api: {{type: chat, streaming: false}}\nserver: {{model_name: m}}\nload:\n  type: trace_session_replay\n  stages: [{{concurrent_sessions: 1}}]\ndata:\n  type: otel_trace_replay\n  otel_trace_replay:\n{body}"
     );
-    Scenario::from_source(&fixtures().join("scenario.yaml"), &yaml).unwrap_or_else(|e| panic!("{e}"))
+    Scenario::from_source(&fixtures().join("scenario.yaml"), &yaml)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 const AGENT: &str = "    trace_files: [agent.json]\n    use_static_model: true\n    static_model_name: m\n    max_wait_ms: 50\n";
@@ -59,11 +60,14 @@ impl Model {
         }
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let message = match body.get("tool_choice") {
-            Some(_) => json!({"role": "assistant", "content": null, "tool_calls": [{"id": format!("live_{n}"),
-                "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Lisbon\"}"}}]}),
+            Some(_) => {
+                json!({"role": "assistant", "content": null, "tool_calls": [{"id": format!("live_{n}"),
+                "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Lisbon\"}"}}]})
+            }
             None => json!({"role": "assistant", "content": format!("LIVE answer to <{said}>")}),
         };
-        ResponseTemplate::new(200).set_body_json(json!({"choices": [{"index": 0, "message": message}],
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"choices": [{"index": 0, "message": message}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 3}}))
     }
 }
@@ -110,31 +114,70 @@ async fn live_answers_and_tool_call_ids_flow_into_the_calls_that_depend_on_them(
         ..RunOptions::default()
     };
     let run = run_scenario(&s, &options).await.unwrap();
-    assert_eq!((run.total.ok, run.total.scheduled, run.total.cancelled), (4, 4, 0));
+    assert_eq!(
+        (run.total.ok, run.total.scheduled, run.total.cancelled),
+        (4, 4, 0)
+    );
     let bodies = bodies(&server).await;
-    let by_last = |text: &str| bodies.iter().find(|b| last_user(b).contains(text)).unwrap_or_else(|| panic!("no call ending {text}"));
+    let by_last = |text: &str| {
+        bodies
+            .iter()
+            .find(|b| last_user(b).contains(text))
+            .unwrap_or_else(|| panic!("no call ending {text}"))
+    };
     // The plan call was recorded as a call of get_weather: it is forced, with room to make it.
     let plan = by_last("Plan a day");
-    assert_eq!(plan["tool_choice"], json!({"type": "function", "function": {"name": "get_weather"}}));
+    assert_eq!(
+        plan["tool_choice"],
+        json!({"type": "function", "function": {"name": "get_weather"}})
+    );
     assert_eq!(plan["tools"][0]["function"]["name"], "get_weather");
     assert!(plan["max_tokens"].as_u64().unwrap() >= 4096);
     assert_eq!(plan["model"], "m");
     // The weather call sends the live tool call, and its result points at the live id.
-    let weather = bodies.iter().find(|b| b["messages"].as_array().unwrap().len() == 4).unwrap();
+    let weather = bodies
+        .iter()
+        .find(|b| b["messages"].as_array().unwrap().len() == 4)
+        .unwrap();
     assert_eq!(weather["messages"][2]["tool_calls"][0]["id"], "live_0");
-    assert_eq!(weather["messages"][3], json!({"role": "tool", "tool_call_id": "live_0", "content": "22C and sunny"}));
+    assert_eq!(
+        weather["messages"][3],
+        json!({"role": "tool", "tool_call_id": "live_0", "content": "22C and sunny"})
+    );
     // The fan-in sends both branches' live answers where the recording had theirs.
     let fin = by_last("Write the plan");
-    assert_eq!(fin["messages"][2]["content"], "LIVE answer to <22C and sunny>");
-    assert_eq!(fin["messages"][3]["content"], "LIVE answer to <Name one museum in Lisbon.>");
+    assert_eq!(
+        fin["messages"][2]["content"],
+        "LIVE answer to <22C and sunny>"
+    );
+    assert_eq!(
+        fin["messages"][3]["content"],
+        "LIVE answer to <Name one museum in Lisbon.>"
+    );
     let order = model.order.lock().unwrap().clone();
-    assert_eq!(order.first().map(String::as_str), Some("Plan a day in Lisbon: the weather and a museum."));
-    assert_eq!(order.last().map(String::as_str), Some("Write the plan."), "the fan-in goes after both branches");
+    assert_eq!(
+        order.first().map(String::as_str),
+        Some("Plan a day in Lisbon: the weather and a museum.")
+    );
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some("Write the plan."),
+        "the fan-in goes after both branches"
+    );
     let record = &run.total.replay.sessions[0];
     assert!(record.success, "{record:?}");
-    assert_eq!((record.events, record.completed, record.cancelled), (4, 4, 0));
-    assert_eq!(record.critical_path.first().map(String::as_str), Some("event_000_plan"));
-    assert_eq!(record.critical_path.last().map(String::as_str), Some("event_003_final"));
+    assert_eq!(
+        (record.events, record.completed, record.cancelled),
+        (4, 4, 0)
+    );
+    assert_eq!(
+        record.critical_path.first().map(String::as_str),
+        Some("event_000_plan")
+    );
+    assert_eq!(
+        record.critical_path.last().map(String::as_str),
+        Some("event_003_final")
+    );
     assert_eq!(record.input_tokens, 40, "the server's usage, summed");
 }
 
@@ -154,27 +197,45 @@ async fn a_failed_call_cancels_the_calls_that_depend_on_it_and_only_those() {
     assert_eq!((run.total.cancelled, run.total.scheduled), (1, 4));
     let sent: Vec<String> = bodies(&server).await.iter().map(last_user).collect();
     assert!(!sent.iter().any(|s| s == "Write the plan."), "{sent:?}");
-    assert!(sent.iter().any(|s| s.contains("museum")), "the parallel branch still runs");
+    assert!(
+        sent.iter().any(|s| s.contains("museum")),
+        "the parallel branch still runs"
+    );
     let record = &run.total.replay.sessions[0];
     assert!(!record.success);
-    assert_eq!((record.completed, record.failed, record.cancelled), (2, 1, 1));
-    assert!(record.error.as_deref().unwrap().contains("HTTP 500"), "{record:?}");
+    assert_eq!(
+        (record.completed, record.failed, record.cancelled),
+        (2, 1, 1)
+    );
+    assert!(
+        record.error.as_deref().unwrap().contains("HTTP 500"),
+        "{record:?}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn recorded_outputs_are_sent_as_they_are_when_substitution_is_off() {
     let _turn = crate::support::turn().await;
     let (server, _) = model(None).await;
-    let s = scenario(&format!("{AGENT}    disable_output_substitution: true\n    attribute_to_header_map: {{tenant.id: x-tenant}}\n"));
+    let s = scenario(&format!(
+        "{AGENT}    disable_output_substitution: true\n    attribute_to_header_map: {{tenant.id: x-tenant}}\n"
+    ));
     let options = RunOptions {
         target: Target::Url(server.uri()),
         ..RunOptions::default()
     };
     run_scenario(&s, &options).await.unwrap();
     let received = server.received_requests().await.unwrap();
-    let chats: Vec<_> = received.iter().filter(|r| r.url.path() == "/v1/chat/completions").collect();
+    let chats: Vec<_> = received
+        .iter()
+        .filter(|r| r.url.path() == "/v1/chat/completions")
+        .collect();
     assert_eq!(chats.len(), 4);
-    assert!(chats.iter().all(|r| r.headers.get("x-tenant").is_some_and(|v| v == "acme")));
+    assert!(
+        chats
+            .iter()
+            .all(|r| r.headers.get("x-tenant").is_some_and(|v| v == "acme"))
+    );
     let fin: Value = chats
         .iter()
         .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
@@ -204,26 +265,47 @@ fn the_simulator_replays_a_tool_calling_session_to_a_verdict_with_its_session_re
     assert!(status.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("result: PASSED"), "{stdout}");
     let reports = out.join("agent");
-    let per: Vec<Value> = serde_json::from_slice(&std::fs::read(reports.join("per_session_lifecycle_metrics.json")).unwrap()).unwrap();
+    let per: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(reports.join("per_session_lifecycle_metrics.json")).unwrap(),
+    )
+    .unwrap();
     // 2 traces (agent, and chain without its error span) padded to 3: stage 0 replays 2, stage 1 the last.
     assert_eq!(per.len(), 3, "{per:?}");
-    assert_eq!(per.iter().filter(|p| p["session_id"].as_str().unwrap().ends_with("_dup1")).count(), 1);
+    assert_eq!(
+        per.iter()
+            .filter(|p| p["session_id"].as_str().unwrap().ends_with("_dup1"))
+            .count(),
+        1
+    );
     assert!(per.iter().all(|p| p["success"] == true), "{per:?}");
-    let summary: Value = serde_json::from_slice(&std::fs::read(reports.join("summary_session_lifecycle_metrics.json")).unwrap()).unwrap();
+    let summary: Value = serde_json::from_slice(
+        &std::fs::read(reports.join("summary_session_lifecycle_metrics.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(summary["num_sessions"], 3);
     assert_eq!(summary["total_events_cancelled"], 0);
-    let stage1: Value = serde_json::from_slice(&std::fs::read(reports.join("stage_1_session_lifecycle_metrics.json")).unwrap()).unwrap();
+    let stage1: Value = serde_json::from_slice(
+        &std::fs::read(reports.join("stage_1_session_lifecycle_metrics.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(stage1["num_sessions"], 1);
-    assert!(stdout.contains("sessions: 3 sessions, 3 succeeded"), "{stdout}");
+    assert!(
+        stdout.contains("sessions: 3 sessions, 3 succeeded"),
+        "{stdout}"
+    );
     let said = format!("{stdout}{stderr}");
-    assert!(said.contains("session replay: left out") && said.contains("broken.json"), "{said}");
+    assert!(
+        said.contains("session replay: left out") && said.contains("broken.json"),
+        "{said}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_hub_dataset_downloads_once_and_the_filter_keeps_its_records() {
     let hub = MockServer::start().await;
     let repo = "o/agent-traces";
-    let trace: Value = serde_json::from_slice(&std::fs::read(fixtures().join("chain.json")).unwrap()).unwrap();
+    let trace: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("chain.json")).unwrap()).unwrap();
     let mut small = trace.clone();
     small["max_tokens"] = json!(100);
     small["benchmark"] = json!("keep");
@@ -232,12 +314,16 @@ async fn a_hub_dataset_downloads_once_and_the_filter_keeps_its_records() {
     let lines = format!("{small}\n{big}\n");
     Mock::given(method("GET"))
         .and(path(format!("/api/datasets/{repo}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"siblings": [{"rfilename": "README.md"}, {"rfilename": "data/train.jsonl"}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"siblings": [{"rfilename": "README.md"}, {"rfilename": "data/train.jsonl"}]}),
+        ))
         .expect(1)
         .mount(&hub)
         .await;
     Mock::given(method("GET"))
-        .and(path(format!("/datasets/{repo}/resolve/main/data/train.jsonl")))
+        .and(path(format!(
+            "/datasets/{repo}/resolve/main/data/train.jsonl"
+        )))
         .respond_with(ResponseTemplate::new(200).set_body_string(lines))
         .expect(1)
         .mount(&hub)
@@ -245,39 +331,74 @@ async fn a_hub_dataset_downloads_once_and_the_filter_keeps_its_records() {
     let s = scenario(&format!(
         "    hf_dataset_path: {repo}\n    filter: \"lambda x: x.get('max_tokens', 0) < 28000 and x['benchmark'] == 'keep'\"\n"
     ));
-    let DataSource::Replay(r) = &s.data.source else { panic!() };
+    let DataSource::Replay(r) = &s.data.source else {
+        panic!()
+    };
     let cache = tempfile::tempdir().unwrap();
     for _ in 0..2 {
-        let corpus = replay::load(r, 42, false, &hub.uri(), cache.path()).await.unwrap();
+        let corpus = replay::load(r, 42, false, &hub.uri(), cache.path())
+            .await
+            .unwrap();
         assert_eq!((corpus.sessions.len(), corpus.filtered), (1, 1));
         assert_eq!(corpus.sessions[0].events.len(), 3);
     }
-    let offline = replay::load(r, 42, true, &hub.uri(), tempfile::tempdir().unwrap().path()).await.unwrap_err();
-    assert!(offline.contains("not downloaded for a run against the simulator"), "{offline}");
+    let offline = replay::load(r, 42, true, &hub.uri(), tempfile::tempdir().unwrap().path())
+        .await
+        .unwrap_err();
+    assert!(
+        offline.contains("not downloaded for a run against the simulator"),
+        "{offline}"
+    );
 }
 
 fn error_of(body: &str) -> String {
     let yaml = format!(
         "api: {{type: chat}}\nload:\n  type: trace_session_replay\n  stages: [{{concurrent_sessions: 1}}]\ndata:\n  type: otel_trace_replay\n  otel_trace_replay:\n{body}"
     );
-    Scenario::from_source(Path::new("suites/replay.yaml"), &yaml).unwrap_err().to_string()
+    Scenario::from_source(Path::new("suites/replay.yaml"), &yaml)
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
 fn bad_replay_configurations_are_refused_by_key_and_filters_are_never_run_as_code() {
     for (body, says) in [
-        ("    trace_files: [a.json]\n    filter: \"lambda x: __import__('os').system('id')\"\n", "otel_trace_replay.filter: `__import__` is not in the filter subset"),
-        ("    trace_files: [a.json]\n    trace_directory: t\n", "give one trace source"),
+        (
+            "    trace_files: [a.json]\n    filter: \"lambda x: __import__('os').system('id')\"\n",
+            "otel_trace_replay.filter: `__import__` is not in the filter subset",
+        ),
+        (
+            "    trace_files: [a.json]\n    trace_directory: t\n",
+            "give one trace source",
+        ),
         ("    default_max_tokens: 5\n", "needs a trace source"),
-        ("    trace_files: [a.json]\n    use_static_model: true\n", "static_model_name: is required when use_static_model is true"),
-        ("    trace_files: [a.json]\n    disable_output_substitution: true\n    duplicate_sessions_target: 5\n", "cannot be combined with duplicate_sessions_target"),
-        ("    trace_files: [a.json]\n    bad_tool_call_handling: retry\n", "unknown variant `retry`"),
-        ("    trace_files: [a.json]\n    max_wait_msec: 5\n", "unknown field `max_wait_msec`"),
-        ("    hf_dataset_path: {path: o/d, streaming: true}\n", "`streaming`: infergate reads path, revision and split"),
+        (
+            "    trace_files: [a.json]\n    use_static_model: true\n",
+            "static_model_name: is required when use_static_model is true",
+        ),
+        (
+            "    trace_files: [a.json]\n    disable_output_substitution: true\n    duplicate_sessions_target: 5\n",
+            "cannot be combined with duplicate_sessions_target",
+        ),
+        (
+            "    trace_files: [a.json]\n    bad_tool_call_handling: retry\n",
+            "unknown variant `retry`",
+        ),
+        (
+            "    trace_files: [a.json]\n    max_wait_msec: 5\n",
+            "unknown field `max_wait_msec`",
+        ),
+        (
+            "    hf_dataset_path: {path: o/d, streaming: true}\n",
+            "`streaming`: infergate reads path, revision and split",
+        ),
     ] {
         let e = error_of(body);
         assert!(e.contains(says), "{body}: {e}");
-        assert!(e.contains("suites/replay.yaml:"), "names the file and line: {e}");
+        assert!(
+            e.contains("suites/replay.yaml:"),
+            "names the file and line: {e}"
+        );
     }
     let wrong_load = Scenario::from_source(
         Path::new("x.yaml"),
@@ -285,12 +406,18 @@ fn bad_replay_configurations_are_refused_by_key_and_filters_are_never_run_as_cod
     )
     .unwrap_err()
     .to_string();
-    assert!(wrong_load.contains("replayed by `load.type: trace_session_replay`"), "{wrong_load}");
+    assert!(
+        wrong_load.contains("replayed by `load.type: trace_session_replay`"),
+        "{wrong_load}"
+    );
     let wrong_stage = Scenario::from_source(
         Path::new("x.yaml"),
         "data:\n  type: otel_trace_replay\n  otel_trace_replay: {trace_files: [a.json]}\nload:\n  type: trace_session_replay\n  stages: [{rate: 1, duration: 1}]\n",
     )
     .unwrap_err()
     .to_string();
-    assert!(wrong_stage.contains("take concurrent_sessions, num_sessions and session_rate"), "{wrong_stage}");
+    assert!(
+        wrong_stage.contains("take concurrent_sessions, num_sessions and session_rate"),
+        "{wrong_stage}"
+    );
 }

@@ -93,7 +93,8 @@ impl ReplayStats {
             sum(|s| s.cancelled),
             seconds(self.quantile(0.5, |s| s.duration_us)),
             seconds(self.quantile(1.0, |s| s.duration_us)),
-            self.quantile(0.5, |s| s.critical_path.len() as u64).unwrap_or(0),
+            self.quantile(0.5, |s| s.critical_path.len() as u64)
+                .unwrap_or(0),
             seconds(self.quantile(0.5, |s| s.critical_calls_us)),
         )
     }

@@ -53,7 +53,11 @@ pub fn build(calls: Vec<Call>) -> Vec<Event> {
     let mut preds: Vec<Vec<(usize, bool)>> = vec![Vec::new(); n];
     let outputs: Vec<Option<(String, std::collections::HashSet<&str>)>> = calls
         .iter()
-        .map(|c| c.output.as_ref().map(|o| (matching_text(o), tool_call_ids(o))))
+        .map(|c| {
+            c.output
+                .as_ref()
+                .map(|o| (matching_text(o), tool_call_ids(o)))
+        })
         .collect();
     for i in 1..n {
         let mut reached = vec![false; n];
@@ -88,7 +92,9 @@ pub fn build(calls: Vec<Call>) -> Vec<Event> {
         let segments = segments(&calls, i, &ancestors, &outputs);
         let expected_tokens = call.output.as_ref().map(|o| {
             let estimate = (matching_text(o).chars().count() / 4).max(1) as u64;
-            call.completion_tokens.unwrap_or(estimate).clamp(1, u64::from(u32::MAX)) as u32
+            call.completion_tokens
+                .unwrap_or(estimate)
+                .clamp(1, u64::from(u32::MAX)) as u32
         });
         let tool_names = match (&call.output, &call.tools) {
             (Some(o), Some(tools)) if !tools.is_empty() => o
@@ -155,10 +161,17 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 /// Call `i`'s messages as segments against its ancestors.
-fn segments(calls: &[Call], i: usize, ancestors: &[usize], outputs: &[Option<Output<'_>>]) -> Vec<Segment> {
+fn segments(
+    calls: &[Call],
+    i: usize,
+    ancestors: &[usize],
+    outputs: &[Option<Output<'_>>],
+) -> Vec<Segment> {
     let messages = &calls[i].messages;
     if ancestors.is_empty() {
-        return vec![Segment::Unique { count: messages.len() }];
+        return vec![Segment::Unique {
+            count: messages.len(),
+        }];
     }
     let mut out = Vec::new();
     let mut best = (0, None);
@@ -183,7 +196,8 @@ fn segments(calls: &[Call], i: usize, ancestors: &[usize], outputs: &[Option<Out
             .then(|| {
                 ancestors.iter().copied().find(|&a| {
                     outputs[a].as_ref().is_some_and(|(text, ids)| {
-                        matching_text(m) == *text || (!ids.is_empty() && ids.is_subset(&tool_call_ids(m)))
+                        matching_text(m) == *text
+                            || (!ids.is_empty() && ids.is_subset(&tool_call_ids(m)))
                     })
                 })
             })
@@ -234,7 +248,13 @@ mod tests {
     #[test]
     fn a_chain_shares_its_prefix_and_substitutes_the_answer() {
         let a = call("a", 0, 1000, vec![user("q1")], "answer one");
-        let b = call("b", 1500, 2000, vec![user("q1"), assistant("answer one"), user("q2")], "two");
+        let b = call(
+            "b",
+            1500,
+            2000,
+            vec![user("q1"), assistant("answer one"), user("q2")],
+            "two",
+        );
         let events = build(vec![a, b]);
         assert_eq!(events[0].predecessors, Vec::<usize>::new());
         assert_eq!(events[1].predecessors, vec![0]);
@@ -260,7 +280,12 @@ mod tests {
             "j",
             500,
             600,
-            vec![user("plan"), assistant("x done"), assistant("y done"), user("merge")],
+            vec![
+                user("plan"),
+                assistant("x done"),
+                assistant("y done"),
+                user("merge"),
+            ],
             "merged",
         );
         let events = build(vec![root, x, y, join]);
@@ -270,7 +295,11 @@ mod tests {
         let mut fan_in = events[3].predecessors.clone();
         fan_in.sort_unstable();
         assert_eq!(fan_in, vec![1, 2]);
-        assert_eq!(events[3].wait, Duration::from_millis(100), "after the later of x and y");
+        assert_eq!(
+            events[3].wait,
+            Duration::from_millis(100),
+            "after the later of x and y"
+        );
         assert_eq!(
             events[3].segments,
             vec![

@@ -73,10 +73,15 @@ pub async fn load(
             corpus.filtered += 1;
             continue;
         }
-        let id = value["session_id"].as_str().unwrap_or("session").to_string();
+        let id = value["session_id"]
+            .as_str()
+            .unwrap_or("session")
+            .to_string();
         match otel::calls(&value, replay.include_errors) {
             Ok(calls) if calls.is_empty() => {
-                corpus.skipped.push(format!("{}: no LLM calls", record.source));
+                corpus
+                    .skipped
+                    .push(format!("{}: no LLM calls", record.source));
             }
             Ok(calls) => corpus.sessions.push(Session {
                 id,
@@ -135,12 +140,16 @@ fn normalize(value: &mut Value, source: &str, index: usize) {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| format!("session_{index}"));
-        let id = obj.get("trace_id").and_then(Value::as_str).map_or(stem, str::to_string);
+        let id = obj
+            .get("trace_id")
+            .and_then(Value::as_str)
+            .map_or(stem, str::to_string);
         obj.insert("session_id".into(), Value::String(id));
     }
     obj.insert("source_id".into(), Value::String(source.to_string()));
     for key in ["harness", "benchmark"] {
-        obj.entry(key).or_insert_with(|| Value::String("unknown".into()));
+        obj.entry(key)
+            .or_insert_with(|| Value::String("unknown".into()));
     }
     let spans: Vec<Value> = obj
         .get("spans")
@@ -149,7 +158,10 @@ fn normalize(value: &mut Value, source: &str, index: usize) {
         .unwrap_or_default();
     let attr = |s: &Value, k: &str| s.get("attributes").and_then(|a| a.get(k)).cloned();
     if !obj.contains_key("models") {
-        let mut models: Vec<Value> = spans.iter().filter_map(|s| attr(s, "gen_ai.request.model")).collect();
+        let mut models: Vec<Value> = spans
+            .iter()
+            .filter_map(|s| attr(s, "gen_ai.request.model"))
+            .collect();
         models.sort_by_key(|m| m.to_string());
         models.dedup();
         obj.insert("models".into(), Value::Array(models));

@@ -73,7 +73,9 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
 
 fn is_call(span: &Value, include_errors: bool) -> bool {
     let attrs = span.get("attributes");
-    let op = attrs.and_then(|a| a.get("gen_ai.operation.name")).and_then(Value::as_str);
+    let op = attrs
+        .and_then(|a| a.get("gen_ai.operation.name"))
+        .and_then(Value::as_str);
     let chat = op == Some("chat") || text(span, "name").starts_with("chat ");
     let has_input = match attrs.and_then(|a| a.get("gen_ai.input.messages")) {
         Some(Value::String(s)) => !s.is_empty(),
@@ -97,7 +99,9 @@ fn time_ms(span: &Value, key: &str) -> Result<Option<i64>, String> {
         Some(Value::String(s)) if s.chars().all(|c| c.is_ascii_digit()) => {
             Ok(s.parse::<i64>().ok().map(|ns| ns / 1_000_000))
         }
-        Some(Value::String(s)) => parse_iso(s).map(Some).ok_or_else(|| format!("{key} `{s}` is not an ISO-8601 time")),
+        Some(Value::String(s)) => parse_iso(s)
+            .map(Some)
+            .ok_or_else(|| format!("{key} `{s}` is not an ISO-8601 time")),
         Some(_) => Err(format!("{key} is not a time")),
     }
 }
@@ -124,7 +128,10 @@ fn parse_iso(s: &str) -> Option<i64> {
         None => (time, 0),
     };
     let mut c = clock.splitn(3, ':');
-    let (h, mi) = (c.next()?.parse::<i64>().ok()?, c.next()?.parse::<i64>().ok()?);
+    let (h, mi) = (
+        c.next()?.parse::<i64>().ok()?,
+        c.next()?.parse::<i64>().ok()?,
+    );
     let sec: f64 = c.next().unwrap_or("0").parse().ok()?;
     // Days from the civil date (Howard Hinnant's algorithm).
     let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
@@ -139,10 +146,15 @@ fn parse_iso(s: &str) -> Option<i64> {
 
 fn call(span: &Value, start_ms: i64, end_ms: i64) -> Result<Call, String> {
     let empty = Map::new();
-    let attrs = span.get("attributes").and_then(Value::as_object).unwrap_or(&empty);
+    let attrs = span
+        .get("attributes")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let parsed = |v: &Value| -> Result<Value, String> {
         match v {
-            Value::String(s) => serde_json::from_str(s).map_err(|e| format!("messages are not JSON: {e}")),
+            Value::String(s) => {
+                serde_json::from_str(s).map_err(|e| format!("messages are not JSON: {e}"))
+            }
             other => Ok(other.clone()),
         }
     };
@@ -171,7 +183,10 @@ fn call(span: &Value, start_ms: i64, end_ms: i64) -> Result<Call, String> {
             None => None,
         },
     };
-    let number = |keys: &[&str]| keys.iter().find_map(|k| attrs.get(*k).and_then(Value::as_u64));
+    let number = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| attrs.get(*k).and_then(Value::as_u64))
+    };
     let tools = match attrs.get("gen_ai.tool.definitions") {
         Some(v) => parsed(v).ok().and_then(|t| t.as_array().cloned()),
         None => None,
@@ -193,8 +208,13 @@ fn call(span: &Value, start_ms: i64, end_ms: i64) -> Result<Call, String> {
             .to_string(),
         messages,
         output,
-        completion_tokens: number(&["gen_ai.usage.completion_tokens", "gen_ai.usage.output_tokens"]),
-        temperature: attrs.get("gen_ai.request.temperature").and_then(Value::as_f64),
+        completion_tokens: number(&[
+            "gen_ai.usage.completion_tokens",
+            "gen_ai.usage.output_tokens",
+        ]),
+        temperature: attrs
+            .get("gen_ai.request.temperature")
+            .and_then(Value::as_f64),
         tools,
         attributes: scalars,
     })
@@ -217,7 +237,10 @@ fn message(raw: &Value) -> Vec<Value> {
         .and_then(Value::as_array)
         .map(|calls| calls.iter().map(tool_call).collect())
         .unwrap_or_default();
-    let content = match (raw.get("content"), raw.get("parts").and_then(Value::as_array)) {
+    let content = match (
+        raw.get("content"),
+        raw.get("parts").and_then(Value::as_array),
+    ) {
         (Some(c), _) => Some(flatten_content(c)),
         (None, Some(parts)) => {
             let mut texts = Vec::new();
@@ -242,7 +265,8 @@ fn message(raw: &Value) -> Vec<Value> {
         }
         (None, None) => None,
     };
-    let only_results = role == "tool" || (content.is_none() && tool_calls.is_empty() && !extra.is_empty());
+    let only_results =
+        role == "tool" || (content.is_none() && tool_calls.is_empty() && !extra.is_empty());
     if only_results && !extra.is_empty() && raw.get("tool_call_id").is_none() {
         return extra;
     }
@@ -256,7 +280,11 @@ fn message(raw: &Value) -> Vec<Value> {
     {
         out.insert("tool_call_id".into(), Value::String(id.into()));
     }
-    if let Some(r) = raw.get("reasoning_content").or_else(|| raw.get("reasoning")).and_then(Value::as_str) {
+    if let Some(r) = raw
+        .get("reasoning_content")
+        .or_else(|| raw.get("reasoning"))
+        .and_then(Value::as_str)
+    {
         out.insert("reasoning_content".into(), Value::String(r.into()));
     }
     let mut all = vec![Value::Object(out)];
@@ -272,7 +300,10 @@ fn tool_call(raw: &Value) -> Value {
         .or_else(|| raw.get("name"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    let arguments = match function.and_then(|f| f.get("arguments")).or_else(|| raw.get("arguments")) {
+    let arguments = match function
+        .and_then(|f| f.get("arguments"))
+        .or_else(|| raw.get("arguments"))
+    {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => "{}".into(),
         Some(other) => other.to_string(),
@@ -293,9 +324,11 @@ fn flatten_content(c: &Value) -> String {
             .iter()
             .map(|b| match b {
                 Value::String(s) => s.clone(),
-                Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("text") => {
-                    o.get("text").and_then(Value::as_str).unwrap_or("").to_string()
-                }
+                Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("text") => o
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
                 other => other.to_string(),
             })
             .collect::<Vec<_>>()
@@ -307,13 +340,26 @@ fn flatten_content(c: &Value) -> String {
 
 /// A message's text for matching: its content, then each tool call's name and arguments.
 pub fn matching_text(m: &Value) -> String {
-    let mut t = m.get("content").and_then(Value::as_str).unwrap_or("").to_string();
-    for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+    let mut t = m
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    for call in m
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let f = call.get("function");
         t.push_str(&format!(
             "\n[tool_call {}({})]",
-            f.and_then(|f| f.get("name")).and_then(Value::as_str).unwrap_or(""),
-            f.and_then(|f| f.get("arguments")).and_then(Value::as_str).unwrap_or("")
+            f.and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+            f.and_then(|f| f.get("arguments"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
         ));
     }
     t
@@ -338,8 +384,14 @@ mod tests {
     fn times_parse_with_zones_and_fractions() {
         assert_eq!(parse_iso("1970-01-01T00:00:01.500000"), Some(1500));
         assert_eq!(parse_iso("2024-01-01T00:00:00Z"), Some(1_704_067_200_000));
-        assert_eq!(parse_iso("2024-01-01T01:00:00+01:00"), Some(1_704_067_200_000));
-        assert_eq!(parse_iso("2024-01-01T00:00:00-00:30"), Some(1_704_069_000_000));
+        assert_eq!(
+            parse_iso("2024-01-01T01:00:00+01:00"),
+            Some(1_704_067_200_000)
+        );
+        assert_eq!(
+            parse_iso("2024-01-01T00:00:00-00:30"),
+            Some(1_704_069_000_000)
+        );
     }
 
     #[test]
@@ -350,11 +402,20 @@ mod tests {
         let m = message(&parts);
         assert_eq!(m.len(), 1);
         assert_eq!(m[0]["content"], "let me look");
-        assert_eq!(m[0]["tool_calls"][0]["function"]["arguments"], "{\"q\":\"x\"}");
+        assert_eq!(
+            m[0]["tool_calls"][0]["function"]["arguments"],
+            "{\"q\":\"x\"}"
+        );
         let results = json!({"role": "tool", "parts": [
             {"type": "tool_call_response", "id": "c1", "response": "found"}]});
-        assert_eq!(message(&results), vec![json!({"role": "tool", "tool_call_id": "c1", "content": "found"})]);
+        assert_eq!(
+            message(&results),
+            vec![json!({"role": "tool", "tool_call_id": "c1", "content": "found"})]
+        );
         let dev = json!({"role": "developer", "content": [{"type": "text", "text": "be brief"}]});
-        assert_eq!(message(&dev)[0], json!({"role": "system", "content": "be brief"}));
+        assert_eq!(
+            message(&dev)[0],
+            json!({"role": "system", "content": "be brief"})
+        );
     }
 }

@@ -35,10 +35,17 @@ pub async fn records(
     let files = match &replay.source {
         TraceSource::Directory(dir) => {
             let dir = locate(dir, &replay.search).ok_or_else(|| {
-                format!("trace_directory {} does not exist{}", dir.display(), looked(&replay.search))
+                format!(
+                    "trace_directory {} does not exist{}",
+                    dir.display(),
+                    looked(&replay.search)
+                )
             })?;
             if !dir.is_dir() {
-                return Err(format!("trace_directory {} is not a directory", dir.display()));
+                return Err(format!(
+                    "trace_directory {} is not a directory",
+                    dir.display()
+                ));
             }
             let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
                 .map_err(|e| format!("{}: {e}", dir.display()))?
@@ -73,7 +80,12 @@ pub async fn records(
                 source: file.display().to_string(),
             }),
             Err(e) if replay.skip_invalid_files => skipped.push(format!("{}: {e}", file.display())),
-            Err(e) => return Err(format!("{}: {e} (skip_invalid_files: true skips it)", file.display())),
+            Err(e) => {
+                return Err(format!(
+                    "{}: {e} (skip_invalid_files: true skips it)",
+                    file.display()
+                ));
+            }
         }
     }
     Ok(out)
@@ -125,7 +137,11 @@ fn expand(pattern: &str, search: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let Some(base) = base else {
         return Err(format!("no file matches {pattern}{}", looked(search)));
     };
-    let rest = path.strip_prefix(&fixed).unwrap_or(path).to_string_lossy().replace('\\', "/");
+    let rest = path
+        .strip_prefix(&fixed)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/");
     let mut found = Vec::new();
     walk(&base, &base, &rest, &mut found);
     found.sort();
@@ -187,17 +203,30 @@ async fn hub_records(
     let shown = |e: HubError| e.to_string();
     let all = hub::list(&request("")).await.map_err(shown)?;
     let in_split = |f: &&String| {
-        f.split('/').any(|part| part == split || part.starts_with(&format!("{split}-")) || part.starts_with(&format!("{split}.")))
+        f.split('/').any(|part| {
+            part == split
+                || part.starts_with(&format!("{split}-"))
+                || part.starts_with(&format!("{split}."))
+        })
     };
-    let mut files: Vec<&String> = all.iter().filter(|f| f.ends_with(".parquet")).filter(in_split).collect();
+    let mut files: Vec<&String> = all
+        .iter()
+        .filter(|f| f.ends_with(".parquet"))
+        .filter(in_split)
+        .collect();
     if files.is_empty() {
         files = all.iter().filter(|f| f.ends_with(".parquet")).collect();
     }
     if files.is_empty() {
-        files = all.iter().filter(|f| f.ends_with(".json") || f.ends_with(".jsonl")).collect();
+        files = all
+            .iter()
+            .filter(|f| f.ends_with(".json") || f.ends_with(".jsonl"))
+            .collect();
     }
     if files.is_empty() {
-        return Err(format!("{hint}: the dataset has no parquet, JSON or JSON Lines files"));
+        return Err(format!(
+            "{hint}: the dataset has no parquet, JSON or JSON Lines files"
+        ));
     }
     files.sort();
     let mut out = Vec::new();
@@ -215,7 +244,11 @@ fn read_local(path: &Path, out: &mut Vec<Record>) -> Result<(), String> {
     if name.ends_with(".parquet") {
         let file = std::fs::File::open(path).map_err(|e| named(&e))?;
         let reader = SerializedFileReader::new(file).map_err(|e| named(&e))?;
-        for (i, row) in reader.get_row_iter(None).map_err(|e| named(&e))?.enumerate() {
+        for (i, row) in reader
+            .get_row_iter(None)
+            .map_err(|e| named(&e))?
+            .enumerate()
+        {
             let row = row.map_err(|e| named(&e))?;
             let mut value = row.to_json_value();
             decode_strings(&mut value);
@@ -228,8 +261,13 @@ fn read_local(path: &Path, out: &mut Vec<Record>) -> Result<(), String> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| named(&e))?;
     if name.ends_with(".jsonl") {
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let value = serde_json::from_str(line).map_err(|e| named(&format!("line {}: {e}", i + 1)))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let value =
+                serde_json::from_str(line).map_err(|e| named(&format!("line {}: {e}", i + 1)))?;
             out.push(Record {
                 value,
                 source: format!("{name}:{}", i + 1),

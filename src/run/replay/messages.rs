@@ -88,7 +88,9 @@ pub fn build(
     for segment in &event.segments {
         match *segment {
             Segment::Shared { count, from } => {
-                let theirs = sent[from].as_ref().filter(|s| how.substitute && s.messages.len() >= count);
+                let theirs = sent[from]
+                    .as_ref()
+                    .filter(|s| how.substitute && s.messages.len() >= count);
                 match theirs {
                     Some(s) => out.extend(s.messages[..count].iter().cloned()),
                     None => out.extend(recorded[cursor..cursor + count].iter().cloned()),
@@ -121,7 +123,10 @@ pub fn build(
                     ));
                 }
                 if !tool_calls(live).is_empty() {
-                    let names = tool_calls(mine).iter().map(|c| name(c).map(str::to_string)).collect();
+                    let names = tool_calls(mine)
+                        .iter()
+                        .map(|c| name(c).map(str::to_string))
+                        .collect();
                     rewrites.push((out.len(), tool_calls(live).to_vec(), names));
                 }
                 out.push(live.clone());
@@ -193,7 +198,8 @@ pub fn tools(definitions: &[Value]) -> Vec<Value> {
                     f.insert(key.into(), v.clone());
                 }
             }
-            f.entry("parameters").or_insert_with(|| json!({"type": "object", "properties": {}}));
+            f.entry("parameters")
+                .or_insert_with(|| json!({"type": "object", "properties": {}}));
             json!({"type": "function", "function": Value::Object(f)})
         })
         .collect()

@@ -20,8 +20,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::client::{Client, Endpoint};
-use crate::plan::SessionCaps;
 use crate::plan::replay::{Event, Session};
+use crate::plan::{Plan, Quick, SessionCaps};
+use crate::run::RunError;
 use crate::run::driver::Claims;
 use crate::run::stop::Stop;
 use crate::scenario::replay::{ModelChoice, SessionReplay};
@@ -55,7 +56,10 @@ impl Replayer {
         let seed = id.bytes().fold(self.seed ^ 0x5345_5353, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-        format!("{:016x}", rand::rngs::StdRng::seed_from_u64(seed).next_u64())
+        format!(
+            "{:016x}",
+            rand::rngs::StdRng::seed_from_u64(seed).next_u64()
+        )
     }
 
     /// A call's recorded gap, capped by `max_wait_ms` (and quick mode's tool-call cap).
@@ -76,7 +80,9 @@ impl Replayer {
     /// length (`default_max_tokens` without one); a recorded tool call with tools asks for
     /// `max(4 x that, 4096)` without `ignore_eos`, and forces the recorded function.
     fn body(&self, event: &Event, messages: &[Value], endpoint: &Endpoint) -> (Vec<u8>, u32) {
-        let mut max_tokens = event.expected_tokens.unwrap_or(self.replay.default_max_tokens);
+        let mut max_tokens = event
+            .expected_tokens
+            .unwrap_or(self.replay.default_max_tokens);
         let mut ignore_eos = endpoint.ignore_eos;
         let tools = session::tool_fields(event);
         let forced = tools.as_ref().is_some_and(|(_, choice)| choice.is_some());
@@ -105,7 +111,10 @@ impl Replayer {
                 body["tool_choice"] = choice;
             }
         }
-        (serde_json::to_vec(&body).expect("JSON values serialise"), max_tokens)
+        (
+            serde_json::to_vec(&body).expect("JSON values serialise"),
+            max_tokens,
+        )
     }
 
     /// The session id header (`api.session_id_header_key`) and `attribute_to_header_map`'s.
@@ -123,6 +132,47 @@ impl Replayer {
         }
         out
     }
+}
+
+/// Reads the corpus (before any load), gives each session stage its sessions, and says what was left
+/// out.
+pub(super) async fn prepare(
+    replay: &SessionReplay,
+    seed: u64,
+    (simulated, quick): (bool, Option<Quick>),
+    plan: &mut Plan,
+    warnings: &mut Vec<String>,
+) -> Result<Arc<Replayer>, RunError> {
+    let hub = (
+        crate::client::hub::endpoint(),
+        crate::client::hub::cache_root(),
+    );
+    let corpus = crate::plan::replay::load(replay, seed, simulated, &hub.0, &hub.1)
+        .await
+        .map_err(RunError::Setup)?;
+    for skipped in &corpus.skipped {
+        warnings.push(format!("session replay: left out {skipped}"));
+    }
+    if corpus.filtered > 0 {
+        let n = corpus.filtered;
+        warnings.push(format!("session replay: the filter left out {n} record(s)"));
+    }
+    if crate::plan::replay::fit(plan, corpus.sessions.len() as u64, quick) {
+        let per = quick.unwrap_or_default().requests_per_slot;
+        let note = format!(
+            "quick mode: session stages replay at most {per} sessions per concurrent session"
+        );
+        plan.shortened = Some(match plan.shortened.take() {
+            Some(said) => format!("{said}; {note}"),
+            None => note,
+        });
+    }
+    Ok(Arc::new(Replayer {
+        replay: replay.clone(),
+        sessions: corpus.sessions.into(),
+        caps: plan.session_caps,
+        seed,
+    }))
 }
 
 /// A session stage's part on one load thread.
@@ -154,7 +204,8 @@ pub(super) fn start(
             {
                 if let Some(rate) = rate {
                     let due = started + Duration::from_secs_f64(k as f64 / rate);
-                    stop.sleep(due.saturating_duration_since(Instant::now())).await;
+                    stop.sleep(due.saturating_duration_since(Instant::now()))
+                        .await;
                 }
                 let session = replayer.session(first + k);
                 if tx.send(Done::Claimed(session.events.len() as u64)).is_err() {

@@ -65,7 +65,11 @@ pub(super) async fn replay(
     let session = Arc::new((session, prefix));
     let mut tasks = JoinSet::new();
     for index in 0..n {
-        let (client, replayer, session) = (Arc::clone(&client), Arc::clone(&replayer), Arc::clone(&session));
+        let (client, replayer, session) = (
+            Arc::clone(&client),
+            Arc::clone(&replayer),
+            Arc::clone(&session),
+        );
         let (senders, stop, tx) = (Arc::clone(&senders), stop.clone(), tx.clone());
         let waits: Vec<watch::Receiver<Option<Outcome>>> = session.0.events[index]
             .predecessors
@@ -75,7 +79,18 @@ pub(super) async fn replay(
         tasks.spawn(async move {
             // However the call ends (a panic included), its dependents hear of it.
             let _told = Told(&senders[index]);
-            call(&client, &replayer, &session.0, session.1.as_deref(), index, waits, &senders, &stop, &tx).await
+            call(
+                &client,
+                &replayer,
+                &session.0,
+                session.1.as_deref(),
+                index,
+                waits,
+                &senders,
+                &stop,
+                &tx,
+            )
+            .await
         });
     }
     let mut ends: Vec<Option<Ended>> = (0..n).map(|_| None).collect();
@@ -132,7 +147,10 @@ async fn call(
             Some(limit) => match tokio::time::timeout(limit, ready).await {
                 Ok(r) => r.ok().and_then(|o| o.clone()),
                 Err(_) => {
-                    ended.error = Some(format!("{}: a predecessor did not finish within {limit:?}", event.id));
+                    ended.error = Some(format!(
+                        "{}: a predecessor did not finish within {limit:?}",
+                        event.id
+                    ));
                     return ended;
                 }
             },
@@ -174,7 +192,10 @@ async fn call(
     ended.substitutions = substitutions;
     let (body, max_tokens) = replayer.body(event, &messages, client.endpoint());
     let headers = replayer.headers(event, &session.id, client.endpoint());
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let (exchange, answer) = client.send_chat(body, max_tokens, &headers).await;
     let end = Instant::now();
     let prompt_tokens = estimate(&messages);
@@ -228,14 +249,21 @@ fn estimate(messages: &[Value]) -> u32 {
 }
 
 /// The session's record from its calls' ends.
-fn record(session: &Session, stage: usize, started: Instant, ends: &[Option<Ended>]) -> SessionRecord {
+fn record(
+    session: &Session,
+    stage: usize,
+    started: Instant,
+    ends: &[Option<Ended>],
+) -> SessionRecord {
     let events = &session.events;
     let count = |f: &dyn Fn(&Ended) -> bool| ends.iter().flatten().filter(|e| f(e)).count() as u64;
     let completed = count(&|e| e.ok);
     let failed = count(&|e| e.sent.is_some() && !e.ok);
     let cancelled = events.len() as u64 - completed - failed;
     let end_of = |i: usize| ends[i].as_ref().and_then(|e| e.sent).map(|s| s.1);
-    let last = (0..events.len()).filter_map(|i| end_of(i).map(|t| (t, i))).max();
+    let last = (0..events.len())
+        .filter_map(|i| end_of(i).map(|t| (t, i)))
+        .max();
     let mut path = Vec::new();
     let mut in_calls = Duration::ZERO;
     let mut at = last.map(|(_, i)| i);
@@ -258,7 +286,9 @@ fn record(session: &Session, stage: usize, started: Instant, ends: &[Option<Ende
         session_id: session.id.clone(),
         source: session.source.clone(),
         stage,
-        duration_us: last.map_or(0, |(t, _)| t.saturating_duration_since(started).as_micros() as u64),
+        duration_us: last.map_or(0, |(t, _)| {
+            t.saturating_duration_since(started).as_micros() as u64
+        }),
         events: events.len() as u64,
         completed,
         failed,
@@ -280,7 +310,11 @@ pub(super) fn tool_fields(event: &crate::plan::replay::Event) -> Option<(Value, 
     let tools = messages::tools(definitions);
     let choice = match event.tool_names.as_slice() {
         [] => None,
-        [one] if tools.iter().any(|t| t.pointer("/function/name").and_then(Value::as_str) == Some(one)) => {
+        [one]
+            if tools
+                .iter()
+                .any(|t| t.pointer("/function/name").and_then(Value::as_str) == Some(one)) =>
+        {
             Some(json!({"type": "function", "function": {"name": one}}))
         }
         _ => Some(json!("required")),

@@ -106,8 +106,16 @@ pub(super) fn check_data(c: &mut Checker<'_>, raw: &RawScenario) -> Result<Data,
         ));
     }
     for (key, given, kind) in [
-        ("otel_trace_replay", data.otel_trace_replay.is_some(), DataType::OtelTraceReplay),
-        ("weka_trace_replay", data.weka_trace_replay.is_some(), DataType::WekaTraceReplay),
+        (
+            "otel_trace_replay",
+            data.otel_trace_replay.is_some(),
+            DataType::OtelTraceReplay,
+        ),
+        (
+            "weka_trace_replay",
+            data.weka_trace_replay.is_some(),
+            DataType::WekaTraceReplay,
+        ),
     ] {
         if given && data.kind != kind {
             return Err(c.error(

@@ -292,7 +292,10 @@ fn check_stage(
             ("num_sessions", s.num_sessions.is_some()),
         ] {
             if present {
-                return Err(c.error(&at(key), "belongs to `load.type: trace_session_replay` stages"));
+                return Err(c.error(
+                    &at(key),
+                    "belongs to `load.type: trace_session_replay` stages",
+                ));
             }
         }
     }
@@ -363,7 +366,11 @@ fn sessions_stage(c: &Checker<'_>, i: usize, s: &RawStage) -> Result<Stage, Scen
         ]
     };
     let here = [Step::Key("load"), Step::Key("stages"), Step::Item(i)];
-    if s.rate.is_some() || s.duration.is_some() || s.num_requests.is_some() || s.concurrency_level.is_some() {
+    if s.rate.is_some()
+        || s.duration.is_some()
+        || s.num_requests.is_some()
+        || s.concurrency_level.is_some()
+    {
         return Err(c.error(
             &here,
             "trace_session_replay stages take concurrent_sessions, num_sessions and session_rate, not rate, duration, num_requests or concurrency_level",
@@ -375,14 +382,24 @@ fn sessions_stage(c: &Checker<'_>, i: usize, s: &RawStage) -> Result<Stage, Scen
     };
     let concurrent = match &s.concurrent_sessions {
         Some(v) => whole("concurrent_sessions", v)?,
-        None => return Err(c.error(&here, "missing `concurrent_sessions` (0 runs every session at once)")),
+        None => {
+            return Err(c.error(
+                &here,
+                "missing `concurrent_sessions` (0 runs every session at once)",
+            ));
+        }
     };
     let concurrent = u32::try_from(concurrent)
         .map_err(|_| c.error(&at("concurrent_sessions"), "is too large"))?;
     let sessions = match &s.num_sessions {
         None => None,
         Some(v) => match whole("num_sessions", v)? {
-            0 => return Err(c.error(&at("num_sessions"), "must be at least 1 (omit it for every session left)")),
+            0 => {
+                return Err(c.error(
+                    &at("num_sessions"),
+                    "must be at least 1 (omit it for every session left)",
+                ));
+            }
             n => Some(n),
         },
     };
@@ -390,7 +407,12 @@ fn sessions_stage(c: &Checker<'_>, i: usize, s: &RawStage) -> Result<Stage, Scen
         None => None,
         Some(v) => match v.as_f64() {
             Some(r) if r > 0.0 && r.is_finite() => Some(r),
-            _ => return Err(c.error(&at("session_rate"), "must be more than 0 sessions per second")),
+            _ => {
+                return Err(c.error(
+                    &at("session_rate"),
+                    "must be more than 0 sessions per second",
+                ));
+            }
         },
     };
     Ok(Stage::Sessions {

@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde_yaml::Value;
 
 use super::Checker;
+use crate::scenario::ScenarioError;
 use crate::scenario::filter::Filter;
 use crate::scenario::locate::Step;
 use crate::scenario::raw::{BadToolCallHandling, RawOtelReplay, RawWekaReplay};
 use crate::scenario::replay::{ModelChoice, SessionReplay, TraceKind, TraceSource, Weka};
-use crate::scenario::ScenarioError;
 
 /// The fields both formats share, borrowed from either raw config.
 struct Common<'a> {
@@ -46,7 +46,10 @@ macro_rules! common {
 }
 
 /// `otel_trace_replay`.
-pub(super) fn otel(c: &mut Checker<'_>, raw: &RawOtelReplay) -> Result<SessionReplay, ScenarioError> {
+pub(super) fn otel(
+    c: &mut Checker<'_>,
+    raw: &RawOtelReplay,
+) -> Result<SessionReplay, ScenarioError> {
     let key = "otel_trace_replay";
     let at = |field: &'static str| [Step::Key("data"), Step::Key(key), Step::Key(field)];
     let mut replay = common(c, &common!(raw, key), TraceKind::Otel)?;
@@ -62,7 +65,10 @@ pub(super) fn otel(c: &mut Checker<'_>, raw: &RawOtelReplay) -> Result<SessionRe
     if raw.disable_output_substitution {
         let conflicting: Vec<&str> = [
             ("inject_random_session_id", raw.inject_random_session_id),
-            ("duplicate_sessions_target", raw.duplicate_sessions_target.is_some()),
+            (
+                "duplicate_sessions_target",
+                raw.duplicate_sessions_target.is_some(),
+            ),
         ]
         .iter()
         .filter(|(_, on)| *on)
@@ -103,12 +109,18 @@ pub(super) fn otel(c: &mut Checker<'_>, raw: &RawOtelReplay) -> Result<SessionRe
 }
 
 /// `weka_trace_replay`.
-pub(super) fn weka(c: &mut Checker<'_>, raw: &RawWekaReplay) -> Result<SessionReplay, ScenarioError> {
+pub(super) fn weka(
+    c: &mut Checker<'_>,
+    raw: &RawWekaReplay,
+) -> Result<SessionReplay, ScenarioError> {
     let key = "weka_trace_replay";
     let at = |field: &'static str| [Step::Key("data"), Step::Key(key), Step::Key(field)];
     let cap = raw.trace_idle_gap_cap_seconds;
     if !(cap >= 0.0 && cap.is_finite()) {
-        return Err(c.error(&at("trace_idle_gap_cap_seconds"), "must be 0 or more seconds"));
+        return Err(c.error(
+            &at("trace_idle_gap_cap_seconds"),
+            "must be 0 or more seconds",
+        ));
     }
     if raw.default_block_size == 0 || raw.num_dataset_entries == 0 {
         return Err(c.error(
@@ -132,10 +144,18 @@ pub(super) fn weka(c: &mut Checker<'_>, raw: &RawWekaReplay) -> Result<SessionRe
     Ok(replay)
 }
 
-fn common(c: &Checker<'_>, raw: &Common<'_>, kind: TraceKind) -> Result<SessionReplay, ScenarioError> {
+fn common(
+    c: &Checker<'_>,
+    raw: &Common<'_>,
+    kind: TraceKind,
+) -> Result<SessionReplay, ScenarioError> {
     let base = [Step::Key("data"), Step::Key(raw.key)];
     let at = |field: &'static str| [base[0], base[1], Step::Key(field)];
-    let model = match (raw.use_static_model, raw.static_model_name, raw.model_mapping) {
+    let model = match (
+        raw.use_static_model,
+        raw.static_model_name,
+        raw.model_mapping,
+    ) {
         (true, "", _) => {
             return Err(c.error(
                 &at("static_model_name"),
@@ -160,7 +180,10 @@ fn common(c: &Checker<'_>, raw: &Common<'_>, kind: TraceKind) -> Result<SessionR
     }
     let wait = raw.predecessor_wait_timeout_sec;
     if !(wait >= 0.0 && wait.is_finite()) {
-        return Err(c.error(&at("predecessor_wait_timeout_sec"), "must be 0 (no limit) or more seconds"));
+        return Err(c.error(
+            &at("predecessor_wait_timeout_sec"),
+            "must be 0 (no limit) or more seconds",
+        ));
     }
     let given = [
         raw.trace_directory.is_some(),
@@ -208,7 +231,11 @@ fn common(c: &Checker<'_>, raw: &Common<'_>, kind: TraceKind) -> Result<SessionR
 }
 
 /// `hf_dataset_path`: `"owner/name"` or `{path, revision, split}`.
-fn hub_source(c: &Checker<'_>, at: &[Step<'_>], value: &Value) -> Result<TraceSource, ScenarioError> {
+fn hub_source(
+    c: &Checker<'_>,
+    at: &[Step<'_>],
+    value: &Value,
+) -> Result<TraceSource, ScenarioError> {
     let text = |v: Option<&Value>, default: &str| match v {
         None => Ok(default.to_string()),
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -229,12 +256,24 @@ fn hub_source(c: &Checker<'_>, at: &[Step<'_>], value: &Value) -> Result<TraceSo
             let Some(path) = map.get("path") else {
                 return Err(c.error(at, "needs `path: owner/name`"));
             };
-            (text(Some(path), "")?, text(map.get("revision"), "main")?, text(map.get("split"), "train")?)
+            (
+                text(Some(path), "")?,
+                text(map.get("revision"), "main")?,
+                text(map.get("split"), "train")?,
+            )
         }
-        _ => return Err(c.error(at, "a dataset name (`owner/name`) or {path, revision, split}")),
+        _ => {
+            return Err(c.error(
+                at,
+                "a dataset name (`owner/name`) or {path, revision, split}",
+            ));
+        }
     };
     if repo.split('/').count() != 2 || repo.contains("..") || repo.contains(' ') {
-        return Err(c.error(at, format!("`{repo}` is not a hub dataset name (`owner/name`)")));
+        return Err(c.error(
+            at,
+            format!("`{repo}` is not a hub dataset name (`owner/name`)"),
+        ));
     }
     Ok(TraceSource::Hub {
         repo,

@@ -58,10 +58,19 @@ const SUBSTITUTE: Build<'static> = Build {
 #[test]
 fn the_live_tool_call_replaces_the_recorded_one_and_its_result_follows_it() {
     let events = chain();
-    let (messages, n) = build(&events[1], &events, &sent(tool_answer("live9", "{\"city\":\"x\"}")), &SUBSTITUTE).unwrap();
+    let (messages, n) = build(
+        &events[1],
+        &events,
+        &sent(tool_answer("live9", "{\"city\":\"x\"}")),
+        &SUBSTITUTE,
+    )
+    .unwrap();
     assert_eq!(n, 0);
     assert_eq!(messages[1]["tool_calls"][0]["id"], "live9");
-    assert_eq!(messages[2]["tool_call_id"], "live9", "the tool result points at the live call");
+    assert_eq!(
+        messages[2]["tool_call_id"], "live9",
+        "the tool result points at the live call"
+    );
     assert_eq!(messages[2]["content"], "sunny");
 }
 
@@ -70,13 +79,19 @@ fn malformed_live_tool_calls_are_replaced_by_the_recorded_message_when_asked() {
     let events = chain();
     let bad = sent(tool_answer("live9", "{\"city\": </parameter>"));
     let (messages, _) = build(&events[1], &events, &bad, &SUBSTITUTE).unwrap();
-    assert_eq!(messages[1]["tool_calls"][0]["id"], "live9", "none: the bytes go as they are");
+    assert_eq!(
+        messages[1]["tool_calls"][0]["id"], "live9",
+        "none: the bytes go as they are"
+    );
     let how = Build {
         use_recorded_on_bad_tool_calls: true,
         ..SUBSTITUTE
     };
     let (messages, n) = build(&events[1], &events, &bad, &how).unwrap();
-    assert_eq!((n, &messages[1]["tool_calls"][0]["id"]), (1, &json!("rec1")));
+    assert_eq!(
+        (n, &messages[1]["tool_calls"][0]["id"]),
+        (1, &json!("rec1"))
+    );
     assert_eq!(messages[2]["tool_call_id"], "rec1");
 }
 
@@ -99,5 +114,8 @@ fn text_where_a_tool_call_was_recorded_fails_the_call_and_prefixes_mark_unique_m
         use_recorded_on_bad_tool_calls: false,
     };
     let (messages, _) = build(&events[1], &events, &text, &off).unwrap();
-    assert_eq!(messages, events[1].call.messages, "recorded messages as they are");
+    assert_eq!(
+        messages, events[1].call.messages,
+        "recorded messages as they are"
+    );
 }
