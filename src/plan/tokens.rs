@@ -311,6 +311,16 @@ impl TokenCounter {
         &self.source
     }
 
+    /// How many single-token words prompts are drawn from.
+    pub fn word_count(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Word `i` of them (`i < word_count()`), without its leading space.
+    pub fn word(&self, i: usize) -> &str {
+        &self.words[i]
+    }
+
     /// Whether prompts are built without re-counting (see the module docs).
     pub fn words_are_tokens(&self) -> bool {
         self.words_are_tokens

@@ -114,7 +114,7 @@ pub async fn run_scenario(
         DataSource::Replay(replay) => {
             let seed = scenario.load.seed;
             let at = (simulated, quick);
-            Some(super::replay::prepare(replay, seed, at, &mut plan, &mut warnings).await?)
+            Some(super::replay::prepare(replay, &tokens, seed, at, &mut plan, &mut warnings).await?)
         }
         _ => None,
     };

@@ -1,6 +1,8 @@
-//! Recorded agent sessions to replay (`otel_trace_replay`): the corpus, read before any load.
+//! Recorded agent sessions to replay (`otel_trace_replay`, `weka_trace_replay`): the corpus, read
+//! before any load.
 //!
-//! Every record (a trace file, or a dataset row) gets inference-perf's added fields (`session_id`,
+//! A Weka trace becomes calls with rebuilt text (`weka`). Every OTel record (a trace file, or a
+//! dataset row) gets inference-perf's added fields (`session_id`,
 //! `source_id`, `models`, `max_tokens`, `total_tokens`, `harness`, `benchmark`), passes the
 //! `filter` or is left out, and becomes one session: its calls as a graph (`graph`). Sessions are
 //! shuffled by the seed (as inference-perf shuffles its rows), then duplicated round-robin up to
@@ -11,6 +13,7 @@
 pub mod graph;
 pub mod otel;
 pub mod sources;
+pub mod weka;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde_json::Value;
 
+use crate::plan::tokens::TokenCounter;
 use crate::plan::{Plan, Quick, StageLoad};
 use crate::scenario::replay::{SessionReplay, TraceKind};
 pub use graph::{Event, Segment};
@@ -49,41 +53,37 @@ pub struct Corpus {
 /// Reads and builds every session (from the hub at `hub_url`, cached under `cache`).
 pub async fn load(
     replay: &SessionReplay,
+    tokens: &TokenCounter,
     seed: u64,
     simulated: bool,
     hub_url: &str,
     cache: &Path,
 ) -> Result<Corpus, String> {
-    if let TraceKind::Weka(_) = replay.kind {
-        return Err(
-            "weka_trace_replay: the file validates, but replaying Weka's block-hash traces is not \
-             built yet (otel_trace_replay is)"
-                .into(),
-        );
-    }
     let mut corpus = Corpus::default();
     let records = sources::records(replay, simulated, hub_url, cache, &mut corpus.skipped).await?;
     let total = records.len();
+    let mut ids = std::collections::HashSet::new();
     for (i, record) in records.into_iter().enumerate() {
-        let mut value = record.value;
-        normalize(&mut value, &record.source, i);
-        if let Some(filter) = &replay.filter
-            && !filter.keeps(&value)
-        {
-            corpus.filtered += 1;
-            continue;
-        }
-        let id = value["session_id"]
-            .as_str()
-            .unwrap_or("session")
-            .to_string();
-        match otel::calls(&value, replay.include_errors) {
-            Ok(calls) if calls.is_empty() => {
+        let built = match &replay.kind {
+            TraceKind::Otel => otel_session(replay, record.value, &record.source, i),
+            TraceKind::Weka(w) => serde_json::from_value::<weka::Trace>(record.value)
+                .map_err(|e| format!("not a Weka trace: {e}"))
+                .and_then(|t| match ids.insert(t.id.clone()) {
+                    true => Ok(Some((
+                        t.id.clone(),
+                        weka::calls(&t, w, &replay.model, tokens, seed),
+                    ))),
+                    false => Err(format!("the trace id {} appears twice", t.id)),
+                }),
+        };
+        match built {
+            Ok(None) => corpus.filtered += 1,
+            Ok(Some((_, calls))) if calls.is_empty() => {
                 corpus
                     .skipped
                     .push(format!("{}: no LLM calls", record.source));
             }
-            Ok(calls) => corpus.sessions.push(Session {
+            Ok(Some((id, calls))) => corpus.sessions.push(Session {
                 id,
                 source: record.source,
                 events: graph::build(calls).into(),
@@ -128,6 +128,26 @@ pub async fn load(
         }
     }
     Ok(corpus)
+}
+
+/// An OTel record's session id and calls; `None` when the filter leaves it out.
+fn otel_session(
+    replay: &SessionReplay,
+    mut value: Value,
+    source: &str,
+    index: usize,
+) -> Result<Option<(String, Vec<otel::Call>)>, String> {
+    normalize(&mut value, source, index);
+    if let Some(filter) = &replay.filter
+        && !filter.keeps(&value)
+    {
+        return Ok(None);
+    }
+    let id = value["session_id"]
+        .as_str()
+        .unwrap_or("session")
+        .to_string();
+    Ok(Some((id, otel::calls(&value, replay.include_errors)?)))
 }
 
 /// inference-perf's `_normalize_file_trace`: the fields a dataset row has, added to a file's record.

@@ -12,7 +12,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use serde_json::Value;
 
 use crate::client::hub::{self, HubError};
-use crate::scenario::replay::{SessionReplay, TraceSource};
+use crate::scenario::replay::{SessionReplay, TraceKind, TraceSource};
 
 const CACHE_KIND: &str = "datasets";
 
@@ -66,6 +66,9 @@ pub async fn records(
             files
         }
         TraceSource::Hub { repo, split, .. } => {
+            if let TraceKind::Weka(w) = replay.kind {
+                return weka_hub(repo, w.num_dataset_entries, simulated, hub_url, cache).await;
+            }
             return hub_records(repo, split, simulated, hub_url, cache).await;
         }
     };
@@ -234,6 +237,48 @@ async fn hub_records(
         let path = hub::fetch(request(file)).await.map_err(shown)?;
         read_local(&path, &mut out)?;
     }
+    Ok(out)
+}
+
+/// A Weka dataset's `traces.jsonl` (the file inference-perf downloads), its first `entries` lines.
+async fn weka_hub(
+    repo: &str,
+    entries: u32,
+    simulated: bool,
+    hub_url: &str,
+    cache: &Path,
+) -> Result<Vec<Record>, String> {
+    let file = "traces.jsonl";
+    let local = hub::cache_path_in(cache, CACHE_KIND, repo, file);
+    if simulated && !local.exists() {
+        return Err(format!(
+            "weka_trace_replay: the dataset {repo} is not downloaded for a run against the simulator \
+             (nothing is downloaded then); run once against a target to cache it, or put its \
+             {file} at {}",
+            local.display()
+        ));
+    }
+    let hint = format!(
+        "weka_trace_replay: cannot download {repo}/{file} from {hub_url}; set HF_ENDPOINT to a hub \
+         that mirrors it, or put the file at {}",
+        local.display()
+    );
+    let path = hub::fetch(hub::Request {
+        hub: hub_url,
+        cache,
+        kind: CACHE_KIND,
+        dataset: true,
+        repo,
+        file,
+        token: None,
+        hint,
+        timeout: Duration::from_secs(3600),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    read_local(&path, &mut out)?;
+    out.truncate(entries as usize);
     Ok(out)
 }
 

@@ -138,6 +138,7 @@ impl Replayer {
 /// out.
 pub(super) async fn prepare(
     replay: &SessionReplay,
+    tokens: &crate::plan::tokens::TokenCounter,
     seed: u64,
     (simulated, quick): (bool, Option<Quick>),
     plan: &mut Plan,
@@ -147,7 +148,7 @@ pub(super) async fn prepare(
         crate::client::hub::endpoint(),
         crate::client::hub::cache_root(),
     );
-    let corpus = crate::plan::replay::load(replay, seed, simulated, &hub.0, &hub.1)
+    let corpus = crate::plan::replay::load(replay, tokens, seed, simulated, &hub.0, &hub.1)
         .await
         .map_err(RunError::Setup)?;
     for skipped in &corpus.skipped {

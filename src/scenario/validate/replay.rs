@@ -136,6 +136,9 @@ pub(super) fn weka(
         num_dataset_entries: raw.num_dataset_entries,
     };
     let mut replay = common(c, &common!(raw, key), TraceKind::Weka(weka))?;
+    // The rebuilt answers go in later turns, not the live ones: a live answer a token longer or
+    // shorter would shift every later block off the trace's boundaries (inference-perf's reason).
+    replay.output_substitution = false;
     replay.inject_random_session_id = raw.inject_random_session_id;
     replay.override_tool_call_max_tokens = raw.override_tool_call_max_tokens;
     replay.max_wait = Duration::from_millis(raw.max_wait_ms);
