@@ -124,13 +124,18 @@ pub async fn run_scenario(
         .chain(&plan.warmup)
         .find_map(|s| match s.load {
             StageLoad::Closed { concurrency, .. } if concurrency < options.shard.count() => {
-                Some((s.index, concurrency))
+                Some((s.index, "concurrency_level", concurrency))
+            }
+            StageLoad::Sessions { concurrent, .. }
+                if concurrent > 0 && concurrent < options.shard.count() =>
+            {
+                Some((s.index, "concurrent_sessions", concurrent))
             }
             _ => None,
         });
-    if let Some((index, concurrency)) = thin {
+    if let Some((index, key, concurrency)) = thin {
         return Err(RunError::Setup(format!(
-            "stage {index}'s concurrency_level {concurrency} cannot be split over {} shards (a shard \
+            "stage {index}'s {key} {concurrency} cannot be split over {} shards (a shard \
              without a slot could send nothing): use at most {concurrency} shards",
             options.shard.count()
         )));

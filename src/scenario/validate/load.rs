@@ -415,6 +415,15 @@ fn sessions_stage(c: &Checker<'_>, i: usize, s: &RawStage) -> Result<Stage, Scen
             }
         },
     };
+    if let Some(r) = rate
+        && concurrent > 0
+        && r > f64::from(concurrent)
+    {
+        return Err(c.error(
+            &at("session_rate"),
+            format!("{r} cannot exceed concurrent_sessions ({concurrent}): sessions cannot start faster than the concurrency allows (as inference-perf requires)"),
+        ));
+    }
     Ok(Stage::Sessions {
         concurrent,
         sessions,
