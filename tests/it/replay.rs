@@ -432,7 +432,7 @@ fn bad_replay_configurations_are_refused_by_key_and_filters_are_never_run_as_cod
 
 fn weka_scenario(body: &str) -> Scenario {
     let yaml = format!(
-        "api: {{type: chat, streaming: false}}\nserver: {{model_name: m}}\nload:\n  type: trace_session_replay\n  stages: [{{concurrent_sessions: 2}}]\ndata:\n  type: weka_trace_replay\n  weka_trace_replay:\n    use_static_model: true\n    static_model_name: m\n    trace_idle_gap_cap_seconds: 0.2\n{body}"
+        "api: {{type: chat, streaming: false}}\nserver: {{model_name: m}}\nload:\n  type: trace_session_replay\n  stages: [{{concurrent_sessions: 2}}]\ndata:\n  type: weka_trace_replay\n  weka_trace_replay:\n    trace_idle_gap_cap_seconds: 0.2\n{body}"
     );
     let at = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/weka/scenario.yaml");
     Scenario::from_source(&at, &yaml).unwrap_or_else(|e| panic!("{e}"))
@@ -446,7 +446,9 @@ fn words(m: &Value) -> usize {
 async fn weka_traces_rebuild_their_shared_blocks_as_the_same_text_and_their_lengths() {
     let _turn = crate::support::turn().await;
     let (server, _) = model(None).await;
-    let s = weka_scenario("    trace_files: [cc-session-1.json, cc-session-2.json]\n");
+    let s = weka_scenario(
+        "    trace_files: [cc-session-1.json, cc-session-2.json]\n    model_mapping: {claude-x: m}\n",
+    );
     let options = RunOptions {
         target: Target::Url(server.uri()),
         ..RunOptions::default()
@@ -463,6 +465,10 @@ async fn weka_traces_rebuild_their_shared_blocks_as_the_same_text_and_their_leng
             .sum::<usize>()
     };
     // The built-in tokenizer's words are one token each: every prompt is as long as its trace says.
+    assert!(
+        bodies.iter().all(|b| b["model"] == "m"),
+        "the recorded model, mapped once"
+    );
     let mut lengths: Vec<usize> = bodies.iter().map(total).collect();
     lengths.sort_unstable();
     assert_eq!(lengths, vec![32, 40, 48, 56, 80, 88, 120]);

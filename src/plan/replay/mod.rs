@@ -69,10 +69,7 @@ pub async fn load(
             TraceKind::Weka(w) => serde_json::from_value::<weka::Trace>(record.value)
                 .map_err(|e| format!("not a Weka trace: {e}"))
                 .and_then(|t| match ids.insert(t.id.clone()) {
-                    true => Ok(Some((
-                        t.id.clone(),
-                        weka::calls(&t, w, &replay.model, tokens, seed),
-                    ))),
+                    true => Ok(Some((t.id.clone(), weka::calls(&t, w, tokens, seed)))),
                     false => Err(format!("the trace id {} appears twice", t.id)),
                 }),
         };

@@ -24,7 +24,7 @@ use serde_json::{Map, json};
 
 use super::otel::Call;
 use crate::plan::tokens::TokenCounter;
-use crate::scenario::replay::{ModelChoice, Weka};
+use crate::scenario::replay::Weka;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Trace {
@@ -85,7 +85,6 @@ use rebuild::{Conversation, Words};
 use timing::{Warp, streams};
 
 /// The calls of one conversation (the trace's own requests, or one subagent stream).
-#[allow(clippy::too_many_arguments)]
 fn conversation(
     w: &mut Words<'_>,
     bs: u32,
@@ -93,7 +92,6 @@ fn conversation(
     requests: &[Request],
     starts: &[f64],
     prefix_tokens: u64,
-    model: &dyn Fn(&str) -> String,
     out: &mut Vec<Call>,
 ) {
     let mut conv = Conversation::default();
@@ -121,7 +119,8 @@ fn conversation(
             span_id: format!("{id}_turn_{k}"),
             start_ms,
             end_ms: start_ms + (req.api_time.unwrap_or(0.0) * 1000.0) as i64,
-            model: model(&req.model),
+            // The recorded name: the replayer maps it (`use_static_model`, `model_mapping`).
+            model: req.model.clone(),
             messages,
             output: Some(json!({"role": "assistant", "content": answer})),
             completion_tokens: Some(req.output),
@@ -133,26 +132,12 @@ fn conversation(
 }
 
 /// The calls of `trace`, in start order.
-pub fn calls(
-    trace: &Trace,
-    weka: &Weka,
-    models: &ModelChoice,
-    tokens: &TokenCounter,
-    seed: u64,
-) -> Vec<Call> {
+pub fn calls(trace: &Trace, weka: &Weka, tokens: &TokenCounter, seed: u64) -> Vec<Call> {
     let bs = trace
         .block_size
         .filter(|&b| b > 0)
         .unwrap_or(weka.block_size);
     let mut w = Words::new(tokens, seed, &trace.id);
-    let model = |recorded: &str| match models {
-        ModelChoice::Static(name) => name.clone(),
-        ModelChoice::Mapping(map) => map
-            .get(recorded)
-            .cloned()
-            .unwrap_or_else(|| recorded.to_string()),
-        ModelChoice::Scenario => recorded.to_string(),
-    };
     let mut parent = Vec::new();
     let mut subagents = Vec::new();
     for entry in &trace.requests {
@@ -185,13 +170,11 @@ pub fn calls(
     let mut out = Vec::new();
     let starts: Vec<f64> = parent.iter().map(|r| warp.map(r.t)).collect();
     let prefix = trace.tool_tokens + trace.system_tokens;
-    conversation(
-        &mut w, bs, "parent", &parent, &starts, prefix, &model, &mut out,
-    );
+    conversation(&mut w, bs, "parent", &parent, &starts, prefix, &mut out);
     for (id, s, reqs) in &children {
         let starts: Vec<f64> = reqs.iter().map(|r| warp.map(absolute(s, r))).collect();
         let prefix = s.tool_tokens + s.system_tokens;
-        conversation(&mut w, bs, id, reqs, &starts, prefix, &model, &mut out);
+        conversation(&mut w, bs, id, reqs, &starts, prefix, &mut out);
     }
     out.sort_by(|a, b| (a.start_ms, &a.span_id).cmp(&(b.start_ms, &b.span_id)));
     let t0 = out.first().map_or(0, |c| c.start_ms);
