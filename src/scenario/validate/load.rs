@@ -300,7 +300,7 @@ fn check_stage(
         }
     }
     match arrival {
-        Arrival::Sessions => sessions_stage(c, i, s),
+        Arrival::Sessions => sessions_stage(c, &at, &here, s),
         // A trace's stages keep inference-perf's `{rate, duration}`: the trace gives the arrivals,
         // `duration` ends the stage.
         Arrival::Constant | Arrival::Poisson | Arrival::Trace => {
@@ -356,23 +356,20 @@ fn check_stage(
 
 /// A `trace_session_replay` stage: `concurrent_sessions` (0: no limit), and optionally
 /// `num_sessions` and `session_rate`.
-fn sessions_stage(c: &Checker<'_>, i: usize, s: &RawStage) -> Result<Stage, ScenarioError> {
-    let at = |field: &'static str| {
-        [
-            Step::Key("load"),
-            Step::Key("stages"),
-            Step::Item(i),
-            Step::Key(field),
-        ]
-    };
-    let here = [Step::Key("load"), Step::Key("stages"), Step::Item(i)];
+/// `at(field)` and `here` place the stage's keys, as in `check_stage`.
+fn sessions_stage<'a>(
+    c: &Checker<'_>,
+    at: &dyn Fn(&'static str) -> [Step<'a>; 4],
+    here: &[Step<'a>],
+    s: &RawStage,
+) -> Result<Stage, ScenarioError> {
     if s.rate.is_some()
         || s.duration.is_some()
         || s.num_requests.is_some()
         || s.concurrency_level.is_some()
     {
         return Err(c.error(
-            &here,
+            here,
             "trace_session_replay stages take concurrent_sessions, num_sessions and session_rate, not rate, duration, num_requests or concurrency_level",
         ));
     }
@@ -384,7 +381,7 @@ fn sessions_stage(c: &Checker<'_>, i: usize, s: &RawStage) -> Result<Stage, Scen
         Some(v) => whole("concurrent_sessions", v)?,
         None => {
             return Err(c.error(
-                &here,
+                here,
                 "missing `concurrent_sessions` (0 runs every session at once)",
             ));
         }

@@ -23,6 +23,11 @@ struct Common<'a> {
     default_max_tokens: u32,
     duplicate_sessions_target: Option<u64>,
     predecessor_wait_timeout_sec: f64,
+    override_tool_call_max_tokens: bool,
+    inject_random_session_id: bool,
+    max_wait_ms: u64,
+    include_errors: bool,
+    skip_invalid_files: bool,
     trace_directory: Option<&'a String>,
     trace_files: Option<&'a Vec<String>>,
     hf_dataset_path: Option<&'a Value>,
@@ -38,6 +43,11 @@ macro_rules! common {
             default_max_tokens: $raw.default_max_tokens,
             duplicate_sessions_target: $raw.duplicate_sessions_target,
             predecessor_wait_timeout_sec: $raw.predecessor_wait_timeout_sec,
+            override_tool_call_max_tokens: $raw.override_tool_call_max_tokens,
+            inject_random_session_id: $raw.inject_random_session_id,
+            max_wait_ms: $raw.max_wait_ms,
+            include_errors: $raw.include_errors,
+            skip_invalid_files: $raw.skip_invalid_files,
             trace_directory: $raw.trace_directory.as_ref(),
             trace_files: $raw.trace_files.as_ref(),
             hf_dataset_path: $raw.hf_dataset_path.as_ref(),
@@ -88,11 +98,6 @@ pub(super) fn otel(
     replay.output_substitution = !raw.disable_output_substitution;
     replay.use_recorded_on_bad_tool_calls =
         raw.bad_tool_call_handling == BadToolCallHandling::UseRecorded;
-    replay.inject_random_session_id = raw.inject_random_session_id;
-    replay.override_tool_call_max_tokens = raw.override_tool_call_max_tokens;
-    replay.max_wait = Duration::from_millis(raw.max_wait_ms);
-    replay.include_errors = raw.include_errors;
-    replay.skip_invalid_files = raw.skip_invalid_files;
     replay.header_map = raw
         .attribute_to_header_map
         .iter()
@@ -139,11 +144,6 @@ pub(super) fn weka(
     // The rebuilt answers go in later turns, not the live ones: a live answer a token longer or
     // shorter would shift every later block off the trace's boundaries (inference-perf's reason).
     replay.output_substitution = false;
-    replay.inject_random_session_id = raw.inject_random_session_id;
-    replay.override_tool_call_max_tokens = raw.override_tool_call_max_tokens;
-    replay.max_wait = Duration::from_millis(raw.max_wait_ms);
-    replay.include_errors = raw.include_errors;
-    replay.skip_invalid_files = raw.skip_invalid_files;
     Ok(replay)
 }
 
@@ -219,13 +219,13 @@ fn common(
         search: ancestors(c.path),
         model,
         default_max_tokens: raw.default_max_tokens,
-        override_tool_call_max_tokens: true,
-        inject_random_session_id: false,
+        override_tool_call_max_tokens: raw.override_tool_call_max_tokens,
+        inject_random_session_id: raw.inject_random_session_id,
         duplicate_sessions_target: raw.duplicate_sessions_target,
-        max_wait: Duration::ZERO,
+        max_wait: Duration::from_millis(raw.max_wait_ms),
         predecessor_timeout: (wait > 0.0).then(|| Duration::from_secs_f64(wait)),
-        include_errors: true,
-        skip_invalid_files: false,
+        include_errors: raw.include_errors,
+        skip_invalid_files: raw.skip_invalid_files,
         filter: None,
         output_substitution: true,
         header_map: Vec::new(),
