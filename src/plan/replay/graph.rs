@@ -83,7 +83,8 @@ pub fn build(calls: Vec<Call>) -> Vec<Event> {
             preds[i].push((j, false));
         }
     }
-    let mut events = Vec::with_capacity(n);
+    // Everything is worked out from the borrowed calls first; then each call moves into its event.
+    let mut derived = Vec::with_capacity(n);
     for (i, call) in calls.iter().enumerate() {
         let predecessors: Vec<usize> = preds[i].iter().map(|&(p, _)| p).collect();
         let last_end = predecessors.iter().map(|&p| calls[p].end_ms).max();
@@ -108,9 +109,9 @@ pub fn build(calls: Vec<Call>) -> Vec<Event> {
                 .collect(),
             _ => Vec::new(),
         };
-        events.push(Event {
+        derived.push(Event {
             id: format!("event_{i:03}_{}", call.span_id),
-            call: call.clone(),
+            call: Call::default(),
             predecessors,
             wait: Duration::from_millis(wait_ms as u64),
             segments,
@@ -118,7 +119,11 @@ pub fn build(calls: Vec<Call>) -> Vec<Event> {
             tool_names,
         });
     }
-    events
+    drop(outputs);
+    for (event, call) in derived.iter_mut().zip(calls) {
+        event.call = call;
+    }
+    derived
 }
 
 type Output<'a> = (String, std::collections::HashSet<&'a str>);

@@ -168,21 +168,18 @@ fn normalize(value: &mut Value, source: &str, index: usize) {
         obj.entry(key)
             .or_insert_with(|| Value::String("unknown".into()));
     }
-    let spans: Vec<Value> = obj
+    // Read from the spans in place (a record's spans hold every call's messages), then added.
+    let spans = obj
         .get("spans")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     let attr = |s: &Value, k: &str| s.get("attributes").and_then(|a| a.get(k)).cloned();
-    if !obj.contains_key("models") {
-        let mut models: Vec<Value> = spans
-            .iter()
-            .filter_map(|s| attr(s, "gen_ai.request.model"))
-            .collect();
-        models.sort_by_key(|m| m.to_string());
-        models.dedup();
-        obj.insert("models".into(), Value::Array(models));
-    }
+    let mut models: Vec<Value> = spans
+        .iter()
+        .filter_map(|s| attr(s, "gen_ai.request.model"))
+        .collect();
+    models.sort_by_key(|m| m.to_string());
+    models.dedup();
     let tokens: Vec<u64> = spans
         .iter()
         .map(|s| {
@@ -190,6 +187,7 @@ fn normalize(value: &mut Value, source: &str, index: usize) {
             n("gen_ai.usage.input_tokens") + n("gen_ai.usage.output_tokens")
         })
         .collect();
+    obj.entry("models").or_insert(Value::Array(models));
     obj.entry("max_tokens")
         .or_insert_with(|| Value::from(tokens.iter().copied().max().unwrap_or(0)));
     obj.entry("total_tokens")

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 /// One recorded LLM call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Call {
     pub span_id: String,
     /// Milliseconds from the session's first call.
