@@ -63,7 +63,32 @@ pub struct Request<'a> {
     pub timeout: Duration,
 }
 
-impl Request<'_> {
+/// Where hub datasets are cached (`cache_path`'s `kind`).
+pub const DATASETS: &str = "datasets";
+
+impl<'a> Request<'a> {
+    /// A public dataset's `file` (`""` for its listing), cached under `DATASETS`.
+    pub fn dataset(
+        hub: &'a str,
+        cache: &'a Path,
+        repo: &'a str,
+        file: &'a str,
+        hint: String,
+        timeout: Duration,
+    ) -> Request<'a> {
+        Request {
+            hub,
+            cache,
+            kind: DATASETS,
+            dataset: true,
+            repo,
+            file,
+            token: None,
+            hint,
+            timeout,
+        }
+    }
+
     /// An HTTP client for the hub with the request's token, else `HF_TOKEN`.
     fn client(&self, timeout: Duration) -> Result<reqwest::Client, super::ClientError> {
         let env_token = std::env::var("HF_TOKEN")

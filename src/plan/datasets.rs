@@ -31,7 +31,6 @@ pub const SHAREGPT_MAX: usize = 10_000;
 /// The hub dataset inference-perf reads when `data.path` is not set.
 pub const SHAREGPT_REPO: &str = "anon8231489123/ShareGPT_Vicuna_unfiltered";
 pub const SHAREGPT_FILE: &str = "ShareGPT_V3_unfiltered_cleaned_split.json";
-const CACHE_KIND: &str = "datasets";
 
 /// The scenario's data with a hub dataset resolved to its local copy (downloading it first), or,
 /// against the simulator without a cached copy, generated prompts instead (with a warning).
@@ -80,22 +79,15 @@ pub async fn resolve_from(
              into {}",
             cached.display()
         );
-        let path = hub::fetch(hub::Request {
-            hub: hub_url,
-            cache,
-            kind: CACHE_KIND,
-            dataset: true,
-            repo: SHAREGPT_REPO,
-            file: SHAREGPT_FILE,
-            token: None,
-            hint: format!(
-                "shareGPT: data.path is not set and the dataset cannot be downloaded from {hub_url}; \
-                 download {SHAREGPT_FILE} from https://huggingface.co/datasets/{SHAREGPT_REPO} and set \
-                 data.path to it"
-            ),
-            timeout: Duration::from_secs(1800),
-        })
-        .await?;
+        let hint = format!(
+            "shareGPT: data.path is not set and the dataset cannot be downloaded from {hub_url}; \
+             download {SHAREGPT_FILE} from https://huggingface.co/datasets/{SHAREGPT_REPO} and set \
+             data.path to it"
+        );
+        let timeout = Duration::from_secs(1800);
+        let request =
+            hub::Request::dataset(hub_url, cache, SHAREGPT_REPO, SHAREGPT_FILE, hint, timeout);
+        let path = hub::fetch(request).await?;
         DataSource::ShareGpt { path: Some(path) }
     };
     Ok(Data {
@@ -232,7 +224,7 @@ impl<'de> Visitor<'de> for Usable<'_> {
 
 /// Where the hub copy is kept under `cache`.
 pub fn cached_copy(cache: &Path) -> PathBuf {
-    hub::cache_path_in(cache, CACHE_KIND, SHAREGPT_REPO, SHAREGPT_FILE)
+    hub::cache_path_in(cache, hub::DATASETS, SHAREGPT_REPO, SHAREGPT_FILE)
 }
 
 #[cfg(test)]

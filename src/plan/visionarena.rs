@@ -20,8 +20,6 @@ use crate::client::content::{MediaPart, PartKind};
 use crate::client::hub::{self, HubError};
 use crate::scenario::media::VisionArena;
 
-const CACHE_KIND: &str = "datasets";
-
 /// One usable row.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -82,20 +80,13 @@ pub async fn resolve(
         "visionarena: cannot read {} from {hub_url}; set HF_ENDPOINT to a hub that mirrors it, or \
          download it into {} once",
         v.dataset,
-        hub::cache_path_in(cache, CACHE_KIND, &v.dataset, "").display()
+        hub::cache_path_in(cache, hub::DATASETS, &v.dataset, "").display()
     );
-    let request = |file| hub::Request {
-        hub: hub_url,
-        cache,
-        kind: CACHE_KIND,
-        dataset: true,
-        repo: &v.dataset,
-        file,
-        token: None,
-        hint: hint.clone(),
-        timeout: Duration::from_secs(1800),
+    let request = |file| {
+        let timeout = Duration::from_secs(1800);
+        hub::Request::dataset(hub_url, cache, &v.dataset, file, hint.clone(), timeout)
     };
-    let listed = hub::cache_path_in(cache, CACHE_KIND, &v.dataset, "files.json");
+    let listed = hub::cache_path_in(cache, hub::DATASETS, &v.dataset, "files.json");
     if simulated && !listed.exists() {
         return Ok(None);
     }
@@ -112,7 +103,7 @@ pub async fn resolve(
     let mut local = Vec::new();
     let mut usable = 0;
     for file in &files {
-        let path = hub::cache_path_in(cache, CACHE_KIND, &v.dataset, file);
+        let path = hub::cache_path_in(cache, hub::DATASETS, &v.dataset, file);
         if simulated && !path.exists() {
             break;
         }

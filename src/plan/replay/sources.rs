@@ -14,8 +14,6 @@ use serde_json::Value;
 use crate::client::hub::{self, HubError};
 use crate::scenario::replay::{SessionReplay, TraceKind, TraceSource};
 
-const CACHE_KIND: &str = "datasets";
-
 /// One trace record and where it came from.
 pub struct Record {
     pub value: Value,
@@ -183,20 +181,13 @@ async fn hub_records(
     let hint = format!(
         "otel_trace_replay: cannot read the dataset {repo} from {hub_url}; set HF_ENDPOINT to a hub \
          that mirrors it, download its files into {}, or use trace_directory with local traces",
-        hub::cache_path_in(cache, CACHE_KIND, repo, "").display()
+        hub::cache_path_in(cache, hub::DATASETS, repo, "").display()
     );
-    let request = |file| hub::Request {
-        hub: hub_url,
-        cache,
-        kind: CACHE_KIND,
-        dataset: true,
-        repo,
-        file,
-        token: None,
-        hint: hint.clone(),
-        timeout: Duration::from_secs(3600),
+    let request = |file| {
+        let timeout = Duration::from_secs(3600);
+        hub::Request::dataset(hub_url, cache, repo, file, hint.clone(), timeout)
     };
-    let listed = hub::cache_path_in(cache, CACHE_KIND, repo, "files.json");
+    let listed = hub::cache_path_in(cache, hub::DATASETS, repo, "files.json");
     if simulated && !listed.exists() {
         return Err(format!(
             "otel_trace_replay: the dataset {repo} is not downloaded for a run against the simulator \
@@ -249,7 +240,7 @@ async fn weka_hub(
     cache: &Path,
 ) -> Result<Vec<Record>, String> {
     let file = "traces.jsonl";
-    let local = hub::cache_path_in(cache, CACHE_KIND, repo, file);
+    let local = hub::cache_path_in(cache, hub::DATASETS, repo, file);
     if simulated && !local.exists() {
         return Err(format!(
             "weka_trace_replay: the dataset {repo} is not downloaded for a run against the simulator \
@@ -263,19 +254,9 @@ async fn weka_hub(
          that mirrors it, or put the file at {}",
         local.display()
     );
-    let path = hub::fetch(hub::Request {
-        hub: hub_url,
-        cache,
-        kind: CACHE_KIND,
-        dataset: true,
-        repo,
-        file,
-        token: None,
-        hint,
-        timeout: Duration::from_secs(3600),
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let request =
+        hub::Request::dataset(hub_url, cache, repo, file, hint, Duration::from_secs(3600));
+    let path = hub::fetch(request).await.map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     read_local(&path, &mut out)?;
     out.truncate(entries as usize);
