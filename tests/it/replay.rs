@@ -300,6 +300,20 @@ fn the_simulator_replays_a_tool_calling_session_to_a_verdict_with_its_session_re
     );
 }
 
+/// The corpus `s` replays, from the hub at `hub` cached in `cache` (`simulated`: nothing downloaded).
+async fn corpus(
+    s: &Scenario,
+    hub: &str,
+    cache: &Path,
+    simulated: bool,
+) -> Result<replay::Corpus, String> {
+    let DataSource::Replay(r) = &s.data.source else {
+        panic!("not a replay scenario")
+    };
+    let tokens = infergate::plan::tokens::TokenCounter::builtin();
+    replay::load(r, &tokens, 42, simulated, hub, cache).await
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_hub_dataset_downloads_once_and_the_filter_keeps_its_records() {
     let hub = MockServer::start().await;
@@ -331,28 +345,16 @@ async fn a_hub_dataset_downloads_once_and_the_filter_keeps_its_records() {
     let s = scenario(&format!(
         "    hf_dataset_path: {repo}\n    filter: \"lambda x: x.get('max_tokens', 0) < 28000 and x['benchmark'] == 'keep'\"\n"
     ));
-    let DataSource::Replay(r) = &s.data.source else {
-        panic!()
-    };
     let cache = tempfile::tempdir().unwrap();
-    let tokens = infergate::plan::tokens::TokenCounter::builtin();
     for _ in 0..2 {
-        let corpus = replay::load(r, &tokens, 42, false, &hub.uri(), cache.path())
-            .await
-            .unwrap();
+        let corpus = corpus(&s, &hub.uri(), cache.path(), false).await.unwrap();
         assert_eq!((corpus.sessions.len(), corpus.filtered), (1, 1));
         assert_eq!(corpus.sessions[0].events.len(), 3);
     }
-    let offline = replay::load(
-        r,
-        &tokens,
-        42,
-        true,
-        &hub.uri(),
-        tempfile::tempdir().unwrap().path(),
-    )
-    .await
-    .unwrap_err();
+    let empty = tempfile::tempdir().unwrap();
+    let offline = corpus(&s, &hub.uri(), empty.path(), true)
+        .await
+        .unwrap_err();
     assert!(
         offline.contains("not downloaded for a run against the simulator"),
         "{offline}"
@@ -514,15 +516,9 @@ async fn a_weka_dataset_is_its_traces_jsonl_downloaded_once() {
     let s = weka_scenario(&format!(
         "    hf_dataset_path: {repo}\n    num_dataset_entries: 1\n"
     ));
-    let DataSource::Replay(r) = &s.data.source else {
-        panic!()
-    };
     let cache = tempfile::tempdir().unwrap();
-    let tokens = infergate::plan::tokens::TokenCounter::builtin();
     for _ in 0..2 {
-        let corpus = replay::load(r, &tokens, 42, false, &hub.uri(), cache.path())
-            .await
-            .unwrap();
+        let corpus = corpus(&s, &hub.uri(), cache.path(), false).await.unwrap();
         assert_eq!(corpus.sessions.len(), 1, "num_dataset_entries: 1");
         assert_eq!(
             corpus.sessions[0].events.len(),
