@@ -164,7 +164,7 @@ pub struct Plan {
 
 /// The warm-up: the first stage's load, for `warmup` requests or seconds (capped like a stage in quick
 /// mode). A request count at a rate becomes that many evenly spaced arrivals' worth of time.
-fn warmup_stage(
+pub fn warmup_stage(
     warmup: Warmup,
     first: &PlannedStage,
     quick: Option<Quick>,

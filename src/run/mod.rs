@@ -10,10 +10,13 @@
 pub mod breakers;
 pub mod capacity;
 pub mod driver;
+mod load;
 pub mod merge;
 mod options;
 pub mod pacer;
+mod planning;
 pub mod preflight;
+mod prepare;
 mod probes;
 pub mod progress;
 pub mod records;
