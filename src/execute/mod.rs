@@ -18,6 +18,7 @@ use crate::report;
 use crate::run::stop::stop_pair;
 use crate::run::{RunOptions, run_scenario};
 
+mod confirm;
 pub mod shards;
 use crate::scenario::Scenario;
 use crate::store::publish;
@@ -63,7 +64,7 @@ pub fn scenario_file(
             cause: ErrorCause::BadInput,
         },
         Ok(scenario) => {
-            let outcome = run_and_evaluate(&scenario, name, options, out_dir);
+            let outcome = confirm::run_compared(&scenario, name, options, out_dir);
             loaded = Some(scenario);
             outcome
         }
@@ -81,12 +82,18 @@ pub fn finish(
     out_dir: &Path,
     mut outcome: ScenarioOutcome,
 ) -> ScenarioOutcome {
+    // A merge of shards' results is compared here; a whole run already was (`confirm`).
     if let (ScenarioOutcome::Judged { gate, run }, Some(scenario)) = (&mut outcome, loaded)
         && run.shard.count() == 1
-        && let Some(comparison) =
-            publish::compare(scenario, name, &options.publish, out_dir, &gate.samples)
+        && gate.comparison.is_none()
+        && let Some(baselines) = publish::baselines(scenario, name, &options.publish, out_dir)
     {
-        gate.attach(comparison);
+        gate.attach(publish::compare(
+            scenario,
+            &baselines,
+            &options.publish,
+            &gate.samples,
+        ));
     }
     if let Err(e) = report::write_scenario(out_dir, &outcome) {
         eprintln!("[{name}] {e}");
@@ -190,6 +197,11 @@ fn run_and_evaluate(
 
 /// Set once a signal has interrupted a run; later scenarios are then skipped.
 static INTERRUPTED: OnceLock<String> = OnceLock::new();
+
+/// Why a signal interrupted the suite, once one has.
+fn interrupted() -> Option<&'static String> {
+    INTERRUPTED.get()
+}
 
 /// Waits for Ctrl-C or SIGTERM and names it.
 async fn next_signal() -> &'static str {

@@ -41,6 +41,9 @@ impl Estimate {
 /// A statistic, or why it has no usable interval.
 pub type Interval = Result<Estimate, String>;
 
+/// The two-sided 95 % normal quantile.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
 /// The per-interval `z` for a comparison at two-sided `confidence` (0.95 = 95 %). Two intervals that
 /// do not overlap at `z/√2` each correspond to a two-sample test at about the requested level, which
 /// keeps "regressed" from firing on noise without demanding twice the samples.

@@ -162,6 +162,19 @@ pub struct Plan {
     pub session_caps: SessionCaps,
 }
 
+/// The warm-up run when a scenario sets none but is compared with saved runs (or saved as one): a
+/// tenth of the first stage's time, at least 1 s and at most 10 s, for an open-loop stage; two
+/// requests per slot for a closed-loop one; none for session replay (sessions are the load).
+pub fn default_warmup(first: &PlannedStage) -> Option<Warmup> {
+    match first.load {
+        StageLoad::Open { duration, .. } => Some(Warmup::Duration(
+            (duration / 10).clamp(Duration::from_secs(1), Duration::from_secs(10)),
+        )),
+        StageLoad::Closed { concurrency, .. } => Some(Warmup::Requests(2 * concurrency as u64)),
+        StageLoad::Sessions { .. } => None,
+    }
+}
+
 /// The warm-up: the first stage's load, for `warmup` requests or seconds (capped like a stage in quick
 /// mode). A request count at a rate becomes that many evenly spaced arrivals' worth of time.
 pub fn warmup_stage(

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::rundir::{RunDir, StagePoint};
 use crate::gate::baseline::samples::{self, RunSamples};
-use crate::gate::baseline::{self as baselines, Baseline, Comparison};
+use crate::gate::baseline::{self as baselines, Baseline, History};
 use crate::scenario::Regression;
 
 fn delta(a: Option<f64>, b: Option<f64>) -> String {
@@ -92,17 +92,15 @@ pub fn noise_aware(a: &Path, b: &Path) -> Option<String> {
     if sa.config_hash != sb.config_hash || sa.shortened != sb.shortened {
         out.push_str("note: the runs offered different load (config hash or quick mode differ); compared anyway.\n\n");
     }
-    let baseline = Baseline {
+    let simulated = sa.simulated && sb.simulated;
+    let regression = Regression::default();
+    let history = History::single(Baseline {
         samples: sa,
         about: "run A".to_string(),
-    };
-    let (rows, problem) = baselines::compare(&sb, &baseline, &Regression::default(), &[], true);
-    let comparison = Comparison {
-        location: a.display().to_string(),
-        about: Some(baseline.about),
-        problem,
-        rows,
-    };
+    });
+    let spread = regression.run_spread_for(simulated);
+    let mut comparison = baselines::compare(&sb, &history, &regression, &[], true, spread);
+    comparison.location = a.display().to_string();
     out.push_str(&super::step_summary::comparison_markdown(&comparison));
     Some(out)
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::plots;
 use super::rundir::RunDir;
-use super::schema::{BaselineEntry, IntervalEntry, ProblemEntry};
+use super::schema::{BaselineEntry, IntervalEntry, ProblemEntry, RowEntry};
 use crate::gate::CheckKind;
 use crate::gate::baseline::change::Change;
 
@@ -212,6 +212,19 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     out
 }
 
+/// A row's minimum detectable effect as its allowance is written: `38%` or `1.20 pp`.
+fn mde(r: &RowEntry) -> String {
+    match r.mde {
+        None => "n/a".to_string(),
+        Some(m) if !m.is_finite() => "none".to_string(),
+        Some(m) if r.allowed.ends_with("pp") => format!("≥ {:.2} pp", m * 100.0),
+        Some(m) if r.allowed.ends_with('%') || r.allowed.contains("precision") => {
+            format!("≥ {:.0}%", m * 100.0)
+        }
+        Some(m) => format!("≥ {m:.3}"),
+    }
+}
+
 /// The comparison with the baseline (`verdicts.json`'s `baseline`), when there was one.
 fn baseline_table(out: &mut String, b: &BaselineEntry) {
     let _ = write!(
@@ -236,10 +249,31 @@ fn baseline_table(out: &mut String, b: &BaselineEntry) {
         };
         let _ = write!(out, "<p class=\"note\">{}</p>", escape(&text));
     }
+    for note in &b.notes {
+        let _ = write!(out, "<p class=\"note\">{}</p>", escape(note));
+    }
+    if let Some(k) = &b.confirmation {
+        let _ = write!(
+            out,
+            "<p>Confirmed over {} runs: a row fails only if it regressed in every one. Earlier runs' reports: {}.</p>",
+            k.runs,
+            (1..k.runs)
+                .map(|i| format!("<a href=\"run-{i}/report.html\">run {i}</a>"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if b.rows.is_empty() {
         return;
     }
-    out.push_str("<table><tr><th>scope</th><th>statistic</th><th>this run</th><th>interval</th><th>baseline</th><th>interval</th><th>change</th><th>allowed</th><th>verdict</th></tr>");
+    if let Some(budget) = b.budget {
+        let _ = write!(
+            out,
+            "<p class=\"note\">Each row is this run against the spread of the saved runs; all rows share one error budget of {:.0} % (Holm). \"Could catch\" is the smallest change for the worse a row would have flagged.</p>",
+            budget * 100.0
+        );
+    }
+    out.push_str("<table><tr><th>scope</th><th>statistic</th><th>this run</th><th>interval</th><th>saved runs</th><th>expected</th><th>change</th><th>could catch</th><th>allowed</th><th>verdict</th></tr>");
     let interval = |i: &IntervalEntry| match i {
         IntervalEntry::Estimate { low, high, .. } => {
             format!("{:.2} – {:.2} ms", low / 1e3, high / 1e3)
@@ -259,15 +293,17 @@ fn baseline_table(out: &mut String, b: &BaselineEntry) {
         let shown = |i: &IntervalEntry| if latency { interval(i) } else { String::new() };
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
             escape(&r.scope),
             escape(&r.statistic),
             value(r.current_value),
             shown(&r.current),
             value(r.baseline_value),
-            shown(&r.baseline),
+            r.runs,
+            shown(&r.expected),
             r.delta
                 .map_or("n/a".to_string(), |d| format!("{:+.1}%", d * 100.0)),
+            mde(r),
             escape(&r.allowed),
             match r.change {
                 Change::Regressed => "failed",

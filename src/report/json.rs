@@ -5,9 +5,9 @@
 use hdrhistogram::Histogram;
 
 use super::schema::{
-    BaselineEntry, CheckEntry, Distribution, FailureLabel, Failures, GoodputEntry, IntervalEntry,
-    Latency, Lifecycle, LoadSummary, ProblemEntry, RowEntry, SessionsEntry, StageLoadEntry,
-    Successes, Throughput, TimelineEntry, TurnEntry, Verdicts,
+    BaselineEntry, CheckEntry, ConfirmationEntry, Distribution, FailureLabel, Failures,
+    GoodputEntry, IntervalEntry, Latency, Lifecycle, LoadSummary, ProblemEntry, RowEntry,
+    SessionsEntry, StageLoadEntry, Successes, Throughput, TimelineEntry, TurnEntry, Verdicts,
 };
 use crate::gate::GateReport;
 use crate::gate::baseline::interval::Interval;
@@ -254,8 +254,11 @@ fn comparison(c: &Comparison) -> BaselineEntry {
             current_value: r.current_value,
             baseline_value: r.baseline_value,
             current: interval(&r.current),
-            baseline: interval(&r.baseline),
+            expected: interval(&r.expected),
+            runs: r.runs,
             delta: r.judgement.delta,
+            mde: r.judgement.mde,
+            p_value: r.judgement.p_value,
             change: r.judgement.change,
             note: r.judgement.note.clone(),
         })
@@ -271,6 +274,12 @@ fn comparison(c: &Comparison) -> BaselineEntry {
         about: c.about.clone(),
         problem,
         rows,
+        notes: c.notes.clone(),
+        budget: Some(c.budget),
+        confirmation: c.confirmation.as_ref().map(|k| ConfirmationEntry {
+            runs: k.runs,
+            earlier: k.earlier.clone(),
+        }),
     }
 }
 

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use crate::gate::baseline::change::Change;
+use crate::gate::baseline::change::{Change, catchable};
 use crate::gate::baseline::{Comparison, Problem, RowSource, allowance_text};
 use crate::gate::{CheckKind, ScenarioOutcome, Status, Verdict};
 
@@ -103,12 +103,45 @@ pub fn comparison_markdown(comparison: &Comparison) -> String {
         }
         None => {}
     }
+    for note in &comparison.notes {
+        let _ = writeln!(out, "note: {note}\n");
+    }
+    if let Some(k) = &comparison.confirmation {
+        let _ = writeln!(
+            out,
+            "Confirmed over {} runs: a row fails only if it regressed in every one.\n",
+            k.runs
+        );
+    }
     if comparison.rows.is_empty() {
         return out;
     }
+    // Rows whose noise hides a change of their own allowance: said once, above the table.
+    let blind: Vec<String> = comparison
+        .rows
+        .iter()
+        .filter(|r| r.judgement.change == Change::Inconclusive)
+        .filter_map(|r| {
+            let mde = r.judgement.mde?;
+            Some(format!(
+                "{} {}: could only catch {} here (allowed {})",
+                r.scope,
+                r.statistic(),
+                catchable(mde, r.allowance),
+                allowance_text(r.allowance, r.metric)
+            ))
+        })
+        .collect();
+    if !blind.is_empty() {
+        let _ = writeln!(
+            out,
+            "❔ Cannot detect its own allowance (run longer, or add runs to the history):\n\n- {}\n",
+            blind.join("\n- ")
+        );
+    }
     let _ = writeln!(
         out,
-        "| scope | statistic | this run | baseline | change | allowed | verdict |\n|---|---|---|---|---|---|---|"
+        "| scope | statistic | this run | saved runs | change | could catch | allowed | verdict |\n|---|---|---|---|---|---|---|---|"
     );
     for row in &comparison.rows {
         let value = |v: Option<f64>| v.map_or("n/a".to_string(), |v| row.format(v));
@@ -131,10 +164,14 @@ pub fn comparison_markdown(comparison: &Comparison) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {statistic} | {} | {} | {delta} | {} | {verdict} |",
+            "| {} | {statistic} | {} | {} ({}) | {delta} | {} | {} | {verdict} |",
             row.scope,
             value(row.current_value),
             value(row.baseline_value),
+            row.runs,
+            row.judgement
+                .mde
+                .map_or("n/a".to_string(), |m| catchable(m, row.allowance)),
             allowance_text(row.allowance, row.metric),
         );
     }

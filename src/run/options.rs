@@ -70,10 +70,10 @@ pub struct RunOptions {
     /// Where per-request records go when the scenario asks for them
     /// (`report.request_lifecycle.per_request`); without a path none are written.
     pub records: Option<std::path::PathBuf>,
-    /// A warm-up to run when the scenario has none (`load.warmup` rules when given): set when the
-    /// run is compared with a baseline or saved as one, so a cold engine's first requests do not
-    /// decide the comparison.
-    pub default_warmup: Option<crate::scenario::Warmup>,
+    /// Run a warm-up when the scenario sets none (`load.warmup` rules when given; see
+    /// `plan::default_warmup`): set when the run is compared with saved runs or saved as one, so a
+    /// cold engine's first requests do not decide the comparison.
+    pub default_warmup: bool,
 }
 
 /// Announces this shard and waits for the others; the agreed start, or why there is none.

@@ -22,6 +22,8 @@ pub(super) struct Planned {
     /// `load.trace`'s arrival offsets, when the stages replay one.
     pub trace: Option<Arc<[Duration]>>,
     pub replayer: Option<Arc<super::replay::Replayer>>,
+    /// The warm-up is the default one (the scenario sets none), not `load.warmup`.
+    pub warmup_default: bool,
 }
 
 /// Plans the stages and builds what sends them.
@@ -39,12 +41,15 @@ pub(super) async fn arrange(
         None
     };
     let mut plan = plan(scenario, quick);
-    if let Some(default) = options.default_warmup
+    let mut warmup_default = false;
+    if options.default_warmup
         && scenario.load.warmup.is_none()
         && plan.warmup.is_none()
         && let Some(first) = plan.stages.first()
+        && let Some(default) = crate::plan::default_warmup(first)
     {
         plan.warmup = crate::plan::warmup_stage(default, first, quick);
+        warmup_default = plan.warmup.is_some();
     }
     let replayer = match &scenario.data.source {
         DataSource::Replay(replay) => {
@@ -94,6 +99,7 @@ pub(super) async fn arrange(
         generator: Arc::new(generator),
         trace,
         replayer,
+        warmup_default,
     })
 }
 

@@ -27,7 +27,16 @@ pub async fn run_scenario(
     let checked = prepare::check(scenario, options, &prepared, &mut warnings).await?;
     let planned = planning::arrange(scenario, options, &prepared, &checked, &mut warnings).await?;
     let shortened = planned.plan.shortened.clone();
+    let warmup_default = planned.warmup_default;
     let loaded = load::drive(scenario, options, &prepared, &checked, planned, clock).await?;
+    if let (true, Some(w)) = (warmup_default, &loaded.warmup) {
+        warnings.push(format!(
+            "a default warm-up ({}, {} requests) ran first and is left out of every statistic: the \
+             scenario sets no load.warmup and is compared with saved runs or saved as one",
+            w.stage.describe(),
+            w.recorder.sent()
+        ));
+    }
     let mut run = collect(scenario, options, prepared, checked, loaded, warnings).await;
     run.shortened = shortened;
     run.started_at = started_at;

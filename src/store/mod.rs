@@ -108,6 +108,75 @@ impl Location {
         }
     }
 
+    /// Copies `files`, in this order, here; each arrives whole (a local file through a temporary
+    /// name and a rename, an S3 object by one PUT).
+    pub async fn put_files(&self, files: &[PathBuf]) -> Result<usize, StoreError> {
+        match self {
+            Location::Local(dest) => {
+                std::fs::create_dir_all(dest).map_err(local("create", dest))?;
+                for path in files {
+                    let name = path.file_name().unwrap_or_default();
+                    copy_whole(path, &dest.join(name))?;
+                }
+                Ok(files.len())
+            }
+            Location::S3(place) => s3::upload_files(place, files, "").await,
+        }
+    }
+
+    /// Whether any file lies directly here.
+    pub async fn has_files(&self) -> Result<bool, StoreError> {
+        match self {
+            Location::Local(dir) if !dir.is_dir() => Ok(false),
+            Location::Local(dir) => Ok(!files_in(dir)?.is_empty()),
+            Location::S3(place) => s3::has_objects(place).await,
+        }
+    }
+
+    /// Removes the files directly here, leaving the directories below.
+    pub async fn remove_files(&self) -> Result<(), StoreError> {
+        match self {
+            Location::Local(dir) if !dir.is_dir() => Ok(()),
+            Location::Local(dir) => {
+                for path in files_in(dir)? {
+                    std::fs::remove_file(&path).map_err(local("remove", &path))?;
+                }
+                Ok(())
+            }
+            Location::S3(place) => s3::delete_objects_here(place).await.map(|_| ()),
+        }
+    }
+
+    /// The directories directly here, in name order (none when there is nothing here).
+    pub async fn list_dirs(&self) -> Result<Vec<String>, StoreError> {
+        match self {
+            Location::Local(dir) if !dir.is_dir() => Ok(Vec::new()),
+            Location::Local(dir) => {
+                let mut names = Vec::new();
+                for entry in std::fs::read_dir(dir).map_err(local("read", dir))? {
+                    let entry = entry.map_err(local("read", dir))?;
+                    if entry.path().is_dir() {
+                        names.push(entry.file_name().to_string_lossy().into_owned());
+                    }
+                }
+                names.sort();
+                Ok(names)
+            }
+            Location::S3(place) => s3::list_dirs(place).await,
+        }
+    }
+
+    /// Removes everything here; nothing here is not an error.
+    pub async fn remove_dir(&self) -> Result<(), StoreError> {
+        match self {
+            Location::Local(dir) => match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(local("remove", dir)(e)),
+                _ => Ok(()),
+            },
+            Location::S3(place) => s3::delete_dir(place).await.map(|_| ()),
+        }
+    }
+
     /// Copies every file here into `dest`; `Ok(0)` when there is nothing here.
     pub async fn get_dir(&self, dest: &Path) -> Result<usize, StoreError> {
         match self {
@@ -178,6 +247,19 @@ fn copy_files(src: &Path, dest: &Path) -> Result<usize, StoreError> {
         }
     }
     Ok(copied)
+}
+
+/// Copies `from` to `to` through a temporary name beside it, so a reader never sees half a file.
+fn copy_whole(from: &Path, to: &Path) -> Result<(), StoreError> {
+    let name = to.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = to.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    let failed = |source| StoreError::Copy {
+        from: from.to_path_buf(),
+        to: to.to_path_buf(),
+        source,
+    };
+    std::fs::copy(from, &temporary).map_err(failed)?;
+    std::fs::rename(&temporary, to).map_err(failed)
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC, as inference-perf names its report folders.

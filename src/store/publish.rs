@@ -53,15 +53,24 @@ fn io_runtime() -> Result<tokio::runtime::Runtime, StoreError> {
         .map_err(StoreError::Runtime)
 }
 
-/// Compares a run (its `samples`) with its baseline, when a baseline location is given or thresholds
-/// need one. The baseline is copied into `out_dir/baseline/` as a record of what was compared.
-pub fn compare(
+/// The saved runs a scenario's runs are compared with: loaded once, so that a confirming rerun is
+/// judged against the same history.
+#[derive(Debug, Clone)]
+pub struct Baselines {
+    /// Where they were looked for (`LOCATION/<scenario>`).
+    pub location: String,
+    pub history: Result<baseline::History, Problem>,
+}
+
+/// The saved runs of scenario `name`, when a baseline location is given or thresholds need one
+/// (`None`: nothing is compared). Each saved run is copied into `out_dir/baseline/` as a record of
+/// what was compared.
+pub fn baselines(
     scenario: &Scenario,
     name: &str,
     options: &PublishOptions,
     out_dir: &Path,
-    current: &RunSamples,
-) -> Option<Comparison> {
+) -> Option<Baselines> {
     let relative = scenario
         .thresholds
         .iter()
@@ -71,42 +80,55 @@ pub fn compare(
         .clone()
         .or_else(|| scenario.regression.baseline.clone());
     let Some(text) = configured else {
-        return relative.then(|| Comparison {
+        return relative.then(|| Baselines {
             location: String::new(),
-            about: None,
-            problem: Some(Problem::NotConfigured),
-            rows: Vec::new(),
+            history: Err(Problem::NotConfigured),
         });
     };
-    let mut comparison = Comparison {
-        location: text.clone(),
-        about: None,
-        problem: None,
-        rows: Vec::new(),
-    };
-    let loaded = Location::parse(&text, scenario.storage.s3.as_ref()).and_then(|location| {
-        comparison.location = location.join(name).display();
+    let mut location = text.clone();
+    let loaded = Location::parse(&text, scenario.storage.s3.as_ref()).and_then(|place| {
+        location = place.join(name).display();
         let scratch = out_dir.join("baseline");
         let _ = std::fs::remove_dir_all(&scratch);
-        io_runtime()?.block_on(super::baseline::load(&location, name, &scratch))
+        io_runtime()?.block_on(super::baseline::load(&place, name, &scratch))
     });
-    match loaded {
-        Err(e) => comparison.problem = Some(Problem::Unreadable(e.to_string())),
-        Ok(None) => comparison.problem = Some(Problem::Missing),
-        Ok(Some(base)) => {
-            let (rows, problem) = baseline::compare(
-                current,
-                &base,
-                &scenario.regression,
-                &scenario.thresholds,
-                options.force_baseline,
-            );
-            comparison.about = Some(base.about);
-            comparison.rows = rows;
-            comparison.problem = problem;
-        }
-    }
-    Some(comparison)
+    let history = match loaded {
+        Err(e) => Err(Problem::Unreadable(e.to_string())),
+        Ok(None) => Err(Problem::Missing),
+        Ok(Some(history)) => Ok(history),
+    };
+    Some(Baselines { location, history })
+}
+
+/// Compares a run (its `samples`) with the saved runs.
+pub fn compare(
+    scenario: &Scenario,
+    baselines: &Baselines,
+    options: &PublishOptions,
+    current: &RunSamples,
+) -> Comparison {
+    let regression = &scenario.regression;
+    let mut comparison = match &baselines.history {
+        Ok(history) => baseline::compare(
+            current,
+            history,
+            regression,
+            &scenario.thresholds,
+            options.force_baseline,
+            regression.run_spread_for(current.simulated),
+        ),
+        Err(problem) => Comparison {
+            location: String::new(),
+            about: None,
+            problem: Some(problem.clone()),
+            rows: Vec::new(),
+            notes: Vec::new(),
+            budget: 1.0 - regression.confidence,
+            confirmation: None,
+        },
+    };
+    comparison.location = baselines.location.clone();
+    comparison
 }
 
 /// Saves the baseline and uploads the reports, as configured; returns one line per copy made or failed.
@@ -132,11 +154,15 @@ pub fn copies(
                     .to_string(),
             );
         } else {
+            let keep = scenario.regression.history;
             let saved = Location::parse(text, scenario.storage.s3.as_ref()).and_then(|location| {
-                let to = location.join(name).display();
-                runtime
-                    .block_on(super::baseline::save(&location, name, out_dir))
-                    .map(|n| format!("baseline saved: {n} files to {to}"))
+                let saving = super::baseline::save(&location, name, out_dir, run.started_at, keep);
+                runtime.block_on(saving).map(|s| {
+                    format!(
+                        "baseline saved: {} (history: {} run(s) kept of at most {keep}, {} removed)",
+                        s.to, s.kept, s.removed
+                    )
+                })
             });
             lines.push(saved.unwrap_or_else(|e| format!("baseline NOT saved: {e}")));
         }

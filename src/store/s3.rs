@@ -1,4 +1,5 @@
-//! S3 through `aws-sdk-s3`: uploading a run directory, downloading one back. Credentials come from the
+//! S3 through `aws-sdk-s3`: uploading a run directory, downloading one back, listing the directories
+//! under a prefix and deleting one. Credentials come from the
 //! standard AWS chain (environment, shared profile, web identity as with IRSA on EKS, container and
 //! instance metadata). Every request is retried by the SDK's standard policy (4 attempts with
 //! exponential back-off) under a connect and a per-attempt timeout, so an unreachable store costs
@@ -93,9 +94,17 @@ pub async fn upload_dir(
     dir: &Path,
     file_prefix: &str,
 ) -> Result<usize, StoreError> {
+    upload_files(place, &super::files_in(dir)?, file_prefix).await
+}
+
+/// Uploads `files`, in this order, to `place` (keys `prefix/{file_prefix}{name}`).
+pub async fn upload_files(
+    place: &S3Place,
+    files: &[std::path::PathBuf],
+    file_prefix: &str,
+) -> Result<usize, StoreError> {
     let client = client(place).await;
-    let files = super::files_in(dir)?;
-    for path in &files {
+    for path in files {
         let name = path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -125,26 +134,7 @@ pub async fn upload_dir(
 /// Downloads every object directly under `place` into `dest`; `Ok(0)` when there are none.
 pub async fn download_dir(place: &S3Place, dest: &Path) -> Result<usize, StoreError> {
     let client = client(place).await;
-    let prefix = format!("{}/", place.prefix.trim_end_matches('/'));
-    let prefix = if prefix == "/" { String::new() } else { prefix };
-    let mut keys = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(&place.bucket)
-        .prefix(&prefix)
-        .delimiter("/")
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            StoreError::S3(format!("cannot list {}: {}", place.url(), describe(&e)))
-        })?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-    }
+    let keys = keys_here(&client, place).await?;
     if keys.is_empty() {
         return Ok(0);
     }
@@ -174,6 +164,115 @@ pub async fn download_dir(place: &S3Place, dest: &Path) -> Result<usize, StoreEr
             .into_bytes();
         let path = dest.join(name);
         std::fs::write(&path, &bytes).map_err(local("write", &path))?;
+    }
+    Ok(keys.len())
+}
+
+/// The keys of the objects directly under `place` (not further down).
+async fn keys_here(client: &Client, place: &S3Place) -> Result<Vec<String>, StoreError> {
+    let prefix = place.key("");
+    let mut keys = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&place.bucket)
+        .prefix(&prefix)
+        .delimiter("/")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            StoreError::S3(format!("cannot list {}: {}", place.url(), describe(&e)))
+        })?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+    }
+    Ok(keys)
+}
+
+/// Whether any object lies directly under `place`.
+pub async fn has_objects(place: &S3Place) -> Result<bool, StoreError> {
+    Ok(!keys_here(&client(place).await, place).await?.is_empty())
+}
+
+/// Deletes the objects directly under `place` (not further down).
+pub async fn delete_objects_here(place: &S3Place) -> Result<usize, StoreError> {
+    let client = client(place).await;
+    let keys = keys_here(&client, place).await?;
+    delete_keys(&client, place, &keys).await
+}
+
+/// The names of the "directories" directly under `place` (the common prefixes one level down), in
+/// name order.
+pub async fn list_dirs(place: &S3Place) -> Result<Vec<String>, StoreError> {
+    let client = client(place).await;
+    let prefix = place.key("");
+    let mut names = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&place.bucket)
+        .prefix(&prefix)
+        .delimiter("/")
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            StoreError::S3(format!("cannot list {}: {}", place.url(), describe(&e)))
+        })?;
+        names.extend(page.common_prefixes().iter().filter_map(|p| {
+            let name = p.prefix()?.strip_prefix(&prefix)?.trim_end_matches('/');
+            (!name.is_empty()).then(|| name.to_string())
+        }));
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Deletes every object under `place` (its whole "directory").
+pub async fn delete_dir(place: &S3Place) -> Result<usize, StoreError> {
+    let client = client(place).await;
+    let prefix = place.key("");
+    let mut keys = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&place.bucket)
+        .prefix(&prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            StoreError::S3(format!("cannot list {}: {}", place.url(), describe(&e)))
+        })?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+    }
+    delete_keys(&client, place, &keys).await
+}
+
+async fn delete_keys(
+    client: &Client,
+    place: &S3Place,
+    keys: &[String],
+) -> Result<usize, StoreError> {
+    for key in keys {
+        client
+            .delete_object()
+            .bucket(&place.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::S3(format!(
+                    "cannot delete s3://{}/{key}: {}",
+                    place.bucket,
+                    describe(&e)
+                ))
+            })?;
     }
     Ok(keys.len())
 }

@@ -1,23 +1,31 @@
-//! The noise-aware verdict on one statistic: given the current run's interval, the baseline's and the
-//! change allowed, say *regressed*, *improved*, *no change* or *inconclusive*. Only *regressed* fails
-//! a gate.
+//! The verdict on one statistic, given what an unchanged target's run was expected to show
+//! (`spread::Prediction`), whether the run's error budget lets this row be called worse
+//! (`family::holm`), and the change allowed: *regressed*, *improved*, *no change* or *inconclusive*.
+//! Only *regressed* fails a gate.
+//!
+//! - *regressed*: significantly worse within the run's error budget, and by more than allowed;
+//! - *improved*: the mirror image, at the level of the family's first step;
+//! - *no change*: neither, and the row could have caught a change of its allowance (its minimum
+//!   detectable effect is within the allowance, or the allowance is zero: any change beyond the noise);
+//! - *inconclusive*: neither, but the noise hides changes of the allowed size ("could only catch
+//!   ≥ 38 % here"), or there was nothing to compare.
 
 use serde::{Deserialize, Serialize};
 
-use super::interval::{Estimate, Interval};
+use super::spread::Prediction;
 pub use crate::scenario::regression::Allowance;
 
 /// What a comparison concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
-    /// Worse than the baseline by more than allowed, beyond the noise of both runs.
+    /// Worse than the history by more than allowed, beyond the noise, within the run's budget.
     Regressed,
-    /// Better than the baseline by more than allowed, beyond the noise.
+    /// Better than the history by more than allowed, beyond the noise.
     Improved,
-    /// Within the allowance, and the intervals say so.
+    /// Within the allowance, and the row could have told.
     NoChange,
-    /// The intervals are too wide to tell, or a side has too few samples.
+    /// Too noisy to tell at the allowed size, or nothing to compare.
     Inconclusive,
 }
 
@@ -37,151 +45,206 @@ impl Change {
 pub enum Worse {
     /// Latencies, error rates.
     Higher,
-    /// Throughputs.
+    /// Throughputs, attainment.
     Lower,
+}
+
+impl Worse {
+    /// +1 or −1: the sign of a change for the worse.
+    pub fn sign(self) -> f64 {
+        match self {
+            Worse::Higher => 1.0,
+            Worse::Lower => -1.0,
+        }
+    }
 }
 
 /// The verdict and the reason, for reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judgement {
     pub change: Change,
-    /// The relative change of the point values, when the baseline's is not zero.
+    /// The relative change from the history's centre, when that is not zero.
     pub delta: Option<f64>,
-    /// Why, when inconclusive for lack of samples.
+    /// Why, when inconclusive, or what the comparison assumed.
     pub note: Option<String>,
+    /// The smallest change for the worse this row could have caught at this history and run
+    /// length: relative (0.38 = 38 %) for relative allowances, in the metric's units for absolute
+    /// ones; `None` when nothing was compared.
+    pub mde: Option<f64>,
+    /// The one-sided p-value of "this run is worse".
+    pub p_value: Option<f64>,
 }
 
-/// Compares `current` with `baseline`: regressed when even the best case of the current run is worse
-/// than the worst acceptable value for the baseline's worst case, improved in the mirror case, no
-/// change when the current interval lies inside the baseline's widened by the allowance.
-pub fn compare_intervals(
-    current: &Interval,
-    baseline: &Interval,
-    worse: Worse,
-    allow: Allowance,
-) -> Judgement {
-    let (c, b) = match (current, baseline) {
-        (Ok(c), Ok(b)) => (*c, *b),
-        (Err(note), _) => return inconclusive(current, baseline, format!("this run: {note}")),
-        (_, Err(note)) => return inconclusive(current, baseline, format!("baseline: {note}")),
+impl Judgement {
+    /// Nothing to compare, and why.
+    pub fn nothing(note: String, delta: Option<f64>) -> Judgement {
+        Judgement {
+            change: Change::Inconclusive,
+            delta,
+            note: Some(note),
+            mde: None,
+            p_value: None,
+        }
+    }
+}
+
+/// What `judge` needs to know about one row's test.
+pub struct Test<'a> {
+    pub prediction: &'a Prediction,
+    pub value: f64,
+    pub worse: Worse,
+    pub allowance: Allowance,
+    /// Holm let this row be called worse.
+    pub rejected: bool,
+    /// The level of the family's first step (the strictest): the MDE and *improved* use it.
+    pub first_step: f64,
+}
+
+/// The verdict on one row.
+pub fn judge(test: &Test<'_>) -> Judgement {
+    let Test {
+        prediction: p,
+        value,
+        worse,
+        allowance,
+        ..
+    } = *test;
+    let sign = worse.sign();
+    let centre = p.centre_value();
+    let delta = (centre != 0.0).then(|| (value - centre) / centre.abs());
+    // The change for the worse, in the allowance's terms, and the same for the boundary.
+    let bad = |v: f64| match allowance {
+        Allowance::Relative(_) if centre != 0.0 => sign * (v - centre) / centre.abs(),
+        _ => sign * (v - centre),
     };
-    let delta = relative_delta(&c, &b);
-    // Work in "higher is worse" space: for throughputs, negate.
-    let (c, b) = match worse {
-        Worse::Higher => (c, b),
-        Worse::Lower => (flip(c), flip(b)),
+    let allowed = match allowance {
+        Allowance::Relative(f) | Allowance::Absolute(f) => f,
     };
-    let worst_ok = |v: f64| widen(v, allow, 1.0);
-    let best_ok = |v: f64| widen(v, allow, -1.0);
-    let change = if c.low > worst_ok(b.high) {
+    let mde = bad(p.boundary(test.first_step, sign)).max(0.0);
+    let change = bad(value);
+    let p_value = p.p_value(value, sign);
+    let verdict = if test.rejected && change > allowed {
         Change::Regressed
-    } else if c.high < best_ok(b.low) {
+    } else if p.p_value(value, -sign) <= test.first_step && -change > allowed {
         Change::Improved
-    } else if c.high <= worst_ok(b.high) && c.low >= best_ok(b.low) {
-        Change::NoChange
-    } else {
+    } else if allowed > 0.0 && mde > allowed {
         Change::Inconclusive
+    } else {
+        Change::NoChange
     };
+    let mut notes = Vec::new();
+    if verdict == Change::Inconclusive {
+        notes.push(format!(
+            "could only catch {} here: run longer, or add runs to the history",
+            catchable(mde, allowance)
+        ));
+    }
+    if test.rejected && verdict != Change::Regressed {
+        notes.push(format!(
+            "a real change, within the {} allowed",
+            amount(allowed, allowance)
+        ));
+    }
+    if let Some(cv) = p.assumed {
+        notes.push(format!(
+            "{} saved run(s), fewer than {} to measure the spread: assumed a {:.0}% run-to-run spread (regression.run_spread)",
+            p.runs,
+            super::spread::MIN_RUNS,
+            cv * 100.0
+        ));
+    }
     Judgement {
-        change,
+        change: verdict,
         delta,
-        note: None,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+        mde: Some(mde),
+        p_value: Some(p_value),
     }
 }
 
-fn inconclusive(current: &Interval, baseline: &Interval, note: String) -> Judgement {
-    let delta = match (current, baseline) {
-        (Ok(c), Ok(b)) => relative_delta(c, b),
-        _ => None,
-    };
-    Judgement {
-        change: Change::Inconclusive,
-        delta,
-        note: Some(note),
-    }
+/// `≥ 38%` or `≥ 1.20 pp` (rates) for an MDE.
+pub fn catchable(mde: f64, allowance: Allowance) -> String {
+    format!("≥ {}", amount(mde, allowance))
 }
 
-fn relative_delta(c: &Estimate, b: &Estimate) -> Option<f64> {
-    (b.value != 0.0).then(|| (c.value - b.value) / b.value.abs())
-}
-
-fn flip(e: Estimate) -> Estimate {
-    Estimate {
-        value: -e.value,
-        low: -e.high,
-        high: -e.low,
-    }
-}
-
-/// Moves `v` (in "higher is worse" space) by the allowance, up (`sign` 1) or down (`sign` −1).
-fn widen(v: f64, allow: Allowance, sign: f64) -> f64 {
-    match allow {
-        Allowance::Absolute(d) => v + sign * d,
-        // For "lower is worse" metrics v is negated; the allowance scales with its magnitude.
-        Allowance::Relative(f) => v + sign * f * v.abs(),
+fn amount(x: f64, allowance: Allowance) -> String {
+    match allowance {
+        Allowance::Relative(_) if x.is_finite() => format!("{:.0}%", x * 100.0),
+        Allowance::Absolute(_) if x.is_finite() => format!("{:.2} pp", x * 100.0),
+        _ => "no change at all".to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::spread::{Observed, Scale};
     use super::*;
 
-    fn est(value: f64, half: f64) -> Interval {
-        Ok(Estimate {
+    fn prediction(history: &[f64]) -> Prediction {
+        let saved: Vec<Observed> = history
+            .iter()
+            .map(|&value| Observed { value, se: None })
+            .collect();
+        let current = Observed {
+            value: 1.0,
+            se: None,
+        };
+        Prediction::new(&saved, &current, Scale::Log, 0.0).unwrap()
+    }
+
+    fn verdict(p: &Prediction, value: f64, worse: Worse, rejected: bool) -> Judgement {
+        judge(&Test {
+            prediction: p,
             value,
-            low: value - half,
-            high: value + half,
+            worse,
+            allowance: Allowance::Relative(0.10),
+            rejected,
+            first_step: 0.01,
         })
     }
 
-    const TEN: Allowance = Allowance::Relative(0.10);
+    const QUIET: [f64; 10] = [
+        100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8, 100.1, 99.9, 100.0,
+    ];
 
     #[test]
-    fn clear_slowdown_regresses_and_clear_speedup_improves() {
-        let j = compare_intervals(&est(120.0, 2.0), &est(100.0, 2.0), Worse::Higher, TEN);
+    fn a_clear_slowdown_within_the_budget_regresses_and_a_speedup_improves() {
+        let p = prediction(&QUIET);
+        let j = verdict(&p, 130.0, Worse::Higher, true);
         assert_eq!(j.change, Change::Regressed);
-        assert!((j.delta.unwrap() - 0.2).abs() < 1e-9);
-        let j = compare_intervals(&est(80.0, 2.0), &est(100.0, 2.0), Worse::Higher, TEN);
-        assert_eq!(j.change, Change::Improved);
-    }
-
-    #[test]
-    fn noise_within_the_allowance_is_no_change() {
-        let j = compare_intervals(&est(103.0, 2.0), &est(100.0, 2.0), Worse::Higher, TEN);
-        assert_eq!(j.change, Change::NoChange);
-    }
-
-    #[test]
-    fn wide_intervals_are_inconclusive_not_regressed() {
-        let j = compare_intervals(&est(120.0, 30.0), &est(100.0, 30.0), Worse::Higher, TEN);
-        assert_eq!(j.change, Change::Inconclusive);
-        let j = compare_intervals(
-            &Err("too few samples".into()),
-            &est(100.0, 1.0),
-            Worse::Higher,
-            TEN,
+        assert!((j.delta.unwrap() - 0.3).abs() < 0.01);
+        assert!(j.mde.unwrap() < 0.05, "{j:?}");
+        // Not rejected by the family (another row used the budget): not called a regression.
+        assert_eq!(
+            verdict(&p, 130.0, Worse::Higher, false).change,
+            Change::NoChange
         );
+        assert_eq!(
+            verdict(&p, 70.0, Worse::Higher, false).change,
+            Change::Improved
+        );
+        // Throughputs: lower is worse.
+        assert_eq!(
+            verdict(&p, 70.0, Worse::Lower, true).change,
+            Change::Regressed
+        );
+    }
+
+    #[test]
+    fn a_real_change_within_the_allowance_passes_and_says_so() {
+        let p = prediction(&QUIET);
+        let j = verdict(&p, 105.0, Worse::Higher, true);
+        assert_eq!(j.change, Change::NoChange);
+        assert!(j.note.unwrap().contains("within the 10% allowed"));
+    }
+
+    #[test]
+    fn a_noisy_history_says_what_it_cannot_catch() {
+        let p = prediction(&[60.0, 150.0, 90.0, 120.0, 75.0]);
+        let j = verdict(&p, 112.0, Worse::Higher, false);
         assert_eq!(j.change, Change::Inconclusive);
-        assert!(j.note.unwrap().starts_with("this run: too few"));
-    }
-
-    #[test]
-    fn throughput_falling_is_the_regression() {
-        let j = compare_intervals(&est(80.0, 1.0), &est(100.0, 1.0), Worse::Lower, TEN);
-        assert_eq!(j.change, Change::Regressed);
-        let j = compare_intervals(&est(120.0, 1.0), &est(100.0, 1.0), Worse::Lower, TEN);
-        assert_eq!(j.change, Change::Improved);
-        let j = compare_intervals(&est(97.0, 1.0), &est(100.0, 1.0), Worse::Lower, TEN);
-        assert_eq!(j.change, Change::NoChange);
-    }
-
-    #[test]
-    fn absolute_allowance_for_rates() {
-        let one_point = Allowance::Absolute(0.01);
-        let j = compare_intervals(&est(0.05, 0.005), &est(0.0, 0.0), Worse::Higher, one_point);
-        assert_eq!(j.change, Change::Regressed);
-        assert_eq!(j.delta, None);
-        let j = compare_intervals(&est(0.0, 0.0), &est(0.0, 0.0), Worse::Higher, one_point);
-        assert_eq!(j.change, Change::NoChange);
+        let note = j.note.unwrap();
+        assert!(note.starts_with("could only catch ≥ "), "{note}");
+        assert!(j.mde.unwrap() > 1.0, "{:?}", j.mde);
     }
 }

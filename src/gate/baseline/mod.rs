@@ -1,31 +1,63 @@
-//! Baselines: a run saved for its scenario (on pushes to main, say) and the noise-aware comparison of
-//! later runs with it.
+//! Baselines: the runs saved for a scenario (on pushes to main, say), kept as a history, and the
+//! noise-aware comparison of a later run with them.
 //!
-//! A baseline is a scenario's report directory copied to `LOCATION/<scenario>/`, where LOCATION is a
-//! directory or `s3://bucket/prefix`. Comparing reads its `samples.json` (the distributions behind
-//! every statistic) and `verdicts.json` (where it came from), refuses when the load-relevant config
-//! hash differs unless forced, and judges every statistic the `regression` block and the relative
-//! thresholds (`p(99) < baseline * 1.10`) name: *regressed*, *improved*, *no change* or
-//! *inconclusive*. Only *regressed* fails.
+//! Saved runs live under `LOCATION/<scenario>/` (a directory or `s3://bucket/prefix`; see
+//! `store::baseline`). Comparing takes the runs whose load-relevant config hash matches (refusing when
+//! none does, unless forced) and judges every statistic the `regression` block and the relative
+//! thresholds (`p(99) < baseline * 1.10`) name, *with the run as the unit*: each statistic of this run
+//! against the spread of the same statistic over the saved runs (`spread`), all rows sharing the
+//! run's one error budget (`family`), each verdict *regressed*, *improved*, *no change* or
+//! *inconclusive* with the smallest change it could have caught (`change`). Only *regressed* fails.
 
 pub mod change;
+pub mod checks;
+pub mod family;
 pub mod samples;
+pub mod spread;
 pub use crate::measure::interval;
+pub use checks::{allowance_text, checks, summary};
 
-use change::{Allowance, Change, Judgement, Worse, compare_intervals};
+use change::{Allowance, Judgement, Test, Worse};
 use interval::Interval;
 use samples::RunSamples;
+use spread::{Observed, Prediction, Scale};
 
-use crate::gate::{Check, CheckKind, Verdict};
 use crate::scenario::threshold::format_metric_value;
 use crate::scenario::{Aggregation, Metric, MetricKind, Op, Regression, Threshold};
 
-/// A baseline as read back.
+/// One saved run as read back.
 #[derive(Debug, Clone)]
 pub struct Baseline {
     pub samples: RunSamples,
     /// e.g. `commit 1a2b3c4 (main), 2026-11-22 10:04 UTC`.
     pub about: String,
+}
+
+/// The saved runs of a scenario, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub runs: Vec<Baseline>,
+    /// Saved runs that could not be read, and why.
+    pub skipped: Vec<String>,
+}
+
+impl History {
+    /// One saved run (the old single-run layout, or `infergate compare A B`).
+    pub fn single(run: Baseline) -> History {
+        History {
+            runs: vec![run],
+            skipped: Vec::new(),
+        }
+    }
+
+    /// `10 saved runs, newest commit 1a2b3c4 (main), run 2026-12-06 10:04:05 UTC`.
+    pub fn about(&self) -> String {
+        match self.runs.as_slice() {
+            [] => "no saved runs".to_string(),
+            [one] => format!("1 saved run, {}", one.about),
+            [.., newest] => format!("{} saved runs, newest {}", self.runs.len(), newest.about),
+        }
+    }
 }
 
 /// Why nothing (or not everything) was compared.
@@ -49,9 +81,33 @@ pub struct Comparison {
     pub about: Option<String>,
     pub problem: Option<Problem>,
     pub rows: Vec<Row>,
+    /// What the comparison left out or assumed, for people (saved runs of another config, ...).
+    pub notes: Vec<String>,
+    /// The run's error budget (`1 − regression.confidence`), shared by all rows.
+    pub budget: f64,
+    /// Set when a rerun confirmed (or did not confirm) a regression: the runs judged, this one
+    /// last, and how many of them regressed.
+    pub confirmation: Option<Confirmation>,
 }
 
-/// One statistic compared.
+impl Comparison {
+    /// Any row regressed.
+    pub fn regressed(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|r| r.judgement.change == change::Change::Regressed)
+    }
+}
+
+/// What a confirming rerun found (`regression.confirm`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    /// Runs judged, this one included.
+    pub runs: usize,
+    /// For each earlier run, the rows that regressed in it (`Row::key`).
+    pub earlier: Vec<Vec<String>>,
+}
+
 /// What asked for a statistic to be compared.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowSource {
@@ -70,6 +126,7 @@ impl std::fmt::Display for RowSource {
     }
 }
 
+/// One statistic compared.
 #[derive(Debug, Clone)]
 pub struct Row {
     /// `stage 0 (rate 5/s for 60s)` or `whole run`.
@@ -79,11 +136,17 @@ pub struct Row {
     /// What asked for it.
     pub source: RowSource,
     pub allowance: Allowance,
+    /// This run's value with its own (within-run) 95 % interval.
     pub current: Interval,
-    pub baseline: Interval,
+    /// What a run of the unchanged target was expected to show: the history's centre, and the
+    /// prediction interval at the level of the family's first step.
+    pub expected: Interval,
     /// The values themselves, shown even when an interval is unavailable.
     pub current_value: Option<f64>,
+    /// The history's centre (a geometric mean for latencies and throughputs).
     pub baseline_value: Option<f64>,
+    /// Saved runs behind the comparison.
+    pub runs: usize,
     pub judgement: Judgement,
 }
 
@@ -100,41 +163,123 @@ impl Row {
         }
         format_metric_value(self.metric.kind(), self.aggregation, value)
     }
+
+    /// Names the row across runs of one scenario: `stage 0 (...) ttft p(99) [regression]`.
+    pub fn key(&self) -> String {
+        format!("{} {} [{}]", self.scope, self.statistic(), self.source)
+    }
 }
 
-/// Compares `current` with `baseline` for every statistic that `regression` and the relative
-/// thresholds ask for. Refuses (one `Problem::Refused`, no rows) when the load differed, unless `force`.
+/// One statistic to compare, before it is judged.
+struct Spec {
+    stage: Option<usize>,
+    metric: Metric,
+    aggregation: Aggregation,
+    allowance: Allowance,
+    source: RowSource,
+}
+
+/// Compares `current` with the saved runs for every statistic that `regression` and the relative
+/// thresholds ask for. Only runs of the same load-relevant config count; when none is, the
+/// comparison is refused (one `Problem::Refused`, no rows) unless `force`. `run_spread` is the
+/// run-to-run spread (a CV) assumed while the history is too short to measure it.
 pub fn compare(
     current: &RunSamples,
-    baseline: &Baseline,
+    history: &History,
     regression: &Regression,
     thresholds: &[Threshold],
     force: bool,
-) -> (Vec<Row>, Option<Problem>) {
-    let base = &baseline.samples;
-    let mut mismatch = Vec::new();
-    if base.config_hash != current.config_hash {
-        mismatch.push(format!(
-            "its load-relevant config hash is {}, this run's is {} (api, data, load, tokenizer or model changed)",
-            base.config_hash, current.config_hash
+    run_spread: f64,
+) -> Comparison {
+    let budget = 1.0 - regression.confidence;
+    let mut comparison = Comparison {
+        location: String::new(),
+        about: Some(history.about()),
+        problem: None,
+        rows: Vec::new(),
+        notes: Vec::new(),
+        budget,
+        confirmation: None,
+    };
+    if history.runs.is_empty() {
+        comparison.problem = Some(Problem::Unreadable(history.skipped.join("; ")));
+        return comparison;
+    }
+    let (same, other): (Vec<&Baseline>, Vec<&Baseline>) = history
+        .runs
+        .iter()
+        .partition(|b| mismatch(&b.samples, current).is_empty());
+    let runs: Vec<&RunSamples> = match (same.is_empty(), force) {
+        (false, _) => same.iter().map(|b| &b.samples).collect(),
+        (true, true) => other.iter().map(|b| &b.samples).collect(),
+        (true, false) => {
+            let newest = other
+                .last()
+                .map_or_else(Vec::new, |b| mismatch(&b.samples, current));
+            comparison.problem = Some(Problem::Refused(format!(
+                "the baseline is not comparable: {}; record a new baseline, or pass --force-baseline (INFERGATE_FORCE_BASELINE=1) to compare anyway",
+                newest.join("; ")
+            )));
+            return comparison;
+        }
+    };
+    comparison.notes.extend(history.skipped.iter().cloned());
+    if !same.is_empty() && !other.is_empty() {
+        comparison.notes.push(format!(
+            "{} of {} saved runs offered other load (config hash or quick mode) and were left out",
+            other.len(),
+            history.runs.len()
         ));
     }
-    if base.shortened != current.shortened {
-        mismatch.push(
+    let specs = specs(current, &runs, regression, thresholds);
+    let tested: Vec<Tested> = specs
+        .into_iter()
+        .map(|spec| Tested::new(spec, current, &runs, run_spread))
+        .collect();
+    let p_values: Vec<Option<f64>> = tested.iter().map(Tested::p_value).collect();
+    let rejected = family::holm(&p_values, budget);
+    let first_step = family::first_step_level(budget, p_values.iter().flatten().count());
+    comparison.rows = tested
+        .into_iter()
+        .zip(rejected)
+        .map(|(t, rejected)| t.row(current, rejected, first_step))
+        .collect();
+    comparison
+}
+
+/// Why `saved` offered other load than `current` (empty when it did not).
+fn mismatch(saved: &RunSamples, current: &RunSamples) -> Vec<String> {
+    let mut out = Vec::new();
+    if saved.config_hash != current.config_hash {
+        out.push(format!(
+            "its load-relevant config hash is {}, this run's is {} (api, data, load, tokenizer or model changed)",
+            saved.config_hash, current.config_hash
+        ));
+    }
+    if saved.shortened != current.shortened {
+        out.push(
             "one run was shortened by quick mode and the other was not (INFERGATE_FULL)"
                 .to_string(),
         );
     }
-    if !mismatch.is_empty() && !force {
-        let reason = format!(
-            "the baseline is not comparable: {}; record a new baseline, or pass --force-baseline (INFERGATE_FORCE_BASELINE=1) to compare anyway",
-            mismatch.join("; ")
-        );
-        return (Vec::new(), Some(Problem::Refused(reason)));
-    }
-    let z = interval::z_for(regression.confidence);
-    let mut rows = Vec::new();
-    let stages = current.stages.len().min(base.stages.len());
+    out
+}
+
+/// Every statistic to compare: the `regression` block's per stage, capacity when the run searched,
+/// then the relative thresholds.
+fn specs(
+    current: &RunSamples,
+    runs: &[&RunSamples],
+    regression: &Regression,
+    thresholds: &[Threshold],
+) -> Vec<Spec> {
+    let mut specs = Vec::new();
+    let stages = runs
+        .iter()
+        .map(|r| r.stages.len())
+        .max()
+        .unwrap_or(0)
+        .min(current.stages.len());
     for i in 0..stages {
         for &(metric, allowance) in regression
             .metrics
@@ -152,39 +297,31 @@ pub fn compare(
                 MetricKind::Gauge => vec![Aggregation::Avg],
             };
             for aggregation in aggregations {
-                rows.push(row(
-                    current,
-                    base,
-                    Some(i),
+                specs.push(Spec {
+                    stage: Some(i),
                     metric,
                     aggregation,
                     allowance,
-                    RowSource::Regression,
-                    z,
-                ));
+                    source: RowSource::Regression,
+                });
             }
         }
     }
     if current.total.capacity.is_some() {
-        // A fall beyond the two searches' brackets is a regression (or beyond the allowance, when
-        // `regression.metrics.capacity` gives one).
+        // A fall beyond the searches' precision and the runs' spread is a regression (or beyond the
+        // allowance, when `regression.metrics.capacity` gives one).
         let allowance = regression
             .metrics
             .iter()
             .find(|m| m.0 == Metric::Capacity)
             .map_or(Allowance::Relative(0.0), |m| m.1);
-        let (metric, aggregation) = (Metric::Capacity, Aggregation::Value);
-        let source = RowSource::Regression;
-        rows.push(row(
-            current,
-            base,
-            None,
-            metric,
-            aggregation,
+        specs.push(Spec {
+            stage: None,
+            metric: Metric::Capacity,
+            aggregation: Aggregation::Value,
             allowance,
-            source,
-            z,
-        ));
+            source: RowSource::Regression,
+        });
     }
     for t in thresholds {
         let Some(factor) = t.baseline_factor else {
@@ -194,165 +331,140 @@ pub fn compare(
             Op::Gt | Op::Ge => Allowance::Relative(1.0 - factor),
             _ => Allowance::Relative(factor - 1.0),
         };
-        rows.push(row(
-            current,
-            base,
-            t.stage,
-            t.metric,
-            t.aggregation,
+        specs.push(Spec {
+            stage: t.stage,
+            metric: t.metric,
+            aggregation: t.aggregation,
             allowance,
-            RowSource::Threshold(t.label()),
-            z,
-        ));
+            source: RowSource::Threshold(t.label()),
+        });
     }
-    (rows, None)
+    specs
 }
 
-#[allow(clippy::too_many_arguments)]
-fn row(
-    current: &RunSamples,
-    base: &RunSamples,
-    stage: Option<usize>,
-    metric: Metric,
-    aggregation: Aggregation,
-    allowance: Allowance,
-    source: RowSource,
-    z: f64,
-) -> Row {
-    let estimate = |s: &RunSamples| match s.scope(stage) {
-        Some(samples) => samples.estimate(metric, aggregation, z),
-        None => Err(format!("has no stage {}", stage.unwrap_or_default())),
-    };
-    let (current_interval, baseline_interval) = (estimate(current), estimate(base));
-    let point = |s: &RunSamples| s.scope(stage).and_then(|x| x.point(metric, aggregation));
-    let (current_value, baseline_value) = (point(current), point(base));
-    let worse = if metric.higher_is_better() {
-        Worse::Lower
-    } else {
-        Worse::Higher
-    };
-    let mut judgement = compare_intervals(&current_interval, &baseline_interval, worse, allowance);
-    if let (Some(c), Some(b)) = (current_value, baseline_value)
-        && b != 0.0
-    {
-        judgement.delta = Some((c - b) / b.abs());
-    }
-    let scope = match stage.and_then(|i| current.stages.get(i)) {
-        Some(s) => format!("stage {} ({})", stage.unwrap_or_default(), s.describe),
-        None => "whole run".to_string(),
-    };
-    Row {
-        scope,
-        metric,
-        aggregation,
-        source,
-        allowance,
-        current: current_interval,
-        baseline: baseline_interval,
-        current_value,
-        baseline_value,
-        judgement,
-    }
+/// A statistic with what the history predicted for it, before the family's budget is applied.
+struct Tested {
+    spec: Spec,
+    current: Interval,
+    current_value: Option<f64>,
+    worse: Worse,
+    prediction: Result<Prediction, String>,
 }
 
-/// The gate's checks for a comparison: one per row (failing only when regressed), or one saying why
-/// nothing was compared.
-pub fn checks(comparison: &Comparison) -> Vec<Check> {
-    let mut out = Vec::new();
-    if let Some(problem) = &comparison.problem {
-        let (verdict, observed, message) = match problem {
-            Problem::NotConfigured => (
-                Verdict::Pass,
-                "not compared",
-                "thresholds refer to a baseline but none was given (--baseline, INFERGATE_BASELINE or regression.baseline); relative thresholds were not checked".to_string(),
-            ),
-            Problem::Missing => (
-                Verdict::Pass,
-                "no baseline",
-                format!(
-                    "no baseline for this scenario at {}; nothing compared (save one with --save-baseline)",
-                    comparison.location
+impl Tested {
+    fn new(spec: Spec, current: &RunSamples, runs: &[&RunSamples], run_spread: f64) -> Tested {
+        let worse = match spec.metric.higher_is_better() {
+            true => Worse::Lower,
+            false => Worse::Higher,
+        };
+        let scale = match spec.allowance {
+            Allowance::Relative(_) => Scale::Log,
+            Allowance::Absolute(_) => Scale::Linear,
+        };
+        let (stage, metric, aggregation) = (spec.stage, spec.metric, spec.aggregation);
+        let within = |s: &RunSamples, z: f64| match s.scope(stage) {
+            Some(samples) => samples.estimate(metric, aggregation, z),
+            None => Err(format!("has no stage {}", stage.unwrap_or_default())),
+        };
+        let raw = |s: &RunSamples| -> Option<(f64, Option<(f64, f64)>)> {
+            let value = s.scope(stage)?.point(metric, aggregation)?;
+            Some((value, within(s, 1.0).ok().map(|e| (e.low, e.high))))
+        };
+        let current_value = current
+            .scope(stage)
+            .and_then(|s| s.point(metric, aggregation));
+        let saved: Vec<(f64, Option<(f64, f64)>)> = runs.iter().filter_map(|r| raw(r)).collect();
+        let prediction = match raw(current) {
+            None => Err(match within(current, 1.0) {
+                Err(note) => format!("this run: {note}"),
+                Ok(_) => "this run has no value".to_string(),
+            }),
+            Some(now) => {
+                // A zero cannot be compared as a ratio: such a statistic is compared as a difference.
+                let positive = now.0 > 0.0 && saved.iter().all(|h| h.0 > 0.0);
+                let scale = if positive { scale } else { Scale::Linear };
+                let observed =
+                    |&(v, b): &(f64, Option<(f64, f64)>)| Observed::from_interval(v, b, scale);
+                let history: Vec<Observed> = saved.iter().map(observed).collect();
+                Prediction::new(&history, &observed(&now), scale, run_spread)
+            }
+        };
+        Tested {
+            current: within(current, crate::measure::interval::Z95),
+            current_value,
+            worse,
+            prediction,
+            spec,
+        }
+    }
+
+    fn p_value(&self) -> Option<f64> {
+        let (p, value) = (self.prediction.as_ref().ok()?, self.current_value?);
+        Some(p.p_value(value, self.worse.sign()))
+    }
+
+    fn row(self, current: &RunSamples, rejected: bool, first_step: f64) -> Row {
+        let Spec {
+            stage,
+            metric,
+            aggregation,
+            allowance,
+            source,
+        } = self.spec;
+        let (judgement, expected, baseline_value, runs) =
+            match (&self.prediction, self.current_value) {
+                (Ok(p), Some(value)) => {
+                    let judgement = change::judge(&Test {
+                        prediction: p,
+                        value,
+                        worse: self.worse,
+                        allowance,
+                        rejected,
+                        first_step,
+                    });
+                    let (low, high) = p.interval(first_step);
+                    let centre = p.centre_value();
+                    let expected = Ok(interval::Estimate {
+                        value: centre,
+                        low,
+                        high,
+                    });
+                    (judgement, expected, Some(centre), p.runs)
+                }
+                (Err(note), _) => (
+                    Judgement::nothing(note.clone(), None),
+                    Err(note.clone()),
+                    None,
+                    0,
                 ),
-            ),
-            Problem::Refused(reason) => (Verdict::Fail, "refused", reason.clone()),
-            Problem::Unreadable(reason) => (
-                Verdict::Fail,
-                "unreadable",
-                format!("cannot read the baseline at {}: {reason}", comparison.location),
-            ),
+                (Ok(_), None) => {
+                    let note = "this run has no value".to_string();
+                    (Judgement::nothing(note.clone(), None), Err(note), None, 0)
+                }
+            };
+        let scope = match stage.and_then(|i| current.stages.get(i)) {
+            Some(s) => format!("stage {} ({})", stage.unwrap_or_default(), s.describe),
+            None => "whole run".to_string(),
         };
-        out.push(Check {
-            kind: CheckKind::Regression,
-            name: "baseline: compared with the baseline".to_string(),
-            verdict,
-            observed: observed.to_string(),
-            observed_value: None,
-            message,
-        });
-    }
-    for row in &comparison.rows {
-        let name = match &row.source {
-            RowSource::Regression => format!(
-                "regression: {} {} within {}",
-                row.scope,
-                row.statistic(),
-                allowance_text(row.allowance, row.metric)
-            ),
-            RowSource::Threshold(text) => format!("{text} ({})", row.scope),
-        };
-        let change = row.judgement.change;
-        let observed = format!("{} ({})", summary(row), change.label());
-        let message = match &row.judgement.note {
-            Some(note) => format!("{observed}: {note}"),
-            None => observed.clone(),
-        };
-        out.push(Check {
-            kind: CheckKind::Regression,
-            name,
-            verdict: if change == Change::Regressed {
-                Verdict::Fail
-            } else {
-                Verdict::Pass
-            },
-            observed,
-            observed_value: row.current_value,
-            message,
-        });
-    }
-    out
-}
-
-/// `13.20ms vs 12.95ms (+1.9%)`.
-pub fn summary(row: &Row) -> String {
-    let value = |v: Option<f64>| v.map_or("n/a".to_string(), |v| row.format(v));
-    let delta = row
-        .judgement
-        .delta
-        .map_or(String::new(), |d| format!(" ({:+.1}%)", d * 100.0));
-    format!(
-        "{} vs {}{delta}",
-        value(row.current_value),
-        value(row.baseline_value)
-    )
-}
-
-/// `10%` or `1.00 pp`.
-pub fn allowance_text(allowance: Allowance, metric: Metric) -> String {
-    match allowance {
-        // Capacity's own default: the two searches' brackets are the whole allowance.
-        Allowance::Relative(f) if metric == Metric::Capacity && f == 0.0 => {
-            "the searches' precision".to_string()
+        Row {
+            scope,
+            metric,
+            aggregation,
+            source,
+            allowance,
+            current: self.current,
+            expected,
+            current_value: self.current_value,
+            baseline_value,
+            runs,
+            judgement,
         }
-        Allowance::Relative(f) => format!("{:.0}%", f * 100.0),
-        Allowance::Absolute(d) if metric.kind() == MetricKind::Rate => {
-            format!("{:.2} pp", d * 100.0)
-        }
-        Allowance::Absolute(d) => format!("{d}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::change::Change;
     use super::samples::StageSamples;
     use super::*;
 
@@ -374,9 +486,17 @@ mod tests {
         RunSamples {
             config_hash: "h".into(),
             shortened: false,
+            simulated: true,
             stages: vec![stage.clone()],
             total: stage,
         }
+    }
+
+    fn one(samples: RunSamples) -> History {
+        History::single(Baseline {
+            samples,
+            about: "base".into(),
+        })
     }
 
     /// A fall in attainment or in goodput is the bad direction, judged against the noise.
@@ -389,14 +509,12 @@ mod tests {
             ],
             ..Regression::default()
         };
-        let base = Baseline {
-            samples: samples(1000, 0, 990, 9.9),
-            about: "base".into(),
-        };
+        let base = one(samples(1000, 0, 990, 9.9));
         let judge = |current: RunSamples| {
-            let (rows, problem) = compare(&current, &base, &regression, &[], false);
-            assert_eq!(problem, None);
-            rows.iter()
+            let c = compare(&current, &base, &regression, &[], false, 0.0);
+            assert_eq!(c.problem, None);
+            c.rows
+                .iter()
                 .map(|r| (r.metric, r.judgement.change))
                 .collect::<Vec<_>>()
         };
@@ -419,8 +537,8 @@ mod tests {
         assert_eq!(better[1], (Metric::Goodput, Change::Improved));
     }
 
-    /// Capacity is compared whenever the run searched: a fall is a regression only when this run's
-    /// bracket lies wholly below the baseline's answer.
+    /// Capacity is compared whenever the run searched: a fall well beyond the searches' brackets is
+    /// a regression, one bisection step is not.
     #[test]
     fn a_capacity_fall_beyond_the_brackets_is_a_regression() {
         let with = |value: f64, precision: f64| {
@@ -432,22 +550,19 @@ mod tests {
             metrics: vec![],
             ..Regression::default()
         };
-        let base = Baseline {
-            samples: with(107.5, 1.25),
-            about: "base".into(),
-        };
+        let base = one(with(107.5, 1.25));
         let change = |current: RunSamples| {
-            let (rows, _) = compare(&current, &base, &regression, &[], false);
-            assert_eq!(rows.len(), 1, "{rows:?}");
+            let c = compare(&current, &base, &regression, &[], false, 0.0);
+            assert_eq!(c.rows.len(), 1, "{:?}", c.rows);
             assert_eq!(
-                (rows[0].metric, rows[0].scope.as_str()),
+                (c.rows[0].metric, c.rows[0].scope.as_str()),
                 (Metric::Capacity, "whole run")
             );
-            rows[0].judgement.change
+            c.rows[0].judgement.change
         };
         assert_eq!(change(with(90.0, 1.25)), Change::Regressed);
         // One bisection step lower: the limits may be the same.
-        assert_eq!(change(with(106.25, 1.25)), Change::Inconclusive);
+        assert_ne!(change(with(106.25, 1.25)), Change::Regressed);
         assert_eq!(change(with(107.5, 1.25)), Change::NoChange);
         assert_eq!(change(with(120.0, 2.5)), Change::Improved);
         // Allowed 20 %, a 16 % fall passes.
@@ -455,7 +570,51 @@ mod tests {
             metrics: vec![(Metric::Capacity, Allowance::Relative(0.20))],
             ..Regression::default()
         };
-        let (rows, _) = compare(&with(90.0, 1.25), &base, &allowed, &[], false);
-        assert_ne!(rows[0].judgement.change, Change::Regressed);
+        let c = compare(&with(90.0, 1.25), &base, &allowed, &[], false, 0.0);
+        assert_ne!(c.rows[0].judgement.change, Change::Regressed);
+    }
+
+    /// Saved runs of another config are left out, and said to be; none comparable is a refusal.
+    #[test]
+    fn runs_of_other_load_are_left_out_or_refused() {
+        let mut other = samples(1000, 0, 990, 9.9);
+        other.config_hash = "other".into();
+        let history = History {
+            runs: vec![
+                Baseline {
+                    samples: other.clone(),
+                    about: "old".into(),
+                },
+                Baseline {
+                    samples: samples(1000, 0, 990, 9.9),
+                    about: "new".into(),
+                },
+            ],
+            skipped: Vec::new(),
+        };
+        let c = compare(
+            &samples(1000, 0, 990, 9.9),
+            &history,
+            &Regression::default(),
+            &[],
+            false,
+            0.0,
+        );
+        assert_eq!(c.problem, None);
+        assert!(
+            c.notes[0].starts_with("1 of 2 saved runs offered other load"),
+            "{:?}",
+            c.notes
+        );
+        let refused = compare(
+            &samples(1000, 0, 990, 9.9),
+            &one(other),
+            &Regression::default(),
+            &[],
+            false,
+            0.0,
+        );
+        assert!(matches!(refused.problem, Some(Problem::Refused(_))));
+        assert!(refused.rows.is_empty());
     }
 }

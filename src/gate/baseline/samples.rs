@@ -20,6 +20,9 @@ pub struct RunSamples {
     pub config_hash: String,
     /// Set when quick mode shortened the stages (a shortened run compares only with another).
     pub shortened: bool,
+    /// Set when the run's target was the embedded simulator (whose runs do not drift apart).
+    #[serde(default)]
+    pub simulated: bool,
     pub stages: Vec<StageSamples>,
     pub total: StageSamples,
 }
@@ -55,6 +58,7 @@ impl RunSamples {
         RunSamples {
             config_hash: run.config_hash.clone(),
             shortened: run.shortened.is_some(),
+            simulated: run.simulated,
             stages: run
                 .stages
                 .iter()

@@ -412,6 +412,12 @@ pub struct RawRegression {
     pub percentiles: Option<Vec<f64>>,
     /// Metric → allowed change, e.g. `ttft: 10%` (rates: percentage points).
     pub metrics: Option<IndexMap<String, RawNumber>>,
+    /// Saved runs kept per scenario, e.g. `10`.
+    pub history: Option<u32>,
+    /// Reruns a regression must survive, e.g. `1`.
+    pub confirm: Option<u32>,
+    /// The run-to-run spread assumed while the history is too short to measure it, e.g. `20%`.
+    pub run_spread: Option<RawNumber>,
 }
 
 /// A number written bare (`0.1`) or with a unit (`10%`).

@@ -1,0 +1,128 @@
+//! A run compared with its scenario's saved runs, and a regression confirmed before it fails the
+//! build: with `regression.confirm: N` (1 against a real target, 0 against the simulator by default)
+//! a run whose comparison regressed is run again, up to N times, and the scenario fails only on the
+//! rows that regressed in every run. Each earlier run's reports are kept in `run-<k>/` beside the
+//! final run's, whose comparison names what the earlier runs found.
+
+use std::path::Path;
+
+use crate::gate::ScenarioOutcome;
+use crate::gate::baseline::change::Change;
+use crate::gate::baseline::{Comparison, Confirmation};
+use crate::options::Options;
+use crate::report;
+use crate::scenario::Scenario;
+use crate::store::publish::{self, Baselines};
+
+/// Runs `scenario` and judges it; when it is compared with saved runs (and not one shard of
+/// several), compares it and confirms a regression by running again.
+pub(super) fn run_compared(
+    scenario: &Scenario,
+    name: &str,
+    options: &Options,
+    out_dir: &Path,
+) -> ScenarioOutcome {
+    let baselines = match options.sharding {
+        Some(_) => None,
+        None => publish::baselines(scenario, name, &options.publish, out_dir),
+    };
+    let mut options = options.clone();
+    options.run.default_warmup = options.publish.baseline.is_some()
+        || options.publish.save_baseline.is_some()
+        || scenario.regression.baseline.is_some();
+    let mut outcome = super::run_and_evaluate(scenario, name, &options, out_dir);
+    let Some(baselines) = baselines else {
+        return outcome;
+    };
+    attach(scenario, &baselines, &options, &mut outcome, &[]);
+    let ScenarioOutcome::Judged { run, .. } = &outcome else {
+        return outcome;
+    };
+    let confirm = scenario.regression.confirm_for(run.simulated) as usize;
+    let mut earlier: Vec<Vec<String>> = Vec::new();
+    while earlier.len() < confirm && super::interrupted().is_none() {
+        let regressed = regressed_rows(&outcome);
+        if regressed.is_empty() {
+            break;
+        }
+        let kept = out_dir.join(format!("run-{}", earlier.len() + 1));
+        if let Err(e) = report::write_scenario(&kept, &outcome) {
+            eprintln!("[{name}] {e}");
+        }
+        eprintln!(
+            "[{name}] regressed: {}; running again to confirm (regression.confirm: {confirm}; this run's reports are in {})",
+            regressed.join(", "),
+            kept.display()
+        );
+        earlier.push(regressed);
+        outcome = super::run_and_evaluate(scenario, name, &options, out_dir);
+        attach(scenario, &baselines, &options, &mut outcome, &earlier);
+    }
+    outcome
+}
+
+/// Compares a judged run with the saved runs and adds the comparison to its gate; `earlier` are
+/// the rows that regressed in each earlier run, and a row regresses now only if it did in each.
+fn attach(
+    scenario: &Scenario,
+    baselines: &Baselines,
+    options: &Options,
+    outcome: &mut ScenarioOutcome,
+    earlier: &[Vec<String>],
+) {
+    let ScenarioOutcome::Judged { gate, .. } = outcome else {
+        return;
+    };
+    let mut comparison = publish::compare(scenario, baselines, &options.publish, &gate.samples);
+    if !earlier.is_empty() {
+        confirm(&mut comparison, earlier);
+    }
+    gate.attach(comparison);
+}
+
+/// Keeps *regressed* only on the rows that regressed in every earlier run; the others are
+/// inconclusive, with a note that the rerun did not confirm them.
+fn confirm(comparison: &mut Comparison, earlier: &[Vec<String>]) {
+    let runs = earlier.len() + 1;
+    for row in &mut comparison.rows {
+        if row.judgement.change != Change::Regressed {
+            continue;
+        }
+        let key = row.key();
+        let missed: Vec<String> = earlier
+            .iter()
+            .enumerate()
+            .filter(|(_, keys)| !keys.contains(&key))
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        if !missed.is_empty() {
+            row.judgement.change = Change::Inconclusive;
+            let note = format!(
+                "regressed in this run but not in run {}: not confirmed",
+                missed.join(", ")
+            );
+            row.judgement.note = Some(match row.judgement.note.take() {
+                Some(old) => format!("{note}; {old}"),
+                None => note,
+            });
+        }
+    }
+    comparison.confirmation = Some(Confirmation {
+        runs,
+        earlier: earlier.to_vec(),
+    });
+}
+
+/// The keys of the rows a judged run's comparison called regressed.
+fn regressed_rows(outcome: &ScenarioOutcome) -> Vec<String> {
+    match outcome {
+        ScenarioOutcome::Judged { gate, .. } => gate
+            .comparison
+            .iter()
+            .flat_map(|c| &c.rows)
+            .filter(|r| r.judgement.change == Change::Regressed)
+            .map(|r| r.key())
+            .collect(),
+        ScenarioOutcome::Error { .. } => Vec::new(),
+    }
+}
