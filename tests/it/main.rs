@@ -18,6 +18,7 @@ mod fuzz;
 mod gate_sim;
 mod goodput;
 mod google_cloud;
+mod history;
 mod indexed_job;
 mod inference_perf_configs;
 mod kubernetes;
