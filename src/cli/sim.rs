@@ -11,7 +11,8 @@ use super::{exit, millis};
 /// Serve the engine simulator (OpenAI-compatible, continuous batching model).
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  infergate sim --port 8000 --max-batch 32\n  \
+    after_help = "Examples:\n  infergate sim --port 8000 --max-batch 32\n  \
+                  infergate sim --drift 10 --cold-start 5   # noisy like a real engine, cold at first\n  \
                   curl -N localhost:8000/v1/completions -d '{\"prompt\":\"hi\",\"max_tokens\":5,\"stream\":true}'"
 )]
 pub struct SimArgs {
@@ -49,6 +50,30 @@ pub struct SimArgs {
     /// built-in word-level tokenizer.
     #[arg(long)]
     pub tokenizer: Option<String>,
+    /// Run-to-run noise like a real engine's: this start runs at a pace drawn from a lognormal
+    /// distribution with this coefficient of variation (median 1), e.g. 10 or 10%.
+    #[arg(long, value_name = "PCT", value_parser = percent, default_value = "0")]
+    pub drift: f64,
+    /// Run this much slower than configured (after the drift), e.g. 25 or 25%: the changed engine
+    /// in a test of the gate.
+    #[arg(long, value_name = "PCT", value_parser = percent, default_value = "0")]
+    pub slowdown: f64,
+    /// Start cold: twice as slow at first, easing linearly to the drawn pace over this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub cold_start: f64,
+    /// Draw the drift from this seed (a different one per start, to mimic restarts), instead of at
+    /// random.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// `10`, `10%` or `12.5%`: a percentage as a fraction (0.10).
+pub(super) fn percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v / 100.0),
+        _ => Err(format!("`{text}` is not a percentage, e.g. 10 or 10%")),
+    }
 }
 
 pub fn main(args: SimArgs) -> ExitCode {
@@ -64,6 +89,10 @@ pub fn main(args: SimArgs) -> ExitCode {
         fixed_itl_ms,
         cpu,
         tokenizer,
+        drift,
+        slowdown,
+        cold_start,
+        seed,
     } = args;
     let engine = EngineConfig {
         max_batch: max_batch.max(1),
@@ -83,10 +112,12 @@ pub fn main(args: SimArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(exit::BAD_INPUT);
     }
+    let pace = crate::sim::Pace::draw(drift, slowdown, millis(cold_start * 1e3), seed);
     let mut config = SimConfig {
         model,
         engine,
         fixed,
+        pace,
         ..SimConfig::default()
     };
     if let Some(name) = tokenizer {
@@ -126,10 +157,20 @@ fn serve(host: &str, port: u16, config: SimConfig) -> ExitCode {
             }
         };
         let addr = listener.local_addr().unwrap_or(addr);
-        let mode = match config.fixed {
+        let mut mode = match config.fixed {
             Some(f) => format!("fixed timing: TTFT {:?}, ITL {:?}", f.ttft, f.itl),
             None => format!("continuous batching, max batch {}", config.engine.max_batch),
         };
+        if config.pace.factor != 1.0 || !config.pace.cold.is_zero() {
+            mode.push_str(&format!(
+                "; this start runs at {:.3}x its configured timing{}",
+                config.pace.factor,
+                match config.pace.cold.is_zero() {
+                    true => String::new(),
+                    false => format!(", twice that at first for {:?}", config.pace.cold),
+                }
+            ));
+        }
         eprintln!(
             "infergate sim: serving model `{}` on http://{addr} ({mode}; Ctrl-C stops)",
             config.model

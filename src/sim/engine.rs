@@ -67,6 +67,7 @@ pub async fn run(
     config: EngineConfig,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     exported: std::sync::Arc<super::metrics::Exported>,
+    pace: super::Pace,
 ) {
     let mut waiting: VecDeque<Job> = VecDeque::new();
     let mut running: Vec<Running> = Vec::new();
@@ -93,9 +94,11 @@ pub async fn run(
             prefill_tokens += job.prompt_tokens as u64;
             running.push(Running { job, produced: 0 });
         }
-        let step = config.decode_step_base
-            + config.decode_step_per_seq * running.len() as u32
-            + config.prefill_per_token * prefill_tokens.min(u32::MAX as u64) as u32;
+        let step = pace.scale(
+            config.decode_step_base
+                + config.decode_step_per_seq * running.len() as u32
+                + config.prefill_per_token * prefill_tokens.min(u32::MAX as u64) as u32,
+        );
         exported.set_load(running.len(), waiting.len());
         next_step = next_step.max(Instant::now() - step) + step;
         tokio::time::sleep_until(next_step).await;

@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod metrics;
+pub mod pace;
 mod server;
 mod tools;
 pub use server::{AUDIO_TOKENS, IMAGE_TOKENS, MAX_REQUEST_BYTES, VIDEO_TOKENS};
@@ -18,6 +19,7 @@ use std::thread;
 use tokio::sync::{mpsc, oneshot};
 
 pub use engine::EngineConfig;
+pub use pace::Pace;
 
 /// Everything the simulator can be told.
 #[derive(Debug, Clone)]
@@ -37,6 +39,8 @@ pub struct SimConfig {
     /// run, so that the load generator, woken for a deadline while the simulator is busy, takes the
     /// core at once instead of waiting out the simulator's time slice.
     pub background: bool,
+    /// How much slower than configured it runs (drift, a deliberate slowdown, a cold start).
+    pub pace: Pace,
 }
 
 /// A target with known timing: the first token `ttft` after the request arrives, then one token every
@@ -56,6 +60,7 @@ impl Default for SimConfig {
             fixed: None,
             tokens: std::sync::Arc::new(crate::plan::tokens::TokenCounter::builtin()),
             background: false,
+            pace: Pace::default(),
         }
     }
 }
@@ -145,12 +150,14 @@ pub async fn serve(
         config.engine.clone(),
         jobs_rx,
         Arc::clone(&exported),
+        config.pace,
     ));
     let app = server::router(
         config.model,
         config.adapters,
         jobs_tx,
         config.fixed,
+        config.pace,
         config.tokens,
         exported,
     );

@@ -41,6 +41,7 @@ struct AppState {
     model_json: String,
     jobs: mpsc::UnboundedSender<Job>,
     fixed: Option<FixedTiming>,
+    pace: super::Pace,
     truth: Truth,
     tokens: Arc<TokenCounter>,
     exported: Arc<super::metrics::Exported>,
@@ -57,6 +58,7 @@ pub fn router(
     adapters: Vec<String>,
     jobs: mpsc::UnboundedSender<Job>,
     fixed: Option<FixedTiming>,
+    pace: super::Pace,
     tokens: Arc<TokenCounter>,
     exported: Arc<super::metrics::Exported>,
 ) -> Router {
@@ -67,6 +69,7 @@ pub fn router(
         model_json,
         jobs,
         fixed,
+        pace,
         truth: Truth::default(),
         tokens,
         exported,
@@ -242,8 +245,8 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
     }
     let source = match state.fixed {
         Some(fixed) => Source::Fixed {
-            first: arrived + fixed.ttft,
-            itl: fixed.itl,
+            first: arrived + state.pace.scale(fixed.ttft),
+            itl: state.pace.scale(fixed.itl),
             next: 0,
             total: output_tokens,
         },
