@@ -9,6 +9,7 @@
 //! truth), the client's CPU seconds and its peak RSS.
 
 mod child;
+pub mod gate;
 pub mod host;
 pub mod merge;
 

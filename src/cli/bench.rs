@@ -68,9 +68,14 @@ pub struct BenchArgs {
     /// Requests over all shards for --merge-shards.
     #[arg(long, default_value_t = 1_000_000)]
     pub merge_requests: u64,
+    #[command(flatten)]
+    pub gate: super::bench_gate::GateArgs,
 }
 
 pub fn main(args: BenchArgs) -> ExitCode {
+    if args.gate.gate {
+        return super::bench_gate::main(args.gate);
+    }
     if let Some(shards) = args.merge_shards {
         eprintln!(
             "infergate bench: recording {} requests over {shards} shards, then timing their merge",

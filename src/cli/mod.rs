@@ -2,6 +2,7 @@
 //! library. `run` shares its options with the harness (`options::SuiteArgs`).
 
 mod bench;
+mod bench_gate;
 mod graph;
 mod merge;
 mod saved;

@@ -7,8 +7,7 @@
 use std::path::Path;
 
 use crate::gate::ScenarioOutcome;
-use crate::gate::baseline::change::Change;
-use crate::gate::baseline::{Comparison, Confirmation};
+use crate::gate::baseline::Comparison;
 use crate::options::Options;
 use crate::report;
 use crate::scenario::Scenario;
@@ -75,42 +74,9 @@ fn attach(
     };
     let mut comparison = publish::compare(scenario, baselines, &options.publish, &gate.samples);
     if !earlier.is_empty() {
-        confirm(&mut comparison, earlier);
+        comparison.confirm(earlier);
     }
     gate.attach(comparison);
-}
-
-/// Keeps *regressed* only on the rows that regressed in every earlier run; the others are
-/// inconclusive, with a note that the rerun did not confirm them.
-fn confirm(comparison: &mut Comparison, earlier: &[Vec<String>]) {
-    let runs = earlier.len() + 1;
-    for row in &mut comparison.rows {
-        if row.judgement.change != Change::Regressed {
-            continue;
-        }
-        let key = row.key();
-        let missed: Vec<String> = earlier
-            .iter()
-            .enumerate()
-            .filter(|(_, keys)| !keys.contains(&key))
-            .map(|(i, _)| (i + 1).to_string())
-            .collect();
-        if !missed.is_empty() {
-            row.judgement.change = Change::Inconclusive;
-            let note = format!(
-                "regressed in this run but not in run {}: not confirmed",
-                missed.join(", ")
-            );
-            row.judgement.note = Some(match row.judgement.note.take() {
-                Some(old) => format!("{note}; {old}"),
-                None => note,
-            });
-        }
-    }
-    comparison.confirmation = Some(Confirmation {
-        runs,
-        earlier: earlier.to_vec(),
-    });
 }
 
 /// The keys of the rows a judged run's comparison called regressed.
@@ -118,11 +84,8 @@ fn regressed_rows(outcome: &ScenarioOutcome) -> Vec<String> {
     match outcome {
         ScenarioOutcome::Judged { gate, .. } => gate
             .comparison
-            .iter()
-            .flat_map(|c| &c.rows)
-            .filter(|r| r.judgement.change == Change::Regressed)
-            .map(|r| r.key())
-            .collect(),
+            .as_ref()
+            .map_or_else(Vec::new, Comparison::regressed_keys),
         ScenarioOutcome::Error { .. } => Vec::new(),
     }
 }

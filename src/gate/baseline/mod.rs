@@ -91,11 +91,46 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// Any row regressed.
-    pub fn regressed(&self) -> bool {
+    /// The rows called regressed, by `Row::key`.
+    pub fn regressed_keys(&self) -> Vec<String> {
         self.rows
             .iter()
-            .any(|r| r.judgement.change == change::Change::Regressed)
+            .filter(|r| r.judgement.change == change::Change::Regressed)
+            .map(Row::key)
+            .collect()
+    }
+
+    /// After a confirming rerun: keeps *regressed* only on the rows that regressed in every
+    /// earlier run too (`earlier`: each earlier run's `regressed_keys`); the others become
+    /// inconclusive, with a note that the rerun did not confirm them.
+    pub fn confirm(&mut self, earlier: &[Vec<String>]) {
+        for row in &mut self.rows {
+            if row.judgement.change != change::Change::Regressed {
+                continue;
+            }
+            let key = row.key();
+            let missed: Vec<String> = earlier
+                .iter()
+                .enumerate()
+                .filter(|(_, keys)| !keys.contains(&key))
+                .map(|(i, _)| (i + 1).to_string())
+                .collect();
+            if !missed.is_empty() {
+                row.judgement.change = change::Change::Inconclusive;
+                let note = format!(
+                    "regressed in this run but not in run {}: not confirmed",
+                    missed.join(", ")
+                );
+                row.judgement.note = Some(match row.judgement.note.take() {
+                    Some(old) => format!("{note}; {old}"),
+                    None => note,
+                });
+            }
+        }
+        self.confirmation = Some(Confirmation {
+            runs: earlier.len() + 1,
+            earlier: earlier.to_vec(),
+        });
     }
 }
 
