@@ -14,8 +14,10 @@
 //! | `INFERGATE_WAIT_READY` | seconds to keep polling a target that is down or starting | no wait |
 //! | `INFERGATE_API_KEY` | bearer token for every scenario (overrides `server.api_key`) | the file's |
 //! | `INFERGATE_BASELINE` | compare with the baselines here (directory or `s3://bucket/prefix`) | `regression.baseline` |
-//! | `INFERGATE_SAVE_BASELINE` | save each valid run as its scenario's baseline here | not saved |
+//! | `INFERGATE_SAVE_BASELINE` | add each valid run to its scenario's history of saved runs here | not saved |
 //! | `INFERGATE_FORCE_BASELINE` | `1`: compare even when the load config differs | refuse |
+//! | `INFERGATE_BASELINE_TARGET` | judge `INFERGATE_TARGET` against this endpoint, interleaved A/B | not A/B |
+//! | `INFERGATE_AB_PAIRS` | pairs of blocks per stage in an A/B run | 6 |
 //! | `INFERGATE_UPLOAD` | `auto`, `always`, `never`: upload to `storage.simple_storage_service` | `auto` (not for the simulator) |
 //! | `INFERGATE_TOKENIZER` | a tokenizer for every scenario (overrides `tokenizer`) | the file's |
 //!

@@ -74,9 +74,28 @@ pub struct SuiteArgs {
     /// The id every shard of one run shares (letters, digits, `.`, `_`, `-`), e.g. the CI job's id.
     #[arg(long, env = "INFERGATE_RUN_ID", value_name = "ID")]
     pub run_id: Option<String>,
+    /// Judge --target against this endpoint side by side: each stage runs as short blocks
+    /// alternating between the two in ABBA order with the same requests, and the paired differences
+    /// decide (`infergate ab`).
+    #[arg(long, env = "INFERGATE_BASELINE_TARGET", value_name = "URL")]
+    pub baseline_target: Option<String>,
+    /// With --baseline-target: pairs of blocks per stage (each side runs the stage's whole length).
+    #[arg(long, env = "INFERGATE_AB_PAIRS", value_name = "N", default_value_t = DEFAULT_PAIRS)]
+    pub pairs: u32,
     /// Seconds a shard waits for the others, at the start and (shard 0) for their results.
     #[arg(long, env = "INFERGATE_RENDEZVOUS_TIMEOUT", value_name = "SECONDS", value_parser = parse_seconds)]
     pub rendezvous_timeout: Option<Duration>,
+}
+
+/// Pairs of blocks per stage in an interleaved A/B run unless told.
+pub const DEFAULT_PAIRS: u32 = 6;
+
+/// An interleaved A/B run: the deployment `--target` is judged against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interleave {
+    pub baseline_target: String,
+    /// Pairs of blocks per stage.
+    pub pairs: u32,
 }
 
 /// How this process takes part in a sharded run.
@@ -101,6 +120,8 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Set when this process is one shard of several.
     pub sharding: Option<Sharding>,
+    /// Set for an interleaved A/B run (`--baseline-target`).
+    pub ab: Option<Interleave>,
 }
 
 /// Parses the environment alone, as the harness does.
@@ -175,7 +196,9 @@ impl SuiteArgs {
             (Some(url), false) => Target::Url(url.clone()),
             (None, false) => default,
         };
+        let ab = self.interleave(&target, sharding.is_some())?;
         Ok(Options {
+            ab,
             run: RunOptions {
                 target,
                 quick: (!self.full).then(Quick::default),
@@ -196,6 +219,38 @@ impl SuiteArgs {
             out: self.out.clone().filter(|o| !o.as_os_str().is_empty()),
             sharding,
         })
+    }
+}
+
+impl SuiteArgs {
+    /// The A/B settings, when `--baseline-target` is given: it needs `--target URL` (the deployment
+    /// under test) and an unsharded run.
+    fn interleave(&self, target: &Target, sharded: bool) -> Result<Option<Interleave>, String> {
+        let Some(baseline) = self
+            .baseline_target
+            .clone()
+            .filter(|b| !b.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        if !matches!(target, Target::Url(_)) {
+            return Err(format!(
+                "--baseline-target {baseline} (INFERGATE_BASELINE_TARGET) needs --target URL                  (INFERGATE_TARGET): the deployment judged against it"
+            ));
+        }
+        if sharded {
+            return Err("an A/B run (--baseline-target) cannot be sharded".to_string());
+        }
+        if !(2..=100).contains(&self.pairs) {
+            return Err(format!(
+                "--pairs {} (INFERGATE_AB_PAIRS): give 2 to 100 pairs of blocks per stage",
+                self.pairs
+            ));
+        }
+        Ok(Some(Interleave {
+            baseline_target: baseline,
+            pairs: self.pairs,
+        }))
     }
 }
 

@@ -41,6 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Run(suite::RunArgs),
+    Ab(suite::AbArgs),
     Validate(suite::ValidateArgs),
     Sim(sim::SimArgs),
     Report(saved::ReportArgs),
@@ -54,6 +55,7 @@ enum Command {
 pub fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => suite::run(args),
+        Command::Ab(args) => suite::ab(args),
         Command::Validate(args) => suite::validate(args),
         Command::Sim(args) => sim::main(args),
         Command::Report(args) => saved::report(args),

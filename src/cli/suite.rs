@@ -29,6 +29,57 @@ pub struct RunArgs {
     pub suite: SuiteArgs,
 }
 
+/// Judge a deployment against another side by side: each stage alternates short blocks between
+/// the two in ABBA order with the same requests, and the paired differences decide.
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Runs each scenario against two deployments at once, interleaved: every stage is cut \
+                  into --pairs pairs of blocks run in ABBA order (A B, B A, ...) against \
+                  --baseline-target (A) and --target (B), both blocks of a pair sending the same \
+                  requests. Drift in the host or the cluster hits both sides alike, so the paired \
+                  differences judge B against A far more surely than two separate runs can. Each \
+                  side runs the stage's whole length. Reports: B's in the scenario's directory with \
+                  the verdict per statistic (the effect and its interval), A's in `a/`. Exit codes \
+                  as for `run`.",
+    after_help = "Examples:\n  infergate ab suites/baseline.yaml --baseline-target http://vllm-old:8000 --target http://vllm-new:8000\n  \
+                  infergate ab suites/ --baseline-target $OLD --target $NEW --pairs 10"
+)]
+pub struct AbArgs {
+    /// Scenario files or directories of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub suite: SuiteArgs,
+}
+
+/// `infergate ab`: `run` with both targets required.
+pub fn ab(args: AbArgs) -> ExitCode {
+    let missing: Vec<&str> = [
+        (
+            "--baseline-target URL (INFERGATE_BASELINE_TARGET)",
+            args.suite.baseline_target.is_none(),
+        ),
+        (
+            "--target URL (INFERGATE_TARGET)",
+            args.suite.target.is_none(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(flag, absent)| absent.then_some(flag))
+    .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "error: infergate ab needs {}: the deployment to judge against, and the one judged",
+            missing.join(" and ")
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    run(RunArgs {
+        paths: args.paths,
+        suite: args.suite,
+    })
+}
+
 /// Check scenario files without running them; lists every file's error with line and key.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  infergate validate suites/")]

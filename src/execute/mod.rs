@@ -18,6 +18,7 @@ use crate::report;
 use crate::run::stop::stop_pair;
 use crate::run::{RunOptions, run_scenario};
 
+mod ab;
 mod confirm;
 pub mod shards;
 use crate::scenario::Scenario;
@@ -64,7 +65,10 @@ pub fn scenario_file(
             cause: ErrorCause::BadInput,
         },
         Ok(scenario) => {
-            let outcome = confirm::run_compared(&scenario, name, options, out_dir);
+            let outcome = match &options.ab {
+                Some(ab) => ab::run_ab(&scenario, name, options, ab, out_dir),
+                None => confirm::run_compared(&scenario, name, options, out_dir),
+            };
             loaded = Some(scenario);
             outcome
         }
@@ -130,17 +134,6 @@ fn run_and_evaluate(
     options: &Options,
     out_dir: &Path,
 ) -> ScenarioOutcome {
-    let runtime = match crate::run::load_runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            return ScenarioOutcome::Error {
-                scenario: name.to_string(),
-                message: format!("cannot start the async runtime: {e}"),
-                cause: ErrorCause::Run,
-            };
-        }
-    };
-    let (handle, stop) = stop_pair();
     let meeting = options
         .sharding
         .as_ref()
@@ -156,7 +149,6 @@ fn run_and_evaluate(
         }
     };
     let run_options = RunOptions {
-        stop,
         abort: abort_rule(&scenario.thresholds),
         meet: meeting.as_ref().map(shards::meet),
         records: scenario
@@ -164,6 +156,37 @@ fn run_and_evaluate(
             .map(|_| out_dir.join(crate::run::records::FILE_NAME)),
         ..options.run.clone()
     };
+    let (run, runtime) = match run_stoppable(scenario, name, run_options) {
+        Ok(done) => done,
+        Err(outcome) => return outcome,
+    };
+    if let Some(meeting) = &meeting {
+        return runtime.block_on(shards::after_run(scenario, meeting, run));
+    }
+    let gate = evaluate(&scenario.thresholds, &scenario.validity, &run);
+    ScenarioOutcome::Judged {
+        run: Box::new(run),
+        gate,
+    }
+}
+
+/// Runs the scenario on the load runtime with `options`, stopping gracefully at a signal (Ctrl-C or
+/// SIGTERM: no new requests, a short grace for those in flight; a second signal exits at once);
+/// hands back the run and the runtime, or the error as an outcome.
+fn run_stoppable(
+    scenario: &Scenario,
+    name: &str,
+    options: RunOptions,
+) -> Result<(crate::run::RunResult, tokio::runtime::Runtime), ScenarioOutcome> {
+    let failed = |message: String| ScenarioOutcome::Error {
+        scenario: name.to_string(),
+        message,
+        cause: ErrorCause::Run,
+    };
+    let runtime = crate::run::load_runtime()
+        .map_err(|e| failed(format!("cannot start the async runtime: {e}")))?;
+    let (handle, stop) = stop_pair();
+    let options = RunOptions { stop, ..options };
     runtime.spawn(async move {
         let reason = next_signal().await;
         eprintln!(
@@ -175,23 +198,12 @@ fn run_and_evaluate(
         eprintln!("second signal: exiting now");
         std::process::exit(130);
     });
-    match runtime.block_on(run_scenario(scenario, &run_options)) {
+    match runtime.block_on(run_scenario(scenario, &options)) {
         Ok(mut run) => {
             run.scenario = name.to_string();
-            if let Some(meeting) = &meeting {
-                return runtime.block_on(shards::after_run(scenario, meeting, run));
-            }
-            let gate = evaluate(&scenario.thresholds, &scenario.validity, &run);
-            ScenarioOutcome::Judged {
-                run: Box::new(run),
-                gate,
-            }
+            Ok((run, runtime))
         }
-        Err(e) => ScenarioOutcome::Error {
-            scenario: name.to_string(),
-            message: e.to_string(),
-            cause: ErrorCause::Run,
-        },
+        Err(e) => Err(failed(e.to_string())),
     }
 }
 

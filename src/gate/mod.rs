@@ -9,6 +9,7 @@
 //! as much as the target, so the run is *invalid*, never passed, and reported as an error rather than a
 //! failure.
 
+pub mod ab;
 pub mod baseline;
 pub mod knee;
 
@@ -131,11 +132,16 @@ impl GateReport {
     /// Adds every validity limit one shard of a merged run broke, named after the shard, so a shard
     /// that fell behind makes the whole run invalid and the message says which.
     pub fn add_shard_validity(&mut self, validity: &Validity, shard: &RunResult) {
-        let broken = validity_checks(validity, shard)
+        self.add_part_validity(validity, shard, &format!("shard {}", shard.shard));
+    }
+
+    /// Adds every validity limit a part of the run (a shard, an A/B block) broke, named `label`.
+    pub fn add_part_validity(&mut self, validity: &Validity, part: &RunResult, label: &str) {
+        let broken = validity_checks(validity, part)
             .into_iter()
             .filter(|c| c.verdict != Verdict::Pass);
         for mut check in broken {
-            check.name = format!("shard {}: {}", shard.shard, check.name);
+            check.name = format!("{label}: {}", check.name);
             self.checks.push(check);
         }
         self.status = status_of(&self.checks);

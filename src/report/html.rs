@@ -273,7 +273,11 @@ fn baseline_table(out: &mut String, b: &BaselineEntry) {
             budget * 100.0
         );
     }
-    out.push_str("<table><tr><th>scope</th><th>statistic</th><th>this run</th><th>interval</th><th>saved runs</th><th>expected</th><th>change</th><th>could catch</th><th>allowed</th><th>verdict</th></tr>");
+    let _ = write!(
+        out,
+        "<table><tr><th>scope</th><th>statistic</th><th>this run</th><th>interval</th><th>baseline ({})</th><th>expected</th><th>change</th><th>could catch</th><th>allowed</th><th>verdict</th></tr>",
+        escape(b.unit.as_deref().unwrap_or("saved runs"))
+    );
     let interval = |i: &IntervalEntry| match i {
         IntervalEntry::Estimate { low, high, .. } => {
             format!("{:.2} – {:.2} ms", low / 1e3, high / 1e3)

@@ -280,6 +280,7 @@ fn comparison(c: &Comparison) -> BaselineEntry {
             runs: k.runs,
             earlier: k.earlier.clone(),
         }),
+        unit: Some(c.unit.to_string()),
     }
 }
 

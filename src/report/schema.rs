@@ -383,6 +383,9 @@ pub struct BaselineEntry {
     /// Set when reruns confirmed a regression (or did not).
     #[serde(default)]
     pub confirmation: Option<ConfirmationEntry>,
+    /// What each row's `runs` counts: `saved run(s)`, or `pairs of blocks` in an A/B run.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// What confirming reruns found.

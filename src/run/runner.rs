@@ -32,7 +32,7 @@ pub async fn run_scenario(
     if let (true, Some(w)) = (warmup_default, &loaded.warmup) {
         warnings.push(format!(
             "a default warm-up ({}, {} requests) ran first and is left out of every statistic: the \
-             scenario sets no load.warmup and is compared with saved runs or saved as one",
+             scenario sets no load.warmup and is compared with a baseline or saved as one",
             w.stage.describe(),
             w.recorder.sent()
         ));

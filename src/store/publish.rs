@@ -125,6 +125,7 @@ pub fn compare(
             notes: Vec::new(),
             budget: 1.0 - regression.confidence,
             confirmation: None,
+            unit: "saved run(s)",
         },
     };
     comparison.location = baselines.location.clone();

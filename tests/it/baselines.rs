@@ -48,6 +48,7 @@ pub(crate) fn options(publish: PublishOptions, factor: f64) -> Options {
         publish,
         out: None,
         sharding: None,
+        ab: None,
     }
 }
 

@@ -16,6 +16,7 @@ mod datasets;
 mod faults;
 mod fuzz;
 mod gate_sim;
+mod gate_trust;
 mod goodput;
 mod google_cloud;
 mod history;

@@ -96,6 +96,7 @@ fn options(publish: PublishOptions) -> Options {
         publish,
         out: None,
         sharding: None,
+        ab: None,
     }
 }
 

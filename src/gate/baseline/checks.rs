@@ -57,8 +57,9 @@ pub fn checks(comparison: &Comparison) -> Vec<Check> {
         let mut said = vec![observed.clone()];
         if let Some(mde) = row.judgement.mde {
             said.push(format!(
-                "{} saved run(s); could catch {}",
+                "{} {}; could catch {}",
                 row.runs,
+                comparison.unit,
                 super::change::catchable(mde, row.allowance)
             ));
         }

@@ -88,6 +88,8 @@ pub struct Comparison {
     /// Set when a rerun confirmed (or did not confirm) a regression: the runs judged, this one
     /// last, and how many of them regressed.
     pub confirmation: Option<Confirmation>,
+    /// What `Row::runs` counts: `saved run(s)`, or `pairs of blocks` in an A/B run.
+    pub unit: &'static str,
 }
 
 impl Comparison {
@@ -206,12 +208,30 @@ impl Row {
 }
 
 /// One statistic to compare, before it is judged.
-struct Spec {
-    stage: Option<usize>,
-    metric: Metric,
-    aggregation: Aggregation,
-    allowance: Allowance,
-    source: RowSource,
+pub(crate) struct Spec {
+    pub stage: Option<usize>,
+    pub metric: Metric,
+    pub aggregation: Aggregation,
+    pub allowance: Allowance,
+    pub source: RowSource,
+}
+
+impl Spec {
+    /// Which way is worse for this statistic.
+    pub fn worse(&self) -> Worse {
+        match self.metric.higher_is_better() {
+            true => Worse::Lower,
+            false => Worse::Higher,
+        }
+    }
+
+    /// Ratios for relative allowances, differences for absolute ones.
+    pub fn scale(&self) -> Scale {
+        match self.allowance {
+            Allowance::Relative(_) => Scale::Log,
+            Allowance::Absolute(_) => Scale::Linear,
+        }
+    }
 }
 
 /// Compares `current` with the saved runs for every statistic that `regression` and the relative
@@ -235,6 +255,7 @@ pub fn compare(
         notes: Vec::new(),
         budget,
         confirmation: None,
+        unit: "saved run(s)",
     };
     if history.runs.is_empty() {
         comparison.problem = Some(Problem::Unreadable(history.skipped.join("; ")));
@@ -308,13 +329,28 @@ fn specs(
     regression: &Regression,
     thresholds: &[Threshold],
 ) -> Vec<Spec> {
-    let mut specs = Vec::new();
     let stages = runs
         .iter()
         .map(|r| r.stages.len())
         .max()
         .unwrap_or(0)
         .min(current.stages.len());
+    specs_for(
+        stages,
+        current.total.capacity.is_some(),
+        regression,
+        thresholds,
+    )
+}
+
+/// The statistics to compare for `stages` stages (and capacity, when searched).
+pub(crate) fn specs_for(
+    stages: usize,
+    capacity: bool,
+    regression: &Regression,
+    thresholds: &[Threshold],
+) -> Vec<Spec> {
+    let mut specs = Vec::new();
     for i in 0..stages {
         for &(metric, allowance) in regression
             .metrics
@@ -342,7 +378,7 @@ fn specs(
             }
         }
     }
-    if current.total.capacity.is_some() {
+    if capacity {
         // A fall beyond the searches' precision and the runs' spread is a regression (or beyond the
         // allowance, when `regression.metrics.capacity` gives one).
         let allowance = regression
@@ -388,14 +424,7 @@ struct Tested {
 
 impl Tested {
     fn new(spec: Spec, current: &RunSamples, runs: &[&RunSamples], run_spread: f64) -> Tested {
-        let worse = match spec.metric.higher_is_better() {
-            true => Worse::Lower,
-            false => Worse::Higher,
-        };
-        let scale = match spec.allowance {
-            Allowance::Relative(_) => Scale::Log,
-            Allowance::Absolute(_) => Scale::Linear,
-        };
+        let (worse, scale) = (spec.worse(), spec.scale());
         let (stage, metric, aggregation) = (spec.stage, spec.metric, spec.aggregation);
         let within = |s: &RunSamples, z: f64| match s.scope(stage) {
             Some(samples) => samples.estimate(metric, aggregation, z),

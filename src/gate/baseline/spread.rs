@@ -151,6 +151,35 @@ impl Prediction {
         })
     }
 
+    /// Interleaved A/B: blocks of the same requests paired as `(a, b)`, drift hitting both alike.
+    /// The prediction is A's centre with the spread of the mean paired difference (Student's t with
+    /// `pairs − 1` degrees of freedom); the value to judge is B's, A's centre moved by the mean
+    /// difference. `None` with fewer than two pairs, or a zero in a ratio.
+    pub fn paired(pairs: &[(f64, f64)], scale: Scale) -> Option<(Prediction, f64)> {
+        if pairs.len() < 2
+            || (scale == Scale::Log && pairs.iter().any(|&(a, b)| a <= 0.0 || b <= 0.0))
+        {
+            return None;
+        }
+        let n = pairs.len() as f64;
+        let d: Vec<f64> = pairs
+            .iter()
+            .map(|&(a, b)| scale.to(b) - scale.to(a))
+            .collect();
+        let mean = d.iter().sum::<f64>() / n;
+        let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let centre = pairs.iter().map(|&(a, _)| scale.to(a)).sum::<f64>() / n;
+        let prediction = Prediction {
+            scale,
+            centre,
+            sd: sd / n.sqrt(),
+            df: Some(n - 1.0),
+            runs: pairs.len(),
+            assumed: None,
+        };
+        Some((prediction, scale.from(centre + mean)))
+    }
+
     /// The history's centre as a value of the statistic (a geometric mean for ratios).
     pub fn centre_value(&self) -> f64 {
         self.scale.from(self.centre)
