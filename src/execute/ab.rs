@@ -75,7 +75,7 @@ pub(super) fn run_ab(
                 let run = match super::run_stoppable(&block, &label, run_options) {
                     Ok((run, _)) if run.stages.is_empty() => return interrupted(name),
                     Ok((run, _)) => run,
-                    Err(outcome) => return outcome,
+                    Err(outcome) => return *outcome,
                 };
                 eprintln!(
                     "[{name}] stage {i} pair {}/{} {side:?}: {} sent, {} ok",

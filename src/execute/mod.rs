@@ -158,7 +158,7 @@ fn run_and_evaluate(
     };
     let (run, runtime) = match run_stoppable(scenario, name, run_options) {
         Ok(done) => done,
-        Err(outcome) => return outcome,
+        Err(outcome) => return *outcome,
     };
     if let Some(meeting) = &meeting {
         return runtime.block_on(shards::after_run(scenario, meeting, run));
@@ -177,11 +177,13 @@ fn run_stoppable(
     scenario: &Scenario,
     name: &str,
     options: RunOptions,
-) -> Result<(crate::run::RunResult, tokio::runtime::Runtime), ScenarioOutcome> {
-    let failed = |message: String| ScenarioOutcome::Error {
-        scenario: name.to_string(),
-        message,
-        cause: ErrorCause::Run,
+) -> Result<(crate::run::RunResult, tokio::runtime::Runtime), Box<ScenarioOutcome>> {
+    let failed = |message: String| {
+        Box::new(ScenarioOutcome::Error {
+            scenario: name.to_string(),
+            message,
+            cause: ErrorCause::Run,
+        })
     };
     let runtime = crate::run::load_runtime()
         .map_err(|e| failed(format!("cannot start the async runtime: {e}")))?;
