@@ -19,6 +19,7 @@ mod gate_sim;
 mod gate_trust;
 mod goodput;
 mod google_cloud;
+mod helm_chart;
 mod history;
 mod indexed_job;
 mod inference_perf_configs;
