@@ -27,6 +27,7 @@ mod kubernetes;
 mod lora;
 mod multimodal;
 mod per_request;
+mod profile;
 mod prometheus_server;
 mod replay;
 mod reports;
