@@ -258,6 +258,8 @@ fn the_chart_takes_thresholds_names_and_secrets_as_given() {
         r#"benchmark.scenarios.smoke={"api": {"headers": {"X-Team-Id": "perf"}}, "load": {"requestTimeout": "45"}}"#,
         "--set",
         "benchmark.secrets.create=true,benchmark.secrets.apiKey=sk-test-123",
+        "--set",
+        "benchmark.regression.history=5,benchmark.regression.baseline=s3://perf/base",
     ]) else {
         return;
     };
@@ -278,6 +280,9 @@ fn the_chart_takes_thresholds_names_and_secrets_as_given() {
         Some(Duration::from_secs(45)),
         "requestTimeout, as text"
     );
+    assert_eq!(s.regression.history, 5, "the scenario's regression.history");
+    let settings = data(named(&docs, "gate-infergate-settings"));
+    assert!(settings.contains(&("INFERGATE_BASELINE".into(), "s3://perf/base".into())));
     // The key is in the Secret only, and the pods read it from there.
     let rendered_text = serde_yaml::to_string(&docs).unwrap();
     assert_eq!(rendered_text.matches("c2stdGVzdC0xMjM=").count(), 1);
