@@ -364,6 +364,7 @@ async fn profile_gates_like_run_and_runs_each_level_of_a_list() {
 
 #[test]
 fn a_flag_profile_does_not_take_is_named_with_those_it_does() {
+    let _turn = crate::support::turn_blocking(); // three processes, beside no measured run
     let dir = tempfile::tempdir().unwrap();
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let out = infergate(
