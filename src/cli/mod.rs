@@ -1,10 +1,12 @@
 //! The `infergate` command line (clap): one `Args` struct per subcommand, each a thin door onto the
-//! library. `run` shares its options with the harness (`options::SuiteArgs`).
+//! library. `run` shares its options with the harness (`options::SuiteArgs`); `profile` takes
+//! genai-perf's flags and runs them as a scenario the way `run` does.
 
 mod bench;
 mod bench_gate;
 mod graph;
 mod merge;
+mod profile;
 mod saved;
 mod sim;
 mod suite;
@@ -49,11 +51,16 @@ enum Command {
     Bench(bench::BenchArgs),
     Merge(merge::MergeArgs),
     Graph(graph::GraphArgs),
+    Profile(profile::ProfileArgs),
 }
 
 /// Parses the command line and runs the subcommand; returns the process's exit code.
 pub fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return refused(&e),
+    };
+    match cli.command {
         Command::Run(args) => suite::run(args),
         Command::Ab(args) => suite::ab(args),
         Command::Validate(args) => suite::validate(args),
@@ -63,7 +70,30 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::main(args),
         Command::Merge(args) => merge::main(args),
         Command::Graph(args) => graph::main(args),
+        Command::Profile(args) => profile::main(args),
     }
+}
+
+/// A command line clap refused: a flag `profile` does not take is named with the ones it does
+/// (genai-perf users bring flags infergate may not have); anything else as clap says it.
+fn refused(e: &clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let profiling = std::env::args().nth(1).as_deref() == Some("profile");
+    if let (true, ErrorKind::UnknownArgument, Some(ContextValue::String(flag))) =
+        (profiling, e.kind(), e.get(ContextKind::InvalidArg))
+    {
+        eprintln!(
+            "error: infergate profile does not take `{flag}`; it takes {}",
+            profile::supported_flags().join(", ")
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let _ = e.print();
+    ExitCode::from(if e.use_stderr() {
+        exit::BAD_INPUT
+    } else {
+        exit::PASSED
+    })
 }
 
 /// A non-negative, finite number of milliseconds as a duration (anything else is zero).

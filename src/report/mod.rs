@@ -2,9 +2,11 @@
 //! store.
 //!
 //! Everything a run writes: lifecycle JSON reports, verdicts, the timeline, the samples a later
-//! baseline comparison needs, plots and `report.html`, JUnit XML and the console table.
+//! baseline comparison needs, plots and `report.html`, JUnit XML and the console table; and
+//! genai-perf's export for `infergate profile`.
 
 pub mod compare;
+pub mod genai_perf;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -14,6 +14,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 mod font;
+pub mod genai_perf;
 mod timeline;
 
 use super::rundir::{RunDir, StagePoint};
