@@ -361,7 +361,8 @@ pub fn table_row(r: &GateRow) -> String {
         r.aa_rounds,
         r.false_alarms,
         rate(r.false_alarms, r.aa_rounds, r.false_alarm_interval),
-        r.drift.map_or("the target".to_string(), |_| pct(r.slowdown)),
+        r.drift
+            .map_or("the target".to_string(), |_| pct(r.slowdown)),
         r.ab_rounds,
         r.detected,
         rate(r.detected, r.ab_rounds, r.detection_interval),
