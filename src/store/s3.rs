@@ -134,7 +134,7 @@ pub async fn upload_files(
 /// Downloads every object directly under `place` into `dest`; `Ok(0)` when there are none.
 pub async fn download_dir(place: &S3Place, dest: &Path) -> Result<usize, StoreError> {
     let client = client(place).await;
-    let keys = keys_here(&client, place).await?;
+    let keys = listing(&client, place, false).await?.keys;
     if keys.is_empty() {
         return Ok(0);
     }
@@ -168,90 +168,64 @@ pub async fn download_dir(place: &S3Place, dest: &Path) -> Result<usize, StoreEr
     Ok(keys.len())
 }
 
-/// The keys of the objects directly under `place` (not further down).
-async fn keys_here(client: &Client, place: &S3Place) -> Result<Vec<String>, StoreError> {
+/// What a listing of `place` found: object keys, and the names of the "directories" one level down.
+#[derive(Default)]
+struct Listing {
+    keys: Vec<String>,
+    dirs: Vec<String>,
+}
+
+/// Lists `place`: only what lies directly under it (`deep` false: keys there, and the directories
+/// below as names), or every key further down too (`deep` true).
+async fn listing(client: &Client, place: &S3Place, deep: bool) -> Result<Listing, StoreError> {
     let prefix = place.key("");
-    let mut keys = Vec::new();
+    let mut found = Listing::default();
     let mut pages = client
         .list_objects_v2()
         .bucket(&place.bucket)
         .prefix(&prefix)
-        .delimiter("/")
+        .set_delimiter((!deep).then(|| "/".to_string()))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
             StoreError::S3(format!("cannot list {}: {}", place.url(), describe(&e)))
         })?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
+        let keys = page.contents().iter().filter_map(|o| o.key());
+        found.keys.extend(keys.map(str::to_string));
+        found.dirs.extend(page.common_prefixes().iter().filter_map(|p| {
+            let name = p.prefix()?.strip_prefix(&prefix)?.trim_end_matches('/');
+            (!name.is_empty()).then(|| name.to_string())
+        }));
     }
-    Ok(keys)
+    found.dirs.sort();
+    Ok(found)
 }
 
 /// Whether any object lies directly under `place`.
 pub async fn has_objects(place: &S3Place) -> Result<bool, StoreError> {
-    Ok(!keys_here(&client(place).await, place).await?.is_empty())
+    let found = listing(&client(place).await, place, false).await?;
+    Ok(!found.keys.is_empty())
 }
 
 /// Deletes the objects directly under `place` (not further down).
 pub async fn delete_objects_here(place: &S3Place) -> Result<usize, StoreError> {
     let client = client(place).await;
-    let keys = keys_here(&client, place).await?;
-    delete_keys(&client, place, &keys).await
+    let found = listing(&client, place, false).await?;
+    delete_keys(&client, place, &found.keys).await
 }
 
 /// The names of the "directories" directly under `place` (the common prefixes one level down), in
 /// name order.
 pub async fn list_dirs(place: &S3Place) -> Result<Vec<String>, StoreError> {
-    let client = client(place).await;
-    let prefix = place.key("");
-    let mut names = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(&place.bucket)
-        .prefix(&prefix)
-        .delimiter("/")
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            StoreError::S3(format!("cannot list {}: {}", place.url(), describe(&e)))
-        })?;
-        names.extend(page.common_prefixes().iter().filter_map(|p| {
-            let name = p.prefix()?.strip_prefix(&prefix)?.trim_end_matches('/');
-            (!name.is_empty()).then(|| name.to_string())
-        }));
-    }
-    names.sort();
-    Ok(names)
+    Ok(listing(&client(place).await, place, false).await?.dirs)
 }
 
 /// Deletes every object under `place` (its whole "directory").
 pub async fn delete_dir(place: &S3Place) -> Result<usize, StoreError> {
     let client = client(place).await;
-    let prefix = place.key("");
-    let mut keys = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(&place.bucket)
-        .prefix(&prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            StoreError::S3(format!("cannot list {}: {}", place.url(), describe(&e)))
-        })?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-    }
-    delete_keys(&client, place, &keys).await
+    let found = listing(&client, place, true).await?;
+    delete_keys(&client, place, &found.keys).await
 }
 
 async fn delete_keys(
