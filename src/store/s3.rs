@@ -193,10 +193,12 @@ async fn listing(client: &Client, place: &S3Place, deep: bool) -> Result<Listing
         })?;
         let keys = page.contents().iter().filter_map(|o| o.key());
         found.keys.extend(keys.map(str::to_string));
-        found.dirs.extend(page.common_prefixes().iter().filter_map(|p| {
-            let name = p.prefix()?.strip_prefix(&prefix)?.trim_end_matches('/');
-            (!name.is_empty()).then(|| name.to_string())
-        }));
+        found
+            .dirs
+            .extend(page.common_prefixes().iter().filter_map(|p| {
+                let name = p.prefix()?.strip_prefix(&prefix)?.trim_end_matches('/');
+                (!name.is_empty()).then(|| name.to_string())
+            }));
     }
     found.dirs.sort();
     Ok(found)

@@ -55,13 +55,18 @@ pub fn checks(comparison: &Comparison) -> Vec<Check> {
         let change = row.judgement.change;
         let observed = format!("{} ({})", summary(row), change.label());
         let mut said = vec![observed.clone()];
+        let blind = row
+            .judgement
+            .note
+            .as_ref()
+            .is_some_and(|n| n.contains("could only catch"));
         if let Some(mde) = row.judgement.mde {
-            said.push(format!(
-                "{} {}; could catch {}",
-                row.runs,
-                comparison.unit,
-                super::change::catchable(mde, row.allowance)
-            ));
+            let mut runs = format!("{} {}", row.runs, comparison.unit);
+            if !blind {
+                let catch = super::change::catchable(mde, row.allowance);
+                runs.push_str(&format!("; could catch {catch}"));
+            }
+            said.push(runs);
         }
         if let (Change::Regressed, Some(k)) = (change, &comparison.confirmation) {
             said.push(format!(

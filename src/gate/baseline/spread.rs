@@ -12,8 +12,9 @@
 //!   `y` is predicted by Student's t with `n − 1` degrees of freedom around `m`, with the prediction
 //!   interval's variance `s²(1 + 1/n)`. The saved values already carry the within-run noise of runs of
 //!   this length, so nothing is added for it, except when this run is noisier within itself than the
-//!   saved runs were on average (its own interval wider): then the excess variance is added, and the
-//!   variance is never below this run's own.
+//!   saved runs were on average (its own interval wider): then the excess variance is added. A rate
+//!   (compared as a difference) is never given less than its own binomial variance, since its saved
+//!   values can all be equal (no errors in any run) while its noise is real.
 //! - With fewer runs (the old single-run layout, a new history), the spread cannot be measured: the
 //!   rule falls back to an *assumed* run-to-run spread `regression.run_spread` (a CV, default 20 %
 //!   against a real target, 0 against the embedded simulator, which has no drift) plus both sides'
@@ -117,7 +118,12 @@ impl Prediction {
                 true => 0.0,
                 false => saved_se.iter().map(|e| e * e).sum::<f64>() / saved_se.len() as f64,
             };
-            let variance = (s2 * (1.0 + 1.0 / n) + (own - within).max(0.0)).max(own);
+            let mut variance = s2 * (1.0 + 1.0 / n) + (own - within).max(0.0);
+            if scale == Scale::Linear {
+                // A rate's saved values can all be the same (no errors in any run) while a run's
+                // own binomial noise is real: never below it.
+                variance = variance.max(own);
+            }
             return Ok(Prediction {
                 scale,
                 centre,

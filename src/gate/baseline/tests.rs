@@ -165,7 +165,14 @@ fn a_rerun_confirms_only_the_rows_that_regressed_in_every_run() {
         ],
         ..Regression::default()
     };
-    let mut c = compare(&samples(1000, 0, 800, 8.0), &base, &regression, &[], false, 0.0);
+    let mut c = compare(
+        &samples(1000, 0, 800, 8.0),
+        &base,
+        &regression,
+        &[],
+        false,
+        0.0,
+    );
     let keys = c.regressed_keys();
     assert_eq!(keys.len(), 2, "{keys:?}");
     // The first run regressed on attainment only: goodput is not confirmed.
