@@ -5,6 +5,7 @@
 mod bench;
 mod bench_gate;
 mod graph;
+mod history;
 mod merge;
 mod profile;
 mod saved;
@@ -51,6 +52,7 @@ enum Command {
     Bench(bench::BenchArgs),
     Merge(merge::MergeArgs),
     Graph(graph::GraphArgs),
+    History(history::HistoryArgs),
     Profile(profile::ProfileArgs),
 }
 
@@ -70,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::main(args),
         Command::Merge(args) => merge::main(args),
         Command::Graph(args) => graph::main(args),
+        Command::History(args) => history::main(args),
         Command::Profile(args) => profile::main(args),
     }
 }

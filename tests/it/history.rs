@@ -163,3 +163,50 @@ fn an_s3_history_appends_prunes_and_reads_the_single_run_layout() {
         "only saved runs are left"
     );
 }
+
+/// `infergate history` lists the saved runs and, per statistic, the spread and what the next run
+/// could be caught with (only once three runs measure the spread).
+#[test]
+fn the_history_command_shows_each_statistics_spread_and_what_it_could_catch() {
+    let _turn = crate::support::turn_blocking();
+    let dir = tempfile::tempdir().unwrap();
+    let report = a_run(dir.path());
+    let store = dir.path().join("baselines");
+    let location = Location::Local(store.clone());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let show = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_infergate"))
+            .args(["history", store.to_str().unwrap(), "history"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        show().starts_with("no saved runs for `history`"),
+        "{}",
+        show()
+    );
+    for i in 0..2 {
+        runtime
+            .block_on(baseline::save(&location, "history", &report, at(i), 10))
+            .unwrap();
+    }
+    let two = show();
+    assert!(two.starts_with("2 saved run(s) of `history`"), "{two}");
+    assert!(
+        two.contains("| stage 0 request_latency p(50) | 2 |"),
+        "{two}"
+    );
+    assert!(two.contains("n/a (fewer than 3 runs)"), "{two}");
+    runtime
+        .block_on(baseline::save(&location, "history", &report, at(2), 10))
+        .unwrap();
+    let three = show();
+    // The same run saved three times: no spread at all, so the next run could be caught at any change.
+    assert!(
+        three.contains("| stage 0 request_latency p(50) | 3 |"),
+        "{three}"
+    );
+    assert!(three.contains("| 0.0 % | ≥ 0 % |"), "{three}");
+}

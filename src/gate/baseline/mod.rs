@@ -12,6 +12,7 @@
 pub mod change;
 pub mod checks;
 pub mod family;
+pub mod noise;
 pub mod samples;
 mod specs;
 pub mod spread;
