@@ -10,7 +10,9 @@
 
 pub mod content;
 pub mod exchange;
+mod framing;
 pub mod gcp;
+mod h1;
 pub mod http;
 pub mod hub;
 pub mod openai;

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::content::Attachments;
 use super::openai::{self, Chunk};
+use super::h1::H1;
 use super::stream::{
-    Ended, Fail, MAX_BODY, MAX_ERROR_BODY, read_stream, too_large, transport_failure, truncate,
+    Ended, Fail, MAX_BODY, MAX_ERROR_BODY, Reqwest, read_stream, too_large, transport_failure,
+    truncate,
 };
 use super::{ClientError, Exchange, Failure, FailureKind, Http, Success, Timeout, describe_error};
 use crate::scenario::{ApiKind, Secret, TlsFiles};
@@ -53,6 +55,8 @@ pub struct Answer {
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// Streamed requests to an `http://` target skip reqwest (see `h1`).
+    fast: Option<Arc<H1>>,
     url: String,
     endpoint: Endpoint,
     /// Requests sent a second time because the server closed a kept-alive connection just as they were
@@ -70,8 +74,14 @@ impl Client {
             endpoint.base_url.trim_end_matches('/'),
             openai::path(endpoint.api)
         );
+        let fast = endpoint
+            .streaming
+            .then(|| H1::new(&url, &endpoint.headers, endpoint.api_key.as_ref()))
+            .flatten()
+            .map(Arc::new);
         Ok(Client {
             http,
+            fast,
             url,
             endpoint,
             resent: Arc::default(),
@@ -200,6 +210,10 @@ impl Client {
     ) -> Exchange {
         let e = &self.endpoint;
         let sent = Instant::now();
+        if let Some(fast) = &self.fast {
+            let exchange = self.post_fast(fast, &body, sent, max_tokens, headers, answer);
+            return self.ended(sent, tokio::time::timeout(e.request_timeout, exchange).await);
+        }
         let post = || {
             headers
                 .iter()
@@ -231,12 +245,57 @@ impl Client {
                     Err(status_failure(response).await.into())
                 }
                 Ok(response) if e.streaming => {
-                    read_stream(response, sent, e.idle_timeout, max_tokens, answer).await
+                    let mut body = Reqwest::new(response);
+                    read_stream(&mut body, sent, e.idle_timeout, max_tokens, answer).await
                 }
                 Ok(response) => read_body(response, sent, answer).await,
             }
         };
-        match tokio::time::timeout(e.request_timeout, exchange).await {
+        self.ended(sent, tokio::time::timeout(e.request_timeout, exchange).await)
+    }
+
+    /// `post` on the fast path: a streamed request to an `http://` target.
+    async fn post_fast(
+        &self,
+        fast: &H1,
+        body: &[u8],
+        sent: Instant,
+        max_tokens: u32,
+        headers: &[(&str, &str)],
+        answer: Option<&mut Answer>,
+    ) -> Result<Success, Ended> {
+        let e = &self.endpoint;
+        let token_header = e.session_token_header.as_deref();
+        let response = fast.post(body, headers, token_header, &self.resent).await?;
+        let mut answer = answer;
+        if let Some(answer) = answer.as_deref_mut() {
+            answer.token = response.token;
+        }
+        let mut body = response.body;
+        if !(200..300).contains(&response.status) {
+            let status = response.status;
+            let text = body.text(MAX_ERROR_BODY).await;
+            fast.put_back(body);
+            let kind = match status {
+                429 => FailureKind::RateLimited,
+                _ => FailureKind::HttpStatus(status),
+            };
+            return Err((kind, format!("HTTP {status}: {}", text.trim())).into());
+        }
+        let read = read_stream(&mut body, sent, e.idle_timeout, max_tokens, answer).await;
+        if read.is_ok() {
+            fast.put_back(body);
+        }
+        read
+    }
+
+    /// The exchange a request came to, from how it ended (`Err`: the request timeout passed).
+    fn ended(
+        &self,
+        sent: Instant,
+        result: Result<Result<Success, Ended>, tokio::time::error::Elapsed>,
+    ) -> Exchange {
+        match result {
             Err(_) => Exchange::TimedOut {
                 sent,
                 timeout: Timeout::Total,

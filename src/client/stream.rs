@@ -91,6 +91,46 @@ impl StreamState {
     }
 }
 
+/// Where a streamed body's bytes come from: reqwest's response, or the fast path's (`h1`).
+pub(super) trait Source {
+    /// The next bytes of the body, `None` at its end.
+    async fn next(&mut self) -> Result<Option<&[u8]>, Fail>;
+}
+
+/// A reqwest response's body.
+pub(super) struct Reqwest {
+    response: reqwest::Response,
+    chunk: bytes::Bytes,
+}
+
+impl Reqwest {
+    pub(super) fn new(response: reqwest::Response) -> Reqwest {
+        Reqwest {
+            response,
+            chunk: bytes::Bytes::new(),
+        }
+    }
+}
+
+impl Source for Reqwest {
+    async fn next(&mut self) -> Result<Option<&[u8]>, Fail> {
+        match self.response.chunk().await {
+            Ok(Some(chunk)) => {
+                self.chunk = chunk;
+                Ok(Some(&self.chunk))
+            }
+            Ok(None) => Ok(None),
+            Err(err) => Err(transport_failure(&err, true)),
+        }
+    }
+}
+
+impl Source for super::h1::Body {
+    async fn next(&mut self) -> Result<Option<&[u8]>, Fail> {
+        super::h1::Body::next(self).await
+    }
+}
+
 /// Gap slots reserved up front at most (a server may ignore `max_tokens`; the vector still grows).
 const MAX_PREALLOCATED_GAPS: u32 = 16_384;
 
@@ -103,7 +143,7 @@ pub(super) fn too_large() -> Fail {
 }
 
 pub(super) async fn read_stream(
-    mut response: reqwest::Response,
+    body: &mut impl Source,
     sent: Instant,
     idle_timeout: Duration,
     max_tokens: u32,
@@ -130,7 +170,7 @@ pub(super) async fn read_stream(
         let read = if state.first_content.is_some() {
             tokio::select! {
                 biased;
-                read = response.chunk() => read,
+                read = body.next() => read,
                 _ = &mut idle => {
                     let quiet_until = last_read + idle_timeout;
                     if Instant::now() >= quiet_until {
@@ -141,7 +181,7 @@ pub(super) async fn read_stream(
                 }
             }
         } else {
-            response.chunk().await
+            body.next().await
         };
         match read {
             Ok(Some(bytes)) => {
@@ -162,8 +202,7 @@ pub(super) async fn read_stream(
                 }
                 break at;
             }
-            Err(err) => {
-                let (kind, message) = transport_failure(&err, true);
+            Err((kind, message)) => {
                 let got = state.content_chunks;
                 return Err((kind, format!("{message} (after {got} content chunks)")).into());
             }
