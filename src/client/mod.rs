@@ -17,6 +17,7 @@ pub mod http;
 pub mod hub;
 pub mod openai;
 mod send;
+mod scan;
 pub mod sse;
 mod stream;
 pub mod tls;

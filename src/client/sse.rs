@@ -1,15 +1,15 @@
 //! An incremental Server-Sent Events decoder: bytes in, `data` payloads out.
 //!
-//! Pure and allocation-light: it keeps one buffer of unconsumed bytes and one for the event being
-//! assembled, handles `\n` and `\r\n`, multi-line `data:` fields, comments and events split across
-//! network reads at any byte. Field names other than `data` are ignored, as OpenAI streams use none.
+//! Pure and allocation-light: complete lines are read where they arrive, and it keeps only a line
+//! cut by the end of a read and the data of an event that spans reads or lines. It handles `\n` and
+//! `\r\n`, multi-line `data:` fields, comments and events split across network reads at any byte.
+//! Field names other than `data` are ignored, as OpenAI streams use none.
 
 /// Decodes a byte stream into the `data` of each complete event.
 #[derive(Debug, Default)]
 pub struct SseDecoder {
+    /// The start of a line the last read cut (never a whole line).
     pending: Vec<u8>,
-    /// How much of `pending` is known to hold no newline.
-    scanned: usize,
     data: Vec<u8>,
     has_data: bool,
 }
@@ -20,44 +20,76 @@ impl SseDecoder {
     }
 
     /// Feeds bytes from the network; calls `on_event` with the data of every event they complete.
-    pub fn feed(&mut self, bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
-        self.pending.extend_from_slice(bytes);
+    /// Complete lines are read where they lie: only a line cut by the end of `bytes` is copied, and
+    /// an event's data only when it has several lines or is cut.
+    pub fn feed(&mut self, mut bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
+        if !self.pending.is_empty() {
+            // Finish the line the last read cut, on its own.
+            let Some(newline) = bytes.iter().position(|&b| b == b'\n') else {
+                self.pending.extend_from_slice(bytes);
+                return;
+            };
+            let mut line = std::mem::take(&mut self.pending);
+            line.extend_from_slice(&bytes[..=newline]);
+            self.lines(&line, &mut on_event);
+            line.clear();
+            self.pending = line;
+            bytes = &bytes[newline + 1..];
+        }
+        let used = self.lines(bytes, &mut on_event);
+        self.pending.extend_from_slice(&bytes[used..]);
+    }
+
+    /// Reads the complete lines of `bytes`; returns how many bytes they took.
+    fn lines(&mut self, bytes: &[u8], on_event: &mut impl FnMut(&[u8])) -> usize {
         let mut consumed = 0;
-        // Resume the newline search where the last call stopped, so a long line costs linear time.
-        let mut search_from = self.scanned;
-        while let Some(newline) = self.pending[search_from..].iter().position(|&b| b == b'\n') {
-            let end = search_from + newline;
-            let mut line = &self.pending[consumed..end];
+        // An event's single data line, still in `bytes` (not yet copied to `data`).
+        let mut borrowed: Option<&[u8]> = None;
+        while let Some(newline) = bytes[consumed..].iter().position(|&b| b == b'\n') {
+            let end = consumed + newline;
+            let mut line = &bytes[consumed..end];
             if let [rest @ .., b'\r'] = line {
                 line = rest;
             }
+            consumed = end + 1;
             if line.is_empty() {
-                if self.has_data {
-                    on_event(&self.data);
+                match borrowed.take() {
+                    Some(data) => on_event(data),
+                    None if self.has_data => on_event(&self.data),
+                    None => {}
                 }
                 self.data.clear();
                 self.has_data = false;
-            } else if line[0] != b':' {
-                let (field, value) = match line.iter().position(|&b| b == b':') {
-                    Some(colon) => {
-                        let value = &line[colon + 1..];
-                        (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
-                    }
-                    None => (line, &[][..]),
-                };
-                if field == b"data" {
-                    if self.has_data {
-                        self.data.push(b'\n');
-                    }
-                    self.data.extend_from_slice(value);
-                    self.has_data = true;
-                }
+                continue;
             }
-            consumed = end + 1;
-            search_from = consumed;
+            if line[0] == b':' {
+                continue;
+            }
+            let (field, value) = match line.iter().position(|&b| b == b':') {
+                Some(colon) => {
+                    let value = &line[colon + 1..];
+                    (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+                }
+                None => (line, &[][..]),
+            };
+            if field != b"data" {
+                continue;
+            }
+            if let Some(first) = borrowed.take() {
+                self.data.extend_from_slice(first);
+            }
+            if self.has_data {
+                self.data.push(b'\n');
+                self.data.extend_from_slice(value);
+            } else {
+                borrowed = Some(value);
+            }
+            self.has_data = true;
         }
-        self.pending.drain(..consumed);
-        self.scanned = self.pending.len();
+        if let Some(data) = borrowed {
+            self.data.extend_from_slice(data);
+        }
+        consumed
     }
 
     /// Bytes received but not yet part of a complete event: what a server that never ends a line or
@@ -70,16 +102,8 @@ impl SseDecoder {
     /// it), which many servers do for their last event.
     pub fn finish(&mut self) -> Option<Vec<u8>> {
         if !self.pending.is_empty() {
-            let rest = std::mem::take(&mut self.pending);
-            self.scanned = 0;
-            self.feed(&rest, |_| {});
-            if !self.pending.is_empty() {
-                // A last line with no newline at all.
-                let mut line = std::mem::take(&mut self.pending);
-                self.scanned = 0;
-                line.extend_from_slice(b"\n");
-                self.feed(&line, |_| {});
-            }
+            // A last line with no newline at all.
+            self.feed(b"\n", |_| {});
         }
         self.has_data.then(|| {
             self.has_data = false;

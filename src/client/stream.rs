@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::openai::{self, Chunk};
 use super::send::Answer;
+use super::scan;
 use super::sse::SseDecoder;
 use super::{FailureKind, Success, describe_error};
 
@@ -60,22 +61,21 @@ impl StreamState {
             self.done = true;
             return;
         }
-        let chunk: Chunk = match serde_json::from_slice(data) {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                let shown = String::from_utf8_lossy(&data[..data.len().min(80)]).into_owned();
-                self.problem = Some((FailureKind::Malformed, format!("bad event `{shown}`: {e}")));
-                return;
-            }
+        // The walker reads what is measured; anything it does not vouch for is parsed whole.
+        let event = match scan::scan(data) {
+            Some(event) => event,
+            None => match full_parse(data) {
+                Ok(event) => event,
+                Err(problem) => {
+                    self.problem = Some(problem);
+                    return;
+                }
+            },
         };
-        if let Some(error) = chunk.error {
-            self.problem = Some((FailureKind::ServerError, truncate(&error.to_string())));
-            return;
+        if event.usage.is_some() {
+            self.usage = event.usage;
         }
-        if chunk.usage.is_some() {
-            self.usage = chunk.usage;
-        }
-        if chunk.has_content() {
+        if event.content {
             if let Some(answer) = answer {
                 openai::append_answer(data, &mut answer.text, &mut answer.tool_calls);
             }
@@ -89,6 +89,21 @@ impl StreamState {
             self.content_chunks += 1;
         }
     }
+}
+
+/// An event parsed whole: what it carries, or why it fails the request.
+fn full_parse(data: &[u8]) -> Result<scan::Event, Fail> {
+    let chunk: Chunk = serde_json::from_slice(data).map_err(|e| {
+        let shown = String::from_utf8_lossy(&data[..data.len().min(80)]).into_owned();
+        (FailureKind::Malformed, format!("bad event `{shown}`: {e}"))
+    })?;
+    if let Some(error) = chunk.error {
+        return Err((FailureKind::ServerError, truncate(&error.to_string())));
+    }
+    Ok(scan::Event {
+        content: chunk.has_content(),
+        usage: chunk.usage,
+    })
 }
 
 /// Where a streamed body's bytes come from: reqwest's response, or the fast path's (`h1`).

@@ -233,7 +233,9 @@ impl Driver<'_, '_> {
                     return;
                 }
             };
-            self.reap_ready();
+            if self.in_flight.len() >= max_in_flight {
+                self.reap_ready();
+            }
             if self.in_flight.len() >= max_in_flight {
                 self.recorder.in_flight_cap_waits += 1;
                 while self.in_flight.len() >= max_in_flight {
@@ -241,8 +243,10 @@ impl Driver<'_, '_> {
                 }
             }
             self.launch(due.deadline, due.spec, sessions);
-            // Let the request just launched start (and stamp its send) before the next one is built.
+            // Let the request just launched start (and stamp its send) before the next one is built
+            // and before what finished meanwhile is recorded.
             tokio::task::yield_now().await;
+            self.reap_ready();
         }
     }
 

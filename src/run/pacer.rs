@@ -2,24 +2,18 @@
 //! with its request built beforehand.
 //!
 //! tokio's timer has 1 ms ticks, so sleeping on it makes sends up to a millisecond late; spinning
-//! for milliseconds before every deadline keeps the send on time but burns the core the requests
-//! need (and, with several load threads, the cores the others need). So on Linux each deadline is a
-//! `timerfd` registered with the load thread's own runtime, armed `HEAD_START` early: the kernel's
-//! high-resolution timer wakes the runtime's epoll, and the last `HEAD_START` is spent yielding to
-//! the runtime's other tasks, so the send happens on a thread that is already awake. Waking a thread
-//! that has gone idle takes 0.1–0.3 ms here and up to a few milliseconds on a virtual machine, which
-//! is what the head start absorbs. It costs at most `HEAD_START` of CPU per arrival, and only when
-//! the wait is long (over twice the head start: a low rate, a thread with nothing else to do); at
-//! high rates the thread is awake anyway and sleeps to the deadline, so CPU follows the work.
-//! (Elsewhere tokio's timer is used.) The next request is built right after the previous one is
-//! handed over, while waiting for its deadline, never on the send path.
+//! before every deadline keeps the send on time but burns the core the requests need (and, with
+//! several load threads, the cores the others need). So on Linux each deadline is a `timerfd`
+//! registered with the load thread's own runtime and armed for the deadline itself: the kernel's
+//! high-resolution timer wakes the runtime's epoll, and the thread sleeps until then, so CPU follows
+//! the work. At high rates the thread is awake with responses anyway and the wake-up costs nothing;
+//! at low rates waking an idle thread takes 0.1–0.3 ms here, which is the schedule delay a low rate
+//! shows (no spinning to hide it). (Elsewhere tokio's timer is used.) The next request is built right
+//! after the previous one is handed over, while waiting for its deadline, never on the send path.
 
 use std::time::{Duration, Instant};
 
 use crate::plan::datagen::RequestSpec;
-
-/// How long before its deadline an arrival's wait stops sleeping and starts yielding.
-const HEAD_START: Duration = Duration::from_millis(1);
 
 /// One arrival, due now: when it was due, its global index and its request.
 pub struct Due {
@@ -67,16 +61,7 @@ where
             });
         }
         let deadline = self.pending.as_ref()?.deadline;
-        // Only a thread about to sleep longer than twice the head start can go idle enough to wake
-        // late; a shorter wait (a high rate, a thread busy with responses) sleeps to the deadline.
-        let wake = match deadline.saturating_duration_since(Instant::now()) > 2 * HEAD_START {
-            true => deadline - HEAD_START,
-            false => deadline,
-        };
-        self.timer.sleep_until(wake).await;
-        while Instant::now() < deadline {
-            tokio::task::yield_now().await;
-        }
+        self.timer.sleep_until(deadline).await;
         self.pending.take()
     }
 
