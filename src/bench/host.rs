@@ -58,3 +58,63 @@ pub fn usage() -> Usage {
 pub fn usage() -> Usage {
     Usage::default()
 }
+
+/// Watches the CPU time of this process's threads whose name starts with a prefix (the load
+/// threads, `infergate-load-*`), so a row can say what the load itself cost, without the set-up
+/// around it (loading a tokenizer, pre-flight). Samples `/proc/self/task/*/schedstat` (nanoseconds)
+/// every 20 ms while it runs, keeping each thread's last reading (threads end with their run).
+pub struct ThreadCpu {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampler: Option<std::thread::JoinHandle<std::collections::HashMap<String, u64>>>,
+}
+
+impl ThreadCpu {
+    pub fn watch(prefix: &'static str) -> ThreadCpu {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let sampler = std::thread::spawn(move || {
+            let mut seen = std::collections::HashMap::new();
+            loop {
+                let last = flag.load(std::sync::atomic::Ordering::Acquire);
+                for (task, ns) in threads_cpu_ns(prefix) {
+                    seen.insert(task, ns);
+                }
+                if last {
+                    return seen;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        ThreadCpu {
+            stop,
+            sampler: Some(sampler),
+        }
+    }
+
+    /// The watched threads' CPU seconds since they started (0 where `/proc` is not there).
+    pub fn seconds(mut self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let seen = self.sampler.take().and_then(|s| s.join().ok());
+        seen.map_or(0.0, |s| s.values().sum::<u64>() as f64 / 1e9)
+    }
+}
+
+/// `(task id, CPU nanoseconds)` of this process's threads named `prefix*`.
+fn threads_cpu_ns(prefix: &str) -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let path = task.path();
+            let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+            if !comm.starts_with(prefix) {
+                return None;
+            }
+            let stat = std::fs::read_to_string(path.join("schedstat")).ok()?;
+            let ns = stat.split_whitespace().next()?.parse().ok()?;
+            Some((task.file_name().to_string_lossy().into_owned(), ns))
+        })
+        .collect()
+}

@@ -6,7 +6,8 @@
 //! another, and runs one open-loop constant-rate stage per requested rate through the same
 //! `run_scenario` path every suite uses. For each rate it reports the achieved rate, schedule delay,
 //! the client's TTFT and ITL next to what the simulator itself measured for the same streams (the
-//! truth), the client's CPU seconds and its peak RSS.
+//! truth), the client's CPU seconds and its peak RSS, with the built-in tokenizer or (`tokenizer`) a
+//! real one.
 
 mod child;
 pub mod gate;
@@ -48,11 +49,16 @@ pub struct BenchOptions {
     /// Write per-request records here (`report.request_lifecycle.per_request`), to see what they
     /// cost in memory and CPU.
     pub per_request: Option<std::path::PathBuf>,
+    /// A real `tokenizer.json`: the scenario uses `data.type: random` with it (and so does the
+    /// simulator), as a user's run does; `None`: the built-in word-level tokenizer.
+    pub tokenizer: Option<std::path::PathBuf>,
 }
 
 /// One rate's results.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchRow {
+    /// `built-in`, or the file name of the real tokenizer.
+    pub tokenizer: String,
     pub requested_rate: f64,
     pub achieved_rate: f64,
     pub sent: u64,
@@ -71,6 +77,9 @@ pub struct BenchRow {
     pub client_cpu_seconds: f64,
     /// Client CPU time per request sent, microseconds.
     pub cpu_per_request_us: f64,
+    /// The load threads' own CPU time per request sent, microseconds: the load without the run's
+    /// set-up (loading the tokenizer, pre-flight) or its reports.
+    pub load_cpu_per_request_us: f64,
     /// Client CPU time over the stage's length: the cores the load generator kept busy on average.
     pub cores_busy: f64,
     pub peak_rss_mib: f64,
@@ -83,10 +92,21 @@ pub struct BenchRow {
 /// The scenario for one rate, in the same YAML a user would write.
 fn scenario_yaml(options: &BenchOptions, rate: f64, base_url: &str) -> String {
     let (p, o) = (options.prompt_tokens, options.output_tokens);
+    let (data, tokenizer) = match &options.tokenizer {
+        Some(path) => (
+            "random",
+            format!(
+                "tokenizer: {{pretrained_model_name_or_path: {:?}}}\n",
+                path.display().to_string()
+            ),
+        ),
+        None => ("synthetic", String::new()),
+    };
     format!(
         "api: {{type: completion, streaming: true}}\n\
          server: {{type: vllm, model_name: infergate-sim, base_url: \"{base_url}\", ignore_eos: true}}\n\
-         data:\n  type: synthetic\n\
+         {tokenizer}\
+         data:\n  type: {data}\n\
          \x20 input_distribution: {{min: {p}, max: {p}, mean: {p}, std_dev: 0}}\n\
          \x20 output_distribution: {{min: {o}, max: {o}, mean: {o}, std_dev: 0}}\n\
          load:\n  type: constant\n  num_workers: {}\n  worker_max_concurrency: 1000000\n\
@@ -143,6 +163,7 @@ pub async fn run(
             .map_err(|e| format!("the benchmark scenario is invalid: {e}"))?;
         fetch_truth(&http, base_url).await?; // clears the simulator's histograms
         let before = host::usage();
+        let load_threads = host::ThreadCpu::watch("infergate-load");
         let started = Instant::now();
         let run_options = RunOptions {
             target: Target::Scenario,
@@ -153,6 +174,7 @@ pub async fn run(
             .await
             .map_err(|e| e.to_string())?;
         let after = host::usage();
+        let load_cpu = load_threads.seconds();
         let truth = fetch_truth(&http, base_url).await?;
         let r = &result
             .stages
@@ -164,6 +186,7 @@ pub async fn run(
                 .map_or(0, |v| v.round() as u64)
         };
         let row = BenchRow {
+            tokenizer: tokenizer_name(options),
             requested_rate: rate,
             achieved_rate: r.achieved_rate().unwrap_or(0.0),
             sent: r.sent(),
@@ -181,6 +204,7 @@ pub async fn run(
             client_cpu_seconds: after.cpu_seconds - before.cpu_seconds,
             cpu_per_request_us: (after.cpu_seconds - before.cpu_seconds) * 1e6
                 / r.sent().max(1) as f64,
+            load_cpu_per_request_us: load_cpu * 1e6 / r.sent().max(1) as f64,
             cores_busy: (after.cpu_seconds - before.cpu_seconds) / options.duration.as_secs_f64(),
             peak_rss_mib: after.peak_rss_bytes as f64 / (1024.0 * 1024.0),
             first_send_ms: r.first_sent().map_or(f64::NAN, |t| {
@@ -192,6 +216,17 @@ pub async fn run(
         rows.push(row);
     }
     Ok(rows)
+}
+
+fn tokenizer_name(options: &BenchOptions) -> String {
+    options.tokenizer.as_ref().map_or("built-in".into(), |path| {
+        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+        // `.../llama3/tokenizer.json` reads better as `llama3/tokenizer.json`.
+        match (path.parent().and_then(name), name(path)) {
+            (Some(dir), Some(file)) => format!("{dir}/{file}"),
+            _ => path.display().to_string(),
+        }
+    })
 }
 
 fn ms(us: u64) -> String {
@@ -210,8 +245,8 @@ fn against_truth(client: u64, truth: u64) -> String {
 
 /// The header of the results table.
 pub fn table_header() -> String {
-    "| rate req/s | achieved | sent | not ok | sched delay p50/p99 ms | TTFT p50 client/truth/err ms | TTFT p99 client/truth/err ms | ITL p50 client/truth/err ms | ITL p99 client/truth/err ms | usage exact | client CPU s | CPU µs/req | cores busy | peak RSS MiB | first send ms | TTFT SLO met |\n\
-     |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| tokenizer | rate req/s | achieved | sent | not ok | sched delay p50/p99 ms | TTFT p50 client/truth/err ms | TTFT p99 client/truth/err ms | ITL p50 client/truth/err ms | ITL p99 client/truth/err ms | usage exact | client CPU s | CPU µs/req | load thread CPU µs/req | cores busy | peak RSS MiB | first send ms | TTFT SLO met |\n\
+     |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         .to_string()
 }
 
@@ -221,7 +256,8 @@ pub fn table_row(r: &BenchRow) -> String {
     let t = &r.truth;
     let _ = write!(
         line,
-        "| {:.0} | {:.1} | {} | {} | {} / {} | {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.3} | {:.1} | {:.1} | {} |",
+        "| {} | {:.0} | {:.1} | {} | {} | {} / {} | {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.0} | {:.3} | {:.1} | {:.1} | {} |",
+        r.tokenizer,
         r.requested_rate,
         r.achieved_rate,
         r.sent,
@@ -235,6 +271,7 @@ pub fn table_row(r: &BenchRow) -> String {
         if r.usage_exact { "yes" } else { "NO" },
         r.client_cpu_seconds,
         r.cpu_per_request_us,
+        r.load_cpu_per_request_us,
         r.cores_busy,
         r.peak_rss_mib,
         r.first_send_ms,

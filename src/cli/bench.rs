@@ -14,14 +14,16 @@ use super::{exit, millis};
                   pins itself to another, and runs one constant-rate stage per --rates value. \
                   Prints a markdown table: achieved rate, schedule delay, client TTFT/ITL next to \
                   the simulator's own measurement of the same streams (truth) and the difference, \
-                  whether output counts equal the server's usage, client CPU seconds, peak RSS and \
-                  the time to the first send.",
+                  whether output counts equal the server's usage, client CPU seconds and \
+                  microseconds per request, peak RSS and the time to the first send; with \
+                  --tokenizer, prompts are `data.type: random` from that tokenizer.json.",
     after_help = "Examples:\n  infergate bench\n  infergate bench --rates 1000,2000,4000 --duration 20\n  \
                   infergate bench --merge-shards 16   # time merging 16 shards of 1,000,000 requests\n  \
                   infergate bench --workers 2 --client-cpu 0,2 --sim-cpu 1   # needs 3 cores\n  \
                   infergate bench --rates 2000 --duration 500   # 1,000,000 requests: memory stays flat\n  \
                   infergate bench --rates 2000 --duration 500 --per-request /tmp/r.json   # ... with records\n  \
-                  infergate bench --rates 500 --slo-margin-ms 2   # share of TTFTs within 2 ms of the simulator's"
+                  infergate bench --rates 500 --slo-margin-ms 2   # share of TTFTs within 2 ms of the simulator's\n  \
+                  infergate bench --tokenizer ~/.cache/infergate/engine/llama3/tokenizer.json   # data.type: random, a real BPE"
 )]
 pub struct BenchArgs {
     /// Requests per second, one stage each.
@@ -56,6 +58,10 @@ pub struct BenchArgs {
     /// Also write per-request records to this file (each rate overwrites it), to measure their cost.
     #[arg(long, value_name = "FILE")]
     pub per_request: Option<PathBuf>,
+    /// A real tokenizer.json: the scenario uses `data.type: random` with it (the simulator counts
+    /// with it too), as a user's run would; default: the built-in tokenizer.
+    #[arg(long, value_name = "PATH")]
+    pub tokenizer: Option<PathBuf>,
     /// Do not pin either process.
     #[arg(long)]
     pub no_pin: bool,
@@ -108,6 +114,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         json,
         slo_margin_ms,
         per_request,
+        tokenizer,
         ..
     } = args;
     let options = BenchOptions {
@@ -122,12 +129,14 @@ pub fn main(args: BenchArgs) -> ExitCode {
         sim_cpu: (!no_pin).then_some(sim_cpu),
         slo_margin_ms,
         per_request,
+        tokenizer,
     };
     run_bench(&options, json.as_deref())
 }
 
 fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode {
-    let sim = match SimChild::start(options.ttft, options.itl, options.sim_cpu) {
+    let tokenizer = options.tokenizer.as_deref();
+    let sim = match SimChild::start(options.ttft, options.itl, options.sim_cpu, tokenizer) {
         Ok(sim) => sim,
         Err(e) => {
             eprintln!("error: {e}");
