@@ -2,7 +2,6 @@
 //! child process (so the load generator's CPU time and memory are its own) and pinned to its own core.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -14,13 +13,7 @@ pub struct SimChild {
 
 impl SimChild {
     /// Starts `infergate sim --port 0` with fixed timing and waits for the address it prints.
-    /// With `tokenizer`, the simulator counts prompts with that `tokenizer.json`.
-    pub fn start(
-        ttft: Duration,
-        itl: Duration,
-        cpu: Option<usize>,
-        tokenizer: Option<&Path>,
-    ) -> Result<SimChild, String> {
+    pub fn start(ttft: Duration, itl: Duration, cpu: Option<usize>) -> Result<SimChild, String> {
         let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
         let mut command = Command::new(exe);
         command.args([
@@ -34,9 +27,6 @@ impl SimChild {
         ]);
         if let Some(cpu) = cpu {
             command.args(["--cpu", &cpu.to_string()]);
-        }
-        if let Some(path) = tokenizer {
-            command.arg("--tokenizer").arg(path);
         }
         let mut child = command
             .stdin(Stdio::null())

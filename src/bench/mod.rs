@@ -49,8 +49,9 @@ pub struct BenchOptions {
     /// Write per-request records here (`report.request_lifecycle.per_request`), to see what they
     /// cost in memory and CPU.
     pub per_request: Option<std::path::PathBuf>,
-    /// A real `tokenizer.json`: the scenario uses `data.type: random` with it (and so does the
-    /// simulator), as a user's run does; `None`: the built-in word-level tokenizer.
+    /// A real `tokenizer.json`: the scenario uses `data.type: random` with it, as a user's run does
+    /// (the simulator counts prompts with its own, so prompt-token mismatches are expected);
+    /// `None`: the built-in word-level tokenizer.
     pub tokenizer: Option<std::path::PathBuf>,
 }
 

@@ -20,6 +20,8 @@ mod send;
 mod scan;
 pub mod sse;
 mod stream;
+#[cfg(test)]
+mod tests;
 pub mod tls;
 
 use std::path::PathBuf;

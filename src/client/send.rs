@@ -88,6 +88,19 @@ impl Client {
         })
     }
 
+    /// The same client without the fast path (`h1`): every request through reqwest.
+    #[cfg(test)]
+    pub(super) fn through_reqwest(mut self) -> Client {
+        self.fast = None;
+        self
+    }
+
+    /// Whether streamed requests take the fast path.
+    #[cfg(test)]
+    pub(super) fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+
     /// Removes the API key from text a server sent back (some echo the Authorization header).
     fn redact(&self, message: String) -> String {
         match &self.endpoint.api_key {

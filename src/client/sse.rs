@@ -166,6 +166,28 @@ mod tests {
     }
 
     #[test]
+    fn an_event_is_handed_over_by_the_read_that_completes_it() {
+        // What makes a first-token time: the event is stamped with the read its blank line came in.
+        let input = b"data: {\"a\":1}\n\n: c\n\ndata: x\r\ndata: y\r\n\r\ndata: [DONE]\n\n";
+        let ends = [14, 39, 53];
+        assert_eq!(input[ends[0]], b'\n');
+        for piece in 1..input.len() {
+            let mut d = SseDecoder::new();
+            let mut delivered = Vec::new();
+            for (k, chunk) in input.chunks(piece).enumerate() {
+                d.feed(chunk, |data| delivered.push((k, data.to_vec())));
+            }
+            let expected: Vec<(usize, Vec<u8>)> = ends
+                .iter()
+                .map(|end| end / piece)
+                .zip([&b"{\"a\":1}"[..], b"x\ny", b"[DONE]"])
+                .map(|(k, data)| (k, data.to_vec()))
+                .collect();
+            assert_eq!(delivered, expected, "piece {piece}");
+        }
+    }
+
+    #[test]
     fn ignores_fields_without_data_and_empty_events() {
         let (events, rest) = decode_in_pieces(b"id: 1\nretry: 10\n\n\n\n", 5);
         assert!(events.is_empty());

@@ -1,0 +1,198 @@
+//! The fast path (`h1`, `framing`, `scan`) against reqwest's, on the same bytes from a raw HTTP
+//! server on 127.0.0.1 that cuts its stream at awkward places: both must count the same content
+//! chunks, gaps and usage, and fail the same way.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{Client, Endpoint, Exchange, FailureKind};
+use crate::scenario::ApiKind;
+
+/// A streamed chat answer: role-only, content, reasoning (both spellings), a tool call, escapes,
+/// a finish chunk, usage-only, `[DONE]`.
+const EVENTS: &[&str] = &[
+    r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null}]}"#,
+    r#"{"id":"c","choices":[{"index":0,"delta":{"content":"Hel"},"logprobs":{"content":[{"token":"Hel","logprob":-0.1}]}}]}"#,
+    r#"{"id":"c","choices":[{"index":0,"delta":{"reasoning_content":"think"}}]}"#,
+    r#"{"id":"c","choices":[{"index":0,"delta":{"reasoning":"more"}}]}"#,
+    r#"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"t","function":{"name":"f","arguments":"{\"a\": 1}"}}]}}]}"#,
+    r#"{"id":"c","choices":[{"index":0,"delta":{"content":"a \"b\"\n\u00e9"}}]}"#,
+    r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+    r#"{"id":"c","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5,"total_tokens":7}}"#,
+    "[DONE]",
+];
+
+/// The events as an SSE body (mixed line ends, a comment), chunk-encoded in uneven chunks.
+fn chunked_body(events: &[&str]) -> Vec<u8> {
+    let mut sse = b": keep-alive\n\n".to_vec();
+    for (i, event) in events.iter().enumerate() {
+        let end = if i % 2 == 0 { "\n\n" } else { "\r\n\r\n" };
+        sse.extend_from_slice(format!("data: {event}{end}").as_bytes());
+    }
+    let mut body = Vec::new();
+    for (i, chunk) in sse.chunks_mut(37).enumerate() {
+        let ext = if i % 3 == 0 { ";x=1" } else { "" };
+        body.extend_from_slice(format!("{:x}{ext}\r\n", chunk.len()).as_bytes());
+        body.extend_from_slice(chunk);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    body
+}
+
+/// Serves every request on a kept-alive connection with `head` + `body`, written in pieces of
+/// varying size with a pause between them (so events and chunk sizes are cut across reads).
+async fn serve(head: &'static str, body: Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(answer(socket, head, body));
+        }
+    });
+    url
+}
+
+async fn answer(mut socket: TcpStream, head: &'static str, body: Vec<u8>) {
+    let _ = socket.set_nodelay(true);
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // One request: its head, then `content-length` bytes.
+        let request_end = loop {
+            if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                let text = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                let length: usize = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if request.len() >= end + 4 + length {
+                    break end + 4 + length;
+                }
+            }
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        };
+        request.drain(..request_end);
+        let mut wire = head.as_bytes().to_vec();
+        wire.extend_from_slice(&body);
+        let mut at = 0;
+        for size in [5, 1, 40, 3, 64, 2, 17, 90].iter().cycle() {
+            let end = (at + size).min(wire.len());
+            if socket.write_all(&wire[at..end]).await.is_err() {
+                return;
+            }
+            at = end;
+            if at == wire.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+fn client(url: String) -> Client {
+    Client::new(Endpoint {
+        base_url: url,
+        api: ApiKind::Chat,
+        streaming: true,
+        model: "m".into(),
+        ignore_eos: false,
+        response_format: None,
+        api_key: None,
+        headers: Vec::new(),
+        adapters: Vec::new(),
+        session_id_header: None,
+        session_token_header: None,
+        request_timeout: Duration::from_secs(20),
+        idle_timeout: Duration::from_secs(20),
+        tls: Default::default(),
+    })
+    .unwrap()
+}
+
+const CHUNKED: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+
+#[tokio::test]
+async fn both_paths_count_the_same_chunks_gaps_and_usage() {
+    let url = serve(CHUNKED, chunked_body(EVENTS)).await;
+    let fast = client(url.clone());
+    assert!(fast.is_fast());
+    let slow = client(url).through_reqwest();
+    for round in 0..2 {
+        // The second round reuses the kept-alive connections.
+        let mut seen = Vec::new();
+        for client in [&fast, &slow] {
+            let Exchange::Ok(ok) = client.send("hi", 5).await else {
+                panic!("round {round}: not ok")
+            };
+            let first = ok.first_content.expect("a first content chunk");
+            assert!(ok.sent <= first && first <= ok.end);
+            seen.push((ok.content_chunks, ok.content_gaps_us.len(), ok.usage));
+        }
+        assert_eq!(seen[0], seen[1], "round {round}");
+        let usage = seen[0].2.unwrap();
+        assert_eq!(seen[0].0, 5, "role-only, finish and usage-only chunks carry no content");
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (Some(2), Some(5)));
+    }
+}
+
+#[tokio::test]
+async fn both_paths_fail_a_stream_the_same_way() {
+    let cases: [(&[&str], FailureKind); 4] = [
+        (&EVENTS[..6], FailureKind::IncompleteStream),
+        (&[EVENTS[1], r#"{"error":{"message":"overloaded"}}"#, "[DONE]"], FailureKind::ServerError),
+        (&[EVENTS[1], r#"{"choices":[{"text":" a"#, "[DONE]"], FailureKind::Malformed),
+        (&[EVENTS[0], EVENTS[7], "[DONE]"], FailureKind::NoContent),
+    ];
+    for (events, kind) in cases {
+        let url = serve(CHUNKED, chunked_body(events)).await;
+        for client in [client(url.clone()), client(url).through_reqwest()] {
+            match client.send("hi", 5).await {
+                Exchange::Failed(f) => assert_eq!(f.kind, kind, "{}", f.message),
+                other => panic!("expected {kind}, got {other:?}"),
+            }
+        }
+    }
+    let url = serve(
+        "HTTP/1.1 503 Busy\r\ncontent-length: 9\r\n\r\n",
+        b"try later".to_vec(),
+    )
+    .await;
+    for client in [client(url.clone()), client(url).through_reqwest()] {
+        match client.send("hi", 5).await {
+            Exchange::Failed(f) => {
+                assert_eq!(f.kind, FailureKind::HttpStatus(503));
+                assert_eq!(f.message, "HTTP 503: try later");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_body_framed_by_its_length_or_by_closing_reads_the_same() {
+    let mut sse = Vec::new();
+    for event in EVENTS {
+        sse.extend_from_slice(format!("data: {event}\n\n").as_bytes());
+    }
+    let head: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
+            sse.len()
+        )
+        .into_boxed_str(),
+    );
+    let url = serve(head, sse).await;
+    for client in [client(url.clone()), client(url).through_reqwest()] {
+        let Exchange::Ok(ok) = client.send("hi", 5).await else {
+            panic!("not ok")
+        };
+        assert_eq!((ok.content_chunks, ok.content_gaps_us.len()), (5, 4));
+    }
+}
