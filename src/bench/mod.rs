@@ -220,14 +220,17 @@ pub async fn run(
 }
 
 fn tokenizer_name(options: &BenchOptions) -> String {
-    options.tokenizer.as_ref().map_or("built-in".into(), |path| {
-        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-        // `.../llama3/tokenizer.json` reads better as `llama3/tokenizer.json`.
-        match (path.parent().and_then(name), name(path)) {
-            (Some(dir), Some(file)) => format!("{dir}/{file}"),
-            _ => path.display().to_string(),
-        }
-    })
+    options
+        .tokenizer
+        .as_ref()
+        .map_or("built-in".into(), |path| {
+            let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+            // `.../llama3/tokenizer.json` reads better as `llama3/tokenizer.json`.
+            match (path.parent().and_then(name), name(path)) {
+                (Some(dir), Some(file)) => format!("{dir}/{file}"),
+                _ => path.display().to_string(),
+            }
+        })
 }
 
 fn ms(us: u64) -> String {

@@ -17,15 +17,26 @@ pub enum Framing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Chunk {
     /// Reading a chunk's size (hex digits so far), then its extension after `;`.
-    Size { size: u64, digits: u8, extension: bool },
+    Size {
+        size: u64,
+        digits: u8,
+        extension: bool,
+    },
     /// Past the size line's `\r`, expecting `\n`.
-    SizeLf { size: u64 },
+    SizeLf {
+        size: u64,
+    },
     /// This many bytes of chunk data are left.
     Data(u64),
     /// After a chunk's data: its `\r\n` (`true` once the `\r` was seen).
-    DataEnd { cr: bool },
+    DataEnd {
+        cr: bool,
+    },
     /// After the last chunk: trailer lines up to an empty one (`true` at the start of a line).
-    Trailer { line_start: bool, cr: bool },
+    Trailer {
+        line_start: bool,
+        cr: bool,
+    },
     Done,
 }
 
@@ -45,10 +56,7 @@ impl Framing {
 
     /// True once the whole body has been read (never for `Close`: the caller sees the end).
     pub fn is_done(&self) -> bool {
-        matches!(
-            self,
-            Framing::Length(0) | Framing::Chunked(Chunk::Done)
-        )
+        matches!(self, Framing::Length(0) | Framing::Chunked(Chunk::Done))
     }
 
     /// Decodes `buf` in place: the body's bytes are moved to its front and their length returned,
@@ -186,7 +194,12 @@ mod tests {
 
     #[test]
     fn bad_chunks_are_refused() {
-        for input in [&b"zz\r\n"[..], b"2\r\nabc\r\n", b"2\rx", b"1234567890abcdef0\r\n"] {
+        for input in [
+            &b"zz\r\n"[..],
+            b"2\r\nabc\r\n",
+            b"2\rx",
+            b"1234567890abcdef0\r\n",
+        ] {
             let mut buf = input.to_vec();
             assert!(
                 Framing::chunked().decode(&mut buf).is_err(),

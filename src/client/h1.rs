@@ -254,7 +254,7 @@ async fn exchange_head(
             filled = 0;
             &grown
         };
-        match parse_head(bytes, token_header).map_err(|e| Attempt::Failed(e))? {
+        match parse_head(bytes, token_header).map_err(Attempt::Failed)? {
             Some((head, used)) if grown.is_empty() => return Ok((head, used, filled)),
             Some((head, used)) => {
                 // A head longer than the buffer: what came after it goes back in front.
@@ -284,7 +284,9 @@ fn failed(message: &str) -> Attempt {
 fn is_reset(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
     )
 }
 
@@ -305,7 +307,10 @@ fn parse_head(bytes: &[u8], token_header: Option<&str>) -> Result<Option<(Head, 
         let name = field.name;
         if name.eq_ignore_ascii_case("content-length") {
             let parsed = value.parse::<u64>().map_err(|_| {
-                (FailureKind::Other, format!("a bad content-length `{value}`"))
+                (
+                    FailureKind::Other,
+                    format!("a bad content-length `{value}`"),
+                )
             })?;
             length = Some(parsed);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -358,9 +363,17 @@ impl Body {
             if self.framing.is_done() || self.eof {
                 return Ok(None);
             }
-            let n = self.conn.stream.read(&mut self.conn.buf).await.map_err(|e| {
-                (FailureKind::StreamInterrupted, format!("reading the response: {e}"))
-            })?;
+            let n = self
+                .conn
+                .stream
+                .read(&mut self.conn.buf)
+                .await
+                .map_err(|e| {
+                    (
+                        FailureKind::StreamInterrupted,
+                        format!("reading the response: {e}"),
+                    )
+                })?;
             if n == 0 {
                 self.eof = true;
                 self.close = true;
@@ -404,13 +417,25 @@ mod tests {
         assert_eq!(parsed.framing, Framing::chunked());
         assert_eq!(parsed.token.as_deref(), Some("abc"));
         assert!(!parsed.close);
-        let (parsed, _) = parse_head(b"HTTP/1.1 429 x\r\ncontent-length: 7\r\nconnection: close\r\n\r\n", None)
+        let (parsed, _) = parse_head(
+            b"HTTP/1.1 429 x\r\ncontent-length: 7\r\nconnection: close\r\n\r\n",
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (parsed.status, parsed.framing, parsed.close),
+            (429, Framing::Length(7), true)
+        );
+        let (parsed, _) = parse_head(b"HTTP/1.0 200 OK\r\n\r\n", None)
             .unwrap()
             .unwrap();
-        assert_eq!((parsed.status, parsed.framing, parsed.close), (429, Framing::Length(7), true));
-        let (parsed, _) = parse_head(b"HTTP/1.0 200 OK\r\n\r\n", None).unwrap().unwrap();
         assert_eq!((parsed.framing, parsed.close), (Framing::Close, true));
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-le", None).unwrap().is_none());
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\ncontent-le", None)
+                .unwrap()
+                .is_none()
+        );
         assert!(parse_head(b"NOT HTTP\r\n\r\n", None).is_err());
     }
 

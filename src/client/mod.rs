@@ -5,7 +5,10 @@
 //!
 //! Every timestamp comes from the monotonic clock (`Instant`). A streamed response is read chunk by
 //! chunk as bytes arrive; each network read is decoded incrementally and its content-bearing events are
-//! stamped with the time the read returned. The result is an `Exchange`: the timings of a success, or a
+//! stamped with the time the read returned. Streams from an `http://` target take the fast path: the
+//! request's own task owns its connection (`h1`, `framing`) and each event is read by a one-pass
+//! walker (`scan`) rather than parsed whole; anything else goes through reqwest, and both paths feed
+//! the same stream reader (`stream`, `sse`). The result is an `Exchange`: the timings of a success, or a
 //! failure of a named kind. Nothing here panics on what a server sends.
 
 pub mod content;
@@ -16,8 +19,8 @@ mod h1;
 pub mod http;
 pub mod hub;
 pub mod openai;
-mod send;
 mod scan;
+mod send;
 pub mod sse;
 mod stream;
 #[cfg(test)]

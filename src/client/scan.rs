@@ -77,7 +77,9 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        self.b[self.i..].starts_with(word).then(|| self.i += word.len())
+        self.b[self.i..]
+            .starts_with(word)
+            .then(|| self.i += word.len())
     }
 
     fn null(&mut self) -> Option<()> {
@@ -135,7 +137,9 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let start = self.i;
-        let len = self.b[start..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let len = self.b[start..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
         self.i = start + len;
         if self.b[self.i] != b'"' {
             return None;
@@ -383,7 +387,10 @@ mod tests {
             assert_eq!(scanned, full(data), "{data}");
         }
         let usage = scan(TAKEN[8].as_bytes()).unwrap().usage.unwrap();
-        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (Some(5), Some(7)));
+        assert_eq!(
+            (usage.prompt_tokens, usage.completion_tokens),
+            (Some(5), Some(7))
+        );
     }
 
     #[test]
@@ -415,9 +422,17 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_left_to_serde() {
-        let deep = format!(r#"{{"choices":[],"x":{}{}}}"#, "[".repeat(100), "]".repeat(100));
+        let deep = format!(
+            r#"{{"choices":[],"x":{}{}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
         assert_eq!(scan(deep.as_bytes()), None);
-        let shallow = format!(r#"{{"choices":[],"x":{}{}}}"#, "[".repeat(10), "]".repeat(10));
+        let shallow = format!(
+            r#"{{"choices":[],"x":{}{}}}"#,
+            "[".repeat(10),
+            "]".repeat(10)
+        );
         assert!(scan(shallow.as_bytes()).is_some());
     }
 }

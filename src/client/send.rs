@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::content::Attachments;
-use super::openai::{self, Chunk};
 use super::h1::H1;
+use super::openai::{self, Chunk};
 use super::stream::{
     Ended, Fail, MAX_BODY, MAX_ERROR_BODY, Reqwest, read_stream, too_large, transport_failure,
     truncate,
@@ -225,7 +225,10 @@ impl Client {
         let sent = Instant::now();
         if let Some(fast) = &self.fast {
             let exchange = self.post_fast(fast, &body, sent, max_tokens, headers, answer);
-            return self.ended(sent, tokio::time::timeout(e.request_timeout, exchange).await);
+            return self.ended(
+                sent,
+                tokio::time::timeout(e.request_timeout, exchange).await,
+            );
         }
         let post = || {
             headers
@@ -264,7 +267,10 @@ impl Client {
                 Ok(response) => read_body(response, sent, answer).await,
             }
         };
-        self.ended(sent, tokio::time::timeout(e.request_timeout, exchange).await)
+        self.ended(
+            sent,
+            tokio::time::timeout(e.request_timeout, exchange).await,
+        )
     }
 
     /// `post` on the fast path: a streamed request to an `http://` target.

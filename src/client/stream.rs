@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use super::openai::{self, Chunk};
-use super::send::Answer;
 use super::scan;
+use super::send::Answer;
 use super::sse::SseDecoder;
 use super::{FailureKind, Success, describe_error};
 
@@ -202,7 +202,7 @@ pub(super) async fn read_stream(
             Ok(Some(bytes)) => {
                 let at = Instant::now();
                 last_read = at;
-                decoder.feed(&bytes, |data| state.on_event(data, at, &mut answer));
+                decoder.feed(bytes, |data| state.on_event(data, at, &mut answer));
                 if let Some(problem) = state.problem.take() {
                     return Err(problem.into());
                 }

@@ -116,7 +116,8 @@ fn client(url: String) -> Client {
     .unwrap()
 }
 
-const CHUNKED: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+const CHUNKED: &str =
+    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
 
 #[tokio::test]
 async fn both_paths_count_the_same_chunks_gaps_and_usage() {
@@ -137,8 +138,14 @@ async fn both_paths_count_the_same_chunks_gaps_and_usage() {
         }
         assert_eq!(seen[0], seen[1], "round {round}");
         let usage = seen[0].2.unwrap();
-        assert_eq!(seen[0].0, 5, "role-only, finish and usage-only chunks carry no content");
-        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (Some(2), Some(5)));
+        assert_eq!(
+            seen[0].0, 5,
+            "role-only, finish and usage-only chunks carry no content"
+        );
+        assert_eq!(
+            (usage.prompt_tokens, usage.completion_tokens),
+            (Some(2), Some(5))
+        );
     }
 }
 
@@ -146,8 +153,14 @@ async fn both_paths_count_the_same_chunks_gaps_and_usage() {
 async fn both_paths_fail_a_stream_the_same_way() {
     let cases: [(&[&str], FailureKind); 4] = [
         (&EVENTS[..6], FailureKind::IncompleteStream),
-        (&[EVENTS[1], r#"{"error":{"message":"overloaded"}}"#, "[DONE]"], FailureKind::ServerError),
-        (&[EVENTS[1], r#"{"choices":[{"text":" a"#, "[DONE]"], FailureKind::Malformed),
+        (
+            &[EVENTS[1], r#"{"error":{"message":"overloaded"}}"#, "[DONE]"],
+            FailureKind::ServerError,
+        ),
+        (
+            &[EVENTS[1], r#"{"choices":[{"text":" a"#, "[DONE]"],
+            FailureKind::Malformed,
+        ),
         (&[EVENTS[0], EVENTS[7], "[DONE]"], FailureKind::NoContent),
     ];
     for (events, kind) in cases {
