@@ -137,15 +137,13 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let start = self.i;
-        let len = self.b[start..]
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-        self.i = start + len;
-        if self.b[self.i] != b'"' {
+        let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+        let raw = &self.b[start..start + len];
+        if self.b[start + len] != b'"' || raw.iter().any(|&c| c < 0x20) {
             return None;
         }
-        self.i += 1;
-        Some(&self.b[start..self.i - 1])
+        self.i = start + len + 1;
+        Some(raw)
     }
 
     /// Skips a string, escapes and all (valid ones only).
@@ -154,30 +152,30 @@ impl<'a> Scanner<'a> {
             return None;
         }
         loop {
-            let c = *self.b.get(self.i)?;
+            let rest = &self.b[self.i..];
+            let at = memchr::memchr2(b'"', b'\\', rest)?;
+            if rest[..at].iter().any(|&c| c < 0x20) {
+                return None;
+            }
+            self.i += at + 1;
+            if rest[at] == b'"' {
+                return Some(());
+            }
+            let e = *self.b.get(self.i)?;
             self.i += 1;
-            match c {
-                b'"' => return Some(()),
-                b'\\' => {
-                    let e = *self.b.get(self.i)?;
-                    self.i += 1;
-                    match e {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
-                        b'u' => {
-                            let hex = self.b.get(self.i..self.i + 4)?;
-                            // Surrogates must pair up: left to serde, which checks that.
-                            let surrogate = matches!(hex[0], b'd' | b'D')
-                                && matches!(hex[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F');
-                            if surrogate || !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return None;
-                            }
-                            self.i += 4;
-                        }
-                        _ => return None,
+            match e {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                b'u' => {
+                    let hex = self.b.get(self.i..self.i + 4)?;
+                    // Surrogates must pair up: left to serde, which checks that.
+                    let surrogate = matches!(hex[0], b'd' | b'D')
+                        && matches!(hex[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F');
+                    if surrogate || !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
                     }
+                    self.i += 4;
                 }
-                0..0x20 => return None,
-                _ => {}
+                _ => return None,
             }
         }
     }

@@ -25,7 +25,7 @@ impl SseDecoder {
     pub fn feed(&mut self, mut bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
         if !self.pending.is_empty() {
             // Finish the line the last read cut, on its own.
-            let Some(newline) = bytes.iter().position(|&b| b == b'\n') else {
+            let Some(newline) = memchr::memchr(b'\n', bytes) else {
                 self.pending.extend_from_slice(bytes);
                 return;
             };
@@ -45,7 +45,7 @@ impl SseDecoder {
         let mut consumed = 0;
         // An event's single data line, still in `bytes` (not yet copied to `data`).
         let mut borrowed: Option<&[u8]> = None;
-        while let Some(newline) = bytes[consumed..].iter().position(|&b| b == b'\n') {
+        while let Some(newline) = memchr::memchr(b'\n', &bytes[consumed..]) {
             let end = consumed + newline;
             let mut line = &bytes[consumed..end];
             if let [rest @ .., b'\r'] = line {
@@ -65,7 +65,7 @@ impl SseDecoder {
             if line[0] == b':' {
                 continue;
             }
-            let (field, value) = match line.iter().position(|&b| b == b':') {
+            let (field, value) = match memchr::memchr(b':', line) {
                 Some(colon) => {
                     let value = &line[colon + 1..];
                     (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
