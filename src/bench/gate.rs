@@ -4,7 +4,9 @@
 //! detectable effect.
 //!
 //! Against the simulator every run is a fresh simulator start whose pace is drawn with the given
-//! drift (`sim::Pace`), like a real engine's runs that differ with host, neighbours and warm-up. A/A
+//! drift (`sim::Pace`), like a real engine's runs that differ with host, neighbours and warm-up; its
+//! timing is a real 8B model's (ten times the default simulator's), so that the machine's own load
+//! matters little beside the drift. A/A
 //! round `i` compares run `i + history` with runs `i … i + history − 1` (a sliding history), so the
 //! rounds are as independent as the runs allow; A/B rounds compare a slowed-down start with a
 //! history from the same A runs. With `--target` and `--baseline-target` the runs go to real
@@ -25,7 +27,10 @@ use crate::gate::{Status, evaluate};
 use crate::measure::interval::{Z95, proportion};
 use crate::run::{RunOptions, Target, run_scenario};
 use crate::scenario::Scenario;
-use crate::sim::{Pace, SimConfig, SimHandle};
+use crate::sim::{EngineConfig, Pace, SimConfig, SimHandle};
+
+/// How much slower than the default simulator a real 8B model on one GPU is.
+const REAL_SPEED: u32 = 10;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -84,10 +89,20 @@ struct Engine {
 }
 
 impl Engine {
+    /// A simulator start at `pace`, with the timing of a real 8B model on one GPU (the default
+    /// engine is ten times faster, for quick runs): steps of milliseconds would let the machine's
+    /// own load, not the drift being measured, decide the rounds.
     fn simulator(pace: Pace) -> Result<Engine, String> {
+        let fast = EngineConfig::default();
         let config = SimConfig {
             pace,
             background: true,
+            engine: EngineConfig {
+                decode_step_base: fast.decode_step_base * REAL_SPEED,
+                decode_step_per_seq: fast.decode_step_per_seq * REAL_SPEED,
+                prefill_per_token: fast.prefill_per_token * REAL_SPEED,
+                ..fast
+            },
             ..SimConfig::default()
         };
         let sim = SimHandle::start(config, ([127, 0, 0, 1], 0).into())
