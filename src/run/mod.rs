@@ -57,10 +57,10 @@ pub enum RunError {
 }
 
 /// The runtime a run drives its load from: single-threaded, so timers, sends and reads share one core
-/// with no cross-thread hand-offs except the pacer's (see `pacer`). The pacer's wake-ups arrive through
-/// the runtime's remote queue, which tokio checks every `global_queue_interval` task polls (31 by
-/// default); checking it every 4 keeps an open-loop send from waiting behind hundreds of ready stream
-/// reads at high rates.
+/// with no cross-thread hand-offs (the pacer's timerfd wakes this runtime's own epoll; see `pacer`).
+/// Wake-ups from other threads (the stop signal, the embedded simulator's shutdown) arrive through the
+/// runtime's remote queue, which tokio checks every `global_queue_interval` task polls (31 by
+/// default); checking it every 4 keeps them from waiting behind hundreds of ready stream reads.
 pub fn load_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
