@@ -77,6 +77,22 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Whether `args` (the words after `infergate`) is a command line `infergate` accepts: the flags and
+/// values it would parse, without running anything. The docs' test checks every command they show.
+pub fn accepts<I, S>(args: I) -> Result<(), String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let words = std::iter::once(std::ffi::OsString::from("infergate"))
+        .chain(args.into_iter().map(Into::into));
+    match Cli::try_parse_from(words) {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp) => Ok(()),
+        Err(e) => Err(e.render().to_string()),
+    }
+}
+
 /// A command line clap refused: a flag `profile` does not take is named with the ones it does
 /// (genai-perf users bring flags infergate may not have); anything else as clap says it.
 fn refused(e: &clap::Error) -> ExitCode {

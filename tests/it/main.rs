@@ -13,6 +13,7 @@ mod capacity;
 mod cli;
 mod client_wiremock;
 mod datasets;
+mod docs;
 mod faults;
 mod fuzz;
 mod gate_sim;
