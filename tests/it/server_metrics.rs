@@ -37,7 +37,7 @@ load:
   interval: 0.2
   stages: [{rate: 10, duration: 1.5}, {rate: 60, duration: 1.5}]
 # About scraping, not the runner: a late wake-up on a shared machine must not make it invalid.
-validity: {max_schedule_delay_p99: 250ms, min_achieved_rate: 80%}
+validity: {max_schedule_delay_p99: 1s, min_achieved_rate: 50%}
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
