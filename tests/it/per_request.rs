@@ -17,14 +17,14 @@ load:
   stages:
     - {num_requests: 30, concurrency_level: 10}
     - {num_requests: 20, concurrency_level: 10}
+# About the records, not the runner: a late send on a busy machine must not make it invalid.
+validity: {max_schedule_delay_p99: 1s, min_achieved_rate: 50%}
 report:
   goodput:
     constraints: {request_latency: 30}
   request_lifecycle:
     per_request: true
     percentiles: [50, 97, 99.99]
-# About the records, not the runner: a late send on a busy machine must not make it invalid.
-validity: {max_schedule_delay_p99: 1s, min_achieved_rate: 50%}
 ";
 
 fn run(dir: &Path, yaml: &str) -> Vec<Value> {
