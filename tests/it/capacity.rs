@@ -190,7 +190,12 @@ validity: {max_schedule_delay_p99: 1s, min_achieved_rate: 50%}
             .iter()
             .all(|s| s.load.fract() == 0.0 && s.slo_attainment.is_none())
     );
-    assert_eq!(found.precision, 1.0, "{found:#?}");
+    // Whole slots, within the default 5 % of the answer (one slot below 20).
+    assert!(
+        found.precision.fract() == 0.0
+            && (1.0..=(0.05 * value).max(1.0)).contains(&found.precision),
+        "{found:#?}"
+    );
     let held = found.steps.iter().find(|s| s.load == value).unwrap();
     assert!(held.holds && held.ttft_p99_ms.unwrap() < 200.0, "{held:?}");
     let slots: Vec<String> = run.stages.iter().map(|s| s.stage.describe()).collect();
