@@ -351,19 +351,22 @@ validity: {max_schedule_delay_p99: 250ms}
     );
 }
 
-/// `load.sweep` on the simulator: the ramp finds saturation where the engine's capacity is (about 35
-/// req/s of 256-token answers with the default engine), then runs its stages up to it.
+/// `load.sweep` on the simulator: the ramp finds saturation where the engine's capacity is (about 70
+/// req/s of 128-token answers with the default engine on idle cores, less where the machine's CPU runs
+/// out first), then runs its stages up to it. The first probe is 16 requests of short answers: with
+/// 6 requests of 256 tokens, a busy machine's jitter once made the rate they completed at look
+/// saturated (3.2 of 4 req/s).
 #[tokio::test(flavor = "current_thread")]
 async fn a_sweep_finds_the_simulators_saturation_and_runs_stages_up_to_it() {
     let _turn = crate::support::turn().await;
     let yaml = "api: {type: completion, streaming: true}
 data:
   input_distribution: {mean: 128, std_dev: 0, min: 128, max: 128}
-  output_distribution: {mean: 256, std_dev: 0, min: 256, max: 256}
+  output_distribution: {mean: 128, std_dev: 0, min: 128, max: 128}
 load:
   type: constant
   interval: 0
-  sweep: {type: linear, num_stages: 2, stage_duration: 1, start_rate: 4, probe_duration: 1.5}
+  sweep: {type: linear, num_stages: 2, stage_duration: 1, start_rate: 8, probe_duration: 2}
 ";
     let s = scenario(yaml);
     let options = RunOptions {
@@ -373,11 +376,11 @@ load:
     let r = run_scenario(&s, &options).await.unwrap();
     let sweep = r.sweep.as_ref().expect("a sweep outcome");
     let rates: Vec<f64> = sweep.probes.iter().map(|p| p.rate).collect();
-    // Above the first probe (4 req/s held), and below the ramp's double step past the engine's
-    // capacity; where in between depends on the machine's free CPU (the simulator shares it, and
-    // behind another build its probes were judged at up to 56 req/s), so is not asserted.
+    // Above the first probe (8 req/s held), and below the ramp's double step past the engine's
+    // capacity; where in between depends on the machine's free CPU (the simulator shares it), so is
+    // not asserted.
     assert!(
-        sweep.saturation_rate > 4.0 && sweep.saturation_rate < 128.0,
+        sweep.saturation_rate > 8.0 && sweep.saturation_rate < 256.0,
         "saturation {} from probes {rates:?}: {:#?}",
         sweep.saturation_rate,
         sweep.probes
