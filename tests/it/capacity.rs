@@ -29,7 +29,7 @@ data:
 load:
   type: constant
   interval: 0.5
-  capacity: {min: 10, max: 400, precision: 5%, stages: [0.5]}
+  capacity: {min: 10, max: 400, precision: 10%, stages: [0.5]}
 server: {ignore_eos: true}
 report:
   goodput: {constraints: {ttft: 0.1}}
@@ -79,7 +79,7 @@ fn the_search_brackets_the_slo_limit_and_a_slower_target_is_a_regression() {
     let found = first.capacity.clone().expect("a capacity outcome");
     let value = found.value.expect("a capacity within [min, max]");
     assert!((10.0..400.0).contains(&value), "{found:#?}");
-    assert!(found.precision <= 0.05 * value + 1e-9, "{found:#?}");
+    assert!(found.precision <= 0.10 * value + 1e-9, "{found:#?}");
     assert!(found.steps.len() <= 16, "{found:#?}");
     // The answer held with TTFT p99 within the SLO; the bracket's top failed.
     let at = |load: f64| found.steps.iter().find(|s| s.load == load).unwrap();
