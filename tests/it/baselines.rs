@@ -124,72 +124,84 @@ fn changes(gate: &GateReport) -> Vec<(String, Change)> {
         .collect()
 }
 
+/// `suites/baseline.yaml` at 1 req/s: light enough to run beside the other tests without a turn
+/// (its verdicts are built for a busy machine), so its minute of mostly waiting overlaps theirs.
 #[test]
-fn the_same_simulator_is_no_regression_and_a_four_times_slower_one_is() {
+fn the_same_simulator_is_no_regression_and_a_four_times_slower_one_is_baseline() {
+    same_and_slower("suites/baseline.yaml");
+}
+
+/// `suites/saturation.yaml` up to 40 req/s of 256-token answers: it loads the CPU, so takes a turn.
+#[test]
+fn the_same_simulator_is_no_regression_and_a_four_times_slower_one_is_saturation() {
     let _turn = crate::support::turn_blocking();
+    same_and_slower("suites/saturation.yaml");
+}
+
+/// Saves a run of `suite`, compares the same simulator with it (no regression) and one four times
+/// slower (a regression, and only regression checks fail).
+fn same_and_slower(suite: &str) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("baselines");
     let store = store.to_str().unwrap();
-    for suite in ["suites/baseline.yaml", "suites/saturation.yaml"] {
-        let file = &loosened(Path::new(suite), dir.path());
-        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-        let first = run(file, save_to(store), 1.0, &dir.path().join("main"));
-        assert_eq!(first.status, Status::Passed, "{suite}: {:?}", first.checks);
-        let runs = Path::new(store).join(&name).join("runs");
-        let saved: Vec<_> = std::fs::read_dir(&runs).unwrap().collect();
-        assert_eq!(saved.len(), 1, "{suite}: one run saved in {runs:?}");
+    let file = &loosened(Path::new(suite), dir.path());
+    let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+    let first = run(file, save_to(store), 1.0, &dir.path().join("main"));
+    assert_eq!(first.status, Status::Passed, "{suite}: {:?}", first.checks);
+    let runs = Path::new(store).join(&name).join("runs");
+    let saved: Vec<_> = std::fs::read_dir(&runs).unwrap().collect();
+    assert_eq!(saved.len(), 1, "{suite}: one run saved in {runs:?}");
 
-        let same = run(file, compare_with(store), 1.0, &dir.path().join("same"));
-        let same_changes = changes(&same);
-        assert!(
-            same_changes.iter().all(|(_, c)| *c != Change::Regressed),
-            "{suite}: the same simulator was called a regression: {same_changes:?}"
-        );
-        // Whether equal runs are *conclusively* unchanged depends on the machine's noise: behind
-        // another build every row of these short stages can be too noisy to tell (inconclusive),
-        // which is the honest answer there (`gate::baseline::change`'s unit tests pin NoChange).
-        assert_eq!(same.status, Status::Passed, "{suite}: {:?}", same.checks);
+    let same = run(file, compare_with(store), 1.0, &dir.path().join("same"));
+    let same_changes = changes(&same);
+    assert!(
+        same_changes.iter().all(|(_, c)| *c != Change::Regressed),
+        "{suite}: the same simulator was called a regression: {same_changes:?}"
+    );
+    // Whether equal runs are *conclusively* unchanged depends on the machine's noise: behind
+    // another build every row of these short stages can be too noisy to tell (inconclusive),
+    // which is the honest answer there (`gate::baseline::change`'s unit tests pin NoChange).
+    assert_eq!(same.status, Status::Passed, "{suite}: {:?}", same.checks);
 
-        let slower = run(
-            file,
-            compare_with(store),
-            SLOWER,
-            &dir.path().join("slower"),
-        );
-        let slower_changes = changes(&slower);
-        let regressed: Vec<&String> = slower_changes
-            .iter()
-            .filter(|(_, c)| *c == Change::Regressed)
-            .map(|(name, _)| name)
-            .collect();
-        // Every decode step is four times as long, so ITL, TTFT and e2e medians all move; on a loaded
-        // machine one of them can stay inside the noise, so any one of them will do.
-        assert!(
-            regressed.iter().any(|n| {
-                ["itl p(50)", "ttft p(50)", "request_latency p(50)"]
-                    .iter()
-                    .any(|m| n.ends_with(m))
-            }),
-            "{suite}: a simulator four times slower was not called a regression: {slower_changes:?}"
-        );
-        assert_eq!(
-            slower.status,
-            Status::Failed,
-            "{suite}: {:?}",
-            slower.checks
-        );
-        let failed: Vec<_> = slower.failed_checks().collect();
-        assert!(
-            failed.iter().all(|c| c.kind == CheckKind::Regression),
-            "{suite}: only regression checks fail: {failed:?}"
-        );
-        // Regressions are never claimed where nothing could be predicted (one saved run and too
-        // few samples for an interval).
-        let comparison = slower.comparison.as_ref().unwrap();
-        for row in &comparison.rows {
-            if row.expected.is_err() {
-                assert_eq!(row.judgement.change, Change::Inconclusive, "{row:?}");
-            }
+    let slower = run(
+        file,
+        compare_with(store),
+        SLOWER,
+        &dir.path().join("slower"),
+    );
+    let slower_changes = changes(&slower);
+    let regressed: Vec<&String> = slower_changes
+        .iter()
+        .filter(|(_, c)| *c == Change::Regressed)
+        .map(|(name, _)| name)
+        .collect();
+    // Every decode step is four times as long, so ITL, TTFT and e2e medians all move; on a loaded
+    // machine one of them can stay inside the noise, so any one of them will do.
+    assert!(
+        regressed.iter().any(|n| {
+            ["itl p(50)", "ttft p(50)", "request_latency p(50)"]
+                .iter()
+                .any(|m| n.ends_with(m))
+        }),
+        "{suite}: a simulator four times slower was not called a regression: {slower_changes:?}"
+    );
+    assert_eq!(
+        slower.status,
+        Status::Failed,
+        "{suite}: {:?}",
+        slower.checks
+    );
+    let failed: Vec<_> = slower.failed_checks().collect();
+    assert!(
+        failed.iter().all(|c| c.kind == CheckKind::Regression),
+        "{suite}: only regression checks fail: {failed:?}"
+    );
+    // Regressions are never claimed where nothing could be predicted (one saved run and too
+    // few samples for an interval).
+    let comparison = slower.comparison.as_ref().unwrap();
+    for row in &comparison.rows {
+        if row.expected.is_err() {
+            assert_eq!(row.judgement.change, Change::Inconclusive, "{row:?}");
         }
     }
 }
