@@ -20,9 +20,11 @@ async fn a_breaker_on_failures_stops_the_run_and_fails_it_by_name() {
     )
     .await;
     // inference-perf's examples/vllm/config-circuitbreaker.yml, with an HTTP error as the match.
+    // About the breaker, not the runner: a late send on a busy machine must not make it invalid.
     let s = Scenario::from_source(
         Path::new("cb.yaml"),
-        "circuit_breakers:
+        &(String::from(
+            "circuit_breakers:
   - name: unavailable
     metrics:
       matches:
@@ -42,6 +44,7 @@ load:
   stages: [{rate: 20, duration: 10}]
   circuit_breakers: [unavailable]
 ",
+        ) + crate::support::LOOSE_VALIDITY),
     )
     .unwrap();
     let options = RunOptions {
@@ -58,7 +61,7 @@ load:
     assert!(t.failed() >= 5, "{:?}", t.failures);
     assert!(
         t.cancelled > 100,
-        "the rest of the 200 were cancelled: {}",
+        "the rest of the 200 were cancelled (stopped in the first half): {}",
         t.cancelled
     );
     assert_eq!(t.accounted(), t.scheduled);

@@ -17,6 +17,12 @@ fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
+/// `QUICK` with runner-validity limits that a busy machine does not break: for the runs whose exit
+/// code is about the target, not about the runner.
+fn quick_loose() -> String {
+    format!("{QUICK}{}", crate::support::LOOSE_VALIDITY)
+}
+
 const QUICK: &str = "api: {streaming: true}
 data:
   input_distribution: {mean: 16, std_dev: 0, min: 16, max: 16}
@@ -70,12 +76,15 @@ fn run_exit_codes_tell_pass_failure_invalid_and_error_apart() {
     write(
         dir.path(),
         "pass.yaml",
-        &format!("{QUICK}thresholds:\n  error_rate: [\"rate == 0\"]\n"),
+        &format!(
+            "{}thresholds:\n  error_rate: [\"rate == 0\"]\n",
+            quick_loose()
+        ),
     );
     write(
         dir.path(),
         "fail.yaml",
-        &format!("{QUICK}thresholds:\n  ttft: [\"p(99) < 1us\"]\n"),
+        &format!("{}thresholds:\n  ttft: [\"p(99) < 1us\"]\n", quick_loose()),
     );
     write(
         dir.path(),
@@ -197,7 +206,10 @@ fn ctrl_c_stops_gracefully_with_partial_reports() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Signal only once the run listens for it (a busy machine can take seconds to start it), then
+    // give it a second of load so there is something to report.
+    wait_until_it_catches_sigint(child.id());
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -231,6 +243,32 @@ fn ctrl_c_stops_gracefully_with_partial_reports() {
         scheduled, 1200,
         "the first stage's whole schedule; the second never started"
     );
+}
+
+/// Waits (at most 60 s) until process `pid` catches SIGINT: bit 2 of `SigCgt` in `/proc/PID/status`;
+/// where there is no `/proc`, a fixed 3 s.
+#[cfg(unix)]
+fn wait_until_it_catches_sigint(pid: u32) {
+    let status = format!("/proc/{pid}/status");
+    if std::fs::metadata(&status).is_err() {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        return;
+    }
+    let catches = || {
+        let text = std::fs::read_to_string(&status).unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+    };
+    let started = std::time::Instant::now();
+    while !catches() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the run never listened for Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Every file under `dir`, read as text.
@@ -276,9 +314,9 @@ fn api_keys_come_from_the_environment_and_never_reach_output() {
     write(
         dir.path(),
         "from-file.yaml",
-        &format!("{QUICK}server:\n  api_key: \"${{MY_KEY}}\"\n"),
+        &format!("{}server:\n  api_key: \"${{MY_KEY}}\"\n", quick_loose()),
     );
-    write(dir.path(), "from-env.yaml", QUICK);
+    write(dir.path(), "from-env.yaml", &quick_loose());
     for (file, var) in [
         ("from-file.yaml", "MY_KEY"),
         ("from-env.yaml", "INFERGATE_API_KEY"),
@@ -322,6 +360,9 @@ fn api_keys_come_from_the_environment_and_never_reach_output() {
 
 /// `infergate bench` starts its own fixed-timing simulator, measures against the simulator's own truth
 /// and reports exact usage; at a gentle rate the client's TTFT is within a loose bound of the truth.
+/// The bounds are about direction, not speed (that is what `bench` itself measures): the truth never
+/// comes before the configured 10 ms, the client never sees a first token before the server sent it,
+/// and on a busy machine either can be late by a scheduler's slice or several.
 #[test]
 fn bench_reports_client_timings_next_to_the_simulators_truth() {
     let _turn = crate::support::turn_blocking();
@@ -361,10 +402,10 @@ fn bench_reports_client_timings_next_to_the_simulators_truth() {
     let truth_ttft = row["truth"]["ttft"]["p50_us"].as_u64().unwrap();
     let client_ttft = row["ttft_client_p50_us"].as_u64().unwrap();
     assert_eq!(row["truth"]["ttft"]["count"], 40, "{row}");
-    assert!((10_000..60_000).contains(&truth_ttft), "{row}");
+    assert!((10_000..500_000).contains(&truth_ttft), "{row}");
     // The client measures from before the request is written, so never less than the server.
     assert!(
-        client_ttft + 1_000 >= truth_ttft && client_ttft < truth_ttft + 50_000,
+        client_ttft + 1_000 >= truth_ttft && client_ttft < truth_ttft + 500_000,
         "{row}"
     );
 }
@@ -422,8 +463,10 @@ fn yes_no_variables_take_1_yes_and_on_and_the_model_can_be_overridden() {
     // the run requests (the simulator serves whatever it is asked to).
     let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
-    let file =
-        format!("{QUICK}server: {{base_url: 'http://127.0.0.1:9', model_name: from-file}}\n");
+    let file = format!(
+        "{}server: {{base_url: 'http://127.0.0.1:9', model_name: from-file}}\n",
+        quick_loose()
+    );
     write(dir.path(), "s.yaml", &file);
     for yes in ["1", "yes", "ON"] {
         let out = Command::new(env!("CARGO_BIN_EXE_infergate"))

@@ -139,13 +139,17 @@ fn ab_catches_a_slower_engine_and_passes_an_identical_one() {
     let _turn = crate::support::turn_blocking();
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), "ab", "  confidence: 99.9%");
+    // Eight pairs of blocks of ten requests: with four pairs of five, Student's t at 99.9 % (3
+    // degrees of freedom) could only catch a change of about 230 % behind another build.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("duration: 2}", "duration: 8}")).unwrap();
     let out_root = dir.path().join("out");
     let out = OutRoot::Fixed(out_root.clone());
-    let (a, b, same) = (simulator(1.0), simulator(1.6), simulator(1.0));
+    let (a, b, same) = (simulator(1.0), simulator(2.0), simulator(1.0));
     let ab = |baseline: &SimHandle| {
         Some(Interleave {
             baseline_target: baseline.base_url(),
-            pairs: 4,
+            pairs: 8,
         })
     };
     let (slower, _) = execute::scenario_file(
@@ -163,11 +167,11 @@ fn ab_catches_a_slower_engine_and_passes_an_identical_one() {
         .find(|r| r.statistic() == "request_latency p(50)")
         .unwrap();
     assert_eq!(latency.judgement.change, Change::Regressed, "{latency:?}");
-    assert_eq!(latency.runs, 4);
+    assert_eq!(latency.runs, 8);
     let effect = latency.judgement.delta.unwrap();
     assert!(
-        (0.3..1.0).contains(&effect),
-        "B is 60 % slower per step: {effect}"
+        (0.4..2.0).contains(&effect),
+        "B is twice as slow per step: {effect}"
     );
     assert!(latency.judgement.note.as_ref().unwrap().contains("95% CI"));
     assert!(out_root.join("ab/a/verdicts.json").is_file(), "A's reports");

@@ -36,6 +36,9 @@ async fn run_fixed(s: &Scenario) -> RunResult {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// How far above the truth the SLO that is met lies.
+const ABOVE_MS: f64 = 200.0;
+
 /// 60 requests at 20/s, judged against a TTFT limit `offset_ms` from the truth.
 fn ttft_slo(offset_ms: f64) -> String {
     format!(
@@ -51,8 +54,9 @@ report:
 thresholds:
   slo_attainment: [\"rate >= 0.99\"]
   goodput: [\"value > 0\"]
-",
-        (TTFT_MS + offset_ms) / 1e3
+{}",
+        (TTFT_MS + offset_ms) / 1e3,
+        crate::support::LOOSE_VALIDITY
     )
 }
 
@@ -60,10 +64,11 @@ thresholds:
 async fn a_ttft_slo_above_the_truth_is_met_and_one_below_it_is_missed() {
     let _turn = crate::support::turn().await;
     // 2 ms above is met by >= 99 % in a release build on idle cores (`infergate bench
-    // --slo-margin-ms 2`); a debug build on a busy CI machine adds a millisecond or more of its own,
-    // so the test leaves 15 ms. Below the truth nothing can be met: the client's TTFT includes the
+    // --slo-margin-ms 2`: that precision is `bench`'s claim); a debug build on a busy CI machine can
+    // add tens of milliseconds (the simulator's thread and the runner wait for a core), so this test,
+    // about goodput's accounting, leaves 200 ms. Below the truth nothing can be met: the client's TTFT includes the
     // server's, whose timer never fires early.
-    let above = scenario(&ttft_slo(15.0));
+    let above = scenario(&ttft_slo(ABOVE_MS));
     let run = run_fixed(&above).await;
     let t = &run.total;
     assert!(t.ok >= 50, "{}", t.ok);
@@ -72,7 +77,7 @@ async fn a_ttft_slo_above_the_truth_is_met_and_one_below_it_is_missed() {
     let (p50, p99, max) = (ttft(50.0), ttft(99.0), ttft(100.0));
     assert!(
         attained >= 0.99,
-        "attainment {attained} with the limit 15 ms above the truth: ttft p50 {p50} p99 {p99} max {max} ms"
+        "attainment {attained} with the limit {ABOVE_MS} ms above the truth: ttft p50 {p50} p99 {p99} max {max} ms"
     );
     let gate = evaluate(&above.thresholds, &above.validity, &run);
     assert_eq!(gate.status, Status::Passed, "{:?}", gate.checks);
@@ -87,7 +92,7 @@ async fn a_ttft_slo_above_the_truth_is_met_and_one_below_it_is_missed() {
     assert_eq!(entry.request_latency_attainment_percentage, Some(100.0));
     assert!(entry.ttft_attainment_percentage.unwrap() >= 99.0);
     assert_eq!(entry.tpot_attainment_percentage, None, "not constrained");
-    assert!((entry.constraints["ttft"] - 0.075).abs() < 1e-9);
+    assert!((entry.constraints["ttft"] - (TTFT_MS + ABOVE_MS) / 1e3).abs() < 1e-9);
     assert!(entry.request_goodput > 0.0 && entry.token_goodput > entry.request_goodput);
 
     let below = scenario(&ttft_slo(-2.0));
@@ -147,7 +152,10 @@ async fn failed_requests_fail_the_gate_unless_error_rate_is_switched_off() {
             Status::Failed,
         ),
     ] {
-        let s = scenario(&format!("{FAILING}{extra}"));
+        let s = scenario(&format!(
+            "{FAILING}{}{extra}",
+            crate::support::LOOSE_VALIDITY
+        ));
         let run = run_scenario(&s, &options)
             .await
             .unwrap_or_else(|e| panic!("{e}"));

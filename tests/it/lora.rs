@@ -119,7 +119,8 @@ async fn thresholds_can_be_scoped_to_one_adapter() {
     let _turn = crate::support::turn().await;
     let server = server(&["base", "movie", "consumer"]).await;
     let yaml = format!(
-        "{SPLIT}thresholds:\n  error_rate{{adapter:movie}}: [\"rate < 1%\"]\n  ttft{{stage:0,adapter:consumer}}: [\"p(99) < 1us\"]\n"
+        "{SPLIT}thresholds:\n  error_rate{{adapter:movie}}: [\"rate < 1%\"]\n  ttft{{stage:0,adapter:consumer}}: [\"p(99) < 1us\"]\n{}",
+        crate::support::LOOSE_VALIDITY
     );
     let s = Scenario::from_source(Path::new("lora.yaml"), &yaml).unwrap();
     let options = RunOptions {

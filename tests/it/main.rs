@@ -1,7 +1,8 @@
 //! The integration tests, as one binary (one link of the crate instead of one per file). Every test
 //! talks to real servers on 127.0.0.1: the embedded simulator, wiremock, the fault server, a real
 //! S3-compatible store, or the `infergate` binary itself. The timing-sensitive runs stay apart:
-//! `perf-suites` (the suites as test cases) and `real_engine` (llama.cpp's server); the soak test is
+//! `perf-suites` (the suites as test cases) and `real_engine` (llama.cpp's server and a Prometheus
+//! server, shown as ignored where they are missing); the soak test is
 //! here but `#[ignore]`d (`cargo test --release --test it soak -- --ignored --nocapture`).
 
 mod support;
@@ -29,7 +30,6 @@ mod lora;
 mod multimodal;
 mod per_request;
 mod profile;
-mod prometheus_server;
 mod replay;
 mod reports;
 mod scenarios;

@@ -37,7 +37,7 @@ load:
   interval: 0.2
   stages: [{rate: 10, duration: 1.5}, {rate: 60, duration: 1.5}]
 # About scraping, not the runner: a late wake-up on a shared machine must not make it invalid.
-validity: {max_schedule_delay_p99: 250ms, min_achieved_rate: 80%}
+validity: {max_schedule_delay_p99: 1s, min_achieved_rate: 50%}
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +92,14 @@ async fn the_simulators_metrics_are_scraped_per_stage_and_judged() {
     );
     let ttft = verdict("server.ttft");
     assert_eq!(ttft.verdict, Verdict::Fail, "a limit nothing meets fails");
-    assert!(ttft.observed.ends_with("ms"), "{}", ttft.observed);
+    // A duration with its unit: milliseconds here on idle cores, seconds behind another build (the
+    // second stage's queue on a batch of 4 grows while the simulator waits for a core).
+    assert!(
+        ttft.observed.starts_with(|c: char| c.is_ascii_digit())
+            && (ttft.observed.ends_with("ms") || ttft.observed.ends_with('s')),
+        "{}",
+        ttft.observed
+    );
     assert_eq!(gate.status, Status::Failed);
 }
 

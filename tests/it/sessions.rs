@@ -188,8 +188,9 @@ load:
         "the second turn waited for the first one's tool call: {:?}",
         t.active
     );
+    // Counting the 1 s tool call would put it above 1 s; a busy machine's late wake-up stays below.
     assert!(
-        t.schedule_delay.max() < 500_000,
+        t.schedule_delay.max() < 900_000,
         "the wait is not schedule delay: {} us",
         t.schedule_delay.max()
     );

@@ -31,7 +31,8 @@ async fn prompts_hit_the_sampled_length_exactly_as_the_server_counts_it() {
         "data:\n  type: shared_prefix\n  shared_prefix: {num_groups: 2, num_prompts_per_group: 3, system_prompt_len: 40, question_len: 9, output_len: 4}\n",
     ] {
         let yaml = format!(
-            "api: {{type: completion, streaming: true}}\n{tokenizer}{data}load:\n  type: concurrent\n  stages: [{{num_requests: 24, concurrency_level: 4}}]\nthresholds:\n  token_count_mismatch: [\"count == 0\"]\n"
+            "api: {{type: completion, streaming: true}}\n{tokenizer}{data}load:\n  type: concurrent\n  stages: [{{num_requests: 24, concurrency_level: 4}}]\nthresholds:\n  token_count_mismatch: [\"count == 0\"]\n{}",
+            crate::support::LOOSE_VALIDITY
         );
         let s = scenario(&yaml);
         let run = run_scenario(&s, &RunOptions::default()).await.unwrap();
@@ -71,7 +72,8 @@ async fn a_server_that_ignores_max_tokens_fails_token_count_mismatch() {
     ]);
     completions(&server, body).await;
     let s = scenario(
-        "api: {type: completion, streaming: true}
+        &(String::from(
+            "api: {type: completion, streaming: true}
 data:
   input_distribution: {min: 4, max: 4, mean: 4, std_dev: 0}
   output_distribution: {min: 5, max: 5, mean: 5, std_dev: 0}
@@ -81,6 +83,7 @@ load:
 thresholds:
   token_count_mismatch: [\"rate < 10%\"]
 ",
+        ) + crate::support::LOOSE_VALIDITY),
     );
     let options = RunOptions {
         target: Target::Url(server.uri()),

@@ -54,8 +54,10 @@ async fn a_trace_is_replayed_at_its_offsets_with_its_lengths() {
         span >= last,
         "the last row went at its offset: {span:?} < {last:?}"
     );
+    // On time within a busy machine's worst wake-up; a schedule that drifted or bunched the 3.9 s
+    // trace up would be seconds late.
     assert!(
-        t.schedule_delay.max() < 200_000,
+        t.schedule_delay.max() < 1_000_000,
         "sent on time: {} us",
         t.schedule_delay.max()
     );

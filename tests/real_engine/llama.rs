@@ -1,27 +1,20 @@
-//! Against a real engine: llama.cpp's `llama-server` with a tiny random-weight Llama 3 model, started by
-//! `scripts/real-engine.sh`. Mini versions of the baseline, saturation and concurrency-sweep suites,
-//! plus a chat run, with the same tokenizer as the server.
-//!
-//! ```sh
-//! scripts/real-engine.sh all                     # build once (~7 min), make the model, start the server
-//! export $(scripts/real-engine.sh env)           # INFERGATE_ENGINE_URL, INFERGATE_ENGINE_TOKENIZER
-//! cargo test --test real_engine -- --test-threads 1
-//! ```
-//!
-//! Without `INFERGATE_ENGINE_URL` every test prints a note and passes without running: the build takes
-//! longer than this project's CI budget allows (see the README).
+//! Against a real engine: llama.cpp's `llama-server` with a tiny random-weight Llama 3 model, started
+//! by `scripts/real-engine.sh` (see `main.rs`). Ignored without `INFERGATE_ENGINE_URL` and
+//! `INFERGATE_ENGINE_TOKENIZER`.
 
 use std::path::Path;
 
 use infergate::gate::{Status, evaluate};
 use infergate::run::{RunOptions, RunResult, Target, run_scenario};
 use infergate::scenario::{Aggregation, Metric, Scenario};
+use libtest_mimic::Trial;
 
 struct Engine {
     url: String,
     tokenizer: String,
 }
 
+/// The engine the environment names; panics on a URL off loopback.
 fn engine() -> Option<Engine> {
     let url = std::env::var("INFERGATE_ENGINE_URL").ok()?;
     let tokenizer = std::env::var("INFERGATE_ENGINE_TOKENIZER").ok()?;
@@ -33,23 +26,44 @@ fn engine() -> Option<Engine> {
     Some(Engine { url, tokenizer })
 }
 
-macro_rules! engine_or_skip {
-    () => {
-        match engine() {
-            Some(engine) => engine,
-            None => {
-                eprintln!(
-                    "skipped: no real engine (run scripts/real-engine.sh all and export $(scripts/real-engine.sh env))"
-                );
-                return;
-            }
-        }
-    };
+const NO_ENGINE: &str = "no real engine: INFERGATE_ENGINE_URL and INFERGATE_ENGINE_TOKENIZER are not both set (scripts/real-engine.sh all; export $(scripts/real-engine.sh env))";
+
+/// The three tests, ignored without an engine.
+pub fn trials() -> Vec<Trial> {
+    let missing = engine().is_none().then_some(NO_ENGINE);
+    crate::say_ignored("llama.cpp", missing);
+    vec![
+        crate::trial(
+            "llama::baseline_counts_are_exact_and_ttft_grows_with_the_prompt",
+            missing,
+            baseline_counts_are_exact_and_ttft_grows_with_the_prompt,
+        ),
+        crate::trial(
+            "llama::saturation_stages_show_the_knee",
+            missing,
+            saturation_stages_show_the_knee,
+        ),
+        crate::trial(
+            "llama::a_concurrency_sweep_and_chat_complete_with_exact_counts",
+            missing,
+            a_concurrency_sweep_and_chat_complete_with_exact_counts,
+        ),
+    ]
 }
+
+/// The engine, in a trial that only runs when there is one.
+fn the_engine() -> Engine {
+    engine().expect(NO_ENGINE)
+}
+
+/// These tests are about the engine's numbers; on a shared 2-core machine (the engine, the runner and
+/// whatever else runs) the default runner limits (10 ms schedule-delay p99) can break for reasons
+/// that are not the runner's, so they are loosened to catch only a runner seconds behind.
+const LOOSE_VALIDITY: &str = "validity: {max_schedule_delay_p99: 1s, min_achieved_rate: 50%}\n";
 
 fn scenario(engine: &Engine, api: &str, input: u32, output: u32, load: &str) -> Scenario {
     let yaml = format!(
-        "api: {{type: {api}, streaming: true}}\ndata:\n  type: random\n  input_distribution: {{mean: {input}, std_dev: 0, min: {input}, max: {input}}}\n  output_distribution: {{mean: {output}, std_dev: 0, min: {output}, max: {output}}}\nload:\n{load}\nserver: {{model_name: tiny-llama3, ignore_eos: true}}\ntokenizer: {{pretrained_model_name_or_path: '{}'}}\n",
+        "api: {{type: {api}, streaming: true}}\ndata:\n  type: random\n  input_distribution: {{mean: {input}, std_dev: 0, min: {input}, max: {input}}}\n  output_distribution: {{mean: {output}, std_dev: 0, min: {output}, max: {output}}}\nload:\n{load}\nserver: {{model_name: tiny-llama3, ignore_eos: true}}\ntokenizer: {{pretrained_model_name_or_path: '{}'}}\n{LOOSE_VALIDITY}",
         engine.tokenizer
     );
     Scenario::from_source(Path::new("real-engine.yaml"), &yaml).unwrap_or_else(|e| panic!("{e}"))
@@ -96,9 +110,8 @@ fn assert_counts_exact(r: &RunResult, input: f64, output: f64) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baseline_counts_are_exact_and_ttft_grows_with_the_prompt() {
-    let engine = engine_or_skip!();
+    let engine = the_engine();
     let mut p50 = Vec::new();
     for input in [32, 1024] {
         let s = scenario(
@@ -122,9 +135,8 @@ async fn baseline_counts_are_exact_and_ttft_grows_with_the_prompt() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saturation_stages_show_the_knee() {
-    let engine = engine_or_skip!();
+    let engine = the_engine();
     let s = scenario(
         &engine,
         "completion",
@@ -153,9 +165,8 @@ async fn saturation_stages_show_the_knee() {
     assert_ne!(gate.status, Status::Invalid, "{:?}", gate.checks);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrency_sweep_and_chat_complete_with_exact_counts() {
-    let engine = engine_or_skip!();
+    let engine = the_engine();
     let s = scenario(
         &engine,
         "completion",
