@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::client::openai::Usage;
-use crate::client::{Exchange, Success};
+use crate::client::{Exchange, Reasoning, Success};
 use crate::measure::recorder::wire::RecorderFile;
 use crate::measure::recorder::{Expect, Recorder, Sample};
 
@@ -43,9 +43,14 @@ fn sample(base: Instant, rng: &mut StdRng) -> Sample {
             end,
             content_gaps_us: gaps,
             content_chunks: 9,
+            reasoning: Reasoning {
+                first_output: Some(first),
+                counted: 0,
+            },
             usage: Some(Usage {
                 prompt_tokens: None,
                 completion_tokens: Some(rng.random_range(9..2048)),
+                reasoning_tokens: None,
             }),
             body_words: 0,
         }),

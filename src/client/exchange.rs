@@ -66,12 +66,26 @@ pub struct Success {
     pub end: Instant,
     /// Gaps between consecutive content-bearing chunks, microseconds (streaming only).
     pub content_gaps_us: Vec<u64>,
-    /// Content-bearing chunks received (streaming) or 0.
+    /// Content-bearing chunks received (streaming) or 0: answer and reasoning alike.
     pub content_chunks: u64,
+    /// What of the response was reasoning rather than answer.
+    pub reasoning: Reasoning,
     /// `usage` as the server reported it, if it did.
     pub usage: Option<openai::Usage>,
     /// Output words of a non-streamed body (fallback count).
     pub body_words: u64,
+}
+
+/// A reasoning model's response told apart from its answer. A response without reasoning has
+/// `first_output` equal to `Success::first_content` and nothing counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reasoning {
+    /// The first chunk carrying answer (text, content or tool calls) rather than only reasoning
+    /// (streaming only; `None` when the stream carried reasoning alone).
+    pub first_output: Option<Instant>,
+    /// Chunks carrying reasoning (streaming), or words of reasoning in a non-streamed body: the
+    /// fallback count when `usage` has no `completion_tokens_details.reasoning_tokens`.
+    pub counted: u64,
 }
 
 /// A request that did not succeed.

@@ -5,7 +5,9 @@
 //!
 //! Every timestamp comes from the monotonic clock (`Instant`). A streamed response is read chunk by
 //! chunk as bytes arrive; each network read is decoded incrementally and its content-bearing events are
-//! stamped with the time the read returned. Streams from an `http://` target take the fast path: the
+//! stamped with the time the read returned. Reasoning (`reasoning_content`, `reasoning`) is content
+//! too, so the first token of any kind marks TTFT; the first answer chunk is kept apart (TTFO), and
+//! reasoning chunks are counted. Streams from an `http://` target take the fast path: the
 //! request's own task owns its connection (`h1`, `framing`) and each event is read by a one-pass
 //! walker (`scan`) rather than parsed whole; anything else goes through reqwest, and both paths feed
 //! the same stream reader (`stream`, `sse`). The result is an `Exchange`: the timings of a success, or a
@@ -29,7 +31,7 @@ pub mod tls;
 
 use std::path::PathBuf;
 
-pub use exchange::{Exchange, Failure, FailureKind, Success, Timeout};
+pub use exchange::{Exchange, Failure, FailureKind, Reasoning, Success, Timeout};
 pub use http::Http;
 pub use openai::ToolCall;
 pub use send::{Answer, Client, Endpoint};

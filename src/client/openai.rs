@@ -3,8 +3,9 @@
 //!
 //! Chunks are parsed straight from the received bytes with no per-chunk allocation (choices are folded
 //! as they are read, strings borrowed unless escaped); a chunk is *content-bearing* when any choice
-//! carries non-empty text, delta content or reasoning content. Role-only, usage-only and empty-choice
-//! chunks are not.
+//! carries non-empty text, delta content, tool calls or reasoning (`reasoning_content`, vLLM's, or
+//! `reasoning`). Of those, the *answer* is text, content and tool calls; reasoning is not. Role-only,
+//! usage-only and empty-choice chunks are neither.
 
 use std::borrow::Cow;
 
@@ -106,7 +107,26 @@ pub fn request_body(
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct Usage {
     pub prompt_tokens: Option<u64>,
+    /// Every generated token, reasoning included (OpenAI's and vLLM's definition).
     pub completion_tokens: Option<u64>,
+    /// `completion_tokens_details.reasoning_tokens`: of the completion tokens, those spent reasoning.
+    #[serde(
+        default,
+        rename = "completion_tokens_details",
+        deserialize_with = "reasoning_tokens"
+    )]
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// `usage.completion_tokens_details`, of which only the reasoning count is read.
+#[derive(Debug, Deserialize)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+fn reasoning_tokens<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(Option::<CompletionDetails>::deserialize(d)?.and_then(|d| d.reasoning_tokens))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,31 +167,61 @@ pub struct Chunk {
 /// The parts of a chunk's choices infergate uses.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Choices {
-    has_content: bool,
+    has_answer: bool,
+    has_reasoning: bool,
+    /// Words of the answer and of the reasoning (a non-streamed body's fallback counts).
     words: u64,
+    reasoning_words: u64,
+}
+
+fn non_empty(t: &Option<Cow<'_, str>>) -> bool {
+    t.as_deref().is_some_and(|s| !s.is_empty())
+}
+
+fn words(t: Option<&str>) -> u64 {
+    t.unwrap_or("").split_whitespace().count() as u64
+}
+
+impl Text<'_> {
+    fn has_answer(&self) -> bool {
+        non_empty(&self.content) || self.tool_calls.as_ref().is_some_and(|c| !c.is_empty())
+    }
+
+    fn has_reasoning(&self) -> bool {
+        non_empty(&self.reasoning_content) || non_empty(&self.reasoning)
+    }
+
+    /// The reasoning (servers that send both spellings send the same text twice).
+    fn reasoning_text(&self) -> Option<&str> {
+        [&self.reasoning_content, &self.reasoning]
+            .into_iter()
+            .find_map(|t| t.as_deref().filter(|t| !t.is_empty()))
+    }
 }
 
 impl Choice<'_> {
-    fn has_content(&self) -> bool {
-        let non_empty = |t: &Option<Cow<'_, str>>| t.as_deref().is_some_and(|s| !s.is_empty());
-        let text_has = |t: &Option<Text<'_>>| {
-            t.as_ref().is_some_and(|t| {
-                non_empty(&t.content)
-                    || non_empty(&t.reasoning_content)
-                    || non_empty(&t.reasoning)
-                    || t.tool_calls.as_ref().is_some_and(|c| !c.is_empty())
-            })
-        };
-        non_empty(&self.text) || text_has(&self.delta) || text_has(&self.message)
+    fn bodies(&self) -> impl Iterator<Item = &Text<'_>> {
+        self.delta.iter().chain(&self.message)
+    }
+
+    fn has_answer(&self) -> bool {
+        non_empty(&self.text) || self.bodies().any(Text::has_answer)
+    }
+
+    fn has_reasoning(&self) -> bool {
+        self.bodies().any(Text::has_reasoning)
     }
 
     fn words(&self) -> u64 {
         let t = self
             .text
             .as_deref()
-            .or_else(|| self.message.as_ref().and_then(|m| m.content.as_deref()))
-            .unwrap_or("");
-        t.split_whitespace().count() as u64
+            .or_else(|| self.message.as_ref().and_then(|m| m.content.as_deref()));
+        words(t) + self.reasoning_words()
+    }
+
+    fn reasoning_words(&self) -> u64 {
+        words(self.message.as_ref().and_then(Text::reasoning_text))
     }
 }
 
@@ -189,8 +239,10 @@ fn fold_choices<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Cho
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Choices, A::Error> {
             let mut folded = Choices::default();
             while let Some(choice) = seq.next_element::<Choice<'de>>()? {
-                folded.has_content |= choice.has_content();
+                folded.has_answer |= choice.has_answer();
+                folded.has_reasoning |= choice.has_reasoning();
                 folded.words += choice.words();
+                folded.reasoning_words += choice.reasoning_words();
             }
             Ok(folded)
         }
@@ -286,15 +338,30 @@ pub fn append_answer(data: &[u8], out: &mut String, calls: &mut Vec<ToolCall>) {
 }
 
 impl Chunk {
-    /// True when any choice carries generated text.
+    /// True when any choice carries generated text: answer or reasoning.
     pub fn has_content(&self) -> bool {
-        self.choices.has_content
+        self.has_answer() || self.has_reasoning()
     }
 
-    /// Whitespace-separated words of generated text: the fallback output count when a server sends no
-    /// usage in a non-streamed response.
+    /// True when any choice carries answer: text, content or tool calls.
+    pub fn has_answer(&self) -> bool {
+        self.choices.has_answer
+    }
+
+    /// True when any choice carries reasoning (`reasoning_content` or `reasoning`).
+    pub fn has_reasoning(&self) -> bool {
+        self.choices.has_reasoning
+    }
+
+    /// Whitespace-separated words of generated text, reasoning included: the fallback output count
+    /// when a server sends no usage in a non-streamed response.
     pub fn word_count(&self) -> u64 {
         self.choices.words
+    }
+
+    /// Of `word_count`, the words of reasoning (`message.reasoning_content` or `.reasoning`).
+    pub fn reasoning_word_count(&self) -> u64 {
+        self.choices.reasoning_words
     }
 }
 
@@ -370,7 +437,8 @@ mod tests {
             u.usage,
             Some(Usage {
                 prompt_tokens: Some(5),
-                completion_tokens: Some(7)
+                completion_tokens: Some(7),
+                reasoning_tokens: None,
             })
         );
         assert!(parse(r#"{"choices":[{"text":"esc\"aped"}]}"#).has_content());

@@ -1,22 +1,32 @@
-//! What a streamed event says, read without building it: whether it carries content, and its
-//! `usage`, in one pass over the bytes with no allocation.
+//! What a streamed event says, read without building it: whether it carries answer or reasoning,
+//! and its `usage`, in one pass over the bytes with no allocation.
 //!
 //! A full parse of every chunk (serde, `openai::Chunk`) was a fifth of a streamed token's cost. This
 //! walker reads only the fields the measurement needs (`choices[].text`, `choices[].delta` or
-//! `.message` with `content`, `reasoning_content`, `reasoning`, `tool_calls`; `usage`; `error`) and
-//! skips every other value while checking it is well-formed JSON. It vouches for an event only when
-//! the full parse would read it the same way: anything it is unsure of (an `error`, escapes in a key
-//! or in a field it reads, a duplicate field, an unexpected type, bad JSON, deep nesting) returns
-//! `None`, and the caller parses the event with serde as before. So counts and times never change.
+//! `.message` with `content`, `reasoning_content`, `reasoning`, `tool_calls`; `usage` with its
+//! `completion_tokens_details.reasoning_tokens`; `error`) and skips every other value while checking
+//! it is well-formed JSON. It vouches for an event only when the full parse would read it the same
+//! way: anything it is unsure of (an `error`, escapes in a key or in a field it reads, a duplicate
+//! field, an unexpected type, bad JSON, deep nesting) returns `None`, and the caller parses the event
+//! with serde as before. So counts and times never change.
 
 use super::openai::Usage;
 
 /// What one event carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Event {
-    /// Some choice carries non-empty text, content, reasoning or tool calls.
-    pub content: bool,
+    /// Some choice carries answer: non-empty text or content, or tool calls.
+    pub answer: bool,
+    /// Some choice carries non-empty reasoning (`reasoning_content` or `reasoning`).
+    pub reasoning: bool,
     pub usage: Option<Usage>,
+}
+
+impl Event {
+    /// Generated text of any kind: a content chunk.
+    pub fn content(&self) -> bool {
+        self.answer || self.reasoning
+    }
 }
 
 /// Reads `data` (one event's JSON), or `None` when serde must.
@@ -37,7 +47,7 @@ pub fn scan(data: &[u8]) -> Option<Event> {
             return None;
         }
         match field {
-            0 => s.choices(&mut event.content),
+            0 => s.choices(&mut event),
             1 => {
                 event.usage = s.usage()?;
                 Some(())
@@ -239,7 +249,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `choices`: null or a list of choice objects.
-    fn choices(&mut self, content: &mut bool) -> Option<()> {
+    fn choices(&mut self, event: &mut Event) -> Option<()> {
         if self.peek()? == b'n' {
             return self.null();
         }
@@ -255,23 +265,25 @@ impl<'a> Scanner<'a> {
                 if std::mem::replace(&mut seen[field], true) {
                     return None;
                 }
-                *content |= match field {
-                    0 => s.text()?,
+                let (answer, reasoning) = match field {
+                    0 => (s.text()?, false),
                     _ => s.delta()?,
                 };
+                event.answer |= answer;
+                event.reasoning |= reasoning;
                 Some(())
             })
         })
         .map(|_| ())
     }
 
-    /// A choice's `delta` or `message`: null or an object; whether it carries content.
-    fn delta(&mut self) -> Option<bool> {
+    /// A choice's `delta` or `message`: null or an object; whether it carries answer, and reasoning.
+    fn delta(&mut self) -> Option<(bool, bool)> {
         if self.peek()? == b'n' {
-            return self.null().map(|_| false);
+            return self.null().map(|_| (false, false));
         }
         let mut seen = [false; 4];
-        let mut content = false;
+        let (mut answer, mut reasoning) = (false, false);
         self.object(|s, key| {
             let field = match key {
                 b"content" => 0,
@@ -283,14 +295,15 @@ impl<'a> Scanner<'a> {
             if std::mem::replace(&mut seen[field], true) {
                 return None;
             }
-            content |= match field {
-                3 if s.peek()? == b'n' => s.null().map(|_| false)?,
-                3 => s.array(|s| s.skip(3))? > 0,
-                _ => s.text()?,
-            };
+            match field {
+                0 => answer |= s.text()?,
+                1 | 2 => reasoning |= s.text()?,
+                _ if s.peek()? == b'n' => s.null()?,
+                _ => answer |= s.array(|s| s.skip(3))? > 0,
+            }
             Some(())
         })?;
-        Some(content)
+        Some((answer, reasoning))
     }
 
     /// `usage`: null, or an object whose token counts are unsigned integers or null.
@@ -299,27 +312,54 @@ impl<'a> Scanner<'a> {
             return self.null().map(|_| None);
         }
         let mut usage = Usage::default();
-        let mut seen = [false; 2];
+        let mut seen = [false; 3];
         self.object(|s, key| {
             let field = match key {
                 b"prompt_tokens" => 0,
                 b"completion_tokens" => 1,
+                b"completion_tokens_details" => 2,
                 _ => return s.skip(1),
             };
             if std::mem::replace(&mut seen[field], true) {
                 return None;
             }
-            let count = match s.peek()? {
-                b'n' => s.null().map(|_| None)?,
-                _ => Some(std::str::from_utf8(s.number()?).ok()?.parse::<u64>().ok()?),
-            };
             match field {
-                0 => usage.prompt_tokens = count,
-                _ => usage.completion_tokens = count,
+                0 => usage.prompt_tokens = s.count()?,
+                1 => usage.completion_tokens = s.count()?,
+                _ => usage.reasoning_tokens = s.details()?,
             }
             Some(())
         })?;
         Some(Some(usage))
+    }
+
+    /// A token count: an unsigned integer, or null.
+    fn count(&mut self) -> Option<Option<u64>> {
+        if self.peek()? == b'n' {
+            return self.null().map(|_| None);
+        }
+        Some(Some(
+            std::str::from_utf8(self.number()?).ok()?.parse().ok()?,
+        ))
+    }
+
+    /// `completion_tokens_details`: null, or an object whose `reasoning_tokens` is read.
+    fn details(&mut self) -> Option<Option<u64>> {
+        if self.peek()? == b'n' {
+            return self.null().map(|_| None);
+        }
+        let (mut reasoning, mut seen) = (None, false);
+        self.object(|s, key| {
+            if key != b"reasoning_tokens" {
+                return s.skip(2);
+            }
+            if std::mem::replace(&mut seen, true) {
+                return None;
+            }
+            reasoning = s.count()?;
+            Some(())
+        })?;
+        Some(reasoning)
     }
 }
 
@@ -332,7 +372,8 @@ mod tests {
     fn full(data: &str) -> Option<Event> {
         let chunk: Chunk = serde_json::from_str(data).ok()?;
         chunk.error.is_none().then(|| Event {
-            content: chunk.has_content(),
+            answer: chunk.has_answer(),
+            reasoning: chunk.has_reasoning(),
             usage: chunk.usage,
         })
     }
@@ -355,6 +396,13 @@ mod tests {
         r#"{"choices":null}"#,
         r#"{"choices":[{"text":"a"},{"text":""}],"extra":[1e5,-0.5,true,false,null,{"a":[]}]}"#,
         r#"{}"#,
+        r#"{"choices":[{"delta":{"reasoning_content":"so","content":" yes"}}]}"#,
+        r#"{"choices":[{"delta":{"reasoning":"","reasoning_content":"a","tool_calls":null}}]}"#,
+        r#"{"choices":[{"message":{"reasoning_content":"think twice","content":"ok"}}]}"#,
+        r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":4,"accepted_prediction_tokens":0}}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens":9,"completion_tokens_details":null}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens_details":{"reasoning_tokens":null,"audio_tokens":[1]}}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens_details":{}}}"#,
     ];
 
     const LEFT_TO_SERDE: &[&str] = &[
@@ -375,6 +423,14 @@ mod tests {
         r#"[1]"#,
         r#"not json"#,
         "",
+        r#"{"choices":[{"delta":{"reasoning_content":"a","reasoning_content":"b"}}]}"#,
+        r#"{"choices":[{"delta":{"reasoning\u005fcontent":"a"}}]}"#,
+        r#"{"choices":[{"delta":{"reasoning":7}}]}"#,
+        r#"{"choices":[],"usage":{"completion_tokens_details":{"reasoning_tokens":2,"reasoning_tokens":3}}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens_details":{"reasoning_tokens":2.0}}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens_details":[]}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens_details":"x"}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens_details":null,"completion_tokens_details":null}}"#,
     ];
 
     #[test]
@@ -389,6 +445,33 @@ mod tests {
             (usage.prompt_tokens, usage.completion_tokens),
             (Some(5), Some(7))
         );
+    }
+
+    #[test]
+    fn tells_reasoning_from_the_answer_and_reads_the_reasoning_count() {
+        let read = |data: &str| scan(data.as_bytes()).expect(data);
+        let reasoning = read(TAKEN[3]);
+        assert!(reasoning.reasoning && !reasoning.answer && reasoning.content());
+        let spelled = read(TAKEN[4]);
+        assert!(spelled.reasoning && !spelled.answer);
+        let mixed = read(r#"{"choices":[{"delta":{"reasoning_content":"so","content":" yes"}}]}"#);
+        assert!(mixed.reasoning && mixed.answer);
+        let tool = read(TAKEN[5]);
+        assert!(tool.answer && !tool.reasoning);
+        let role = read(TAKEN[1]);
+        assert!(!role.content());
+        let usage = |data| read(data).usage.unwrap();
+        let with = usage(
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":4,"accepted_prediction_tokens":0}}}"#,
+        );
+        assert_eq!(
+            (with.completion_tokens, with.reasoning_tokens),
+            (Some(9), Some(4))
+        );
+        assert_eq!(usage(TAKEN[8]).reasoning_tokens, None);
+        let null =
+            r#"{"choices":[],"usage":{"completion_tokens":9,"completion_tokens_details":null}}"#;
+        assert_eq!(usage(null).reasoning_tokens, None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::content::Attachments;
+use super::exchange::Reasoning;
 use super::h1::H1;
 use super::openai::{self, Chunk};
 use super::stream::{
@@ -396,6 +397,10 @@ async fn read_body(
         end,
         content_gaps_us: Vec::new(),
         content_chunks: 0,
+        reasoning: Reasoning {
+            first_output: None,
+            counted: chunk.reasoning_word_count(),
+        },
         usage: chunk.usage,
         body_words: chunk.word_count(),
     })

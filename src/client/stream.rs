@@ -1,9 +1,11 @@
 //! Reading a streamed response: each network read is decoded incrementally (`sse`) and its
-//! content-bearing events are stamped with the time the read returned; a stream that goes quiet after
-//! its first content for longer than the idle timeout ends as timed out.
+//! content-bearing events are stamped with the time the read returned (the first of any kind, and the
+//! first carrying answer rather than only reasoning); a stream that goes quiet after its first content
+//! for longer than the idle timeout ends as timed out.
 
 use std::time::{Duration, Instant};
 
+use super::exchange::Reasoning;
 use super::openai::{self, Chunk};
 use super::scan;
 use super::send::Answer;
@@ -47,6 +49,7 @@ struct StreamState {
     last_content: Option<Instant>,
     gaps_us: Vec<u64>,
     content_chunks: u64,
+    reasoning: Reasoning,
     usage: Option<openai::Usage>,
     done: bool,
     problem: Option<Fail>,
@@ -75,10 +78,14 @@ impl StreamState {
         if event.usage.is_some() {
             self.usage = event.usage;
         }
-        if event.content {
-            if let Some(answer) = answer {
-                openai::append_answer(data, &mut answer.text, &mut answer.tool_calls);
+        if event.content() {
+            if event.answer {
+                if let Some(answer) = answer {
+                    openai::append_answer(data, &mut answer.text, &mut answer.tool_calls);
+                }
+                self.reasoning.first_output.get_or_insert(at);
             }
+            self.reasoning.counted += u64::from(event.reasoning);
             if let Some(last) = self.last_content {
                 self.gaps_us
                     .push(at.duration_since(last).as_micros() as u64);
@@ -101,7 +108,8 @@ fn full_parse(data: &[u8]) -> Result<scan::Event, Fail> {
         return Err((FailureKind::ServerError, truncate(&error.to_string())));
     }
     Ok(scan::Event {
-        content: chunk.has_content(),
+        answer: chunk.has_answer(),
+        reasoning: chunk.has_reasoning(),
         usage: chunk.usage,
     })
 }
@@ -171,6 +179,7 @@ pub(super) async fn read_stream(
         // Sized once for the answer asked for, so recording gaps never reallocates per token.
         gaps_us: Vec::with_capacity(max_tokens.min(MAX_PREALLOCATED_GAPS) as usize),
         content_chunks: 0,
+        reasoning: Reasoning::default(),
         usage: None,
         done: false,
         problem: None,
@@ -241,6 +250,7 @@ pub(super) async fn read_stream(
         end,
         content_gaps_us: state.gaps_us,
         content_chunks: state.content_chunks,
+        reasoning: state.reasoning,
         usage: state.usage,
         body_words: 0,
     })

@@ -1,6 +1,6 @@
 //! The fast path (`h1`, `framing`, `scan`) against reqwest's, on the same bytes from a raw HTTP
 //! server on 127.0.0.1 that cuts its stream at awkward places: both must count the same content
-//! chunks, gaps and usage, and fail the same way.
+//! chunks, gaps, reasoning and usage, and fail the same way.
 
 use std::time::Duration;
 
@@ -134,7 +134,14 @@ async fn both_paths_count_the_same_chunks_gaps_and_usage() {
             };
             let first = ok.first_content.expect("a first content chunk");
             assert!(ok.sent <= first && first <= ok.end);
-            seen.push((ok.content_chunks, ok.content_gaps_us.len(), ok.usage));
+            // The first chunk is content: the answer starts with the first token.
+            assert_eq!(ok.reasoning.first_output, Some(first));
+            seen.push((
+                ok.content_chunks,
+                ok.content_gaps_us.len(),
+                ok.usage,
+                ok.reasoning.counted,
+            ));
         }
         assert_eq!(seen[0], seen[1], "round {round}");
         let usage = seen[0].2.unwrap();
@@ -142,6 +149,7 @@ async fn both_paths_count_the_same_chunks_gaps_and_usage() {
             seen[0].0, 5,
             "role-only, finish and usage-only chunks carry no content"
         );
+        assert_eq!(seen[0].3, 2, "reasoning_content and reasoning chunks");
         assert_eq!(
             (usage.prompt_tokens, usage.completion_tokens),
             (Some(2), Some(5))
@@ -208,4 +216,101 @@ async fn a_body_framed_by_its_length_or_by_closing_reads_the_same() {
         };
         assert_eq!((ok.content_chunks, ok.content_gaps_us.len()), (5, 4));
     }
+}
+
+/// A reasoning model's stream: reasoning in both spellings (one key escaped, so serde reads that
+/// event), an empty `content` beside reasoning (not an answer), a chunk mixing reasoning and answer,
+/// then the answer.
+const REASONING: &[&str] = &[
+    r#"{"id":"r","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+    r#"{"id":"r","choices":[{"index":0,"delta":{"reasoning_content":"Let"}}]}"#,
+    r#"{"id":"r","choices":[{"index":0,"delta":{"reasoning":" me"}}]}"#,
+    r#"{"id":"r","choices":[{"index":0,"delta":{"reasoning\u005fcontent":" see","content":""}}]}"#,
+    r#"{"id":"r","choices":[{"index":0,"delta":{"reasoning_content":".","content":"It"}}]}"#,
+    r#"{"id":"r","choices":[{"index":0,"delta":{"content":" is"}}]}"#,
+    r#"{"id":"r","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+];
+
+/// `events` with a usage chunk and `[DONE]`.
+fn with_usage<'a>(events: &[&'a str], usage: &'a str) -> Vec<&'a str> {
+    let mut all = events.to_vec();
+    all.extend([usage, "[DONE]"]);
+    all
+}
+
+/// Reads `events` on both paths; the two successes must agree on everything measured.
+async fn read_both(events: &[&str]) -> super::Success {
+    let url = serve(CHUNKED, chunked_body(events)).await;
+    let mut seen = Vec::new();
+    for client in [client(url.clone()), client(url).through_reqwest()] {
+        let Exchange::Ok(ok) = client.send("hi", 8).await else {
+            panic!("not ok")
+        };
+        let first = ok.first_content.expect("a first content chunk");
+        if let Some(output) = ok.reasoning.first_output {
+            assert!(first <= output && output <= ok.end);
+        }
+        seen.push(ok);
+    }
+    let measured = |ok: &super::Success| {
+        let output = ok.reasoning.first_output.is_some();
+        (
+            ok.content_chunks,
+            ok.content_gaps_us.len(),
+            ok.usage,
+            ok.reasoning.counted,
+            output,
+        )
+    };
+    assert_eq!(measured(&seen[0]), measured(&seen[1]));
+    seen.remove(0)
+}
+
+#[tokio::test]
+async fn both_paths_tell_reasoning_from_the_answer() {
+    // The server's own count of reasoning tokens, read by the scanner.
+    let usage = r#"{"id":"r","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":9,"completion_tokens_details":{"reasoning_tokens":6,"accepted_prediction_tokens":0}}}"#;
+    let ok = read_both(&with_usage(REASONING, usage)).await;
+    assert_eq!(ok.content_chunks, 5, "every reasoning or answer chunk");
+    assert_eq!(ok.reasoning.counted, 4, "chunks carrying reasoning");
+    assert!(ok.reasoning.first_output.is_some());
+    let u = ok.usage.unwrap();
+    assert_eq!(
+        (u.completion_tokens, u.reasoning_tokens),
+        (Some(9), Some(6))
+    );
+
+    // The same count behind an escaped key: serde reads it.
+    let escaped = r#"{"choices":[],"usage":{"completion_tokens":9,"completion_tokens_details":{"reasoning\u005ftokens":6}}}"#;
+    let ok = read_both(&with_usage(REASONING, escaped)).await;
+    assert_eq!(ok.usage.unwrap().reasoning_tokens, Some(6));
+
+    // Usage without details, and with details but no reasoning count.
+    for usage in [
+        r#"{"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":9}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens":9,"completion_tokens_details":null}}"#,
+        r#"{"choices":[],"usage":{"completion_tokens":9,"completion_tokens_details":{"audio_tokens":0}}}"#,
+    ] {
+        let ok = read_both(&with_usage(REASONING, usage)).await;
+        let u = ok.usage.unwrap();
+        assert_eq!((u.completion_tokens, u.reasoning_tokens), (Some(9), None));
+        assert_eq!(ok.reasoning.counted, 4);
+    }
+}
+
+#[tokio::test]
+async fn a_stream_of_reasoning_alone_succeeds_without_an_answer() {
+    // A reasoning model that ran out of `max_tokens` before answering: generated text, no answer.
+    let events = [
+        REASONING[0],
+        REASONING[1],
+        REASONING[2],
+        REASONING[3],
+        REASONING[6],
+        "[DONE]",
+    ];
+    let ok = read_both(&events).await;
+    assert_eq!((ok.content_chunks, ok.reasoning.counted), (3, 3));
+    assert_eq!(ok.reasoning.first_output, None);
+    assert_eq!(ok.usage, None);
 }

@@ -249,6 +249,7 @@ pub(super) mod tests {
                     end,
                     content_gaps_us: vec![],
                     content_chunks: 1,
+                    reasoning: Default::default(),
                     usage: None,
                     body_words: 0,
                 })

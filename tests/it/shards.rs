@@ -74,9 +74,11 @@ mod merge {
                 end,
                 content_gaps_us: gaps.to_vec(),
                 content_chunks: gaps.len() as u64 + 1,
+                reasoning: Default::default(),
                 usage: Some(Usage {
                     prompt_tokens: Some(32),
                     completion_tokens: Some(tokens),
+                    reasoning_tokens: None,
                 }),
                 body_words: tokens,
             }),
@@ -207,7 +209,8 @@ mod files {
                         end: first + Duration::from_micros(*gap),
                         content_gaps_us: vec![*gap],
                         content_chunks: 2,
-                        usage: Some(Usage { prompt_tokens: Some(9), completion_tokens: Some(*tokens) }),
+                        reasoning: Default::default(),
+                        usage: Some(Usage { prompt_tokens: Some(9), completion_tokens: Some(*tokens), reasoning_tokens: None }),
                         body_words: 0,
                     }),
                 });

@@ -1,7 +1,7 @@
 //! The recorder's definitions and accounting, on hand-made exchanges.
 
 use super::*;
-use crate::client::{Failure, openai::Usage};
+use crate::client::{Failure, Reasoning, openai::Usage};
 use crate::scenario::{Aggregation, Metric};
 
 fn success(t0: Instant, ttft_ms: u64, gaps_ms: &[u64], tokens: Option<u64>) -> Exchange {
@@ -13,9 +13,14 @@ fn success(t0: Instant, ttft_ms: u64, gaps_ms: &[u64], tokens: Option<u64>) -> E
         end,
         content_gaps_us: gaps_ms.iter().map(|g| g * 1000).collect(),
         content_chunks: gaps_ms.len() as u64 + 1,
+        reasoning: Reasoning {
+            first_output: Some(first),
+            counted: 0,
+        },
         usage: tokens.map(|n| Usage {
             prompt_tokens: Some(10),
             completion_tokens: Some(n),
+            reasoning_tokens: None,
         }),
         body_words: 0,
     })
