@@ -34,7 +34,10 @@ pub mod exit {
     long_about = "Runs inference-perf style scenario files against an OpenAI-compatible endpoint, checks \
                   k6-style thresholds, and exits non-zero when one fails.\n\n\
                   Exit codes: 0 passed, 1 a threshold failed, 2 bad input, 3 the runner could not keep up \
-                  (results invalid), 4 the run could not happen (target unreachable)."
+                  (results invalid), 4 the run could not happen (target unreachable).",
+    after_help = "Docs by topic in the repository's docs/: scenarios.md (every key), load.md, data.md, \
+                  thresholds.md, gate.md (baselines, A/B, the gate's error rates), metrics.md, reports.md, \
+                  running.md (environment variables, exit codes), kubernetes.md, profile.md."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -19,7 +19,9 @@ use super::exit;
 #[command(
     after_help = "Examples:\n  infergate run suites/baseline.yaml --target http://localhost:8000\n  \
                   infergate run suites/ --out reports/\n  infergate run suites/smoke.yaml   \
-                  # no target: the embedded simulator, stages shortened"
+                  # no target: the embedded simulator, stages shortened\n\n\
+                  Docs: docs/scenarios.md (the file), docs/thresholds.md (limits), docs/gate.md \
+                  (--baseline, --save-baseline), docs/running.md (every INFERGATE_* variable)."
 )]
 pub struct RunArgs {
     /// Scenario files or directories of them.
