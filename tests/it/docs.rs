@@ -74,7 +74,11 @@ fn commands(block: &Block) -> Vec<(usize, Vec<String>)> {
         let command = command.strip_prefix("$ ").unwrap_or(&command);
         // A comment after the command, and what follows `&&`, `;` or a pipe, are not its arguments.
         let command = command.split(" #").next().unwrap_or_default();
-        for part in command.split("&&").flat_map(|p| p.split(';')).flat_map(|p| p.split(" | ")) {
+        for part in command
+            .split("&&")
+            .flat_map(|p| p.split(';'))
+            .flat_map(|p| p.split(" | "))
+        {
             let Some(words) = shlex::split(part.trim()) else {
                 continue;
             };
@@ -85,7 +89,10 @@ fn commands(block: &Block) -> Vec<(usize, Vec<String>)> {
                 Some("infergate") => words.collect(),
                 Some("cargo") => {
                     let rest: Vec<String> = words.collect();
-                    match (rest.first().map(String::as_str), rest.iter().position(|w| w == "--")) {
+                    match (
+                        rest.first().map(String::as_str),
+                        rest.iter().position(|w| w == "--"),
+                    ) {
                         (Some("run"), Some(dash)) => rest[dash + 1..].to_vec(),
                         _ => continue,
                     }
@@ -119,7 +126,11 @@ fn every_whole_scenario_in_the_docs_loads() {
             }
         }
     }
-    assert!(errors.is_empty(), "scenarios in the docs that do not load:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "scenarios in the docs that do not load:\n{}",
+        errors.join("\n")
+    );
     assert!(checked >= 3, "only {checked} scenarios found in the docs");
 }
 
@@ -150,6 +161,10 @@ fn every_infergate_command_in_the_docs_parses() {
             }
         }
     }
-    assert!(errors.is_empty(), "commands in the docs that infergate refuses:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "commands in the docs that infergate refuses:\n{}",
+        errors.join("\n")
+    );
     assert!(checked >= 10, "only {checked} commands found in the docs");
 }
