@@ -31,6 +31,8 @@ use crate::sim::{EngineConfig, Pace, SimConfig, SimHandle};
 
 /// How much slower than the default simulator a real 8B model on one GPU is.
 const REAL_SPEED: u32 = 10;
+/// Attempts at a valid run before a round is left out.
+const ATTEMPTS: usize = 3;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -72,8 +74,10 @@ pub struct GateRow {
     pub reruns: usize,
     /// The median over A/A rounds of each row's minimum detectable effect: `statistic → MDE`.
     pub mde: Vec<(String, f64)>,
-    /// Runs the runner itself judged invalid (left out of histories, counted as passes).
+    /// Runs the runner itself judged invalid (it could not keep up): each was run again.
     pub invalid_runs: usize,
+    /// Rounds left out because all their attempts were invalid.
+    pub left_out: usize,
 }
 
 /// One judged run: its samples, and whether the runner was valid.
@@ -140,6 +144,20 @@ impl GateBench {
         })
     }
 
+    /// A valid run against `engine`: a run the runner itself judged invalid (it could not keep up, so
+    /// the gate would not judge it) is run again, up to `ATTEMPTS` times in all; `invalid` counts them.
+    /// `None` when every attempt was invalid: the round is left out, not counted as a pass.
+    fn valid_run(&self, engine: &Engine, invalid: &mut usize) -> Result<Option<Judged>, String> {
+        for _ in 0..ATTEMPTS {
+            let judged = self.run(engine)?;
+            if judged.valid {
+                return Ok(Some(judged));
+            }
+            *invalid += 1;
+        }
+        Ok(None)
+    }
+
     /// Judges `first` against `history`, rerunning against `engine` to confirm as the gate does.
     fn judge(&self, history: &History, first: &Judged, engine: &Engine) -> Result<Round, String> {
         let regression = &self.scenario.regression;
@@ -150,11 +168,12 @@ impl GateBench {
         let mut comparison = compare(&first.samples);
         let mut earlier = Vec::new();
         let confirm = regression.confirm_for(first.samples.simulated) as usize;
-        let mut invalid = usize::from(!first.valid);
+        let mut invalid = 0;
         while earlier.len() < confirm && !comparison.regressed_keys().is_empty() {
             earlier.push(comparison.regressed_keys());
-            let again = self.run(engine)?;
-            invalid += usize::from(!again.valid);
+            let Some(again) = self.valid_run(engine, &mut invalid)? else {
+                break;
+            };
             comparison = compare(&again.samples);
             comparison.confirm(&earlier);
         }
@@ -208,26 +227,30 @@ impl GateBench {
         };
         // The history: valid runs of A, each a start of its own.
         while a_runs.len() < self.history {
-            let judged = self.run(&start(false)?)?;
-            tally.invalid += usize::from(!judged.valid);
-            if judged.valid {
+            if let Some(judged) = self.valid_run(&start(false)?, &mut tally.invalid)? {
                 a_runs.push(judged.samples);
             }
         }
         for i in 0..self.aa {
             let engine = start(false)?;
-            let candidate = self.run(&engine)?;
+            let Some(candidate) = self.valid_run(&engine, &mut tally.invalid)? else {
+                tally.left_out += 1;
+                continue;
+            };
             let end = if sliding { a_runs.len() } else { self.history };
             let round = self.judge(&history_of(&a_runs, end), &candidate, &engine)?;
             say(format!("A/A {}/{}: {}", i + 1, self.aa, round.describe()));
             tally.aa(&round);
-            if sliding && candidate.valid {
+            if sliding {
                 a_runs.push(candidate.samples);
             }
         }
         for i in 0..self.ab {
             let engine = start(true)?;
-            let candidate = self.run(&engine)?;
+            let Some(candidate) = self.valid_run(&engine, &mut tally.invalid)? else {
+                tally.left_out += 1;
+                continue;
+            };
             let end = if sliding { a_runs.len() } else { self.history };
             let round = self.judge(&history_of(&a_runs, end), &candidate, &engine)?;
             say(format!("A/B {}/{}: {}", i + 1, self.ab, round.describe()));
@@ -288,6 +311,8 @@ struct Tally {
     missed_but_said: usize,
     reruns: usize,
     invalid: usize,
+    /// Rounds left out because every attempt at their run was invalid.
+    left_out: usize,
     /// Each A/A round's MDE per row.
     mde: Vec<(String, Vec<f64>)>,
 }
@@ -342,14 +367,15 @@ impl Tally {
                 .map(|(name, values)| (name, median(values)))
                 .collect(),
             invalid_runs: self.invalid,
+            left_out: self.left_out,
         }
     }
 }
 
 /// The markdown table's header.
 pub fn table_header() -> String {
-    "| drift | A/A rounds | false alarms | rate (95 % CI) | A/B slowdown | A/B rounds | caught | rate (95 % CI) | missed, said \"cannot detect\" | reruns | median MDE (request latency p50 / TTFT p50) |\n\
-     |---|---|---|---|---|---|---|---|---|---|---|"
+    "| drift | A/A rounds | false alarms | rate (95 % CI) | A/B slowdown | A/B rounds | caught | rate (95 % CI) | missed, said \"cannot detect\" | reruns | invalid runs redone (rounds left out) | median MDE (request latency p50 / TTFT p50) |\n\
+     |---|---|---|---|---|---|---|---|---|---|---|---|"
         .to_string()
 }
 
@@ -370,7 +396,7 @@ pub fn table_row(r: &GateRow) -> String {
             .map_or("n/a".to_string(), |(_, m)| format!("≥ {:.0} %", m * 100.0))
     };
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} / {} |",
         r.drift
             .map_or("real".to_string(), |d| format!("{:.0} %", d * 100.0)),
         r.aa_rounds,
@@ -383,6 +409,8 @@ pub fn table_row(r: &GateRow) -> String {
         rate(r.detected, r.ab_rounds, r.detection_interval),
         r.missed_but_said,
         r.reruns,
+        r.invalid_runs,
+        r.left_out,
         mde("request_latency p(50)"),
         mde("ttft p(50)"),
     )

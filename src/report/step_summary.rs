@@ -135,7 +135,7 @@ pub fn comparison_markdown(comparison: &Comparison) -> String {
     if !blind.is_empty() {
         let _ = writeln!(
             out,
-            "❔ Cannot detect its own allowance (run longer, or add runs to the history):\n\n- {}\n",
+            "❔ Cannot detect its own allowance (run longer, add runs to the history, or compare side by side with `infergate ab`):\n\n- {}\n",
             blind.join("\n- ")
         );
     }

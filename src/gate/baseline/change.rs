@@ -134,8 +134,13 @@ pub fn judge(test: &Test<'_>) -> Judgement {
     };
     let mut notes = Vec::new();
     if verdict == Change::Inconclusive {
+        let remedy = if p.paired {
+            "run longer, or more pairs of blocks (--pairs)"
+        } else {
+            "run longer, or add runs to the history"
+        };
         notes.push(format!(
-            "could only catch {} here: run longer, or add runs to the history",
+            "could only catch {} here: {remedy}",
             catchable(mde, allowance)
         ));
     }

@@ -70,6 +70,7 @@ pub fn noise(history: &History, regression: &Regression) -> Vec<Noise> {
                 df: Some(n - 1.0),
                 runs: values.len(),
                 assumed: None,
+                paired: false,
             };
             let centre = prediction.centre_value();
             let spread = match scale {

@@ -87,6 +87,8 @@ pub struct Prediction {
     pub runs: usize,
     /// Set when the spread was assumed (fewer than `MIN_RUNS` runs): the CV assumed.
     pub assumed: Option<f64>,
+    /// Paired blocks of an interleaved A/B run rather than a history of saved runs.
+    pub paired: bool,
 }
 
 /// Why no prediction could be made.
@@ -131,6 +133,7 @@ impl Prediction {
                 df: Some(n - 1.0),
                 runs: history.len(),
                 assumed: None,
+                paired: false,
             });
         }
         // Too few runs to measure their spread: assume one, and add both sides' own noise, which
@@ -154,6 +157,7 @@ impl Prediction {
             df: None,
             runs: history.len(),
             assumed: Some(assumed_cv),
+            paired: false,
         })
     }
 
@@ -182,6 +186,7 @@ impl Prediction {
             df: Some(n - 1.0),
             runs: pairs.len(),
             assumed: None,
+            paired: true,
         };
         Some((prediction, scale.from(centre + mean)))
     }
