@@ -91,7 +91,7 @@ pub fn main(args: HistoryArgs) -> ExitCode {
     for row in noise(&history, &regression) {
         let value = |v: f64| match row.metric.kind() {
             crate::scenario::MetricKind::Trend => {
-                format_metric_value(row.metric.kind(), Aggregation::Percentile(50.0), v)
+                row.metric.format_value(Aggregation::Percentile(50.0), v)
             }
             kind => format_metric_value(kind, Aggregation::Value, v),
         };

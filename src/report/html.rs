@@ -121,6 +121,7 @@ fn html(run: &RunDir, plots: &[plots::Plot]) -> String {
     }
     out.push_str("</table>");
     goodput_table(&mut out, run);
+    super::reasoning::html_table(&mut out, run);
     if let Some(m) = &run.media {
         let _ = write!(
             out,

@@ -13,6 +13,7 @@ pub mod junit;
 pub mod metadata;
 pub mod plots;
 pub mod prometheus;
+pub mod reasoning;
 pub mod replay;
 pub mod rundir;
 pub mod schema;

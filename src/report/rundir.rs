@@ -27,6 +27,17 @@ pub struct StagePoint {
     pub server: Option<ServerSummary>,
     /// With `report.goodput`: how many met the per-request SLOs.
     pub goodput: Option<GoodputEntry>,
+    /// A reasoning model's stage: time to first output token (ms, as `ttft`), reasoning tokens per
+    /// request, and how many successes' counts the server gave.
+    pub reasoning: Option<StageReasoning>,
+}
+
+/// A stage's reasoning figures (`StagePoint::reasoning`).
+#[derive(Debug, Clone)]
+pub struct StageReasoning {
+    pub ttfo: [Option<f64>; 3],
+    pub tokens: Distribution,
+    pub from_server_usage: u64,
 }
 
 /// Percentile curves (percentile, milliseconds) over the whole run.
@@ -122,6 +133,14 @@ impl RunDir {
                 ok: life.successes.count,
                 failed: life.failures.count,
                 server: life.server_metrics,
+                reasoning: life
+                    .successes
+                    .reasoning_tokens
+                    .map(|tokens| StageReasoning {
+                        ttfo: three(&latency.time_to_first_output_token),
+                        tokens,
+                        from_server_usage: life.successes.reasoning_tokens_from_server_usage,
+                    }),
                 goodput: life.successes.goodput_metrics,
             });
         }

@@ -332,9 +332,21 @@ fn metric_rows(r: &Recorder) -> Vec<Vec<String>> {
             Some(distribution_row(name, r.trend(*metric)?, &format_micros))
         })
         .collect();
+    // A reasoning model's answer begins after its reasoning: TTFO apart from TTFT (equal otherwise).
+    let reasoning = r.saw_reasoning();
+    if reasoning {
+        rows.insert(1, distribution_row("ttfo", &r.ttfo, &format_micros));
+    }
     let tokens = |v: f64| format!("{v:.0}");
     rows.push(distribution_row("input tokens", &r.prompt_tokens, &tokens));
     rows.push(distribution_row("output tokens", &r.output_tokens, &tokens));
+    if reasoning {
+        rows.push(distribution_row(
+            "reasoning tokens",
+            &r.reasoning_tokens,
+            &tokens,
+        ));
+    }
     rows.retain(|row| row.len() == METRIC_COLUMNS.len());
     rows
 }

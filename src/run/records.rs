@@ -48,8 +48,14 @@ pub struct Record {
     pub prompt_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u64>,
+    /// Of the output tokens, reasoning (only for responses that carried reasoning).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttft: Option<f64>,
+    /// Time to the first answer token (only for responses that carried reasoning; else `ttft`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttfo: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_latency: Option<f64>,
     /// Seconds between successive content chunks.
@@ -145,7 +151,9 @@ fn trim(r: &mut Record, keep: PerRequest) {
         outcome,
         prompt_tokens,
         output_tokens,
+        reasoning_tokens,
         ttft,
+        ttfo,
         request_latency,
         chunk_gaps,
         good,
@@ -184,6 +192,10 @@ impl Records {
             record.prompt_tokens = Some(figures.input_tokens);
             record.output_tokens = Some(figures.output_tokens);
             record.ttft = figures.ttft.map(s);
+            if figures.reasoning_tokens > 0 {
+                record.reasoning_tokens = Some(figures.reasoning_tokens);
+                record.ttfo = figures.ttfo.map(s);
+            }
             record.request_latency = Some(s(figures.request_latency));
             record.good = good;
         }

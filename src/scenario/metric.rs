@@ -7,7 +7,8 @@ use std::fmt;
 /// What a metric measures, which decides the aggregations and units it accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricKind {
-    /// A distribution of durations, kept in an HDR histogram (microseconds).
+    /// A distribution kept in an HDR histogram: of durations (microseconds), or of counts for the
+    /// few metrics that count tokens per request (`Metric::is_count`).
     Trend,
     /// A fraction of requests (0..1).
     Rate,
@@ -22,11 +23,15 @@ pub enum MetricKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
     Ttft,
+    /// Time to first output token: the first answer (not reasoning) chunk.
+    Ttfo,
     Itl,
     Tpot,
     Ntpot,
     RequestLatency,
     ScheduleDelay,
+    /// Reasoning tokens per request (a count, not a duration).
+    ReasoningTokens,
     ErrorRate,
     TokenCountMismatch,
     RequestsPerSec,
@@ -52,13 +57,15 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 23] = [
+    pub const ALL: [Metric; 25] = [
         Metric::Ttft,
         Metric::Itl,
         Metric::Tpot,
         Metric::Ntpot,
         Metric::RequestLatency,
         Metric::ScheduleDelay,
+        Metric::Ttfo,
+        Metric::ReasoningTokens,
         Metric::ErrorRate,
         Metric::TokenCountMismatch,
         Metric::RequestsPerSec,
@@ -111,6 +118,24 @@ impl Metric {
         self.server_source().is_some()
     }
 
+    /// A trend of counts (tokens per request) rather than durations: its limits are plain numbers
+    /// (`p(99) < 2000`) and its values read as numbers.
+    pub fn is_count(self) -> bool {
+        self == Metric::ReasoningTokens
+    }
+
+    /// A value of this metric reduced by `aggregation` (canonical units), for people.
+    pub fn format_value(self, aggregation: Aggregation, value: f64) -> String {
+        if self.is_fraction() {
+            return format!("{:.1}%", value * 100.0);
+        }
+        if self.is_count() && self.kind() == MetricKind::Trend {
+            let text = format!("{value:.2}");
+            return text.trim_end_matches('0').trim_end_matches('.').to_string();
+        }
+        format_metric_value(self.kind(), aggregation, value)
+    }
+
     /// A server-side gauge that is a fraction (shown as a percentage).
     pub fn is_fraction(self) -> bool {
         matches!(
@@ -122,11 +147,13 @@ impl Metric {
     pub fn name(self) -> &'static str {
         match self {
             Metric::Ttft => "ttft",
+            Metric::Ttfo => "ttfo",
             Metric::Itl => "itl",
             Metric::Tpot => "tpot",
             Metric::Ntpot => "ntpot",
             Metric::RequestLatency => "request_latency",
             Metric::ScheduleDelay => "schedule_delay",
+            Metric::ReasoningTokens => "reasoning_tokens",
             Metric::ErrorRate => "error_rate",
             Metric::TokenCountMismatch => "token_count_mismatch",
             Metric::RequestsPerSec => "requests_per_sec",
@@ -150,6 +177,8 @@ impl Metric {
     pub fn kind(self) -> MetricKind {
         match self {
             Metric::Ttft
+            | Metric::Ttfo
+            | Metric::ReasoningTokens
             | Metric::Itl
             | Metric::Tpot
             | Metric::Ntpot

@@ -9,7 +9,7 @@ use super::raw::RawScenario;
 use super::validate::Checker;
 
 /// The fields a record may hold, in the order records write them.
-pub const FIELDS: [&str; 13] = [
+pub const FIELDS: [&str; 15] = [
     "stage_id",
     "scheduled_time",
     "start_time",
@@ -17,7 +17,9 @@ pub const FIELDS: [&str; 13] = [
     "outcome",
     "prompt_tokens",
     "output_tokens",
+    "reasoning_tokens",
     "ttft",
+    "ttfo",
     "request_latency",
     "chunk_gaps",
     "good",

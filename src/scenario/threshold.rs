@@ -2,8 +2,8 @@
 //!
 //! A threshold keeps its source text, is parsed when the scenario file loads (never after a run), and is
 //! checked against the metric's kind: durations take `us`, `ms` or `s` (no unit means milliseconds, as in
-//! k6), rates take a fraction or `%`, throughputs take a plain number per second. Every parse error says
-//! what is allowed.
+//! k6), counts (`reasoning_tokens`) take a plain number, rates take a fraction or `%`, throughputs take
+//! a plain number per second. Every parse error says what is allowed.
 
 pub use super::metric::{Aggregation, Metric, MetricKind, format_metric_value, format_micros};
 /// A comparison operator.
@@ -41,8 +41,8 @@ impl Op {
     }
 }
 
-/// One parsed threshold. `limit` is in canonical units: microseconds for trends (except `count`),
-/// a fraction for rates, per second for throughputs.
+/// One parsed threshold. `limit` is in canonical units: microseconds for trends of durations (except
+/// `count`), tokens for trends of counts, a fraction for rates, per second for throughputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
     /// The key as written, e.g. `ttft{stage:0}`.
@@ -95,6 +95,7 @@ impl Threshold {
         }
         let limit = match baseline_factor {
             Some(_) => f64::NAN,
+            None if metric.is_count() => parse_count(metric, limit_text)?,
             None => parse_limit(metric.kind(), aggregation, limit_text)?,
         };
         Ok(Threshold {
@@ -128,10 +129,7 @@ impl Threshold {
 
     /// Formats a value of this threshold's metric and aggregation in human units.
     pub fn format_value(&self, value: f64) -> String {
-        if self.metric.is_fraction() {
-            return format!("{:.1}%", value * 100.0);
-        }
-        format_metric_value(self.metric.kind(), self.aggregation, value)
+        self.metric.format_value(self.aggregation, value)
     }
 }
 
@@ -290,6 +288,18 @@ fn parse_limit(kind: MetricKind, aggregation: Aggregation, text: &str) -> Result
     }
 }
 
+/// A limit on a trend of counts (`reasoning_tokens: p(99) < 2000`): a plain number, no unit.
+fn parse_count(metric: Metric, text: &str) -> Result<f64, String> {
+    let tokens = text.strip_suffix("tokens").unwrap_or(text).trim();
+    match tokens.parse::<f64>() {
+        Ok(n) if n.is_finite() => Ok(n),
+        _ => Err(format!(
+            "`{}` counts tokens per request: its limit is a plain number (e.g. `p(99) < 2000`), found `{text}`",
+            metric.name()
+        )),
+    }
+}
+
 fn duration_unit_micros(unit: &str) -> Option<f64> {
     match unit {
         "us" | "µs" => Some(1.0),
@@ -398,6 +408,39 @@ mod tests {
         assert!(err.contains("baseline * 1.10"), "{err}");
         let err = Threshold::parse("ttft", "p(99) == baseline").unwrap_err();
         assert!(err.contains("< <= > or >="), "{err}");
+    }
+
+    #[test]
+    fn a_trend_of_counts_takes_plain_numbers() {
+        let t = Threshold::parse("reasoning_tokens", "p(99) < 2000").unwrap();
+        assert_eq!((t.metric, t.limit), (Metric::ReasoningTokens, 2000.0));
+        assert_eq!(t.format_value(1234.0), "1234");
+        assert_eq!(t.format_value(12.5), "12.5");
+        let t = Threshold::parse("reasoning_tokens{stage:1}", "avg < 1500 tokens").unwrap();
+        assert_eq!((t.stage, t.limit), (Some(1), 1500.0));
+        assert_eq!(
+            Threshold::parse("reasoning_tokens", "count > 10")
+                .unwrap()
+                .limit,
+            10.0
+        );
+        let err = Threshold::parse("reasoning_tokens", "p(99) < 2s").unwrap_err();
+        assert!(
+            err.contains("plain number") && err.contains("`2s`"),
+            "{err}"
+        );
+        let err = Threshold::parse("reasoning_tokens", "rate < 1%").unwrap_err();
+        assert!(err.contains("avg, min, max, med, p(N), count"), "{err}");
+        assert!(
+            Threshold::parse("reasoning_tokens", "p(99) < baseline * 1.2")
+                .unwrap()
+                .baseline_factor
+                .is_some()
+        );
+        // The answer's first token is a duration like any other.
+        let t = Threshold::parse("ttfo", "p(99) < 2s").unwrap();
+        assert_eq!((t.metric, t.limit), (Metric::Ttfo, 2_000_000.0));
+        assert_eq!(t.format_value(1_500_000.0), "1.500s");
     }
 
     #[test]

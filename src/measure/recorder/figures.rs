@@ -80,6 +80,8 @@ impl Recorder {
     pub fn trend(&self, metric: Metric) -> Option<&Histogram<u64>> {
         Some(match metric {
             Metric::Ttft => &self.ttft,
+            Metric::Ttfo => &self.ttfo,
+            Metric::ReasoningTokens => &self.reasoning_tokens,
             Metric::Itl => &self.itl,
             Metric::Tpot => &self.tpot,
             Metric::Ntpot => &self.ntpot,

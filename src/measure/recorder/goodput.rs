@@ -14,6 +14,8 @@ use crate::scenario::goodput::{Goodput, Slo};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Figures {
     pub ttft: Option<u64>,
+    /// Time to the first answer (not reasoning) token.
+    pub ttfo: Option<u64>,
     pub tpot: Option<u64>,
     pub itl: Option<u64>,
     pub ntpot: Option<u64>,
@@ -21,6 +23,8 @@ pub struct Figures {
     /// Prompt tokens (the server's `usage`, else the built length) and output tokens.
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Of the output tokens, reasoning (the server's count, else the client's).
+    pub reasoning_tokens: u64,
 }
 
 impl Figures {

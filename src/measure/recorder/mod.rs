@@ -24,8 +24,9 @@ use crate::scenario::goodput::Goodput;
 use goodput::{Figures, GoodputCounts};
 
 /// The histograms' names (in files), in the order `Recorder::histograms` gives them.
-const HISTOGRAMS: [&str; 9] = [
+const HISTOGRAMS: [&str; 11] = [
     "ttft",
+    "ttfo",
     "itl",
     "tpot",
     "ntpot",
@@ -34,6 +35,7 @@ const HISTOGRAMS: [&str; 9] = [
     "schedule_delay",
     "prompt_tokens",
     "output_tokens",
+    "reasoning_tokens",
 ];
 
 /// How many example messages are kept per failure kind.
@@ -82,6 +84,8 @@ fn count_histogram() -> Histogram<u64> {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub ttft: Histogram<u64>,
+    /// Time to first output token: the first answer chunk (not reasoning), streamed successes only.
+    pub ttfo: Histogram<u64>,
     pub itl: Histogram<u64>,
     pub tpot: Histogram<u64>,
     pub ntpot: Histogram<u64>,
@@ -91,6 +95,8 @@ pub struct Recorder {
     pub schedule_delay: Histogram<u64>,
     pub prompt_tokens: Histogram<u64>,
     pub output_tokens: Histogram<u64>,
+    /// Reasoning tokens of every success (0 for a response without reasoning).
+    pub reasoning_tokens: Histogram<u64>,
     pub scheduled: u64,
     pub ok: u64,
     pub failures: BTreeMap<FailureKind, FailureGroup>,
@@ -102,6 +108,10 @@ pub struct Recorder {
     pub output_tokens_total: u64,
     /// Successes whose output count came from the server's `usage` (the rest were counted by chunks).
     pub output_tokens_from_usage: u64,
+    /// Reasoning tokens of all successes, and of those, successes whose count came from the server's
+    /// `usage.completion_tokens_details.reasoning_tokens` (the rest were counted by chunks or words).
+    pub reasoning_tokens_total: u64,
+    pub reasoning_tokens_from_usage: u64,
     /// Successes where the server's `usage.prompt_tokens` differed from the length infergate built.
     pub prompt_token_mismatches: u64,
     /// Successes whose `usage` disagreed with what was asked for: the prompt length above, or (with
@@ -149,6 +159,7 @@ impl Recorder {
     pub fn new() -> Recorder {
         Recorder {
             ttft: duration_histogram(),
+            ttfo: duration_histogram(),
             itl: duration_histogram(),
             tpot: duration_histogram(),
             ntpot: duration_histogram(),
@@ -157,6 +168,7 @@ impl Recorder {
             schedule_delay: duration_histogram(),
             prompt_tokens: count_histogram(),
             output_tokens: count_histogram(),
+            reasoning_tokens: count_histogram(),
             scheduled: 0,
             ok: 0,
             failures: BTreeMap::new(),
@@ -166,6 +178,8 @@ impl Recorder {
             input_tokens_total: 0,
             output_tokens_total: 0,
             output_tokens_from_usage: 0,
+            reasoning_tokens_total: 0,
+            reasoning_tokens_from_usage: 0,
             prompt_token_mismatches: 0,
             token_count_mismatches: 0,
             in_flight_cap_waits: 0,
@@ -300,6 +314,7 @@ impl Recorder {
         if let Some(ntpot) = figures.ntpot {
             self.ntpot.saturating_record(ntpot);
         }
+        self.record_reasoning(s, &mut figures);
         if let Some(first) = s.first_content {
             let ttft = first.saturating_duration_since(s.sent);
             let ttft_us = micros(ttft);
@@ -318,6 +333,31 @@ impl Recorder {
             }
         }
         figures
+    }
+
+    /// A success's reasoning: its tokens (the server's count, else the client's), and when its answer
+    /// began (TTFO).
+    fn record_reasoning(&mut self, s: &Success, figures: &mut Figures) {
+        let reasoning = match s.usage.and_then(|u| u.reasoning_tokens) {
+            Some(n) => {
+                self.reasoning_tokens_from_usage += 1;
+                n
+            }
+            None => s.reasoning.counted,
+        };
+        self.reasoning_tokens_total += reasoning;
+        self.reasoning_tokens.saturating_record(reasoning);
+        figures.reasoning_tokens = reasoning;
+        if let Some(output) = s.reasoning.first_output {
+            let ttfo = micros(output.saturating_duration_since(s.sent));
+            figures.ttfo = Some(ttfo);
+            self.ttfo.saturating_record(ttfo);
+        }
+    }
+
+    /// Whether any success carried reasoning: reports show reasoning figures only then.
+    pub fn saw_reasoning(&self) -> bool {
+        self.reasoning_tokens_total > 0
     }
 
     /// Closes a stage: `started` is when its schedule began; the active window ends at `ended`.
@@ -354,9 +394,10 @@ impl Recorder {
     }
 
     /// The histograms, in `HISTOGRAMS` order.
-    fn histograms(&self) -> [&Histogram<u64>; 9] {
+    fn histograms(&self) -> [&Histogram<u64>; 11] {
         [
             &self.ttft,
+            &self.ttfo,
             &self.itl,
             &self.tpot,
             &self.ntpot,
@@ -365,13 +406,15 @@ impl Recorder {
             &self.schedule_delay,
             &self.prompt_tokens,
             &self.output_tokens,
+            &self.reasoning_tokens,
         ]
     }
 
     /// The histograms, in `HISTOGRAMS` order, to change.
-    fn histograms_mut(&mut self) -> [&mut Histogram<u64>; 9] {
+    fn histograms_mut(&mut self) -> [&mut Histogram<u64>; 11] {
         [
             &mut self.ttft,
+            &mut self.ttfo,
             &mut self.itl,
             &mut self.tpot,
             &mut self.ntpot,
@@ -380,6 +423,7 @@ impl Recorder {
             &mut self.schedule_delay,
             &mut self.prompt_tokens,
             &mut self.output_tokens,
+            &mut self.reasoning_tokens,
         ]
     }
 
@@ -403,6 +447,8 @@ impl Recorder {
         self.input_tokens_total += other.input_tokens_total;
         self.output_tokens_total += other.output_tokens_total;
         self.output_tokens_from_usage += other.output_tokens_from_usage;
+        self.reasoning_tokens_total += other.reasoning_tokens_total;
+        self.reasoning_tokens_from_usage += other.reasoning_tokens_from_usage;
         self.prompt_token_mismatches += other.prompt_token_mismatches;
         self.token_count_mismatches += other.token_count_mismatches;
         self.in_flight_cap_waits += other.in_flight_cap_waits;

@@ -62,6 +62,10 @@ impl Recorder {
         (self.input_tokens_total, self.output_tokens_total) = (0, 0);
         (self.output_tokens_from_usage, self.prompt_token_mismatches) = (0, 0);
         (self.token_count_mismatches, self.in_flight_cap_waits) = (0, 0);
+        (
+            self.reasoning_tokens_total,
+            self.reasoning_tokens_from_usage,
+        ) = (0, 0);
         self.goodput = Default::default();
         self.media = Default::default();
         self.replay = Default::default();

@@ -90,3 +90,73 @@ fn every_outcome_lands_in_one_bucket() {
     let all = Recorder::merged([&r, &r]);
     assert_eq!((all.scheduled, all.accounted(), all.stages), (10, 10, 2));
 }
+
+/// A reasoning model's success: `think_ms` of reasoning chunks after the first token, then the answer.
+fn reasoned(t0: Instant, think_ms: u64, counted: u64, from_usage: Option<u64>) -> Exchange {
+    let mut exchange = success(t0, 100, &[10, 10, 10], Some(4));
+    if let Exchange::Ok(s) = &mut exchange {
+        s.reasoning = Reasoning {
+            first_output: Some(t0 + Duration::from_millis(100 + think_ms)),
+            counted,
+        };
+        if let Some(usage) = &mut s.usage {
+            usage.reasoning_tokens = from_usage;
+        }
+    }
+    exchange
+}
+
+#[test]
+fn reasoning_tokens_come_from_usage_else_from_chunks_and_ttfo_from_the_first_answer() {
+    let t0 = Instant::now();
+    let mut r = Recorder::new();
+    for exchange in [
+        reasoned(t0, 20, 2, Some(7)),
+        reasoned(t0, 30, 3, None),
+        success(t0, 50, &[1], Some(2)),
+    ] {
+        r.scheduled += 1;
+        r.record(&Sample {
+            intended: t0,
+            prompt_tokens: 3,
+            expect: Expect::default(),
+            exchange,
+        });
+    }
+    // The server's 7, the client's 3 chunks, and 0 for the answer without reasoning.
+    assert_eq!(
+        (r.reasoning_tokens_total, r.reasoning_tokens_from_usage),
+        (10, 1)
+    );
+    assert_eq!(
+        r.value(Metric::ReasoningTokens, Aggregation::Max),
+        Some(7.0)
+    );
+    assert_eq!(
+        r.value(Metric::ReasoningTokens, Aggregation::Min),
+        Some(0.0)
+    );
+    assert_eq!(
+        r.value(Metric::ReasoningTokens, Aggregation::Count),
+        Some(3.0)
+    );
+    assert!(r.saw_reasoning());
+    // TTFT is the first token of any kind; TTFO the first answer token.
+    assert!((r.ttft.max() as f64 - 100_000.0).abs() < 100.0);
+    assert!((r.ttfo.max() as f64 - 130_000.0).abs() < 200.0);
+    assert!((r.ttfo.min() as f64 - 50_000.0).abs() < 100.0);
+    // Merged across stages and shards, and through a shard's file, nothing is lost.
+    let all = Recorder::merged([&r, &r]);
+    assert_eq!(all.reasoning_tokens.len(), 6);
+    assert_eq!((all.reasoning_tokens_total, all.ttfo.len()), (20, 6));
+    let shards = Recorder::merged_shards([&r, &r]);
+    assert_eq!(shards.reasoning_tokens_from_usage, 2);
+    let back = Recorder::from_file(&r.to_file(t0), t0).unwrap();
+    assert_eq!(back.ttfo, r.ttfo);
+    assert_eq!(back.reasoning_tokens, r.reasoning_tokens);
+    assert_eq!(back.reasoning_tokens_total, 10);
+    let mut copy = Recorder::new();
+    copy.copy_from(&r);
+    copy.clear();
+    assert_eq!((copy.reasoning_tokens_total, copy.ttfo.len()), (0, 0));
+}

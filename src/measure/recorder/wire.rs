@@ -36,6 +36,11 @@ pub struct RecorderFile {
     pub input_tokens_total: u64,
     pub output_tokens_total: u64,
     pub output_tokens_from_usage: u64,
+    /// Reasoning tokens, and successes whose count the server gave (absent from older files).
+    #[serde(default)]
+    pub reasoning_tokens_total: u64,
+    #[serde(default)]
+    pub reasoning_tokens_from_usage: u64,
     pub prompt_token_mismatches: u64,
     pub token_count_mismatches: u64,
     pub in_flight_cap_waits: u64,
@@ -112,6 +117,8 @@ impl Recorder {
             input_tokens_total: self.input_tokens_total,
             output_tokens_total: self.output_tokens_total,
             output_tokens_from_usage: self.output_tokens_from_usage,
+            reasoning_tokens_total: self.reasoning_tokens_total,
+            reasoning_tokens_from_usage: self.reasoning_tokens_from_usage,
             prompt_token_mismatches: self.prompt_token_mismatches,
             token_count_mismatches: self.token_count_mismatches,
             in_flight_cap_waits: self.in_flight_cap_waits,
@@ -164,6 +171,8 @@ impl Recorder {
             input_tokens_total: file.input_tokens_total,
             output_tokens_total: file.output_tokens_total,
             output_tokens_from_usage: file.output_tokens_from_usage,
+            reasoning_tokens_total: file.reasoning_tokens_total,
+            reasoning_tokens_from_usage: file.reasoning_tokens_from_usage,
             prompt_token_mismatches: file.prompt_token_mismatches,
             token_count_mismatches: file.token_count_mismatches,
             in_flight_cap_waits: file.in_flight_cap_waits,

@@ -221,6 +221,13 @@ pub struct Successes {
     pub prompt_tokens: Option<Distribution>,
     pub output_len: Option<Distribution>,
     pub output_tokens_from_server_usage: u64,
+    /// Reasoning tokens per success (absent when no success carried reasoning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<Distribution>,
+    /// Of the successes, those whose reasoning count came from the server's
+    /// `usage.completion_tokens_details.reasoning_tokens` (the rest were counted by chunks).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasoning_tokens_from_server_usage: u64,
     pub prompt_token_mismatches: u64,
     pub token_count_mismatches: u64,
     /// With `report.goodput`: how many successes met the per-request SLOs.
@@ -262,6 +269,9 @@ pub struct Latency {
     pub request_latency: Option<Distribution>,
     pub request_latency_from_intended_send: Option<Distribution>,
     pub time_to_first_token: Option<Distribution>,
+    /// The first answer (not reasoning) chunk − sent: AIPerf's name. Equal to TTFT without reasoning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_output_token: Option<Distribution>,
     pub inter_token_latency: Option<Distribution>,
     pub time_per_output_token: Option<Distribution>,
     pub normalized_time_per_output_token: Option<Distribution>,
@@ -428,4 +438,8 @@ impl VerdictsFile {
                 .map_err(json)
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -10,6 +10,11 @@
 //! response. Without streaming, time to first token is the request latency (the one response), and
 //! the streaming-only metrics are left out of the table and the CSV, as genai-perf does. Percentiles
 //! interpolate linearly between ranks and `std` is the population's, as numpy's defaults do.
+//!
+//! A reasoning model's run adds AIPerf's two reasoning metrics (genai-perf has none):
+//! `time_to_first_output_token`, to the first answer token (a stream's only; a request without
+//! reasoning counts its TTFT), and `reasoning_token_count`. Like AIPerf, `output_sequence_length` and
+//! the inter-token latency count every generated token, reasoning included.
 
 use std::path::Path;
 
@@ -22,6 +27,10 @@ pub struct Request {
     pub end: f64,
     pub latency_ms: f64,
     pub ttft_ms: f64,
+    /// Time to the first answer token (streams): `ttft_ms` when the response had no reasoning.
+    pub ttfo_ms: Option<f64>,
+    /// Reasoning tokens, when the response carried reasoning.
+    pub reasoning_tokens: Option<f64>,
     /// Streams with two content chunks or more.
     pub ttst_ms: Option<f64>,
     /// Streams with more than one chunk and one output token.
@@ -41,6 +50,8 @@ struct Record {
     prompt_tokens: Option<f64>,
     output_tokens: Option<f64>,
     ttft: Option<f64>,
+    ttfo: Option<f64>,
+    reasoning_tokens: Option<f64>,
     request_latency: Option<f64>,
     chunk_gaps: Option<Vec<f64>>,
 }
@@ -80,6 +91,8 @@ fn request(r: Record, streaming: bool) -> Option<Request> {
         end: r.end_time?,
         latency_ms,
         ttft_ms,
+        ttfo_ms: streaming.then(|| r.ttfo.map_or(ttft_ms, |t| t * ms)),
+        reasoning_tokens: r.reasoning_tokens,
         ttst_ms: gaps_ms.first().copied().filter(|_| chunked),
         itl_ms: (chunked && output_tokens > 1.0)
             .then(|| (latency_ms - ttft_ms) / (output_tokens - 1.0)),
@@ -148,6 +161,9 @@ pub struct Export {
     pub request_goodput: Option<System>,
     pub request_count: System,
     pub time_to_first_token: Stats,
+    /// AIPerf's, for a reasoning model's run only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_output_token: Option<Stats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_second_token: Option<Stats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +173,9 @@ pub struct Export {
     pub output_token_throughput_per_user: Option<Stats>,
     pub output_sequence_length: Stats,
     pub input_sequence_length: Stats,
+    /// AIPerf's, for a reasoning model's run only: reasoning tokens per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_token_count: Option<Stats>,
     /// What was asked for: the command's flags, and infergate's scenario.
     pub input_config: serde_json::Value,
 }
@@ -217,6 +236,7 @@ pub fn export(
         avg: count / seconds,
     };
     let output: f64 = requests.iter().map(|r| r.output_tokens).sum();
+    let reasoning = requests.iter().any(|r| r.reasoning_tokens.is_some());
     Some(Export {
         request_throughput: per_second(requests.len() as f64, "requests/sec"),
         request_latency: of(|r| Some(r.latency_ms), "ms")?,
@@ -226,12 +246,15 @@ pub fn export(
             avg: requests.len() as f64,
         },
         time_to_first_token: of(|r| Some(r.ttft_ms), "ms")?,
+        time_to_first_output_token: of(|r| r.ttfo_ms, "ms").filter(|_| reasoning),
         time_to_second_token: of(|r| r.ttst_ms, "ms"),
         inter_token_latency: of(|r| r.itl_ms, "ms"),
         output_token_throughput: per_second(output, "tokens/sec"),
         output_token_throughput_per_user: of(|r| r.itl_ms.map(|itl| 1e3 / itl), "tokens/sec/user"),
         output_sequence_length: of(|r| Some(r.output_tokens), "tokens")?,
         input_sequence_length: of(|r| Some(r.input_tokens), "tokens")?,
+        reasoning_token_count: of(|r| Some(r.reasoning_tokens.unwrap_or(0.0)), "tokens")
+            .filter(|_| reasoning),
         input_config,
     })
 }
@@ -245,6 +268,9 @@ impl Export {
         let mut rows: Vec<Row<'_>> = Vec::new();
         if streaming {
             rows.push(("time_to_first_token", "ms", Some(&self.time_to_first_token)));
+            if let Some(ttfo) = &self.time_to_first_output_token {
+                rows.push(("time_to_first_output_token", "ms", Some(ttfo)));
+            }
             rows.push((
                 "time_to_second_token",
                 "ms",
@@ -275,6 +301,9 @@ impl Export {
             "tokens",
             Some(&self.input_sequence_length),
         ));
+        if let Some(reasoning) = &self.reasoning_token_count {
+            rows.push(("reasoning_token_count", "tokens", Some(reasoning)));
+        }
         rows
     }
 
@@ -429,59 +458,4 @@ fn csv_field(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statistics_are_numpys() {
-        let s = stats(&[4.0, 1.0, 3.0, 2.0], "ms").unwrap();
-        assert_eq!((s.avg, s.min, s.max), (2.5, 1.0, 4.0));
-        assert!((s.p50 - 2.5).abs() < 1e-12 && (s.p25 - 1.75).abs() < 1e-12);
-        assert!((s.p99 - 3.97).abs() < 1e-12, "{}", s.p99);
-        assert!((s.std - 1.25f64.sqrt()).abs() < 1e-12);
-        assert!(stats(&[], "ms").is_none());
-    }
-
-    #[test]
-    fn numbers_and_names_are_written_as_genai_perf_writes_them() {
-        assert_eq!(number(5043.384), "5,043.38");
-        assert_eq!(number(1234567.0), "1,234,567.00");
-        assert_eq!(number(12.0), "12.00");
-        assert_eq!(number(-0.001), "0.00");
-        assert_eq!(
-            metric_name("time_to_first_token", "ms"),
-            "Time To First Token (ms)"
-        );
-        assert_eq!(csv_field("5,043.38"), "\"5,043.38\"");
-    }
-
-    #[test]
-    fn a_stream_gives_every_metric_and_a_plain_response_its_latency() {
-        let record = |gaps: &str| {
-            serde_json::from_str::<Record>(&format!(
-                r#"{{"outcome": "ok", "start_time": 1.0, "end_time": 1.5, "prompt_tokens": 200,
-                   "output_tokens": 11, "ttft": 0.1, "request_latency": 0.5, "chunk_gaps": {gaps}}}"#
-            ))
-            .unwrap()
-        };
-        let streamed = request(record("[0.04, 0.04]"), true).unwrap();
-        assert!((streamed.ttft_ms - 100.0).abs() < 1e-9);
-        assert!((streamed.itl_ms.unwrap() - 40.0).abs() < 1e-9);
-        assert!((streamed.ttst_ms.unwrap() - 40.0).abs() < 1e-9);
-        let plain = request(record("null"), false).unwrap();
-        assert_eq!(
-            (plain.ttft_ms, plain.itl_ms, plain.ttst_ms),
-            (500.0, None, None)
-        );
-        let e = export(
-            &[streamed.clone(), streamed],
-            Some(1),
-            serde_json::Value::Null,
-        )
-        .unwrap();
-        assert_eq!(e.request_count.avg, 2.0);
-        assert!((e.request_throughput.avg - 4.0).abs() < 1e-9);
-        assert!((e.output_token_throughput.avg - 44.0).abs() < 1e-9);
-        assert!((e.request_goodput.unwrap().avg - 2.0).abs() < 1e-9);
-    }
-}
+mod tests;
