@@ -13,6 +13,7 @@ use super::{exit, millis};
 #[command(
     after_help = "Examples:\n  infergate sim --port 8000 --max-batch 32\n  \
                   infergate sim --drift 10 --cold-start 5   # noisy like a real engine, cold at first\n  \
+                  infergate sim --reasoning-tokens 32       # a reasoning model, like gpt-oss on vLLM\n  \
                   curl -N localhost:8000/v1/completions -d '{\"prompt\":\"hi\",\"max_tokens\":5,\"stream\":true}'"
 )]
 pub struct SimArgs {
@@ -61,6 +62,11 @@ pub struct SimArgs {
     /// Start cold: twice as slow at first, easing linearly to the drawn pace over this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
     pub cold_start: f64,
+    /// Act as a reasoning model: each chat answer begins with this many reasoning tokens
+    /// (`delta.reasoning_content`, counted in `usage.completion_tokens_details.reasoning_tokens`),
+    /// within `max_tokens` as vLLM counts them. The completions API has no reasoning, as in vLLM.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reasoning_tokens: u32,
     /// Draw the drift from this seed (a different one per start, to mimic restarts), instead of at
     /// random.
     #[arg(long)]
@@ -92,6 +98,7 @@ pub fn main(args: SimArgs) -> ExitCode {
         drift,
         slowdown,
         cold_start,
+        reasoning_tokens,
         seed,
     } = args;
     let engine = EngineConfig {
@@ -118,6 +125,7 @@ pub fn main(args: SimArgs) -> ExitCode {
         engine,
         fixed,
         pace,
+        reasoning_tokens,
         ..SimConfig::default()
     };
     if let Some(name) = tokenizer {
@@ -161,6 +169,12 @@ fn serve(host: &str, port: u16, config: SimConfig) -> ExitCode {
             Some(f) => format!("fixed timing: TTFT {:?}, ITL {:?}", f.ttft, f.itl),
             None => format!("continuous batching, max batch {}", config.engine.max_batch),
         };
+        if config.reasoning_tokens > 0 {
+            mode.push_str(&format!(
+                "; a reasoning model: {} reasoning tokens begin each chat answer",
+                config.reasoning_tokens
+            ));
+        }
         if config.pace.factor != 1.0 || !config.pace.cold.is_zero() {
             mode.push_str(&format!(
                 "; this start runs at {:.3}x its configured timing{}",

@@ -7,6 +7,7 @@
 pub mod engine;
 pub mod metrics;
 pub mod pace;
+mod reasoning;
 mod server;
 mod tools;
 pub use server::{AUDIO_TOKENS, IMAGE_TOKENS, MAX_REQUEST_BYTES, VIDEO_TOKENS};
@@ -41,6 +42,9 @@ pub struct SimConfig {
     pub background: bool,
     /// How much slower than configured it runs (drift, a deliberate slowdown, a cold start).
     pub pace: Pace,
+    /// Act as a reasoning model: each chat answer begins with this many reasoning tokens
+    /// (`delta.reasoning_content`), counted within `max_tokens` as vLLM counts them (see `reasoning`).
+    pub reasoning_tokens: u32,
 }
 
 /// A target with known timing: the first token `ttft` after the request arrives, then one token every
@@ -61,6 +65,7 @@ impl Default for SimConfig {
             tokens: std::sync::Arc::new(crate::plan::tokens::TokenCounter::builtin()),
             background: false,
             pace: Pace::default(),
+            reasoning_tokens: 0,
         }
     }
 }
@@ -152,15 +157,7 @@ pub async fn serve(
         Arc::clone(&exported),
         config.pace,
     ));
-    let app = server::router(
-        config.model,
-        config.adapters,
-        jobs_tx,
-        config.fixed,
-        config.pace,
-        config.tokens,
-        exported,
-    );
+    let app = server::router(config, jobs_tx, exported);
     // Like uvicorn and every real engine's server: small SSE chunks go out at once, not after Nagle's
     // algorithm has waited for the client's delayed ACK (which added ~20 ms to every first token).
     use axum::serve::ListenerExt;

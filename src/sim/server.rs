@@ -45,6 +45,8 @@ struct AppState {
     truth: Truth,
     tokens: Arc<TokenCounter>,
     exported: Arc<super::metrics::Exported>,
+    /// Reasoning tokens each chat answer begins with (`SimConfig::reasoning_tokens`).
+    reasoning: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,25 +56,22 @@ enum Api {
 }
 
 pub fn router(
-    model: String,
-    adapters: Vec<String>,
+    config: super::SimConfig,
     jobs: mpsc::UnboundedSender<Job>,
-    fixed: Option<FixedTiming>,
-    pace: super::Pace,
-    tokens: Arc<TokenCounter>,
     exported: Arc<super::metrics::Exported>,
 ) -> Router {
-    let model_json = serde_json::to_string(&model).expect("a string serialises");
+    let model_json = serde_json::to_string(&config.model).expect("a string serialises");
     let state = Arc::new(AppState {
-        model,
-        adapters,
+        model: config.model,
+        adapters: config.adapters,
         model_json,
         jobs,
-        fixed,
-        pace,
+        fixed: config.fixed,
+        pace: config.pace,
         truth: Truth::default(),
-        tokens,
+        tokens: config.tokens,
         exported,
+        reasoning: config.reasoning_tokens,
     });
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -275,6 +274,7 @@ async fn handle(State(state): State<Arc<AppState>>, api: Api, body: Bytes) -> Re
         api,
         prompt_tokens,
         output_tokens,
+        reasoning: super::reasoning::within(api == Api::Chat, state.reasoning, output_tokens),
         arrived,
         last_token: None,
         marked: 0,
@@ -294,6 +294,8 @@ struct Chunks {
     api: Api,
     prompt_tokens: u32,
     output_tokens: u32,
+    /// Of `output_tokens`, the first this many are reasoning.
+    reasoning: u32,
     /// When the request arrived, and when its last token was handed over: the server-side truth.
     arrived: Instant,
     last_token: Option<Instant>,
@@ -315,6 +317,9 @@ impl Chunks {
                 self.state.exported.next_token();
             }
         }
+        if self.marked == self.reasoning {
+            self.state.truth.record_ttfo(now - self.arrived);
+        }
         self.marked += 1;
         if self.marked == self.output_tokens {
             self.state.exported.finished(now - self.arrived);
@@ -332,10 +337,11 @@ impl Chunks {
 
     fn usage(&self, produced: u32) -> String {
         format!(
-            r#"{{"prompt_tokens":{},"completion_tokens":{},"total_tokens":{}}}"#,
+            r#"{{"prompt_tokens":{},"completion_tokens":{},"total_tokens":{}{}}}"#,
             self.prompt_tokens,
             produced,
-            self.prompt_tokens + produced
+            self.prompt_tokens + produced,
+            super::reasoning::usage_details(self.reasoning, produced)
         )
     }
 
@@ -361,10 +367,18 @@ impl Chunks {
             Api::Completion => {
                 format!(r#"{{"index":0,"text":"{word}","logprobs":null,"finish_reason":{finish}}}"#)
             }
+            Api::Chat if index < self.reasoning => format!(
+                r#"{{"index":0,"delta":{{"reasoning_content":"{word}"}},"logprobs":null,"finish_reason":{finish}}}"#
+            ),
             Api::Chat => match &self.tool {
                 Some(tool) => format!(
                     r#"{{"index":0,"delta":{},"logprobs":null,"finish_reason":{finish}}}"#,
-                    super::tools::delta(tool, index, self.output_tokens, word)
+                    super::tools::delta(
+                        tool,
+                        index - self.reasoning,
+                        self.output_tokens - self.reasoning,
+                        word
+                    )
                 ),
                 None => format!(
                     r#"{{"index":0,"delta":{{"content":"{word}"}},"logprobs":null,"finish_reason":{finish}}}"#
@@ -424,21 +438,26 @@ fn stream_response(chunks: Chunks, events: Source, include_usage: bool) -> Respo
 }
 
 async fn whole_response(mut chunks: Chunks, mut events: Source) -> Response {
-    let mut text = String::new();
+    let (mut text, mut thought) = (String::new(), String::new());
     let mut produced = 0;
     while let Some(index) = events.next().await {
         // Counted as the engine counts it (generation tokens, TTFT, success), though sent at the end.
         chunks.mark_token();
-        text.push_str(OUTPUT_WORDS[index as usize % OUTPUT_WORDS.len()]);
+        let word = OUTPUT_WORDS[index as usize % OUTPUT_WORDS.len()];
+        match index < chunks.reasoning {
+            true => thought.push_str(word),
+            false => text.push_str(word),
+        }
         produced += 1;
     }
     let choice = match chunks.api {
         Api::Completion => json!({"index": 0, "text": text, "finish_reason": "length"}),
         Api::Chat => {
-            let message = match &chunks.tool {
+            let mut message = match &chunks.tool {
                 Some(tool) => super::tools::message(tool, &text),
                 None => json!({"role": "assistant", "content": text}),
             };
+            super::reasoning::add_to_message(&mut message, chunks.reasoning, thought);
             json!({"index": 0, "message": message, "finish_reason": "length"})
         }
     };

@@ -1,5 +1,6 @@
-//! What the simulator itself measured: server-side time to first token and inter-token gaps, taken
-//! where each chunk is handed to the HTTP stack. `GET /infergate/timings` returns their percentiles
+//! What the simulator itself measured: server-side time to first token (of any kind), to the first
+//! answer token (after any reasoning) and inter-token gaps, taken where each chunk is handed to the
+//! HTTP stack. `GET /infergate/timings` returns their percentiles
 //! (`?reset=true` also clears them), so `infergate bench` can compare the client's numbers with the
 //! truth instead of with the configured values, which the server's own timer only approximates.
 
@@ -16,6 +17,7 @@ pub struct Truth {
 
 struct Histograms {
     ttft: Histogram<u64>,
+    ttfo: Histogram<u64>,
     itl: Histogram<u64>,
 }
 
@@ -35,6 +37,9 @@ pub struct Percentiles {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
     pub ttft: Percentiles,
+    /// To the first answer (not reasoning) token: `ttft` when the simulator does not reason.
+    #[serde(default)]
+    pub ttfo: Percentiles,
     pub itl: Percentiles,
 }
 
@@ -43,6 +48,7 @@ impl Default for Truth {
         Truth {
             inner: Mutex::new(Histograms {
                 ttft: histogram(),
+                ttfo: histogram(),
                 itl: histogram(),
             }),
         }
@@ -70,6 +76,10 @@ impl Truth {
         self.lock().ttft.saturating_record(micros(d));
     }
 
+    pub fn record_ttfo(&self, d: Duration) {
+        self.lock().ttfo.saturating_record(micros(d));
+    }
+
     pub fn record_itl(&self, d: Duration) {
         self.lock().itl.saturating_record(micros(d));
     }
@@ -79,10 +89,12 @@ impl Truth {
         let mut h = self.lock();
         let timings = Timings {
             ttft: percentiles(&h.ttft),
+            ttfo: percentiles(&h.ttfo),
             itl: percentiles(&h.itl),
         };
         if reset {
             h.ttft.reset();
+            h.ttfo.reset();
             h.itl.reset();
         }
         timings
