@@ -30,6 +30,7 @@ mod lora;
 mod multimodal;
 mod per_request;
 mod profile;
+mod reasoning;
 mod replay;
 mod reports;
 mod scenarios;
