@@ -26,7 +26,6 @@ use change::{Allowance, Judgement};
 use interval::Interval;
 use samples::RunSamples;
 
-use crate::scenario::threshold::format_metric_value;
 use crate::scenario::{Aggregation, Metric, Regression, Threshold};
 
 /// One saved run as read back.
@@ -202,7 +201,7 @@ impl Row {
         if self.metric == Metric::Capacity {
             return crate::scenario::metric::trim_number(value);
         }
-        format_metric_value(self.metric.kind(), self.aggregation, value)
+        self.metric.format_value(self.aggregation, value)
     }
 
     /// Names the row across runs of one scenario: `stage 0 (...) ttft p(99) [regression]`.
