@@ -47,6 +47,27 @@ async fn saved_runs(location: &Location) -> Vec<String> {
         .unwrap()
 }
 
+/// A run's report directory and an empty local history beside it, with a runtime to drive the store.
+fn local_history() -> (
+    tempfile::TempDir,
+    PathBuf,
+    PathBuf,
+    Location,
+    tokio::runtime::Runtime,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = a_run(dir.path());
+    let store = dir.path().join("baselines");
+    let location = Location::Local(store.clone());
+    (
+        dir,
+        report,
+        store,
+        location,
+        tokio::runtime::Runtime::new().unwrap(),
+    )
+}
+
 /// The same story in either store: a single-run layout read, saves appended and pruned, the newest
 /// kept, concurrent saves all landing.
 async fn story(location: Location, report: &Path, legacy: impl AsyncFn()) {
@@ -117,11 +138,7 @@ async fn story(location: Location, report: &Path, legacy: impl AsyncFn()) {
 #[test]
 fn a_local_history_appends_prunes_and_reads_the_single_run_layout() {
     let _turn = crate::support::turn_blocking();
-    let dir = tempfile::tempdir().unwrap();
-    let report = a_run(dir.path());
-    let store = dir.path().join("baselines");
-    let location = Location::Local(store.clone());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, report, store, location, runtime) = local_history();
     runtime.block_on(story(location, &report, async || {
         // The old layout: a whole report directory directly under LOCATION/<scenario>/.
         let old = store.join("history");
@@ -169,11 +186,7 @@ fn an_s3_history_appends_prunes_and_reads_the_single_run_layout() {
 #[test]
 fn the_history_command_shows_each_statistics_spread_and_what_it_could_catch() {
     let _turn = crate::support::turn_blocking();
-    let dir = tempfile::tempdir().unwrap();
-    let report = a_run(dir.path());
-    let store = dir.path().join("baselines");
-    let location = Location::Local(store.clone());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_dir, report, store, location, runtime) = local_history();
     let show = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_infergate"))
             .args(["history", store.to_str().unwrap(), "history"])

@@ -4,6 +4,19 @@ use super::*;
 use crate::client::{Failure, Reasoning, openai::Usage};
 use crate::scenario::{Aggregation, Metric};
 
+/// Records each exchange as one scheduled request sent at `t0` with a 3-token prompt.
+fn record_all<const N: usize>(r: &mut Recorder, t0: Instant, exchanges: [Exchange; N]) {
+    for exchange in exchanges {
+        r.scheduled += 1;
+        r.record(&Sample {
+            intended: t0,
+            prompt_tokens: 3,
+            expect: Expect::default(),
+            exchange,
+        });
+    }
+}
+
 fn success(t0: Instant, ttft_ms: u64, gaps_ms: &[u64], tokens: Option<u64>) -> Exchange {
     let first = t0 + Duration::from_millis(ttft_ms);
     let end = first + Duration::from_millis(gaps_ms.iter().sum());
@@ -61,23 +74,19 @@ fn every_outcome_lands_in_one_bucket() {
         sent: t0,
         end: t0,
     });
-    for exchange in [
-        success(t0, 5, &[1], None),
-        failed.clone(),
-        failed,
-        Exchange::TimedOut {
-            sent: t0,
-            timeout: Timeout::Idle,
-        },
-    ] {
-        r.scheduled += 1;
-        r.record(&Sample {
-            intended: t0,
-            prompt_tokens: 3,
-            expect: Expect::default(),
-            exchange,
-        });
-    }
+    record_all(
+        &mut r,
+        t0,
+        [
+            success(t0, 5, &[1], None),
+            failed.clone(),
+            failed,
+            Exchange::TimedOut {
+                sent: t0,
+                timeout: Timeout::Idle,
+            },
+        ],
+    );
     r.scheduled += 1;
     r.cancelled += 1;
     assert_eq!((r.ok, r.failed(), r.timed_out, r.cancelled), (1, 2, 1, 1));
@@ -110,19 +119,15 @@ fn reasoned(t0: Instant, think_ms: u64, counted: u64, from_usage: Option<u64>) -
 fn reasoning_tokens_come_from_usage_else_from_chunks_and_ttfo_from_the_first_answer() {
     let t0 = Instant::now();
     let mut r = Recorder::new();
-    for exchange in [
-        reasoned(t0, 20, 2, Some(7)),
-        reasoned(t0, 30, 3, None),
-        success(t0, 50, &[1], Some(2)),
-    ] {
-        r.scheduled += 1;
-        r.record(&Sample {
-            intended: t0,
-            prompt_tokens: 3,
-            expect: Expect::default(),
-            exchange,
-        });
-    }
+    record_all(
+        &mut r,
+        t0,
+        [
+            reasoned(t0, 20, 2, Some(7)),
+            reasoned(t0, 30, 3, None),
+            success(t0, 50, &[1], Some(2)),
+        ],
+    );
     // The server's 7, the client's 3 chunks, and 0 for the answer without reasoning.
     assert_eq!(
         (r.reasoning_tokens_total, r.reasoning_tokens_from_usage),
