@@ -9,8 +9,9 @@
 #   scripts/real-engine.sh stop
 #   scripts/real-engine.sh env       # print the variables the end-to-end test reads
 #
-# A slower engine beside it, for testing the gate (the same vocabulary, a larger hidden size):
-#   INFERGATE_ENGINE_HIDDEN=1024 INFERGATE_ENGINE_PORT=8090 scripts/real-engine.sh model start
+# A slower engine beside it, for testing the gate (the same vocabulary, a larger hidden size; 320 is
+# about 1.5-2.5x slower at 4 req/s, larger sizes saturate there; docs/gate.md, "Measured"):
+#   INFERGATE_ENGINE_HIDDEN=320 INFERGATE_ENGINE_PORT=8090 scripts/real-engine.sh model start
 #
 # Everything lives in $INFERGATE_ENGINE_CACHE (default ~/.cache/infergate/engine), outside the
 # repository; each step skips what is already there.
