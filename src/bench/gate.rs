@@ -231,30 +231,30 @@ impl GateBench {
                 a_runs.push(judged.samples);
             }
         }
-        for i in 0..self.aa {
-            let engine = start(false)?;
+        // A/A rounds (the unchanged engine), then A/B rounds (the changed one).
+        let rounds = (0..self.aa).map(|i| (i, false));
+        for (i, changed) in rounds.chain((0..self.ab).map(|i| (i, true))) {
+            let engine = start(changed)?;
             let Some(candidate) = self.valid_run(&engine, &mut tally.invalid)? else {
                 tally.left_out += 1;
                 continue;
             };
             let end = if sliding { a_runs.len() } else { self.history };
             let round = self.judge(&history_of(&a_runs, end), &candidate, &engine)?;
-            say(format!("A/A {}/{}: {}", i + 1, self.aa, round.describe()));
-            tally.aa(&round);
-            if sliding {
-                a_runs.push(candidate.samples);
+            let (label, of) = if changed {
+                ("A/B", self.ab)
+            } else {
+                ("A/A", self.aa)
+            };
+            say(format!("{label} {}/{of}: {}", i + 1, round.describe()));
+            if changed {
+                tally.ab(&round);
+            } else {
+                tally.aa(&round);
+                if sliding {
+                    a_runs.push(candidate.samples);
+                }
             }
-        }
-        for i in 0..self.ab {
-            let engine = start(true)?;
-            let Some(candidate) = self.valid_run(&engine, &mut tally.invalid)? else {
-                tally.left_out += 1;
-                continue;
-            };
-            let end = if sliding { a_runs.len() } else { self.history };
-            let round = self.judge(&history_of(&a_runs, end), &candidate, &engine)?;
-            say(format!("A/B {}/{}: {}", i + 1, self.ab, round.describe()));
-            tally.ab(&round);
         }
         Ok(tally.row(drift, self))
     }

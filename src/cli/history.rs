@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use crate::gate::baseline::noise::noise;
 use crate::gate::baseline::spread::Scale;
-use crate::scenario::threshold::format_metric_value;
-use crate::scenario::{Aggregation, Regression, Scenario};
+use crate::scenario::{Regression, Scenario};
 use crate::store::{Location, baseline};
 
 use super::exit;
@@ -89,12 +88,7 @@ pub fn main(args: HistoryArgs) -> ExitCode {
         (1.0 - regression.confidence) * 100.0
     );
     for row in noise(&history, &regression) {
-        let value = |v: f64| match row.metric.kind() {
-            crate::scenario::MetricKind::Trend => {
-                row.metric.format_value(Aggregation::Percentile(50.0), v)
-            }
-            kind => format_metric_value(kind, Aggregation::Value, v),
-        };
+        let value = |v: f64| row.metric.format_value(row.aggregation, v);
         let (spread, mde) = match row.scale {
             Scale::Log => (
                 format!("{:.1} %", row.spread * 100.0),

@@ -35,18 +35,10 @@ pub fn scan(data: &[u8]) -> Option<Event> {
     std::str::from_utf8(data).ok()?;
     let mut s = Scanner { b: data, i: 0 };
     let mut event = Event::default();
-    let mut seen = [false; 3];
-    s.object(|s, key| {
-        let field = match key {
-            b"choices" => 0,
-            b"usage" => 1,
-            b"error" => 2,
-            _ => return s.skip(0),
-        };
-        if std::mem::replace(&mut seen[field], true) {
-            return None;
-        }
-        match field {
+    s.fields(
+        [b"choices", b"usage", b"error"],
+        0,
+        |s, field| match field {
             0 => s.choices(&mut event),
             1 => {
                 event.usage = s.usage()?;
@@ -54,8 +46,8 @@ pub fn scan(data: &[u8]) -> Option<Event> {
             }
             // An error (its message is the full parse's to read), or `"error": null`.
             _ => s.null(),
-        }
-    })?;
+        },
+    )?;
     s.ws();
     (s.i == data.len()).then_some(event)
 }
@@ -118,6 +110,31 @@ impl<'a> Scanner<'a> {
                 return None;
             }
         }
+    }
+
+    /// An object whose keys of interest are `names`: `read` is called with the index of each one
+    /// present, other keys' values are skipped (at `depth`), and a key given twice leaves the object
+    /// to serde (which keeps the last).
+    fn fields<const N: usize>(
+        &mut self,
+        names: [&[u8]; N],
+        depth: u32,
+        mut read: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
+        let mut seen = [false; N];
+        self.object(|s, key| match names.iter().position(|name| *name == key) {
+            None => s.skip(depth),
+            Some(i) if std::mem::replace(&mut seen[i], true) => None,
+            Some(i) => read(s, i),
+        })
+    }
+
+    /// `null` (giving `absent`), or the value `read` reads.
+    fn nullable<T>(&mut self, absent: T, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+        if self.peek()? == b'n' {
+            return self.null().map(|_| absent);
+        }
+        read(self)
     }
 
     /// `[ value, ... ]`, calling `element` for each; returns how many there were.
@@ -240,126 +257,91 @@ impl<'a> Scanner<'a> {
     /// A string or null that serde reads as `Option<Cow<str>>`: whether it is non-empty (any
     /// escape is at least one character).
     fn text(&mut self) -> Option<bool> {
-        if self.peek()? == b'n' {
-            return self.null().map(|_| false);
-        }
-        let start = self.i;
-        self.skip_string()?;
-        Some(self.i - start > 2)
+        self.nullable(false, |s| {
+            let start = s.i;
+            s.skip_string()?;
+            Some(s.i - start > 2)
+        })
     }
 
     /// `choices`: null or a list of choice objects.
     fn choices(&mut self, event: &mut Event) -> Option<()> {
-        if self.peek()? == b'n' {
-            return self.null();
-        }
-        self.array(|s| {
-            let mut seen = [false; 3];
-            s.object(|s, key| {
-                let field = match key {
-                    b"text" => 0,
-                    b"delta" => 1,
-                    b"message" => 2,
-                    _ => return s.skip(1),
-                };
-                if std::mem::replace(&mut seen[field], true) {
-                    return None;
-                }
-                let (answer, reasoning) = match field {
-                    0 => (s.text()?, false),
-                    _ => s.delta()?,
-                };
-                event.answer |= answer;
-                event.reasoning |= reasoning;
-                Some(())
+        self.nullable((), |s| {
+            s.array(|s| {
+                s.fields([b"text", b"delta", b"message"], 1, |s, field| {
+                    let (answer, reasoning) = match field {
+                        0 => (s.text()?, false),
+                        _ => s.delta()?,
+                    };
+                    event.answer |= answer;
+                    event.reasoning |= reasoning;
+                    Some(())
+                })
             })
+            .map(|_| ())
         })
-        .map(|_| ())
     }
 
     /// A choice's `delta` or `message`: null or an object; whether it carries answer, and reasoning.
     fn delta(&mut self) -> Option<(bool, bool)> {
-        if self.peek()? == b'n' {
-            return self.null().map(|_| (false, false));
-        }
-        let mut seen = [false; 4];
-        let (mut answer, mut reasoning) = (false, false);
-        self.object(|s, key| {
-            let field = match key {
-                b"content" => 0,
-                b"reasoning_content" => 1,
-                b"reasoning" => 2,
-                b"tool_calls" => 3,
-                _ => return s.skip(2),
-            };
-            if std::mem::replace(&mut seen[field], true) {
-                return None;
-            }
-            match field {
-                0 => answer |= s.text()?,
-                1 | 2 => reasoning |= s.text()?,
-                _ if s.peek()? == b'n' => s.null()?,
-                _ => answer |= s.array(|s| s.skip(3))? > 0,
-            }
-            Some(())
-        })?;
-        Some((answer, reasoning))
+        self.nullable((false, false), |s| {
+            let names = [
+                &b"content"[..],
+                b"reasoning_content",
+                b"reasoning",
+                b"tool_calls",
+            ];
+            let (mut answer, mut reasoning) = (false, false);
+            s.fields(names, 2, |s, field| {
+                match field {
+                    0 => answer |= s.text()?,
+                    1 | 2 => reasoning |= s.text()?,
+                    _ => answer |= s.nullable(false, |s| Some(s.array(|s| s.skip(3))? > 0))?,
+                }
+                Some(())
+            })?;
+            Some((answer, reasoning))
+        })
     }
 
     /// `usage`: null, or an object whose token counts are unsigned integers or null.
     fn usage(&mut self) -> Option<Option<Usage>> {
-        if self.peek()? == b'n' {
-            return self.null().map(|_| None);
-        }
-        let mut usage = Usage::default();
-        let mut seen = [false; 3];
-        self.object(|s, key| {
-            let field = match key {
-                b"prompt_tokens" => 0,
-                b"completion_tokens" => 1,
-                b"completion_tokens_details" => 2,
-                _ => return s.skip(1),
-            };
-            if std::mem::replace(&mut seen[field], true) {
-                return None;
-            }
-            match field {
-                0 => usage.prompt_tokens = s.count()?,
-                1 => usage.completion_tokens = s.count()?,
-                _ => usage.reasoning_tokens = s.details()?,
-            }
-            Some(())
-        })?;
-        Some(Some(usage))
+        self.nullable(None, |s| {
+            let names = [
+                &b"prompt_tokens"[..],
+                b"completion_tokens",
+                b"completion_tokens_details",
+            ];
+            let mut usage = Usage::default();
+            s.fields(names, 1, |s, field| {
+                match field {
+                    0 => usage.prompt_tokens = s.count()?,
+                    1 => usage.completion_tokens = s.count()?,
+                    _ => usage.reasoning_tokens = s.details()?,
+                }
+                Some(())
+            })?;
+            Some(Some(usage))
+        })
     }
 
     /// A token count: an unsigned integer, or null.
     fn count(&mut self) -> Option<Option<u64>> {
-        if self.peek()? == b'n' {
-            return self.null().map(|_| None);
-        }
-        Some(Some(
-            std::str::from_utf8(self.number()?).ok()?.parse().ok()?,
-        ))
+        self.nullable(None, |s| {
+            Some(Some(std::str::from_utf8(s.number()?).ok()?.parse().ok()?))
+        })
     }
 
     /// `completion_tokens_details`: null, or an object whose `reasoning_tokens` is read.
     fn details(&mut self) -> Option<Option<u64>> {
-        if self.peek()? == b'n' {
-            return self.null().map(|_| None);
-        }
-        let (mut reasoning, mut seen) = (None, false);
-        self.object(|s, key| {
-            if key != b"reasoning_tokens" {
-                return s.skip(2);
-            }
-            if std::mem::replace(&mut seen, true) {
-                return None;
-            }
-            reasoning = s.count()?;
-            Some(())
-        })?;
-        Some(reasoning)
+        self.nullable(None, |s| {
+            let mut reasoning = None;
+            s.fields([b"reasoning_tokens"], 2, |s, _| {
+                reasoning = s.count()?;
+                Some(())
+            })?;
+            Some(reasoning)
+        })
     }
 }
 

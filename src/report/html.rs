@@ -23,7 +23,8 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn cell(v: Option<f64>) -> String {
+/// Milliseconds for a table cell (seconds from 1,000 ms on), `n/a` when absent.
+pub(super) fn cell(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |ms| {
         if ms >= 1000.0 {
             format!("{:.2} s", ms / 1000.0)

@@ -4,17 +4,8 @@
 
 use std::fmt::Write as _;
 
+use super::html::cell as ms;
 use super::rundir::RunDir;
-
-fn ms(v: Option<f64>) -> String {
-    v.map_or("n/a".into(), |ms| {
-        if ms >= 1000.0 {
-            format!("{:.2} s", ms / 1000.0)
-        } else {
-            format!("{ms:.2} ms")
-        }
-    })
-}
 
 /// The "Reasoning" table, when any stage carried reasoning.
 pub fn html_table(out: &mut String, run: &RunDir) {

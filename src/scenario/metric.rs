@@ -129,7 +129,7 @@ impl Metric {
         if self.is_fraction() {
             return format!("{:.1}%", value * 100.0);
         }
-        if self.is_count() && self.kind() == MetricKind::Trend {
+        if self.is_count() {
             let text = format!("{value:.2}");
             return text.trim_end_matches('0').trim_end_matches('.').to_string();
         }

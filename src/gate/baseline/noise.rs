@@ -6,7 +6,7 @@
 use super::specs::specs_for;
 use super::spread::{MIN_RUNS, Prediction, Scale};
 use super::{History, family};
-use crate::scenario::{Metric, Regression};
+use crate::scenario::{Aggregation, Metric, Regression};
 
 /// One statistic's noise across the saved runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +14,7 @@ pub struct Noise {
     /// `stage 0 ttft p(99)`.
     pub statistic: String,
     pub metric: Metric,
+    pub aggregation: Aggregation,
     /// Saved runs that had it.
     pub runs: usize,
     /// The centre (a geometric mean for latencies and throughputs).
@@ -88,6 +89,7 @@ pub fn noise(history: &History, regression: &Regression) -> Vec<Noise> {
             Some(Noise {
                 statistic: format!("stage {stage} {} {}", spec.metric.name(), spec.aggregation),
                 metric: spec.metric,
+                aggregation: spec.aggregation,
                 runs: values.len(),
                 centre,
                 spread,
