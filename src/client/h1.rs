@@ -14,13 +14,11 @@ use std::io;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::ThreadId;
-use std::time::Duration;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use super::FailureKind;
 use super::framing::Framing;
+use super::socket::Socket;
 use super::stream::Fail;
 use crate::scenario::Secret;
 
@@ -43,7 +41,7 @@ pub(super) struct H1 {
 /// A connection with its read buffer.
 #[derive(Debug)]
 struct Conn {
-    stream: TcpStream,
+    stream: Socket,
     buf: Box<[u8]>,
     /// The thread whose runtime the socket is registered with.
     thread: ThreadId,
@@ -61,9 +59,10 @@ pub(super) struct Response {
 pub(super) struct Body {
     conn: Conn,
     framing: Framing,
-    /// Bytes of `conn.buf` read but not decoded yet.
+    /// Bytes of `conn.buf` read but not decoded yet, and when they arrived.
     start: usize,
     end: usize,
+    arrived: Instant,
     /// The server closed the connection, or will after this response, or sent bytes past its end.
     close: bool,
     eof: bool,
@@ -127,7 +126,7 @@ impl H1 {
         let request = self.request(body, extra);
         if let Some(mut conn) = self.take() {
             match exchange_head(&mut conn, &request, token_header).await {
-                Ok((head, start, end)) => return Ok(head.into_response(conn, start, end)),
+                Ok((head, read)) => return Ok(head.into_response(conn, read)),
                 Err(Attempt::Stale) => {
                     resent.fetch_add(1, Ordering::Relaxed);
                 }
@@ -136,7 +135,7 @@ impl H1 {
         }
         let mut conn = self.connect().await?;
         match exchange_head(&mut conn, &request, token_header).await {
-            Ok((head, start, end)) => Ok(head.into_response(conn, start, end)),
+            Ok((head, read)) => Ok(head.into_response(conn, read)),
             Err(Attempt::Stale) => Err((
                 FailureKind::Other,
                 "connection closed before message completed".into(),
@@ -162,13 +161,12 @@ impl H1 {
     }
 
     async fn connect(&self) -> Result<Conn, Fail> {
-        let connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.authority));
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, Socket::connect(&self.authority));
         let stream = match connected.await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return Err((FailureKind::Connect, format!("connect: {e}"))),
             Err(_) => return Err((FailureKind::Connect, "connect: timed out".into())),
         };
-        let _ = stream.set_nodelay(true);
         Ok(Conn {
             stream,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -206,16 +204,24 @@ struct Head {
     token: Option<String>,
 }
 
+/// The body bytes read along with a head: `conn.buf[start..end]`, arrived at `arrived`.
+struct Rest {
+    start: usize,
+    end: usize,
+    arrived: Instant,
+}
+
 impl Head {
-    fn into_response(self, conn: Conn, start: usize, end: usize) -> Response {
+    fn into_response(self, conn: Conn, rest: Rest) -> Response {
         Response {
             status: self.status,
             token: self.token,
             body: Body {
                 conn,
                 framing: self.framing,
-                start,
-                end,
+                start: rest.start,
+                end: rest.end,
+                arrived: rest.arrived,
                 close: self.close,
                 eof: false,
             },
@@ -223,13 +229,13 @@ impl Head {
     }
 }
 
-/// Writes the request and reads the response head; returns it with the range of body bytes read
-/// along with it.
+/// Writes the request and reads the response head; returns it with the body bytes read along
+/// with it.
 async fn exchange_head(
     conn: &mut Conn,
     request: &[u8],
     token_header: Option<&str>,
-) -> Result<(Head, usize, usize), Attempt> {
+) -> Result<(Head, Rest), Attempt> {
     if conn.stream.write_all(request).await.is_err() {
         return Err(Attempt::Stale);
     }
@@ -237,10 +243,10 @@ async fn exchange_head(
     let mut grown: Vec<u8> = Vec::new();
     loop {
         let read = conn.stream.read(&mut conn.buf[filled..]).await;
-        let n = match read {
-            Ok(0) if filled == 0 && grown.is_empty() => return Err(Attempt::Stale),
-            Ok(0) => return Err(failed("the connection closed in the response head")),
-            Ok(n) => n,
+        let (n, arrived) = match read {
+            Ok((0, _)) if filled == 0 && grown.is_empty() => return Err(Attempt::Stale),
+            Ok((0, _)) => return Err(failed("the connection closed in the response head")),
+            Ok(read) => read,
             Err(e) if filled == 0 && grown.is_empty() && is_reset(&e) => {
                 return Err(Attempt::Stale);
             }
@@ -255,7 +261,14 @@ async fn exchange_head(
             &grown
         };
         match parse_head(bytes, token_header).map_err(Attempt::Failed)? {
-            Some((head, used)) if grown.is_empty() => return Ok((head, used, filled)),
+            Some((head, used)) if grown.is_empty() => {
+                let rest = Rest {
+                    start: used,
+                    end: filled,
+                    arrived,
+                };
+                return Ok((head, rest));
+            }
             Some((head, used)) => {
                 // A head longer than the buffer: what came after it goes back in front.
                 let rest = grown.len() - used;
@@ -263,7 +276,12 @@ async fn exchange_head(
                     return Err(failed("a response head and body larger than the buffer"));
                 }
                 conn.buf[..rest].copy_from_slice(&grown[used..]);
-                return Ok((head, 0, rest));
+                let rest = Rest {
+                    start: 0,
+                    end: rest,
+                    arrived,
+                };
+                return Ok((head, rest));
             }
             None if bytes.len() > MAX_HEAD => {
                 return Err(failed("a response head larger than 64 KiB"));
@@ -340,8 +358,8 @@ fn parse_head(bytes: &[u8], token_header: Option<&str>) -> Result<Option<(Head, 
 }
 
 impl Body {
-    /// The next piece of the body, `None` at its end.
-    pub async fn next(&mut self) -> Result<Option<&[u8]>, Fail> {
+    /// The next piece of the body with when it arrived, `None` at its end.
+    pub async fn next(&mut self) -> Result<Option<(&[u8], Instant)>, Fail> {
         let (from, n) = loop {
             if self.start < self.end {
                 let from = self.start;
@@ -363,7 +381,7 @@ impl Body {
             if self.framing.is_done() || self.eof {
                 return Ok(None);
             }
-            let n = self
+            let (n, arrived) = self
                 .conn
                 .stream
                 .read(&mut self.conn.buf)
@@ -374,6 +392,7 @@ impl Body {
                         format!("reading the response: {e}"),
                     )
                 })?;
+            self.arrived = arrived;
             if n == 0 {
                 self.eof = true;
                 self.close = true;
@@ -385,13 +404,18 @@ impl Body {
             }
             (self.start, self.end) = (0, n);
         };
-        Ok(Some(&self.conn.buf[from..from + n]))
+        Ok(Some((&self.conn.buf[from..from + n], self.arrived)))
+    }
+
+    /// When the last bytes read arrived (the end of the stream, once `next` gave `None`).
+    pub fn arrived(&self) -> Instant {
+        self.arrived
     }
 
     /// Reads the rest of the body, keeping its first `keep` bytes (an error's message).
     pub async fn text(&mut self, keep: usize) -> String {
         let mut kept = Vec::new();
-        while let Ok(Some(bytes)) = self.next().await {
+        while let Ok(Some((bytes, _))) = self.next().await {
             let room = keep.saturating_sub(kept.len());
             kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
         }

@@ -23,6 +23,7 @@ pub mod hub;
 pub mod openai;
 mod scan;
 mod send;
+mod socket;
 pub mod sse;
 mod stream;
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Reading a streamed response: each network read is decoded incrementally (`sse`) and its
-//! content-bearing events are stamped with the time the read returned (the first of any kind, and the
-//! first carrying answer rather than only reasoning); a stream that goes quiet after its first content
-//! for longer than the idle timeout ends as timed out.
+//! content-bearing events are stamped with the time the read's bytes arrived (the kernel's receive
+//! stamp on the fast path, see `socket`; when the read returned on reqwest's), keeping the first of
+//! any kind and the first carrying answer rather than only reasoning; a stream that goes quiet after
+//! its first content for longer than the idle timeout ends as timed out.
 
 use std::time::{Duration, Instant};
 
@@ -116,8 +117,13 @@ fn full_parse(data: &[u8]) -> Result<scan::Event, Fail> {
 
 /// Where a streamed body's bytes come from: reqwest's response, or the fast path's (`h1`).
 pub(super) trait Source {
-    /// The next bytes of the body, `None` at its end.
-    async fn next(&mut self) -> Result<Option<&[u8]>, Fail>;
+    /// The next bytes of the body with when they arrived, `None` at its end.
+    async fn next(&mut self) -> Result<Option<(&[u8], Instant)>, Fail>;
+
+    /// When the body's end arrived, once `next` has given `None`.
+    fn ended(&self) -> Instant {
+        Instant::now()
+    }
 }
 
 /// A reqwest response's body.
@@ -136,11 +142,11 @@ impl Reqwest {
 }
 
 impl Source for Reqwest {
-    async fn next(&mut self) -> Result<Option<&[u8]>, Fail> {
+    async fn next(&mut self) -> Result<Option<(&[u8], Instant)>, Fail> {
         match self.response.chunk().await {
             Ok(Some(chunk)) => {
                 self.chunk = chunk;
-                Ok(Some(&self.chunk))
+                Ok(Some((&self.chunk, Instant::now())))
             }
             Ok(None) => Ok(None),
             Err(err) => Err(transport_failure(&err, true)),
@@ -149,8 +155,12 @@ impl Source for Reqwest {
 }
 
 impl Source for super::h1::Body {
-    async fn next(&mut self) -> Result<Option<&[u8]>, Fail> {
+    async fn next(&mut self) -> Result<Option<(&[u8], Instant)>, Fail> {
         super::h1::Body::next(self).await
+    }
+
+    fn ended(&self) -> Instant {
+        self.arrived()
     }
 }
 
@@ -208,8 +218,7 @@ pub(super) async fn read_stream(
             body.next().await
         };
         match read {
-            Ok(Some(bytes)) => {
-                let at = Instant::now();
+            Ok(Some((bytes, at))) => {
                 last_read = at;
                 decoder.feed(bytes, |data| state.on_event(data, at, &mut answer));
                 if let Some(problem) = state.problem.take() {
@@ -220,7 +229,7 @@ pub(super) async fn read_stream(
                 }
             }
             Ok(None) => {
-                let at = Instant::now();
+                let at = body.ended();
                 if let Some(data) = decoder.finish() {
                     state.on_event(&data, at, &mut answer);
                 }

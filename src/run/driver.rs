@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
 
-use crate::client::{Client, Exchange, Failure, FailureKind};
-use crate::measure::recorder::{Expect, Recorder, Sample};
+use crate::client::{Client, Exchange};
+use crate::measure::recorder::Recorder;
 use crate::measure::timeline::Timeline;
 use crate::plan::arrivals::{Arrivals, Process};
 use crate::plan::datagen::{Generator, RequestSpec};
@@ -32,7 +32,7 @@ use crate::run::breakers::Breakers;
 use crate::run::pacer::Pacer;
 use crate::run::records::Records;
 use crate::run::replay::{Done, Replayer, SessionsPart};
-use crate::run::send::{Finished, hold, send_any};
+use crate::run::send::{Finished, hold, send_any, start};
 use crate::run::sessions::Live;
 use crate::run::stop::Stop;
 
@@ -242,10 +242,7 @@ impl Driver<'_, '_> {
                     self.wait_for_one().await;
                 }
             }
-            self.launch(due.deadline, due.spec, sessions);
-            // Let the request just launched start (and stamp its send) before the next one is built
-            // and before what finished meanwhile is recorded.
-            tokio::task::yield_now().await;
+            self.launch(due.deadline, due.spec, sessions).await;
             self.reap_ready();
         }
     }
@@ -378,12 +375,13 @@ impl Driver<'_, '_> {
         }
     }
 
-    fn launch(&mut self, intended: Instant, spec: RequestSpec, sessions: Option<&Arc<Live>>) {
+    /// Starts a request here (see `start`) and leaves the rest of it to a task.
+    async fn launch(&mut self, intended: Instant, spec: RequestSpec, sessions: Option<&Arc<Live>>) {
         self.recorder.scheduled += 1;
         self.launched.fetch_add(1, Ordering::Relaxed);
         let client = Arc::clone(self.client);
         let (sessions, stop) = (sessions.cloned(), self.stop.clone());
-        self.in_flight.spawn(async move {
+        let request = Box::pin(async move {
             let (finished, held) = send_any(&client, sessions.as_ref(), intended, spec).await;
             // The session's tool-call latency passes after the request is recorded.
             if let Some(held) = held {
@@ -391,6 +389,10 @@ impl Driver<'_, '_> {
             }
             finished
         });
+        match start(request).await {
+            Ok(finished) => self.finish(Ok(finished)),
+            Err(request) => drop(self.in_flight.spawn(request)),
+        }
     }
 
     /// Records every request that has already finished, without waiting.
@@ -434,27 +436,8 @@ impl Driver<'_, '_> {
                 self.recorder.cancelled += 1;
                 return;
             }
-            Err(e) => {
-                // A request task that panicked is still a request: count it, never lose it.
-                let now = Instant::now();
-                Finished {
-                    sample: Sample {
-                        intended: now,
-                        prompt_tokens: 0,
-                        expect: Expect::default(),
-                        exchange: Exchange::Failed(Failure {
-                            kind: FailureKind::Other,
-                            message: format!("request task ended abnormally: {e}"),
-                            sent: now,
-                            end: now,
-                        }),
-                    },
-                    ended: now,
-                    turn: None,
-                    adapter: None,
-                    media: Default::default(),
-                }
-            }
+            // A request task that panicked is still a request: count it, never lose it.
+            Err(e) => Finished::failed(format!("request task ended abnormally: {e}")),
         };
         let judged = self.recorder.record(&finished.sample);
         self.recorder.media.record(&finished.media);

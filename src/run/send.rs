@@ -2,11 +2,15 @@
 //! round, carrying its history, holding the session for its tool-call latency), and what the server's
 //! `usage` must say about it.
 
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
-use crate::client::Client;
 use crate::client::content::MediaSent;
+use crate::client::{Client, Exchange, Failure, FailureKind};
 use crate::measure::recorder::sessions::TurnMark;
 use crate::measure::recorder::{Expect, Sample};
 use crate::plan::datagen::RequestSpec;
@@ -25,6 +29,31 @@ pub(super) struct Finished {
     pub adapter: Option<u16>,
     /// The media it carried.
     pub media: MediaSent,
+}
+
+impl Finished {
+    /// A request that ended now, failed for `message` before it could be sent.
+    pub(super) fn failed(message: String) -> Finished {
+        let now = Instant::now();
+        let exchange = Exchange::Failed(Failure {
+            kind: FailureKind::Other,
+            message,
+            sent: now,
+            end: now,
+        });
+        Finished {
+            sample: Sample {
+                intended: now,
+                prompt_tokens: 0,
+                expect: Expect::default(),
+                exchange,
+            },
+            ended: now,
+            turn: None,
+            adapter: None,
+            media: MediaSent::default(),
+        }
+    }
 }
 
 async fn send(client: &Client, intended: Instant, spec: RequestSpec) -> Finished {
@@ -124,5 +153,88 @@ pub(super) async fn hold(held: Held, stop: &Stop) {
     tokio::select! {
         _ = tokio::time::sleep(held.tool_latency()) => {}
         _ = stop.wait() => {}
+    }
+}
+
+/// Polls `request` once, here and now: `Ok` with what it gave if it finished at once (a panic is
+/// a failed request, as in a task), else the request to hand to a task of its own (whose first poll
+/// takes over its wake-ups). Started this way a request stamps and writes its send the moment the
+/// pacer hands it over, not when a new task gets its turn behind every task already queued on the
+/// load thread.
+pub(super) async fn start<F>(mut request: Pin<Box<F>>) -> Result<Finished, Pin<Box<F>>>
+where
+    F: Future<Output = Finished>,
+{
+    let polled = std::future::poll_fn(|cx| {
+        Poll::Ready(catch_unwind(AssertUnwindSafe(|| request.as_mut().poll(cx))))
+    })
+    .await;
+    match polled {
+        Ok(Poll::Ready(finished)) => Ok(finished),
+        Ok(Poll::Pending) => Err(request),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Ok(Finished::failed(format!(
+                "request task ended abnormally: panicked: {why}"
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(message: &str) -> Finished {
+        Finished::failed(message.to_string())
+    }
+
+    fn message(finished: &Finished) -> &str {
+        match &finished.sample.exchange {
+            Exchange::Failed(f) => &f.message,
+            _ => panic!("not a failure"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_started_request_runs_to_its_first_wait_here() {
+        let done = start(Box::pin(async { failed("at once") })).await;
+        assert_eq!(message(&done.ok().unwrap()), "at once");
+
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = Arc::clone(&ran);
+        let waiting = start(Box::pin(async move {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = rx.await;
+            failed("after the wait")
+        }))
+        .await;
+        // It ran up to its wait before `start` returned; a task finishes it.
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+        let task = tokio::spawn(waiting.err().unwrap());
+        tx.send(()).unwrap();
+        assert_eq!(message(&task.await.unwrap()), "after the wait");
+    }
+
+    #[tokio::test]
+    async fn a_request_that_panics_when_started_is_a_failure() {
+        let done = start(Box::pin(async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            failed("never")
+        }))
+        .await;
+        let done = done.ok().unwrap();
+        assert!(
+            message(&done).contains("panicked: boom"),
+            "{}",
+            message(&done)
+        );
     }
 }
