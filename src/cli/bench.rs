@@ -66,6 +66,10 @@ pub struct BenchArgs {
     /// Do not pin either process.
     #[arg(long)]
     pub no_pin: bool,
+    /// Stamp each read when it returns, not with the kernel's receive time, to see what the
+    /// kernel's stamps correct (TTFT and ITL against the truth).
+    #[arg(long)]
+    pub stamp_on_read: bool,
     /// Also write the rows as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -116,6 +120,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         slo_margin_ms,
         per_request,
         tokenizer,
+        stamp_on_read,
         ..
     } = args;
     let options = BenchOptions {
@@ -131,6 +136,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         slo_margin_ms,
         per_request,
         tokenizer,
+        stamp_on_read,
     };
     run_bench(&options, json.as_deref())
 }
@@ -150,7 +156,7 @@ fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode
         return ExitCode::from(exit::RUN_ERROR);
     }
     eprintln!(
-        "infergate bench: {} load thread(s) on {}, {} prompt tokens, {} streamed output tokens, simulator TTFT {:?} ITL {:?} at {}; {:.0} s per rate",
+        "infergate bench: {} load thread(s) on {}, {} prompt tokens, {} streamed output tokens, simulator TTFT {:?} ITL {:?} at {}; {:.0} s per rate; reads stamped {}",
         options.workers,
         options
             .client_cpu
@@ -161,7 +167,12 @@ fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode
         options.ttft,
         options.itl,
         sim.base_url(),
-        options.duration.as_secs_f64()
+        options.duration.as_secs_f64(),
+        if options.stamp_on_read {
+            "when they return"
+        } else {
+            "with the kernel's receive time"
+        }
     );
     let runtime = crate::run::load_runtime().expect("runtime starts");
     println!("{}", bench::table_header());

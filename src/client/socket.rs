@@ -11,7 +11,18 @@
 //! when it returns.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// Whether connections opened from now on ask for the kernel's receive stamps.
+static KERNEL_STAMPS: AtomicBool = AtomicBool::new(true);
+
+/// Turns the kernel's receive stamps on (the default) or off for connections opened from now on:
+/// off, reads are stamped when they return, which `infergate bench --stamp-on-read` uses to show
+/// what the stamps correct.
+pub fn stamp_with_kernel(on: bool) {
+    KERNEL_STAMPS.store(on, Ordering::Relaxed);
+}
 
 /// A connected, non-blocking TCP stream registered with the current thread's runtime.
 #[derive(Debug)]
@@ -35,7 +46,9 @@ impl Socket {
     #[cfg(target_os = "linux")]
     fn new(stream: tokio::net::TcpStream) -> io::Result<Socket> {
         let stream = stream.into_std()?;
-        linux::stamp_arrivals(&stream)?;
+        if KERNEL_STAMPS.load(Ordering::Relaxed) {
+            linux::stamp_arrivals(&stream)?;
+        }
         // SAFETY: the `TcpStream` owns its descriptor, which stays open and the same for as long
         // as the `AsyncFd` holds it.
         let fd = unsafe { tokio::io::unix::AsyncFd::register(stream) }.map_err(io::Error::from)?;
