@@ -1,6 +1,12 @@
 //! What the benchmark needs from the operating system: pinning the process to one core, and reading
 //! its CPU time and peak resident memory (`getrusage`). Linux-only parts degrade to "unknown" elsewhere.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
 /// Pins the calling process (all its threads, including ones started later) to `cpu`.
 #[cfg(target_os = "linux")]
 pub fn pin_to_cpus(cpus: &[usize]) -> Result<(), String> {
@@ -64,25 +70,25 @@ pub fn usage() -> Usage {
 /// around it (loading a tokenizer, pre-flight). Samples `/proc/self/task/*/schedstat` (nanoseconds)
 /// every 20 ms while it runs, keeping each thread's last reading (threads end with their run).
 pub struct ThreadCpu {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    sampler: Option<std::thread::JoinHandle<std::collections::HashMap<String, u64>>>,
+    stop: Arc<AtomicBool>,
+    sampler: Option<JoinHandle<HashMap<String, u64>>>,
 }
 
 impl ThreadCpu {
     pub fn watch(prefix: &'static str) -> ThreadCpu {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = std::sync::Arc::clone(&stop);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
         let sampler = std::thread::spawn(move || {
-            let mut seen = std::collections::HashMap::new();
+            let mut seen = HashMap::new();
             loop {
-                let last = flag.load(std::sync::atomic::Ordering::Acquire);
+                let last = flag.load(Ordering::Acquire);
                 for (task, ns) in threads_cpu_ns(prefix) {
                     seen.insert(task, ns);
                 }
                 if last {
                     return seen;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(20));
             }
         });
         ThreadCpu {
@@ -93,7 +99,7 @@ impl ThreadCpu {
 
     /// The watched threads' CPU seconds since they started (0 where `/proc` is not there).
     pub fn seconds(mut self) -> f64 {
-        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        self.stop.store(true, Ordering::Release);
         let seen = self.sampler.take().and_then(|s| s.join().ok());
         seen.map_or(0.0, |s| s.values().sum::<u64>() as f64 / 1e9)
     }
