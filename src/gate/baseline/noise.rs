@@ -60,19 +60,10 @@ pub fn noise(history: &History, regression: &Regression) -> Vec<Noise> {
             } else {
                 Scale::Linear
             };
-            let on = |v: f64| if scale == Scale::Log { v.ln() } else { v };
+            let prediction = Prediction::of_runs(&values, scale);
             let n = values.len() as f64;
-            let mean = values.iter().map(|&v| on(v)).sum::<f64>() / n;
-            let var = values.iter().map(|&v| (on(v) - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            let prediction = Prediction {
-                scale,
-                centre: mean,
-                sd: (var * (1.0 + 1.0 / n)).sqrt(),
-                df: Some(n - 1.0),
-                runs: values.len(),
-                assumed: None,
-                paired: false,
-            };
+            // The runs' own sample variance, without the widening for one new run.
+            let var = prediction.sd.powi(2) / (1.0 + 1.0 / n);
             let centre = prediction.centre_value();
             let spread = match scale {
                 Scale::Log => (var.exp() - 1.0).sqrt(),

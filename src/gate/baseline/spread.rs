@@ -95,6 +95,28 @@ pub struct Prediction {
 pub type Unpredictable = String;
 
 impl Prediction {
+    /// Predicts one new run from the values of saved runs alone (two or more): their mean on
+    /// `scale`, and their sample variance widened by `1 + 1/n` for the mean's own uncertainty, with
+    /// `n − 1` degrees of freedom.
+    pub fn of_runs(values: &[f64], scale: Scale) -> Prediction {
+        let n = values.len() as f64;
+        let centre = values.iter().map(|&v| scale.to(v)).sum::<f64>() / n;
+        let s2 = values
+            .iter()
+            .map(|&v| (scale.to(v) - centre).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        Prediction {
+            scale,
+            centre,
+            sd: (s2 * (1.0 + 1.0 / n)).sqrt(),
+            df: Some(n - 1.0),
+            runs: values.len(),
+            assumed: None,
+            paired: false,
+        }
+    }
+
     /// Predicts a new run from `history` (each run's value of the statistic), given `current` (this
     /// run's, for its within-run noise) and the spread to assume below `MIN_RUNS` runs (a CV).
     pub fn new(
@@ -110,32 +132,25 @@ impl Prediction {
             return Err("a value of zero cannot be compared as a ratio".to_string());
         }
         let n = history.len() as f64;
-        let xs: Vec<f64> = history.iter().map(|h| scale.to(h.value)).collect();
-        let centre = xs.iter().sum::<f64>() / n;
+        let values: Vec<f64> = history.iter().map(|h| h.value).collect();
         let own = current.se.unwrap_or(0.0).powi(2);
         let saved_se: Vec<f64> = history.iter().filter_map(|h| h.se).collect();
         if history.len() >= MIN_RUNS {
-            let s2 = xs.iter().map(|x| (x - centre).powi(2)).sum::<f64>() / (n - 1.0);
+            let mut prediction = Prediction::of_runs(&values, scale);
             let within = match saved_se.is_empty() {
                 true => 0.0,
                 false => saved_se.iter().map(|e| e * e).sum::<f64>() / saved_se.len() as f64,
             };
-            let mut variance = s2 * (1.0 + 1.0 / n) + (own - within).max(0.0);
+            let mut variance = prediction.sd.powi(2) + (own - within).max(0.0);
             if scale == Scale::Linear {
                 // A rate's saved values can all be the same (no errors in any run) while a run's
                 // own binomial noise is real: never below it.
                 variance = variance.max(own);
             }
-            return Ok(Prediction {
-                scale,
-                centre,
-                sd: variance.sqrt(),
-                df: Some(n - 1.0),
-                runs: history.len(),
-                assumed: None,
-                paired: false,
-            });
+            prediction.sd = variance.sqrt();
+            return Ok(prediction);
         }
+        let centre = values.iter().map(|&v| scale.to(v)).sum::<f64>() / n;
         // Too few runs to measure their spread: assume one, and add both sides' own noise, which
         // must then be known.
         if current.se.is_none() {
