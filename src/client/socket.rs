@@ -84,8 +84,10 @@ impl Socket {
         use std::io::Write as _;
         loop {
             let mut ready = self.fd.writable().await?;
-            if let Ok(written) = ready.try_io(|fd| fd.get_ref().write(bytes)) {
-                return written;
+            match ready.try_io(|fd| fd.get_ref().write(bytes)) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(written) => return written,
+                Err(_would_block) => continue,
             }
         }
     }
@@ -100,10 +102,11 @@ impl Socket {
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<(usize, Instant)> {
         loop {
             let mut ready = self.fd.readable().await?;
-            let Ok(read) = ready.try_io(|fd| linux::recv_stamped(fd.get_ref(), buf)) else {
-                continue;
+            let (n, stamp) = match ready.try_io(|fd| linux::recv_stamped(fd.get_ref(), buf)) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(read) => read?,
+                Err(_would_block) => continue,
             };
-            let (n, stamp) = read?;
             let now = Instant::now();
             // A read that did not fill the buffer emptied the socket (epoll reports the next bytes
             // as a new event): wait for that rather than make a read that would block, as tokio's

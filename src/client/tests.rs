@@ -314,3 +314,73 @@ async fn a_stream_of_reasoning_alone_succeeds_without_an_answer() {
     assert_eq!(ok.reasoning.first_output, None);
     assert_eq!(ok.usage, None);
 }
+
+/// The first token's time is when it reached the host, not when a load thread busy with other work
+/// got to it: the server (its own thread) answers at once while the client's only thread is blocked
+/// for 80 ms, and TTFT must still come out as the server's write, not the unblocking.
+#[test]
+fn a_busy_load_thread_does_not_delay_the_first_token() {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (written_tx, written) = std::sync::mpsc::channel::<(Instant, Instant)>();
+    std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        socket.set_nodelay(true).unwrap();
+        let event = |text: &str| {
+            let data = format!("data: {text}\n\n");
+            format!("{:x}\r\n{data}\r\n", data.len())
+        };
+        let mut buf = [0u8; 4096];
+        // One request per read is enough here: each is a single small segment.
+        while socket.read(&mut buf).is_ok_and(|n| n > 0) {
+            let head = format!("{CHUNKED}{}", event(EVENTS[0]));
+            socket.write_all(head.as_bytes()).unwrap();
+            let before = Instant::now();
+            socket.write_all(event(EVENTS[1]).as_bytes()).unwrap();
+            written_tx.send((before, Instant::now())).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            let rest = format!("{}{}0\r\n\r\n", event(EVENTS[5]), event("[DONE]"));
+            socket.write_all(rest.as_bytes()).unwrap();
+        }
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = client(url);
+    // A first request opens the connection the others reuse, so theirs are written at once.
+    assert!(matches!(
+        runtime.block_on(client.send("hi", 5)),
+        Exchange::Ok(_)
+    ));
+    written.recv().unwrap();
+    // The kernel switches receive stamps on a moment after the first socket asks for them, so the
+    // first requests may be timed on read; within a few, one must carry the stamp.
+    for _ in 0..20 {
+        let exchange = runtime.block_on(async {
+            // Runs right after the request is written: the only thread sleeps through the answer.
+            tokio::spawn(async { std::thread::sleep(Duration::from_millis(80)) });
+            client.send("hi", 5).await
+        });
+        let Exchange::Ok(ok) = exchange else {
+            panic!("not ok: {exchange:?}")
+        };
+        let (before, after) = written.recv().unwrap();
+        let first = ok.first_content.expect("a first content chunk");
+        assert!(ok.sent <= first && first <= ok.end);
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        if first > after + Duration::from_millis(40) {
+            continue; // timed when read: unstamped
+        }
+        let slack = Duration::from_millis(1);
+        assert!(first + slack >= before && first <= after + slack);
+        // The next chunk came 100 ms later: the gap is the server's, not the blocked thread's.
+        assert!(ok.content_gaps_us[0] >= 95_000, "{:?}", ok.content_gaps_us);
+        return;
+    }
+    panic!("no first token in 20 carried the kernel's receive stamp");
+}
