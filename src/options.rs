@@ -49,6 +49,11 @@ pub struct SuiteArgs {
     /// Save each valid run as its scenario's baseline under this directory or s3://bucket/prefix.
     #[arg(long, env = "INFERGATE_SAVE_BASELINE", value_name = "LOCATION")]
     pub save_baseline: Option<String>,
+    /// Time each streamed token by when the kernel received it (Linux, plain http:// targets) rather
+    /// than when the load thread read it: exact even when the thread lags, at some CPU for every
+    /// packet on the host.
+    #[arg(long, env = "INFERGATE_KERNEL_STAMPS", value_parser = yes_no())]
+    pub kernel_stamps: bool,
     /// Compare even when the baseline's load-relevant config differs from the scenario's.
     #[arg(long, env = "INFERGATE_FORCE_BASELINE", value_parser = yes_no())]
     pub force_baseline: bool,
@@ -208,6 +213,7 @@ impl SuiteArgs {
                 tokenizer: self.tokenizer.clone().filter(|t| !t.is_empty()),
                 model: self.model.clone().filter(|m| !m.trim().is_empty()),
                 shard: sharding.as_ref().map_or(Shard::WHOLE, |s| s.shard),
+                kernel_stamps: self.kernel_stamps,
                 ..RunOptions::default()
             },
             publish: PublishOptions {

@@ -53,8 +53,8 @@ pub struct BenchOptions {
     /// (the simulator counts prompts with its own, so prompt-token mismatches are expected);
     /// `None`: the built-in word-level tokenizer.
     pub tokenizer: Option<std::path::PathBuf>,
-    /// Stamp reads when they return instead of with the kernel's receive time.
-    pub stamp_on_read: bool,
+    /// Time tokens by the kernel's receive stamps (`infergate run --kernel-stamps`).
+    pub kernel_stamps: bool,
 }
 
 /// One rate's results.
@@ -159,7 +159,9 @@ pub async fn run(
     let http = crate::client::Http::to_target(&Default::default(), None)
         .build()
         .map_err(|e| e.to_string())?;
-    crate::client::stamp_with_kernel(!options.stamp_on_read);
+    if options.kernel_stamps {
+        crate::client::stamp_with_kernel();
+    }
     let mut rows = Vec::new();
     for &rate in &options.rates {
         let yaml = scenario_yaml(options, rate, base_url);

@@ -66,10 +66,10 @@ pub struct BenchArgs {
     /// Do not pin either process.
     #[arg(long)]
     pub no_pin: bool,
-    /// Stamp each read when it returns, not with the kernel's receive time, to see what the
-    /// kernel's stamps correct (TTFT and ITL against the truth).
+    /// Time streamed tokens by the kernel's receive stamps instead of when each read returns (as
+    /// `--kernel-stamps` of `infergate run`), to see what they correct and what they cost.
     #[arg(long)]
-    pub stamp_on_read: bool,
+    pub kernel_stamps: bool,
     /// Also write the rows as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -120,7 +120,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         slo_margin_ms,
         per_request,
         tokenizer,
-        stamp_on_read,
+        kernel_stamps,
         ..
     } = args;
     let options = BenchOptions {
@@ -136,7 +136,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         slo_margin_ms,
         per_request,
         tokenizer,
-        stamp_on_read,
+        kernel_stamps,
     };
     run_bench(&options, json.as_deref())
 }
@@ -168,10 +168,10 @@ fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode
         options.itl,
         sim.base_url(),
         options.duration.as_secs_f64(),
-        if options.stamp_on_read {
-            "when they return"
-        } else {
+        if options.kernel_stamps {
             "with the kernel's receive time"
+        } else {
+            "when they return"
         }
     );
     let runtime = crate::run::load_runtime().expect("runtime starts");

@@ -315,13 +315,14 @@ async fn a_stream_of_reasoning_alone_succeeds_without_an_answer() {
     assert_eq!(ok.usage, None);
 }
 
-/// The first token's time is when it reached the host, not when a load thread busy with other work
-/// got to it: the server (its own thread) answers at once while the client's only thread is blocked
+/// With the kernel's stamps, the first token's time is when it reached the host, not when a load
+/// thread busy with other work got to it: the server (its own thread) answers at once while the client's only thread is blocked
 /// for 80 ms, and TTFT must still come out as the server's write, not the unblocking.
 #[test]
-fn a_busy_load_thread_does_not_delay_the_first_token() {
+fn a_busy_load_thread_does_not_delay_the_first_token_with_kernel_stamps() {
     use std::io::{Read, Write};
     use std::time::Instant;
+    super::stamp_with_kernel();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (written_tx, written) = std::sync::mpsc::channel::<(Instant, Instant)>();

@@ -3,11 +3,16 @@
 //! a run whose comparison regressed is run again, up to N times, and the scenario fails only on the
 //! rows that regressed in every run. Each earlier run's reports are kept in `run-<k>/` beside the
 //! final run's, whose comparison names what the earlier runs found.
+//!
+//! Against the embedded simulator, which shares this machine with the runner, a run the runner calls
+//! invalid (it fell behind its schedule: another process had the cores) says nothing about the target,
+//! so it is run again, up to `INVALID_RERUNS` times, and the last run counts; each invalid run's
+//! reports are kept in `invalid-<k>/`. Against a real target an invalid run stands as it is.
 
 use std::path::Path;
 
-use crate::gate::ScenarioOutcome;
 use crate::gate::baseline::Comparison;
+use crate::gate::{ScenarioOutcome, Status};
 use crate::options::Options;
 use crate::report;
 use crate::scenario::Scenario;
@@ -29,7 +34,7 @@ pub(super) fn run_compared(
     options.run.default_warmup = options.publish.baseline.is_some()
         || options.publish.save_baseline.is_some()
         || scenario.regression.baseline.is_some();
-    let mut outcome = super::run_and_evaluate(scenario, name, &options, out_dir);
+    let mut outcome = valid_run(scenario, name, &options, out_dir);
     let Some(baselines) = baselines else {
         return outcome;
     };
@@ -54,8 +59,42 @@ pub(super) fn run_compared(
             kept.display()
         );
         earlier.push(regressed);
-        outcome = super::run_and_evaluate(scenario, name, &options, out_dir);
+        outcome = valid_run(scenario, name, &options, out_dir);
         attach(scenario, &baselines, &options, &mut outcome, &earlier);
+    }
+    outcome
+}
+
+/// Invalid runs against the simulator run again at most this many times.
+pub const INVALID_RERUNS: usize = 2;
+
+/// Runs and judges `scenario`; against the simulator, runs it again while the runner calls the run
+/// invalid (see the module's docs).
+fn valid_run(
+    scenario: &Scenario,
+    name: &str,
+    options: &Options,
+    out_dir: &Path,
+) -> ScenarioOutcome {
+    let mut outcome = super::run_and_evaluate(scenario, name, options, out_dir);
+    for k in 1..=INVALID_RERUNS {
+        let ScenarioOutcome::Judged { run, gate } = &outcome else {
+            break;
+        };
+        if !run.simulated || gate.status != Status::Invalid || super::interrupted().is_some() {
+            break;
+        }
+        let why: Vec<String> = gate.failed_checks().map(|c| c.message.clone()).collect();
+        let kept = out_dir.join(format!("invalid-{k}"));
+        if let Err(e) = report::write_scenario(&kept, &outcome) {
+            eprintln!("[{name}] {e}");
+        }
+        eprintln!(
+            "[{name}] invalid against the simulator, which shares this machine ({}); running again ({k} of {INVALID_RERUNS}; this run's reports are in {})",
+            why.join("; "),
+            kept.display()
+        );
+        outcome = super::run_and_evaluate(scenario, name, options, out_dir);
     }
     outcome
 }

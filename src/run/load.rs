@@ -68,6 +68,9 @@ pub(super) async fn drive(
         slo: scenario.goodput,
         replay: planned.replayer.take(),
     };
+    if options.kernel_stamps {
+        crate::client::stamp_with_kernel();
+    }
     let workers = Workers::start(
         planned.threads,
         options.shard,

@@ -74,6 +74,8 @@ pub struct RunOptions {
     /// `plan::default_warmup`): set when the run is compared with saved runs or saved as one, so a
     /// cold engine's first requests do not decide the comparison.
     pub default_warmup: bool,
+    /// Time streamed tokens by the kernel's receive stamps (see `client::stamp_with_kernel`).
+    pub kernel_stamps: bool,
 }
 
 /// Announces this shard and waits for the others; the agreed start, or why there is none.

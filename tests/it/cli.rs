@@ -148,12 +148,17 @@ fn run_exit_codes_tell_pass_failure_invalid_and_error_apart() {
             .code(),
         Some(1)
     );
-    assert_eq!(
-        infergate(&["run", "invalid.yaml", "--out", "r"], dir.path())
-            .status
-            .code(),
-        Some(3)
-    );
+    // Invalid against the simulator every time: run twice more, each invalid run's reports kept.
+    let invalid = infergate(&["run", "invalid.yaml", "--out", "r"], dir.path());
+    assert_eq!(invalid.status.code(), Some(3));
+    let said = String::from_utf8_lossy(&invalid.stderr);
+    assert!(said.contains("running again (2 of 2"), "{said}");
+    for k in 1..=2 {
+        let kept = dir
+            .path()
+            .join(format!("r/invalid/invalid-{k}/verdicts.json"));
+        assert!(kept.is_file(), "{}", kept.display());
+    }
     let out = infergate(
         &[
             "run",
