@@ -81,7 +81,8 @@ fn valid_run(
         let ScenarioOutcome::Judged { run, gate } = &outcome else {
             break;
         };
-        if !run.simulated || gate.status != Status::Invalid || super::interrupted().is_some() {
+        let stopped = run.stopped.is_some() || super::interrupted().is_some();
+        if !run.simulated || gate.status != Status::Invalid || stopped {
             break;
         }
         let why: Vec<String> = gate.failed_checks().map(|c| c.message.clone()).collect();
