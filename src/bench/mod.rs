@@ -159,9 +159,6 @@ pub async fn run(
     let http = crate::client::Http::to_target(&Default::default(), None)
         .build()
         .map_err(|e| e.to_string())?;
-    if options.kernel_stamps {
-        crate::client::stamp_with_kernel();
-    }
     let mut rows = Vec::new();
     for &rate in &options.rates {
         let yaml = scenario_yaml(options, rate, base_url);
@@ -174,6 +171,7 @@ pub async fn run(
         let run_options = RunOptions {
             target: Target::Scenario,
             records: options.per_request.clone(),
+            kernel_stamps: options.kernel_stamps,
             ..RunOptions::default()
         };
         let result = run_scenario(&scenario, &run_options)

@@ -5,8 +5,8 @@
 //!
 //! Every timestamp is on the monotonic clock (`Instant`). A streamed response is read chunk by
 //! chunk as bytes arrive; each network read is decoded incrementally and its content-bearing events are
-//! stamped with when the read's bytes arrived: the kernel's receive stamp on the fast path
-//! (`socket`), else the time the read returned. Reasoning (`reasoning_content`, `reasoning`) is content
+//! stamped with the time the read returned (with `--kernel-stamps`, on the fast path, the kernel's
+//! receive stamp of its bytes: `socket`). Reasoning (`reasoning_content`, `reasoning`) is content
 //! too, so the first token of any kind marks TTFT; the first answer chunk is kept apart (TTFO), and
 //! reasoning chunks are counted. Streams from an `http://` target take the fast path: the
 //! request's own task owns its connection (`h1`, `framing`) and each event is read by a one-pass

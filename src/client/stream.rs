@@ -1,6 +1,6 @@
 //! Reading a streamed response: each network read is decoded incrementally (`sse`) and its
-//! content-bearing events are stamped with the time the read's bytes arrived (the kernel's receive
-//! stamp on the fast path, see `socket`; when the read returned on reqwest's), keeping the first of
+//! content-bearing events are stamped with the time the read returned (with `--kernel-stamps`, on the
+//! fast path, the kernel's receive stamp of its bytes instead: see `socket`), keeping the first of
 //! any kind and the first carrying answer rather than only reasoning; a stream that goes quiet after
 //! its first content for longer than the idle timeout ends as timed out.
 

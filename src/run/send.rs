@@ -32,7 +32,8 @@ pub(super) struct Finished {
 }
 
 impl Finished {
-    /// A request that ended now, failed for `message` before it could be sent.
+    /// A request whose own record was lost (its task ended abnormally), counted as a failure for
+    /// `message` that ended now.
     pub(super) fn failed(message: String) -> Finished {
         let now = Instant::now();
         let exchange = Exchange::Failed(Failure {
