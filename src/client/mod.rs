@@ -16,6 +16,7 @@
 
 pub mod content;
 pub mod exchange;
+pub mod fds;
 mod framing;
 pub mod gcp;
 mod h1;

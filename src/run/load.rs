@@ -71,6 +71,8 @@ pub(super) async fn drive(
     if options.kernel_stamps {
         crate::client::stamp_with_kernel();
     }
+    // Each connection is a descriptor: grow the table now, not on the send path.
+    crate::client::fds::reserve();
     let workers = Workers::start(
         planned.threads,
         options.shard,

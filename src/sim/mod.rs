@@ -149,6 +149,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    // Each accepted connection is a descriptor: grow the table now, not while serving.
+    crate::client::fds::reserve();
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let exported = Arc::new(metrics::Exported::new(config.engine.max_batch));
     let engine = tokio::spawn(engine::run(
