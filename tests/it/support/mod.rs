@@ -15,13 +15,14 @@ pub const LOOSE_VALIDITY: &str = "validity: {max_schedule_delay_p99: 1s, min_ach
 
 /// Load tests take turns, two at a time. Every test that drives load holds a turn for its whole run,
 /// and so does a test that keeps a core busy for a while (real tokenizers, kubectl); light tests run
-/// in parallel as usual. Measured on 2026-12-06 on a 2-core machine, the load tests are mostly waiting
-/// on timers (the saturation suite's comparison, 113 s alone, used 12 s of CPU; the capacity search 10 s
-/// in 78 s), and every verdict here is built for a busy machine (loose runner-validity limits, four
-/// times slower simulators, intervals), so a second load beside a test is less than the build beside it
-/// that they are sized for; one at a time, `it` took 505 s, the sum of its turns. More than two would
-/// start to measure each other (the capacity search's probes load a core). (tokio's semaphore: it is
-/// fair, does not poison, so one failing test does not fail the rest, and may be held across `.await`.)
+/// in parallel as usual. The load tests mostly wait on timers (measured on 2026-12-06 on 2 cores: the
+/// saturation suite's comparison used 12 s of CPU in 113 s, the capacity search 10 s in 78 s), and
+/// every verdict here is built for a busy machine (loose runner-validity limits, four times slower
+/// simulators, intervals), so one other load beside a test is less than the build they are sized for:
+/// two at a time, each took as long as alone, also beside two busy loops. Three at a time stretched
+/// them there (the saturation report 23 s -> 84 s): they began to measure each other. (tokio's
+/// semaphore: fair, it does not poison, so one failing test does not fail the rest, and a permit may be
+/// held across `.await`.)
 static TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// A turn, for async tests.
