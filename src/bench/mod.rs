@@ -10,6 +10,7 @@
 //! real one.
 
 mod child;
+pub mod floor;
 pub mod gate;
 pub mod host;
 pub mod merge;

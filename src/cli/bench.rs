@@ -16,12 +16,16 @@ use super::{exit, millis};
                   the simulator's own measurement of the same streams (truth) and the difference, \
                   whether output counts equal the server's usage, client CPU seconds and \
                   microseconds per request, peak RSS and the time to the first send; with \
-                  --tokenizer, prompts are `data.type: random` from that tokenizer.json.",
+                  --tokenizer, prompts are `data.type: random` from that tokenizer.json. With \
+                  --floor, the same stages are read instead by a minimal reader (one thread, raw \
+                  sockets on epoll, a timerfd schedule, one pre-built request, no SSE or JSON \
+                  parsing), whose CPU per request is the floor the kernel's socket path sets.",
     after_help = "Examples:\n  infergate bench\n  infergate bench --rates 1000,2000,4000 --duration 20\n  \
                   infergate bench --merge-shards 16   # time merging 16 shards of 1,000,000 requests\n  \
                   infergate bench --workers 2 --client-cpu 0,2 --sim-cpu 1   # needs 3 cores\n  \
                   infergate bench --rates 2000 --duration 500   # 1,000,000 requests: memory stays flat\n  \
                   infergate bench --rates 2000 --duration 500 --per-request /tmp/r.json   # ... with records\n  \
+                  infergate bench --rates 50,1000 --floor   # the same streams read by a minimal reader\n  \
                   infergate bench --rates 500 --slo-margin-ms 2   # share of TTFTs within 2 ms of the simulator's\n  \
                   infergate bench --tokenizer ~/.cache/infergate/engine/llama3/tokenizer.json   # data.type: random, a real BPE"
 )]
@@ -70,6 +74,11 @@ pub struct BenchArgs {
     /// `--kernel-stamps` of `infergate run`), to see what they correct and what they cost.
     #[arg(long)]
     pub kernel_stamps: bool,
+    /// Read the streams with a minimal reader instead of infergate's client (one thread, raw
+    /// nonblocking sockets, epoll and a timerfd, no SSE or JSON parsing): the CPU the kernel's socket
+    /// path costs for the same load, to set the client's own numbers against.
+    #[arg(long, conflicts_with_all = ["tokenizer", "per_request", "slo_margin_ms", "kernel_stamps", "workers"])]
+    pub floor: bool,
     /// Also write the rows as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -121,6 +130,7 @@ pub fn main(args: BenchArgs) -> ExitCode {
         per_request,
         tokenizer,
         kernel_stamps,
+        floor,
         ..
     } = args;
     let options = BenchOptions {
@@ -138,10 +148,10 @@ pub fn main(args: BenchArgs) -> ExitCode {
         tokenizer,
         kernel_stamps,
     };
-    run_bench(&options, json.as_deref())
+    run_bench(&options, floor, json.as_deref())
 }
 
-fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode {
+fn run_bench(options: &BenchOptions, floor: bool, json: Option<&std::path::Path>) -> ExitCode {
     let sim = match SimChild::start(options.ttft, options.itl, options.sim_cpu) {
         Ok(sim) => sim,
         Err(e) => {
@@ -156,8 +166,12 @@ fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode
         return ExitCode::from(exit::RUN_ERROR);
     }
     eprintln!(
-        "infergate bench: {} load thread(s) on {}, {} prompt tokens, {} streamed output tokens, simulator TTFT {:?} ITL {:?} at {}; {:.0} s per rate; reads stamped {}",
-        options.workers,
+        "infergate bench: {} on {}, {} prompt tokens, {} streamed output tokens, simulator TTFT {:?} ITL {:?} at {}; {:.0} s per rate; reads stamped {}",
+        if floor {
+            "the floor reader (one thread, no parsing)".to_string()
+        } else {
+            format!("{} load thread(s)", options.workers)
+        },
         options
             .client_cpu
             .as_ref()
@@ -168,17 +182,29 @@ fn run_bench(options: &BenchOptions, json: Option<&std::path::Path>) -> ExitCode
         options.itl,
         sim.base_url(),
         options.duration.as_secs_f64(),
-        if options.kernel_stamps {
+        if floor {
+            "never (the floor times nothing)"
+        } else if options.kernel_stamps {
             "with the kernel's receive time"
         } else {
             "when they return"
         }
     );
-    let runtime = crate::run::load_runtime().expect("runtime starts");
-    println!("{}", bench::table_header());
-    let rows = runtime.block_on(bench::run(options, sim.base_url(), |row| {
-        println!("{}", bench::table_row(row))
-    }));
+    let rows = if floor {
+        println!("{}", bench::floor::table_header());
+        bench::floor::run(options, sim.base_url(), |row| {
+            println!("{}", bench::floor::table_row(row))
+        })
+        .map(|rows| serde_json::to_value(rows).expect("rows serialise"))
+    } else {
+        let runtime = crate::run::load_runtime().expect("runtime starts");
+        println!("{}", bench::table_header());
+        runtime
+            .block_on(bench::run(options, sim.base_url(), |row| {
+                println!("{}", bench::table_row(row))
+            }))
+            .map(|rows| serde_json::to_value(rows).expect("rows serialise"))
+    };
     match rows {
         Ok(rows) => {
             if let Some(path) = json {

@@ -16,6 +16,7 @@ mod client_wiremock;
 mod datasets;
 mod docs;
 mod faults;
+mod floor;
 mod fuzz;
 mod gate_sim;
 mod gate_trust;
