@@ -442,6 +442,8 @@ pub fn run(
         .and_then(|a| a.parse().ok())
         .ok_or_else(|| format!("the floor reader needs http://IP:PORT, not {base_url}"))?;
     let request = request(addr, options.prompt_tokens, options.output_tokens);
+    // As the client does: no connection waits for the descriptor table to grow.
+    crate::client::fds::reserve();
     let stream = options.ttft + options.itl * options.output_tokens;
     let mut rows = Vec::new();
     for &rate in &options.rates {
