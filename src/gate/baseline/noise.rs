@@ -61,9 +61,8 @@ pub fn noise(history: &History, regression: &Regression) -> Vec<Noise> {
                 Scale::Linear
             };
             let prediction = Prediction::of_runs(&values, scale);
-            let n = values.len() as f64;
             // The runs' own sample variance, without the widening for one new run.
-            let var = prediction.sd.powi(2) / (1.0 + 1.0 / n);
+            let (_, var) = Prediction::moments(&values, scale);
             let centre = prediction.centre_value();
             let spread = match scale {
                 Scale::Log => (var.exp() - 1.0).sqrt(),

@@ -99,13 +99,8 @@ impl Prediction {
     /// `scale`, and their sample variance widened by `1 + 1/n` for the mean's own uncertainty, with
     /// `n − 1` degrees of freedom.
     pub fn of_runs(values: &[f64], scale: Scale) -> Prediction {
+        let (centre, s2) = Prediction::moments(values, scale);
         let n = values.len() as f64;
-        let centre = values.iter().map(|&v| scale.to(v)).sum::<f64>() / n;
-        let s2 = values
-            .iter()
-            .map(|&v| (scale.to(v) - centre).powi(2))
-            .sum::<f64>()
-            / (n - 1.0);
         Prediction {
             scale,
             centre,
@@ -115,6 +110,18 @@ impl Prediction {
             assumed: None,
             paired: false,
         }
+    }
+
+    /// The runs' mean and sample variance (n - 1) on `scale`, before any widening for a new run.
+    pub fn moments(values: &[f64], scale: Scale) -> (f64, f64) {
+        let n = values.len() as f64;
+        let centre = values.iter().map(|&v| scale.to(v)).sum::<f64>() / n;
+        let s2 = values
+            .iter()
+            .map(|&v| (scale.to(v) - centre).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        (centre, s2)
     }
 
     /// Predicts a new run from `history` (each run's value of the statistic), given `current` (this
