@@ -131,18 +131,6 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// The calling thread's `(user, system)` CPU seconds (`getrusage(RUSAGE_THREAD)`).
-fn thread_user_system() -> (f64, f64) {
-    // SAFETY: getrusage fills the zeroed struct it is given.
-    let r = unsafe {
-        let mut r: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_THREAD, &mut r);
-        r
-    };
-    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (s(r.ru_utime), s(r.ru_stime))
-}
-
 /// One keep-alive connection and the response it is reading.
 struct Conn {
     stream: TcpStream,
@@ -389,7 +377,11 @@ pub fn run_stage(addr: SocketAddr, request: Vec<u8>, stage: Stage) -> Result<Flo
             let mut reader = Reader::new(addr, request)?;
             reader.run(&stage)?;
             let cpu = clock_ns(libc::CLOCK_THREAD_CPUTIME_ID) - cpu;
-            Ok::<_, io::Error>((reader.counts, cpu as f64 / 1e9, thread_user_system()))
+            Ok::<_, io::Error>((
+                reader.counts,
+                cpu as f64 / 1e9,
+                super::host::thread_user_system(),
+            ))
         })
         .map_err(|e| format!("cannot start the floor reader: {e}"))?;
     let (c, thread_cpu, (user, system)) = thread

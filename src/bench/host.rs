@@ -46,18 +46,34 @@ pub struct Usage {
 /// Reads `getrusage(RUSAGE_SELF)`.
 #[cfg(unix)]
 pub fn usage() -> Usage {
-    // SAFETY: getrusage fills the zeroed struct it is given and nothing else.
-    let r = unsafe {
-        let mut r: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut r);
-        r
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let r = rusage(libc::RUSAGE_SELF);
     // Linux reports ru_maxrss in kilobytes.
     Usage {
         cpu_seconds: seconds(r.ru_utime) + seconds(r.ru_stime),
         peak_rss_bytes: r.ru_maxrss.max(0) as u64 * 1024,
     }
+}
+
+/// The calling thread's `(user, system)` CPU seconds (`getrusage(RUSAGE_THREAD)`).
+#[cfg(target_os = "linux")]
+pub fn thread_user_system() -> (f64, f64) {
+    let r = rusage(libc::RUSAGE_THREAD);
+    (seconds(r.ru_utime), seconds(r.ru_stime))
+}
+
+#[cfg(unix)]
+fn rusage(who: libc::c_int) -> libc::rusage {
+    // SAFETY: getrusage fills the zeroed struct it is given and nothing else.
+    unsafe {
+        let mut r: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut r);
+        r
+    }
+}
+
+#[cfg(unix)]
+fn seconds(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
 }
 
 #[cfg(not(unix))]
