@@ -18,9 +18,9 @@ pub const MOST: u64 = 65_536;
 /// without it, a run is as it was, with the occasional wait when the table grows.
 #[cfg(unix)]
 pub fn reserve() -> u64 {
-    // SAFETY: getrlimit/setrlimit read and write the struct given; dup2 and close act on this
-    // process's own descriptors: `low` is 0 (stdin) or a fresh one, `high` is unused until dup2
-    // places it and is closed right after.
+    // SAFETY: getrlimit/setrlimit read and write the struct given; open, dup3 and close act on this
+    // process's own descriptors: `low` is a fresh one, `high` is unused (checked) until dup3 places
+    // it, and both are closed right after.
     unsafe {
         let mut limit: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
@@ -36,7 +36,7 @@ pub fn reserve() -> u64 {
             }
         }
         let size = limit.rlim_cur.min(MOST);
-        let high = (size.saturating_sub(1)) as libc::c_int;
+        let high = size.saturating_sub(1) as libc::c_int;
         if high < 3 || libc::fcntl(high, libc::F_GETFD) != -1 {
             return size; // too small to matter, or already in use: the table is that large.
         }

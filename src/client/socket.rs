@@ -7,8 +7,8 @@
 //! those bytes reached this host, however late the read. The stamp is on the real-time clock; it is
 //! carried over to the monotonic clock (`Instant`) by its age at the moment of the read, and kept
 //! between the previous read (or the request's write) and this read's return, so a step of the wall
-//! clock can never move a time outside what the monotonic clock saw. Without a stamp (not asked, elsewhere, or a kernel that gives none) a read
-//! is stamped when it returns.
+//! clock can never move a time outside what the monotonic clock saw. Without a stamp (not asked,
+//! elsewhere, or a kernel that gives none) a read is stamped when it returns.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -157,7 +157,8 @@ impl Prediction {
             prediction.sd = variance.sqrt();
             return Ok(prediction);
         }
-        let centre = values.iter().map(|&v| scale.to(v)).sum::<f64>() / n;
+        // (Fewer than MIN_RUNS runs: their own variance is not used.)
+        let (centre, _) = Prediction::moments(&values, scale);
         // Too few runs to measure their spread: assume one, and add both sides' own noise, which
         // must then be known.
         if current.se.is_none() {
