@@ -288,36 +288,8 @@ fn api_keys_come_from_the_environment_and_never_reach_output() {
 #[test]
 fn bench_reports_client_timings_next_to_the_simulators_truth() {
     let _turn = crate::support::turn_blocking();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("bench.json");
-    let out = infergate(
-        &[
-            "bench",
-            "--rates",
-            "40",
-            "--duration",
-            "1",
-            "--output-tokens",
-            "8",
-            "--ttft-ms",
-            "10",
-            "--itl-ms",
-            "1",
-            "--no-pin",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, row) = crate::support::bench::gentle(&[]);
     assert!(stdout.contains("| 40 |"), "{stdout}");
-    let rows: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let row = &rows[0];
     assert_eq!(row["sent"], 40, "{row}");
     assert_eq!(row["not_ok"], 0, "{row}");
     assert_eq!(row["usage_exact"], true, "{row}");

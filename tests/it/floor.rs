@@ -5,7 +5,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 use infergate::bench::floor::{self, Stage, push_tail};
@@ -90,32 +89,8 @@ fn the_floor_reader_reads_every_stream_to_its_end() {
 #[test]
 fn bench_floor_prints_and_writes_the_floor_rows() {
     let _turn = crate::support::turn_blocking();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("floor.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_infergate"))
-        .args(["bench", "--floor", "--rates", "40", "--duration", "1"])
-        .args([
-            "--output-tokens",
-            "8",
-            "--ttft-ms",
-            "10",
-            "--itl-ms",
-            "1",
-            "--no-pin",
-        ])
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (stdout, row) = crate::support::bench::gentle(&["--floor"]);
     assert!(stdout.contains("| floor | 40 |"), "{stdout}");
-    let rows: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let row = &rows[0];
     assert_eq!(
         (&row["sent"], &row["completed"]),
         (&40.into(), &40.into()),

@@ -1,6 +1,7 @@
 //! Servers and files shared by the integration tests: a server that misbehaves on purpose, a real
-//! S3-compatible store, and real tokenizers.
+//! S3-compatible store, real tokenizers, and `infergate bench` run gently.
 
+pub mod bench;
 pub mod fault_server;
 pub mod kustomize;
 pub mod openai_mock;
